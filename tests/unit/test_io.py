@@ -32,11 +32,10 @@ def test_atomic_write_text_overwrites(tmp_path: Path) -> None:
 def test_atomic_path_exception_keeps_old_file_and_removes_temp(tmp_path: Path) -> None:
     target = tmp_path / "state.bin"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"half-written")
-            assert tmp.parent == tmp_path and tmp != target
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half-written")
+        assert tmp.parent == tmp_path and tmp != target
+        raise RuntimeError("boom")
     assert target.read_bytes() == b"old"
     assert _only(tmp_path) == ["state.bin"]
 

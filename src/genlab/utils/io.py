@@ -57,7 +57,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=_TMP_PREFIX + target.name + ".", suffix=target.suffix if suffix is None else suffix,
+        prefix=_TMP_PREFIX + target.name + ".",
+        suffix=target.suffix if suffix is None else suffix,
         dir=target.parent,
     )
     os.close(fd)
