@@ -1,0 +1,205 @@
+"""Typed run configuration: dataclasses per component, key=value overrides, YAML/JSON round trip.
+
+A run is described by one `RunConfig`. Its `model` part is the chosen family's own Config dataclass, so a typo in
+``model.base_chanels=64`` is caught and the closest valid key is named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genlab.errors import GenlabError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "mnist"  # registered source name: mnist, fashion-mnist, channels, ...
+    data_dir: str | None = None  # root of the data directory (else $GENLAB_DATA_DIR, else ./data)
+    split: str = "train"
+    download: bool = True  # fetch from the official mirrors when files are missing (needs internet)
+    limit: int = 0  # keep a random subset of this many images (0 = all)
+    classes: list[int] = field(default_factory=list)  # keep only these labels (empty = all)
+    conditional: bool = False  # give labels to the model (class-conditional training and sampling)
+    options: dict[str, Any] = field(default_factory=dict)  # source-specific options (e.g. resize for facies)
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 128  # images per optimiser step (across all processes and accumulation steps)
+    lr: float = 2e-4  # AdamW learning rate (per-group factors come from the family, e.g. TTUR)
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    warmup_steps: int = 200  # linear learning-rate warm-up, in optimiser steps
+    grad_clip: float = 1.0  # max global grad norm per group (0 = off)
+    ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
+    ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on
+    accum_steps: int = 1  # gradient accumulation: batch_size is split into this many micro-batches
+    precision: str = "fp32"  # fp32 | bf16 (autocast; ~1.6-2.2x faster on this kind of CPU)
+    seed: int = 0
+    epochs: float = 1.0  # length of training, in epochs (fractions allowed)
+    max_steps: int = 0  # if > 0, stop after this many steps (overrides epochs)
+    time_limit_min: float = 0.0  # if > 0, stop (with a snapshot) after this many minutes of training
+    epoch_images: int = 0  # images per "epoch" for grids/snapshots (0 = the whole dataset)
+    log_every: int = 50  # steps between JSON scalar lines
+    checkpoint_every_min: float = 5.0  # minutes between resumable training states (also at every epoch end)
+    keep_last: int = 2  # training states kept on disk
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+
+
+@dataclass
+class SampleConfig:
+    """Fixed-seed grids written every epoch, so epochs compare side by side."""
+
+    num_images: int = 64
+    seed: int = 0  # sample i uses seed + i
+    sampler: str = "ddim"
+    steps: int = 50
+    guidance: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    family: str = "diffusion"
+    model: Any = None  # the family's Config dataclass instance
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    run_dir: str = ""  # default: runs/<name>
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def resolved_run_dir(self) -> Path:
+        return Path(self.run_dir or f"runs/{self.name}")
+
+
+def _model_config_class(family: str) -> type:
+    from genlab.models.registry import get_family
+
+    return get_family(family).Config
+
+
+def _all_keys(obj: Any, prefix: str = "") -> list[str]:
+    keys = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            keys += _all_keys(value, f"{prefix}{f.name}.")
+        else:
+            keys.append(f"{prefix}{f.name}")
+    return keys
+
+
+def _unknown_key(key: str, cfg: RunConfig) -> GenlabError:
+    close = difflib.get_close_matches(key, _all_keys(cfg), n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return GenlabError(f"unknown config key '{key}'{hint}")
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Check `value` against the type of the field's current value (int→float allowed)."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise GenlabError(f"config key '{key}' expects true/false, got {value!r}")
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(default, dict) and isinstance(value, dict):
+        return dict(value)
+    if type(default) is not type(value):
+        raise GenlabError(f"config key '{key}' expects {type(default).__name__}, got {value!r}")
+    return value
+
+
+def set_key(cfg: RunConfig, key: str, value: Any) -> None:
+    """Set a dotted key (``train.lr``) on `cfg`, checking the name and type."""
+    if key == "family":
+        if value != cfg.family:
+            cfg.family = str(value)
+            cfg.model = _model_config_class(cfg.family)()
+        return
+    parts = key.split(".")
+    obj: Any = cfg
+    for i, part in enumerate(parts):
+        if not dataclasses.is_dataclass(obj) or part not in {f.name for f in dataclasses.fields(obj)}:
+            if isinstance(obj, dict):  # free-form dict fields such as data.options
+                obj[".".join(parts[i:])] = value
+                return
+            raise _unknown_key(key, cfg)
+        if i == len(parts) - 1:
+            setattr(obj, part, _coerce(key, value, getattr(obj, part)))
+            return
+        obj = getattr(obj, part)
+    raise _unknown_key(key, cfg)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'train.lr=1e-3'`` → ('train.lr', 0.001); values parse as YAML scalars/lists."""
+    if "=" not in text:
+        raise GenlabError(f"override '{text}' must look like key=value (e.g. train.lr=1e-3)")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and _looks_numeric(value):
+        value = float(value)
+    return key.strip(), value
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def apply_nested(cfg: RunConfig, values: dict[str, Any], prefix: str = "") -> None:
+    """Apply a nested dict (from YAML/JSON) onto `cfg`; family is applied first."""
+    if not prefix and "family" in values:
+        set_key(cfg, "family", values["family"])
+    for k, v in values.items():
+        if not prefix and k in ("family", "preset"):
+            continue
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and k != "options":
+            apply_nested(cfg, v, f"{key}.")
+        else:
+            set_key(cfg, key, v)
+
+
+def config_from_dict(values: dict[str, Any]) -> RunConfig:
+    """Rebuild a RunConfig from `to_dict()` output (e.g. a run directory's config.json)."""
+    cfg = RunConfig(family=values.get("family", "diffusion"))
+    cfg.model = _model_config_class(cfg.family)()
+    apply_nested(cfg, values)
+    return cfg
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise GenlabError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise GenlabError(f"{p}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise GenlabError(f"{p}: expected a mapping of config keys at the top level")
+    return data

@@ -1,0 +1,350 @@
+"""One training loop for every family.
+
+The loop knows nothing about diffusion, GANs or VAEs: per step it asks the model for its phases and, for each,
+runs forward → backward (with gradient accumulation and optional bf16 autocast) → clip → that group's optimiser.
+Around it: EMA, per-epoch fixed-seed sample grids and snapshots, JSON-lines scalars, atomic resumable training
+states, NaN detection, and torch.distributed (DDP) when launched with torchrun. To resume, run the same command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
+
+from genlab.checkpoints.snapshot import save_snapshot
+from genlab.checkpoints.state import load_state, rng_state, save_state, set_rng_state, state_paths
+from genlab.config.core import RunConfig
+from genlab.errors import GenlabError, TrainingDiverged
+from genlab.training.batches import BatchOrder
+from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed, pick_device
+from genlab.training.ema import EMA
+from genlab.training.setup import build_model, codec_for, load_training_data
+from genlab.utils.io import append_jsonl, write_json
+from genlab.utils.seeding import seed_everything
+
+# Config fields that may change between a run and its resumption (length of training, logging, hardware).
+RESUMABLE_CHANGES = {"train.epochs", "train.max_steps", "train.time_limit_min", "train.log_every",
+                     "train.checkpoint_every_min", "train.keep_last", "train.device", "train.threads",
+                     "data.data_dir", "data.download", "run_dir"}
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    snapshot: Path
+    step: int
+    images_seen: int
+    train_seconds: float
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "options":
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """First config key (not allowed to change on resume) whose value differs, described; else None."""
+    a, b = _flatten(old), _flatten(new)
+    for key in sorted(set(a) | set(b)):
+        if key not in RESUMABLE_CHANGES and a.get(key) != b.get(key):
+            return f"{key}: {a.get(key)!r} in the run, {b.get(key)!r} now"
+    return None
+
+
+def generate_kwargs(model: nn.Module, **candidates: Any) -> dict[str, Any]:
+    """The subset of sampling options this family's `generate` accepts (sampler/steps mean nothing to a GAN)."""
+    params = inspect.signature(model.generate).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return candidates
+    return {k: v for k, v in candidates.items() if k in params}
+
+
+class Trainer:
+    """Runs (or resumes) the training described by a RunConfig in its run directory."""
+
+    def __init__(self, cfg: RunConfig, *, progress: bool = True, callback: Callable[[dict], None] | None = None):
+        self.cfg = cfg
+        self.progress = progress
+        self.callback = callback
+        self.run_dir = cfg.resolved_run_dir()
+        self.device = pick_device(cfg.train.device)
+        self.dist: DistInfo = init_distributed(self.device)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        self._validate()
+        seed_everything(cfg.train.seed + self.dist.rank)
+        self.data = load_training_data(cfg.data, cfg.train.seed)
+        self.codec = codec_for(self.data)
+        self.model = build_model(cfg, self.data).to(self.device)
+        self.ema = EMA(self.model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema_decay > 0 else None
+        self.optimizers, self.schedulers = self._make_optimizers()
+        self.order = BatchOrder(len(self.data), cfg.train.seed)
+        self.ddp = self._wrap_ddp()
+        self.step = 0
+        self.images_seen = 0
+        self.train_seconds = 0.0
+        self.epochs_done = 0
+
+    # --- setup --------------------------------------------------------------------------------------------------
+    def _validate(self) -> None:
+        t = self.cfg.train
+        if t.batch_size <= 0 or t.accum_steps <= 0:
+            raise GenlabError(f"train.batch_size ({t.batch_size}) and train.accum_steps ({t.accum_steps}) must be > 0")
+        if t.batch_size % (t.accum_steps * self.dist.world_size):
+            raise GenlabError(f"train.batch_size={t.batch_size} must divide by accum_steps x processes "
+                              f"({t.accum_steps} x {self.dist.world_size})")
+        if t.precision not in ("fp32", "bf16"):
+            raise GenlabError(f"train.precision='{t.precision}': expected fp32 or bf16")
+        if t.epochs <= 0 and t.max_steps <= 0:
+            raise GenlabError("set train.epochs > 0 or train.max_steps > 0")
+
+    def _make_optimizers(self) -> tuple[dict[str, torch.optim.Optimizer], dict[str, Any]]:
+        t = self.cfg.train
+        scales = self.model.group_lr_scale() if hasattr(self.model, "group_lr_scale") else {}
+        betas = self.model.group_betas() if hasattr(self.model, "group_betas") else {}
+        warm = max(1, t.warmup_steps)
+        opts, scheds = {}, {}
+        for name, params in self.model.param_groups().items():
+            opts[name] = torch.optim.AdamW(list(params), lr=t.lr * scales.get(name, 1.0),
+                                           betas=tuple(betas.get(name, t.betas)), weight_decay=t.weight_decay)
+            scheds[name] = torch.optim.lr_scheduler.LambdaLR(opts[name], lambda s: min(1.0, (s + 1) / warm))
+        return opts, scheds
+
+    def _wrap_ddp(self) -> nn.Module:
+        if not self.dist.enabled:
+            return self.model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(self.model, device_ids=ids, find_unused_parameters=len(self.optimizers) > 1)
+
+    @property
+    def total_steps(self) -> int:
+        t = self.cfg.train
+        if t.max_steps > 0:
+            return t.max_steps
+        return max(1, math.ceil(t.epochs * len(self.data) / t.batch_size))
+
+    @property
+    def epoch_images(self) -> int:
+        return self.cfg.train.epoch_images or len(self.data)
+
+    # --- state --------------------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "images_seen": self.images_seen, "train_seconds": self.train_seconds,
+            "epochs_done": self.epochs_done, "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(), "ema": self.ema.model.state_dict() if self.ema else None,
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "rng": rng_state(),
+        }
+
+    def save_state(self) -> Path | None:
+        if not self.dist.is_main:
+            return None
+        return save_state(self.run_dir, self.step, self.state(), self.cfg.train.keep_last)
+
+    def try_resume(self) -> bool:
+        paths = state_paths(self.run_dir)
+        if not paths:
+            return False
+        state = load_state(paths[-1])
+        diff = config_difference(state["config"], self.cfg.to_dict())
+        if diff:
+            raise GenlabError(f"{self.run_dir} holds a run with another config ({diff}); "
+                              "choose another run_dir=… or delete that directory")
+        self.model.load_state_dict(state["model"])
+        if self.ema and state["ema"] is not None:
+            self.ema.model.load_state_dict(state["ema"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        if self.dist.world_size == 1:
+            set_rng_state(state["rng"])
+        else:  # other ranks' generators were not saved: reseed distinctly per rank and step
+            seed_everything(self.cfg.train.seed + 1000003 * state["step"] + self.dist.rank)
+        self.step, self.images_seen = state["step"], state["images_seen"]
+        self.train_seconds, self.epochs_done = state["train_seconds"], state["epochs_done"]
+        return True
+
+    def finished(self) -> bool:
+        """Step budget reached, or the time limit (rank 0's clock decides for every process)."""
+        limit = self.cfg.train.time_limit_min * 60.0
+        done = self.step >= self.total_steps or (limit > 0 and self.train_seconds >= limit)
+        return broadcast_flag(done, self.dist)
+
+    # --- one optimisation step ----------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.train.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _run_phase(self, phase: str, xs: tuple, ys: tuple | None) -> dict[str, float]:
+        self.model.zero_grad(set_to_none=True)
+        logs: dict[str, float] = {}
+        n = len(xs)
+        for i, xm in enumerate(xs):
+            ym = ys[i] if ys is not None else None
+            sync = self.ddp.no_sync() if (self.dist.enabled and i < n - 1) else contextlib.nullcontext()
+            with sync:
+                with self._autocast():
+                    loss, micro_logs = self.ddp(phase, xm, ym)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(f"loss of phase '{phase}' is {loss.item()} at step {self.step}; "
+                                           f"the last good training state is kept in {self.run_dir}")
+                (loss / n).backward()
+            for k, v in micro_logs.items():
+                logs[k] = logs.get(k, 0.0) + float(v) / n
+        group = self.optimizers[phase].param_groups[0]["params"]
+        if self.cfg.train.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(group, self.cfg.train.grad_clip)
+            logs[f"grad_norm/{phase}"] = float(norm)
+        self.optimizers[phase].step()
+        self.schedulers[phase].step()
+        return logs
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        """One optimisation step on a (per-process) batch, x already encoded to model space."""
+        accum = self.cfg.train.accum_steps
+        xs = x.chunk(accum)
+        ys = y.chunk(accum) if y is not None else None
+        logs: dict[str, float] = {}
+        for phase in self.model.phases(self.step):
+            logs.update(self._run_phase(phase, xs, ys))
+        self.step += 1
+        if self.ema:
+            self.ema.update(self.model, self.step)
+        return logs
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self.order.indices(self.images_seen, self.cfg.train.batch_size, self.dist.rank, self.dist.world_size)
+        x_u8, y = self.data.get_batch(idx)
+        x = self.codec.encode(x_u8).to(self.device, non_blocking=True)
+        if y is not None and self.model.num_classes > 0:
+            y = y.to(self.device)
+        else:
+            y = None
+        return x, y
+
+    # --- outputs ------------------------------------------------------------------------------------------------
+    def sample_grid(self, path: Path, model: nn.Module | None = None) -> Path:
+        """The fixed-seed grid (same seeds every epoch) from the EMA weights, as a PNG."""
+        from genlab.viz.grid import save_grid
+
+        s = self.cfg.sample
+        model = model or (self.ema.model if self.ema else self.model)
+        seeds = [s.seed + i for i in range(s.num_images)]
+        k = self.model.num_classes
+        labels = torch.arange(s.num_images, device=self.device) % k if k > 0 else None
+        kwargs = generate_kwargs(model, sampler=s.sampler, steps=s.steps, guidance=s.guidance)
+        was_training = model.training
+        model.eval()
+        with self._autocast():
+            x = model.generate(seeds, labels, **kwargs)
+        model.train(was_training)
+        save_grid(self.codec.to_display(x.float().cpu()), path, nrow=k if k > 0 else None, scale=2)
+        return path
+
+    def write_snapshot(self, path: Path) -> Path:
+        model = self.ema.model if self.ema else self.model
+        extra = {"step": self.step, "images_seen": self.images_seen, "train_seconds": round(self.train_seconds, 1),
+                 "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
+        return save_snapshot(path, model, self.codec.state(), weights="ema" if self.ema else "raw", extra=extra)
+
+    def end_of_epoch(self, epoch: int) -> None:
+        if self.dist.is_main:
+            grid = self.sample_grid(self.run_dir / "samples" / f"epoch-{epoch:04d}.png")
+            snap = self.write_snapshot(self.run_dir / "snapshots" / f"epoch-{epoch:04d}.safetensors")
+            self._emit({"type": "epoch", "epoch": epoch, "step": self.step, "grid": str(grid), "snapshot": str(snap)})
+        self.epochs_done = epoch
+        self.save_state()
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self.callback:
+            self.callback(event)
+
+    def _log(self, logs: dict[str, float], bar: tqdm, t_interval: float, n_interval: int) -> None:
+        row = {"step": self.step, "epoch": self.images_seen / self.epoch_images, "images_seen": self.images_seen,
+               "images_per_s": round(n_interval / max(t_interval, 1e-9), 2),
+               "lr": self.schedulers[next(iter(self.schedulers))].get_last_lr()[0],
+               **{k: round(v, 6) for k, v in logs.items()}}
+        append_jsonl(self.run_dir / "scalars.jsonl", row)
+        self._emit({"type": "log", **row})
+        if self.progress:
+            bar.write(json.dumps(row))
+
+    # --- the loop -----------------------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        barrier(self.dist)
+        resumed = self.try_resume()
+        if self.dist.is_main:
+            write_json(self.run_dir / "config.json", self.cfg.to_dict())
+        if resumed and self.progress and self.dist.is_main:
+            tqdm.write(f"resuming {self.run_dir} at step {self.step} ({self.images_seen} images seen)")
+        if not self.finished():
+            self._loop()
+        final = self.run_dir / "snapshot.safetensors"
+        if self.dist.is_main:
+            self.write_snapshot(final)
+            self.sample_grid(self.run_dir / "samples" / "final.png")
+        barrier(self.dist)
+        return TrainResult(self.run_dir, final, self.step, self.images_seen, self.train_seconds)
+
+    def _loop(self) -> None:
+        t = self.cfg.train
+        bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
+                   disable=not (self.progress and self.dist.is_main))
+        acc: dict[str, float] = {}
+        n_acc, t_interval, n_interval = 0, 0.0, 0
+        last_ckpt = time.monotonic()
+        self.model.train()
+        try:
+            while not self.finished():
+                t0 = time.perf_counter()
+                x, y = self.next_batch()
+                logs = self.train_step(x, y)
+                self.images_seen += t.batch_size
+                dt = time.perf_counter() - t0
+                self.train_seconds += dt
+                t_interval, n_interval = t_interval + dt, n_interval + t.batch_size
+                for k, v in logs.items():
+                    acc[k] = acc.get(k, 0.0) + v
+                n_acc += 1
+                bar.update(1)
+                bar.set_postfix(img_s=f"{t.batch_size / dt:.0f}", loss=f"{logs.get('loss', next(iter(logs.values()), 0)):.4f}")
+                if self.step % t.log_every == 0 and self.dist.is_main:
+                    self._log({k: v / n_acc for k, v in acc.items()}, bar, t_interval, n_interval)
+                    acc, n_acc, t_interval, n_interval = {}, 0, 0.0, 0
+                epoch = self.images_seen // self.epoch_images
+                if epoch > self.epochs_done:
+                    self.end_of_epoch(epoch)
+                    last_ckpt = time.monotonic()
+                elif broadcast_flag(time.monotonic() - last_ckpt > t.checkpoint_every_min * 60, self.dist):
+                    self.save_state()
+                    last_ckpt = time.monotonic()
+        except KeyboardInterrupt:
+            self.save_state()
+            bar.close()
+            raise
+        bar.close()
+        self.save_state()

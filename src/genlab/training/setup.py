@@ -1,0 +1,48 @@
+"""From a RunConfig to the objects a run needs: dataset, codec and model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genlab.config.core import DataConfig, RunConfig
+from genlab.data.codecs import ImageCodec
+from genlab.data.dataset import ImageDataset
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel
+from genlab.models.registry import get_family
+
+
+def load_training_data(data: DataConfig, seed: int) -> ImageDataset:
+    """The configured dataset, filtered to `data.classes` and limited to a random `data.limit` images."""
+    from genlab.data.registry import load_dataset
+
+    ds = load_dataset(data.dataset, split=data.split, data_dir=data.data_dir, download=data.download,
+                      **data.options)
+    keep = np.arange(len(ds))
+    if data.classes:
+        if ds.labels is None:
+            raise GenlabError(f"data.classes is set but dataset '{data.dataset}' has no labels")
+        keep = keep[np.isin(ds.labels, data.classes)]
+        if len(keep) == 0:
+            raise GenlabError(f"data.classes={data.classes}: no images with those labels in '{data.dataset}'")
+    if data.limit and data.limit < len(keep):
+        keep = np.sort(np.random.default_rng(seed).choice(keep, size=data.limit, replace=False))
+    if len(keep) < len(ds):
+        ds = ds.subset(keep)
+    return ds
+
+
+def codec_for(ds: ImageDataset) -> ImageCodec:
+    c, h, w = ds.image_shape
+    return ImageCodec(channels=c, height=h, width=w, levels=ds.levels)
+
+
+def build_model(cfg: RunConfig, ds: ImageDataset) -> GenerativeModel:
+    """The family's model for this dataset's image shape (and classes, when training is conditional)."""
+    import dataclasses
+
+    if cfg.data.conditional and ds.num_classes <= 0:
+        raise GenlabError(f"data.conditional=true but dataset '{cfg.data.dataset}' has no class labels")
+    num_classes = ds.num_classes if cfg.data.conditional else 0
+    cls = get_family(cfg.family)
+    return cls(image_shape=ds.image_shape, num_classes=num_classes, **dataclasses.asdict(cfg.model))
