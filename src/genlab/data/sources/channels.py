@@ -1,0 +1,364 @@
+"""Meandering-channel facies in the LTrace ``train_images.h5`` format: loader, procedural generator, writer.
+
+The real file (LTrace "deep_esmda" test data) is one HDF5 dataset, key ``train_images``, shape
+(50000, 128, 128, 1), dtype uint8, values {0, 1} (1 = channel). It lives on LTrace's object storage; download it with
+
+    curl -L -o train_images.h5 "https://grrjnyzvhu1t.objectstorage.sa-saopaulo-1.oci.customer-oci.com/p/jflQ-fCMHmA5jLi-DdqElenJTzARdTp61YIzIDpRBI531v05mmWObjM2F1CBTIVL/n/grrjnyzvhu1t/b/General_ltrace_files/o/deep_esmda/train_images.h5"
+
+or write a look-alike with ``write_channels_h5(path, n)`` (CLI: ``genlab data channels -n 50000 -o train_images.h5``).
+
+The generator follows what the public figures of the real set show (shared/data/SOURCES.md §2a): 1–3 channels
+running roughly top to bottom; centrelines = a main sinusoid (period ≈ 128 px, lateral swing 15–40 px) plus small
+harmonics and a tilt; width constant along a channel (measured perpendicular to it), 5–18 px; a ~1 px background gap
+where a later channel crosses an earlier one; some channel pieces removed between straight cuts perpendicular to the
+channel, leaving isolated fragments; channel fraction kept in a band around 0.10–0.33.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genlab.data.dataset import ImageDataset
+from genlab.errors import GenlabError
+
+LTRACE_KEY = "train_images"
+LTRACE_URL = (
+    "https://grrjnyzvhu1t.objectstorage.sa-saopaulo-1.oci.customer-oci.com/p/"
+    "jflQ-fCMHmA5jLi-DdqElenJTzARdTp61YIzIDpRBI531v05mmWObjM2F1CBTIVL/n/grrjnyzvhu1t/b/"
+    "General_ltrace_files/o/deep_esmda/train_images.h5"
+)
+DOWNLOAD_COMMAND = f'curl -L -o train_images.h5 "{LTRACE_URL}"'
+_VALUE_CHECK_IMAGES = 256  # images read to check values are in {0, 1} (a 50k file must open fast)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Procedural generator
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelStyle:
+    """Parameters of the procedural meander generator, in pixels of a 128×128 image (scaled for other sizes)."""
+
+    channel_count_probs: tuple[float, ...] = (0.1, 0.5, 0.4)  # P(1), P(2), P(3); ≈ the 12 reference figures
+    width_px: tuple[float, float] = (5.0, 18.0)  # uniform, per channel, perpendicular to the centreline
+    swing_px: tuple[float, float] = (15.0, 40.0)  # amplitude of the main sinusoid
+    period_px: tuple[float, float] = (100.0, 170.0)  # wavelength of the main sinusoid (≈ one per image)
+    period_jitter: float = 0.08  # channels of one image share the period up to ± this fraction (they look alike)
+    harmonic_rel_amp: tuple[float, float] = (0.03, 0.15)  # amplitude of each harmonic relative to the swing
+    n_harmonics: int = 2
+    max_tilt: float = 0.35  # |dx/dy| of the linear trend
+    gap_px: float = 1.0  # background gap drawn around a channel where it crosses an earlier one
+    cut_prob: float = 0.25  # probability that a channel has pieces removed
+    cut_len_px: tuple[float, float] = (12.0, 45.0)  # along-channel length of a removed piece
+    fraction_range: tuple[float, float] = (0.09, 0.36)  # accepted channel fraction (redrawn otherwise)
+    max_tries: int = 25
+
+
+@dataclass
+class _Channel:
+    centre: np.ndarray  # (S,) x of the centreline at each row y, px
+    slope: np.ndarray  # (S,) dx/dy
+    width: float  # px, perpendicular
+    cuts: list[tuple[float, float]] = field(default_factory=list)  # removed along-channel intervals (row units)
+
+
+def _draw_channel(rng: np.random.Generator, style: ChannelStyle, size: int, period: float) -> _Channel:
+    """One random centreline: tilt + main sinusoid (≈ `period` px) + small harmonics, all with random phases."""
+    s = size / 128.0
+    ys = np.arange(size, dtype=np.float64)
+    amp = rng.uniform(*style.swing_px) * s
+    omega = 2 * np.pi / (period * (1.0 + rng.uniform(-style.period_jitter, style.period_jitter)))
+    comps = [(amp, omega, rng.uniform(0, 2 * np.pi))]
+    for _ in range(style.n_harmonics):
+        comps.append((amp * rng.uniform(*style.harmonic_rel_amp), omega * rng.uniform(1.6, 3.2), rng.uniform(0, 6.3)))
+    tilt = rng.uniform(-style.max_tilt, style.max_tilt)
+    centre = rng.uniform(-0.05, 1.05) * size + tilt * (ys - size / 2)
+    slope = np.full(size, tilt)
+    for a, w, p in comps:
+        centre = centre + a * np.sin(w * ys + p)
+        slope = slope + a * w * np.cos(w * ys + p)
+    cuts = []
+    if rng.random() < style.cut_prob:
+        for _ in range(int(rng.integers(1, 3))):
+            start = rng.uniform(-0.1, 1.0) * size
+            cuts.append((start, start + rng.uniform(*style.cut_len_px) * s))
+    return _Channel(centre, slope, rng.uniform(*style.width_px) * s, cuts)
+
+
+def _paint(img: np.ndarray, ch: _Channel, gap: float) -> None:
+    """Draw one channel over `img` (S, S) bool in place, clearing a `gap`-px band of earlier channels around it.
+
+    A pixel (y, x) is inside when its horizontal offset from the centreline is within (w/2)·sqrt(1 + c'(y)²), the
+    horizontal half-width of a band of perpendicular width w. Cuts use the along-channel coordinate of the foot of
+    the perpendicular, y + (x − c)·c'/(1 + c'²), so pieces end with straight cuts across the channel.
+    """
+    size = img.shape[0]
+    dx = np.arange(size, dtype=np.float64)[None, :] - ch.centre[:, None]  # (S, S)
+    stretch = np.sqrt(1.0 + ch.slope**2)[:, None]
+    adx = np.abs(dx)
+    inside = adx <= 0.5 * ch.width * stretch
+    band = adx <= (0.5 * ch.width + gap) * stretch
+    if ch.cuts:
+        along = np.arange(size)[:, None] + dx * (ch.slope / (1.0 + ch.slope**2))[:, None]
+        keep = np.ones_like(inside)
+        for lo, hi in ch.cuts:
+            keep &= (along < lo) | (along > hi)
+        inside &= keep
+        band &= keep
+    img &= ~band
+    img |= inside
+
+
+def _one_image(rng: np.random.Generator, style: ChannelStyle, size: int) -> tuple[np.ndarray, list[_Channel]]:
+    """One accepted image (S, S) uint8 and its channels; redrawn until the channel fraction is in range."""
+    lo, hi = style.fraction_range
+    best: tuple[float, np.ndarray, list[_Channel]] | None = None
+    for _ in range(style.max_tries):
+        k = 1 + int(rng.choice(len(style.channel_count_probs), p=np.asarray(style.channel_count_probs)))
+        img = np.zeros((size, size), dtype=bool)
+        period = rng.uniform(*style.period_px) * size / 128.0
+        chans = [_draw_channel(rng, style, size, period) for _ in range(k)]
+        for ch in chans:
+            _paint(img, ch, style.gap_px)  # the gap is a pixel-scale feature: not scaled
+        frac = float(img.mean())
+        miss = max(lo - frac, frac - hi, 0.0)
+        if best is None or miss < best[0]:
+            best = (miss, img, chans)
+        if miss == 0.0:
+            break
+    return best[1].astype(np.uint8), best[2]
+
+
+def image_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of image `index` of a dataset with `seed`; image i depends only on (seed, i)."""
+    return np.random.default_rng([int(seed), int(index)])
+
+
+def generate_channels(
+    n: int, seed: int = 0, size: int = 128, start: int = 0, style: ChannelStyle | None = None,
+    return_params: bool = False,
+) -> np.ndarray | tuple[np.ndarray, list[list[dict[str, Any]]]]:
+    """Procedural meandering-channel images (n, size, size) uint8 in {0, 1}; image i uses ``image_rng(seed, start+i)``.
+
+    With ``return_params`` also returns, per image, a list of channel dicts (width_px, n_cuts, swing_px) — the
+    benchmark uses them to report the width distribution and channel counts.
+    """
+    if n < 0 or size < 8:
+        raise GenlabError(f"generate_channels: need n >= 0 and size >= 8, got n={n}, size={size}")
+    style = style or ChannelStyle()
+    out = np.empty((n, size, size), dtype=np.uint8)
+    params = []
+    for i in range(n):
+        out[i], chans = _one_image(image_rng(seed, start + i), style, size)
+        if return_params:
+            params.append([{"width_px": ch.width, "n_cuts": len(ch.cuts),
+                            "swing_px": float(np.ptp(ch.centre - np.polyval(np.polyfit(np.arange(size), ch.centre, 1),
+                                                                           np.arange(size))) / 2)} for ch in chans])
+    return (out, params) if return_params else out
+
+
+def write_channels_h5(
+    path: str | os.PathLike, n: int, seed: int = 0, size: int = 128, block: int = 512, progress: bool = True,
+    compression: str | None = "gzip",
+) -> Path:
+    """Write n procedural images in exactly the LTrace format: key 'train_images', (n, size, size, 1) uint8 {0,1}.
+
+    Chunked one image per chunk (fast random reads while training), gzip level 1 by default. Atomic: written to a
+    temporary file next to `path`, renamed on success, removed on failure. Returns the final path.
+    """
+    import h5py
+    from tqdm import tqdm
+
+    path = Path(path)
+    if n <= 0:
+        raise GenlabError(f"write_channels_h5: number of images must be positive, got {n}")
+    if not path.parent.exists():
+        raise GenlabError(f"output folder '{path.parent}' does not exist")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            ds = f.create_dataset(LTRACE_KEY, shape=(n, size, size, 1), dtype="uint8", chunks=(1, size, size, 1),
+                                  compression=compression, compression_opts=1 if compression == "gzip" else None)
+            with tqdm(total=n, unit="img", desc=f"writing {path.name}", disable=not progress) as bar:
+                for lo in range(0, n, block):
+                    hi = min(n, lo + block)
+                    ds[lo:hi] = generate_channels(hi - lo, seed=seed, size=size, start=lo)[..., None]
+                    bar.update(hi - lo)
+            ds.attrs["generator"] = f"genlab procedural meanders, seed={seed}"
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Loader
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class _Rows:
+    """A read-only row view `base[rows]` that h5py can serve: fancy reads are mapped, sorted and de-duplicated."""
+
+    def __init__(self, base: Any, rows: np.ndarray) -> None:
+        self.base, self.rows = base, np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows),) + tuple(base.shape[1:])
+        self.dtype = base.dtype
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        src = self.rows[np.asarray(idx, dtype=np.int64)]
+        uniq, inv = np.unique(src, return_inverse=True)  # sorted, unique: what h5py requires
+        return np.asarray(self.base[uniq])[inv.reshape(src.shape)]
+
+
+@dataclass
+class ChannelsDataset(ImageDataset):
+    """ImageDataset of binary facies streamed from HDF5, optionally resized in `get_batch`.
+
+    size: (H, W) to resize to, or None. Resizing is block averaging (area interpolation, exact block-majority for
+    integer factors) followed by a threshold at 0.5 (ties → channel), so the channel fraction is preserved.
+    h5file: the open h5py.File the images come from (kept open while the dataset lives).
+    """
+
+    size: tuple[int, int] | None = None
+    h5file: Any = None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = super().image_shape
+        return (c, *self.size) if self.size else (c, h, w)
+
+    def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple[Tensor, Tensor | None]:
+        """uint8 images (B, 1, H, W) in {0, 1} (resized if `size`) and labels (None), in the order given.
+
+        Repeated indices are allowed (h5py itself needs strictly increasing ones, so rows are read once, sorted).
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        uniq, inv = np.unique(idx, return_inverse=True)
+        raw = np.asarray(self.images[uniq])[inv.reshape(idx.shape)]
+        x = torch.from_numpy(np.ascontiguousarray(raw)).to(torch.uint8)
+        x = x.unsqueeze(1) if self.layout == "NHW" else x.permute(0, 3, 1, 2).contiguous()
+        y = torch.from_numpy(self.labels[idx].astype(np.int64)) if self.labels is not None else None
+        if self.size and tuple(x.shape[-2:]) != tuple(self.size):
+            x = resize_binary(x, self.size)
+        return x, y
+
+    def close(self) -> None:
+        """Close the underlying HDF5 file (the dataset is unusable afterwards)."""
+        if self.h5file is not None:
+            self.h5file.close()
+
+
+def resize_binary(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B, C, H, W) {0,1} → (B, C, h, w) {0,1}: area average then threshold at 0.5 (ties count as channel)."""
+    return (F.adaptive_avg_pool2d(x.float(), tuple(size)) >= 0.5).to(torch.uint8)
+
+
+def _list_datasets(f: Any) -> list[str]:
+    import h5py
+
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return names
+
+
+def _pick_key(f: Any, path: Path, key: str | None) -> str:
+    names = _list_datasets(f)
+    if key is not None:
+        if key not in names:
+            raise GenlabError(f"{path}: no HDF5 dataset '{key}'; datasets present: {', '.join(names) or 'none'}")
+        return key
+    if LTRACE_KEY in names:
+        return LTRACE_KEY
+    if len(names) == 1:
+        return names[0]
+    raise GenlabError(f"{path}: no dataset '{LTRACE_KEY}' and {len(names)} candidates "
+                      f"({', '.join(names) or 'none'}); pass key=<name>")
+
+
+def _check_shape(ds: Any, path: Path, key: str) -> str:
+    """Return the layout ("NHWC"/"NHW") or raise for anything but (N, H, W, 1) / (N, H, W) integer images."""
+    shape = tuple(ds.shape)
+    if not (np.issubdtype(ds.dtype, np.integer) or ds.dtype == np.bool_):
+        raise GenlabError(f"{path}:{key}: dtype {ds.dtype}; expected uint8 facies codes 0/1")
+    if len(shape) == 4 and shape[3] == 1 and min(shape[:3]) > 0:
+        return "NHWC"
+    if len(shape) == 3 and min(shape) > 0:
+        return "NHW"
+    raise GenlabError(f"{path}:{key}: shape {shape}; expected (N, H, W, 1) or (N, H, W), e.g. (50000, 128, 128, 1)")
+
+
+def _check_values(ds: Any, path: Path, key: str) -> None:
+    """Check that a bounded, evenly spaced sample of images holds only 0 and 1."""
+    n = int(ds.shape[0])
+    rows = np.unique(np.linspace(0, n - 1, min(n, _VALUE_CHECK_IMAGES)).round().astype(np.int64))
+    sample = np.asarray(ds[rows])
+    bad = int(np.count_nonzero(sample > 1) + np.count_nonzero(sample < 0))
+    if bad:
+        raise GenlabError(f"{path}:{key}: {bad} of {sample.size} pixels checked (a sample of {len(rows)} of {n} "
+                          f"images) are outside {{0, 1}} (max {sample.max()}); expected binary facies, 1 = channel")
+
+
+def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic (train, validation) sorted index arrays: a seeded permutation, the last part is validation."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise GenlabError(f"validation fraction must be in [0, 1), got {val_fraction}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction))
+    return np.sort(perm[: n - n_val]), np.sort(perm[n - n_val:])
+
+
+def load_channels_h5(
+    path: str | os.PathLike, key: str | None = None, size: int | tuple[int, int] | None = None,
+    split: str = "all", val_fraction: float = 0.1, seed: int = 0, check_values: bool = True,
+) -> ChannelsDataset:
+    """Open an LTrace-format facies file for streaming (nothing is copied into memory).
+
+    key: dataset name; None → 'train_images', else the single dataset in the file.
+    size: resize to (size, size) (or (H, W)) on the fly, e.g. 64.
+    split: "all", "train" or "val" — a deterministic split by `split_indices(N, val_fraction, seed)`.
+    Returns a ChannelsDataset (levels=2); for split="all" its `images` is the h5py dataset itself.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise GenlabError(f"channel file '{path}' not found; download the LTrace data with: {DOWNLOAD_COMMAND} "
+                          f"(or write a procedural look-alike: genlab data channels -n 50000 -o {path.name})")
+    if split not in ("all", "train", "val"):
+        raise GenlabError(f"split must be 'all', 'train' or 'val', got '{split}'")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise GenlabError(f"{path}: not a readable HDF5 file ({e})") from None
+    k = _pick_key(f, path, key)
+    ds = f[k]
+    layout = _check_shape(ds, path, k)
+    if check_values:
+        _check_values(ds, path, k)
+    images: Any = ds
+    if split != "all":
+        train, val = split_indices(int(ds.shape[0]), val_fraction, seed)
+        images = _Rows(ds, train if split == "train" else val)
+    hw = None if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+    return ChannelsDataset(name=f"channels:{path.name}:{split}", images=images, layout=layout, levels=2,
+                           class_names=("background", "channel"), size=hw, h5file=f)
+
+
+def procedural_channels(n: int = 2000, seed: int = 0, size: int = 128) -> ImageDataset:
+    """An in-memory ImageDataset of n procedural channel images (levels=2), for tests and quick runs."""
+    return ImageDataset(name=f"channels:procedural:{seed}", images=generate_channels(n, seed, size), layout="NHW",
+                        levels=2, class_names=("background", "channel"))
