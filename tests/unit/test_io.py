@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,11 @@ def test_append_jsonl_one_line_per_record(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert json.loads(lines[0])["note"] == "two\nlines"
     assert json.loads(lines[1]) == {"step": 2, "loss": 0.25}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_written_files_get_umask_permissions_not_mkstemp_0600(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    target = atomic_write_text(tmp_path / "shared.txt", "x")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

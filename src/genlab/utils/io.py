@@ -25,6 +25,17 @@ __all__ = ["append_jsonl", "atomic_path", "atomic_write_bytes", "atomic_write_te
 _TMP_PREFIX = ".tmp-"
 
 
+def _read_umask() -> int:
+    """The process umask (read once at import, while it is safe to set and restore it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; a renamed temp file would keep that, so results get the usual 0666 & ~umask.
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 def _fsync_dir(directory: Path) -> None:
     """Persist the rename itself (the directory entry); a no-op where directories cannot be opened (Windows)."""
     try:
@@ -63,6 +74,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, _FILE_MODE)
     try:
         yield tmp
         _fsync_file(tmp)
