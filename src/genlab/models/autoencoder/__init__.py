@@ -1,0 +1,1 @@
+"""Deterministic autoencoders: plain, denoising and sparse."""

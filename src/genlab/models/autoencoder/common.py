@@ -1,0 +1,132 @@
+"""Pieces shared by the GAN, VAE and autoencoder families: config resolution, the conv-net options they all
+take, decoder likelihoods (Bernoulli / Gaussian) and the step counter used by schedules.
+
+Model space is (N, C, H, W) in [-1, 1]. A Bernoulli decoder reads targets as {0, 1} via (x + 1) / 2 and outputs
+logits; a Gaussian decoder outputs the mean in model space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genlab.errors import GenlabError
+from genlab.nn.convnets import ARCHITECTURES, NORMS, auto_num_down
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def check_choice(family: str, name: str, value: Any, choices: tuple) -> None:
+    """Raise a one-line GenlabError when option `name` of `family` is not one of `choices`."""
+    if value not in choices:
+        raise GenlabError(f"{family}: option '{name}' = {value!r} is not one of {', '.join(map(str, choices))}")
+
+
+def check_range(family: str, name: str, value: float, low: float, high: float = math.inf) -> None:
+    """Raise a one-line GenlabError when option `name` is outside [low, high]."""
+    if not (low <= value <= high):
+        raise GenlabError(f"{family}: option '{name}' = {value!r} must be in [{low}, {high}]")
+
+
+def resolve_config(config_cls: type, hparams: Mapping[str, Any], family: str) -> Any:
+    """Build `config_cls` from keyword options, rejecting unknown names, then run its ``validate(family)``."""
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(hparams) - known)
+    if unknown:
+        raise GenlabError(f"{family}: unknown option '{unknown[0]}'; known options: {', '.join(sorted(known))}")
+    cfg = config_cls(**hparams)
+    cfg.validate(family)
+    return cfg
+
+
+@dataclass
+class ConvNetConfig:
+    """Options of the conv encoder/decoder stacks (see genlab.nn.convnets)."""
+
+    architecture: str = "conv_dense"  # "conv_dense" (latent vector) | "fully_conv" (spatial latent map, no Linear)
+    latent_dim: int = 32  # conv_dense: size of the latent vector z
+    latent_channels: int = 8  # fully_conv: channels of the latent map (its size is the lowest feature resolution)
+    num_down: int = 0  # stride-2 stages; 0 = auto (smallest side stays >= 4 px)
+    base_channels: int = 32  # channels after the stem; doubled per stage
+    max_channels: int = 256  # cap on channels per stage
+    norm: str = "group"  # "group" | "layer" | "batch" | "none" (encoder/decoder/generator)
+    class_embed_dim: int = 16  # size of the class embedding when num_classes > 0
+
+    def validate(self, family: str) -> None:
+        check_choice(family, "architecture", self.architecture, ARCHITECTURES)
+        check_choice(family, "norm", self.norm, NORMS)
+        for name in ("latent_dim", "latent_channels", "base_channels", "max_channels", "class_embed_dim"):
+            check_range(family, name, getattr(self, name), 1)
+        check_range(family, "num_down", self.num_down, 0, 8)
+
+    def resolved_num_down(self, image_shape: tuple[int, ...]) -> int:
+        """`num_down`, or the automatic choice for this image size when it is 0."""
+        return self.num_down or auto_num_down(image_shape[1], image_shape[2])
+
+    def latent_size(self) -> int:
+        """Vector size (conv_dense) or map channels (fully_conv) of the latent."""
+        return self.latent_dim if self.architecture == "conv_dense" else self.latent_channels
+
+
+def net_kwargs(cfg: ConvNetConfig, image_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Keyword arguments shared by ImageEncoder / ImageDecoder for this config."""
+    return {"image_shape": image_shape, "architecture": cfg.architecture,
+            "num_down": cfg.resolved_num_down(image_shape), "base_channels": cfg.base_channels,
+            "max_channels": cfg.max_channels, "norm": cfg.norm}
+
+
+def label_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
+    """A class-embedding table (an nn.Embedding lookup, not an nn.Linear) or None when unconditional."""
+    return nn.Embedding(num_classes, dim) if num_classes > 0 else None
+
+
+def default_labels(seeds: list[int] | tuple[int, ...], num_classes: int, device: torch.device) -> Tensor:
+    """Labels for conditional sampling when none are given: seed mod K (so sample i depends only on seeds[i])."""
+    return torch.tensor([int(s) % num_classes for s in seeds], dtype=torch.long, device=device)
+
+
+# --- decoder likelihoods ------------------------------------------------------------------------------------------
+def reconstruction_nll(out: Tensor, x: Tensor, likelihood: str, sigma: float) -> Tensor:
+    """Negative log-likelihood per image, summed over pixels (nats), shape (N,).
+
+    bernoulli: BCE of logits `out` against targets (x + 1) / 2 (binary data read as {0, 1}).
+    gaussian: 0.5·((x − out)/σ)² + log σ + 0.5·log 2π per pixel; σ <= 0 uses the batch's optimal σ
+    (σ² = mean squared error, detached; Rybkin et al. 2021, "σ-VAE").
+    """
+    if likelihood == "bernoulli":
+        bce = F.binary_cross_entropy_with_logits(out, (x + 1) / 2, reduction="none")
+        return bce.flatten(1).sum(1)
+    sq = (x - out).pow(2)
+    if sigma <= 0:
+        sigma = float(sq.detach().mean().clamp_min(1e-6).sqrt())
+    nll = 0.5 * sq / sigma**2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+    return nll.flatten(1).sum(1)
+
+
+def output_to_image(out: Tensor, likelihood: str) -> Tensor:
+    """Decoder output → model space [-1, 1]: bernoulli logits → 2·sigmoid − 1; gaussian means → clamp."""
+    if likelihood == "bernoulli":
+        return 2 * torch.sigmoid(out) - 1
+    return out.clamp(-1.0, 1.0)
+
+
+class StepTracking:
+    """Mixin: remembers the training step the engine passes to ``phases(step)`` so schedules (KL warm-up,
+    instance-noise annealing) can read it in ``forward``. ``set_step`` does the same for callers without an engine."""
+
+    current_step: int = 0
+
+    def set_step(self, step: int) -> None:
+        self.current_step = int(step)
+
+
+def linear_ramp(step: int, warmup_steps: int) -> float:
+    """0 → 1 linearly over `warmup_steps` (1 at once when warmup_steps <= 0)."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, max(0.0, step / warmup_steps))

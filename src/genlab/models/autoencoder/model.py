@@ -1,0 +1,181 @@
+"""The "ae", "dae" and "sparse-ae" families: deterministic autoencoders x → code h → x̂.
+
+Loss (per image): reconstruction NLL (Gaussian = ½·SSE/σ² + const, or Bernoulli BCE) of the *clean* image from
+the (optionally corrupted) input, plus a sparsity penalty on the code. The three families share one class and
+differ only in Config defaults.
+
+Sampling: an autoencoder has no prior, so `generate` draws codes from a diagonal Gaussian fitted to the training
+codes (running mean/variance buffers updated in every training forward) — the "ex-post density estimation" of
+Ghosh et al. (2020, "From variational to deterministic autoencoders"). Samples are rougher than a VAE's; that is
+the expected lesson.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genlab.errors import GenlabError
+from genlab.models.autoencoder.common import (
+    LIKELIHOODS,
+    ConvNetConfig,
+    check_choice,
+    check_range,
+    default_labels,
+    label_embedding,
+    net_kwargs,
+    output_to_image,
+    reconstruction_nll,
+    resolve_config,
+)
+from genlab.models.autoencoder.regularizers import CORRUPTIONS, SPARSITIES, corrupt, kl_sparsity, l1_sparsity
+from genlab.models.base import GenerativeModel, Logs
+from genlab.models.registry import register
+from genlab.nn.convnets import ImageDecoder, ImageEncoder, latent_shape_for
+from genlab.utils.seeding import randn_per_sample
+
+
+@dataclass
+class AEConfig(ConvNetConfig):
+    """Plain autoencoder."""
+
+    likelihood: str = "gaussian"  # "gaussian" (squared error) | "bernoulli" (BCE, binary data)
+    gaussian_sigma: float = 1.0  # σ of the Gaussian reconstruction term (1 → ½·SSE)
+    corruption: str = "none"  # "none" | "gaussian" | "masking" | "salt_pepper" (denoising AE)
+    corruption_level: float = 0.0  # σ for gaussian; pixel probability for masking / salt_pepper
+    sparsity: str = "none"  # "none" | "l1" | "kl" (kl puts a sigmoid on the code)
+    sparsity_weight: float = 0.0  # weight of the sparsity penalty
+    sparsity_target: float = 0.05  # target mean activation ρ of the kl penalty
+    code_momentum: float = 0.01  # momentum of the running code mean/variance used by `generate`
+
+    def validate(self, family: str) -> None:
+        super().validate(family)
+        check_choice(family, "likelihood", self.likelihood, LIKELIHOODS)
+        check_choice(family, "corruption", self.corruption, CORRUPTIONS)
+        check_choice(family, "sparsity", self.sparsity, SPARSITIES)
+        check_range(family, "corruption_level", self.corruption_level, 0.0, 1.0 if self.corruption != "gaussian"
+                    else 10.0)
+        check_range(family, "sparsity_weight", self.sparsity_weight, 0.0)
+        check_range(family, "sparsity_target", self.sparsity_target, 1e-4, 1 - 1e-4)
+        check_range(family, "code_momentum", self.code_momentum, 0.0, 1.0)
+
+
+@dataclass
+class DAEConfig(AEConfig):
+    """Denoising autoencoder (Vincent et al. 2008/2010): reconstruct the clean image from a corrupted one."""
+
+    corruption: str = "gaussian"
+    corruption_level: float = 0.3
+
+
+@dataclass
+class SparseAEConfig(AEConfig):
+    """Sparse autoencoder: an L1 (or KL, Ng 2011) penalty on the code activations."""
+
+    latent_dim: int = 64
+    sparsity: str = "l1"
+    sparsity_weight: float = 0.1
+
+
+class Autoencoder(GenerativeModel):
+    """x (N, C, H, W) in [-1, 1] → code (N, *latent_shape) → x̂ (N, C, H, W)."""
+
+    family = "ae"
+    Config = AEConfig
+    has_latent = True
+
+    def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
+        super().__init__(image_shape, num_classes, **hparams)
+        cfg = resolve_config(self.Config, hparams, self.family)
+        self.cfg = cfg
+        self.hparams = dict(vars(cfg))
+        cond = cfg.class_embed_dim if num_classes > 0 else 0
+        kw = net_kwargs(cfg, self.image_shape)
+        self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, kw["num_down"], cfg.latent_size())
+        self.encoder = ImageEncoder(out_size=cfg.latent_size(), cond_dim=cond, **kw)
+        self.decoder = ImageDecoder(latent_size=cfg.latent_size(), cond_dim=cond, **kw)
+        self.label_emb = label_embedding(num_classes, cfg.class_embed_dim)
+        self.register_buffer("code_mean", torch.zeros(self.latent_shape))
+        self.register_buffer("code_var", torch.ones(self.latent_shape))
+
+    def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
+        """Reconstruction NLL of clean x from corrupt(x), plus the sparsity penalty (nats-like units per image)."""
+        if phase != "model":
+            raise GenlabError(f"{self.family}: unknown training phase '{phase}'; expected 'model'")
+        code = self.encode(corrupt(x, self.cfg.corruption, self.cfg.corruption_level), y)
+        out = self.decoder(code, self._emb(y))
+        recon = reconstruction_nll(out, x, self.cfg.likelihood, self.cfg.gaussian_sigma).mean()
+        sparse = self._sparsity(code)
+        loss = recon + self.cfg.sparsity_weight * sparse
+        self._track_codes(code)
+        mse = (output_to_image(out, self.cfg.likelihood) - x).pow(2).mean()
+        return loss, {"loss": loss.detach(), "recon": recon.detach(), "mse": mse.detach(),
+                      "sparsity": sparse.detach(), "code_abs_mean": code.abs().mean().detach()}
+
+    def _sparsity(self, code: Tensor) -> Tensor:
+        if self.cfg.sparsity == "l1":
+            return l1_sparsity(code)
+        if self.cfg.sparsity == "kl":
+            return kl_sparsity(code, self.cfg.sparsity_target)
+        return code.new_zeros(())
+
+    @torch.no_grad()
+    def _track_codes(self, code: Tensor) -> None:
+        m = self.cfg.code_momentum
+        self.code_mean.lerp_(code.mean(0), m)
+        self.code_var.lerp_(code.var(0, unbiased=False) if code.shape[0] > 1 else self.code_var, m)
+
+    # --- latent interface -------------------------------------------------------------------------------------
+    def _emb(self, y: Tensor | None) -> Tensor | None:
+        if self.label_emb is None:
+            return None
+        if y is None:
+            raise GenlabError(f"{self.family}: this model is class-conditional; pass labels")
+        return self.label_emb(y.to(self.label_emb.weight.device).long())
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """x (N, C, H, W) → code (N, *latent_shape) (sigmoid activations when sparsity='kl')."""
+        code = self.encoder(x, self._emb(y))
+        return torch.sigmoid(code) if self.cfg.sparsity == "kl" else code
+
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """code (N, *latent_shape) → images (N, C, H, W) in [-1, 1]."""
+        return output_to_image(self.decoder(z, self._emb(y)), self.cfg.likelihood)
+
+    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """decode(encode(x)), (N, C, H, W) in [-1, 1]."""
+        return self.decode(self.encode(x, y), y)
+
+    def sample_latent(self, seeds: Sequence[int], temperature: float = 1.0) -> Tensor:
+        """Codes from N(code_mean, T²·diag(code_var)), (len(seeds), *latent_shape); row i uses only seeds[i]."""
+        eps = randn_per_sample(seeds, self.latent_shape, device=self.code_mean.device)
+        z = self.code_mean + temperature * self.code_var.clamp_min(0).sqrt() * eps
+        return z.clamp(0.0, 1.0) if self.cfg.sparsity == "kl" else z
+
+    @torch.no_grad()
+    def generate(self, seeds: Sequence[int], labels: Tensor | None = None, temperature: float = 1.0,
+                 **kwargs: Any) -> Tensor:
+        """Decoded codes drawn from the fitted code Gaussian, (len(seeds), C, H, W) in [-1, 1]."""
+        z = self.sample_latent(seeds, temperature)
+        if self.num_classes > 0 and labels is None:
+            labels = default_labels(seeds, self.num_classes, z.device)
+        return self.decode(z, labels)
+
+
+class DenoisingAutoencoder(Autoencoder):
+    family = "dae"
+    Config = DAEConfig
+
+
+class SparseAutoencoder(Autoencoder):
+    family = "sparse-ae"
+    Config = SparseAEConfig
+
+
+register(Autoencoder, "autoencoder")
+register(DenoisingAutoencoder, "denoising-ae")
+register(SparseAutoencoder, "sparse-autoencoder")

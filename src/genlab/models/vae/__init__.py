@@ -1,0 +1,1 @@
+"""Variational autoencoders: conv+dense and fully convolutional, Bernoulli or Gaussian decoder, β/annealing/free bits."""
