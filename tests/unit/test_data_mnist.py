@@ -271,3 +271,22 @@ def test_unknown_dataset_suggests_closest() -> None:
 def test_unknown_split(tmp_path: Path) -> None:
     with pytest.raises(GenlabError, match=r"unknown split 'val'"):
         registry.load_dataset("mnist", "val", data_dir=tmp_path, download=False)
+
+
+def test_options_are_checked_against_the_loader(tmp_path: Path) -> None:
+    write_split(tmp_path / "mnist")
+    with pytest.raises(GenlabError, match=r"dataset 'mnist' does not take option\(s\) resize; it takes: none"):
+        registry.load_dataset("mnist", data_dir=tmp_path, download=False, resize=64)
+    seen = []
+
+    def loader(split: str, data_dir: Path, download: bool, resize: int = 0) -> None:
+        seen.append(resize)
+
+    registry.register_source("opt-test", loader)
+    try:
+        registry.load_dataset("opt-test", data_dir=tmp_path, resize=64)
+        assert seen == [64]
+        with pytest.raises(GenlabError, match=r"option\(s\) rezise; it takes: resize"):
+            registry.load_dataset("opt-test", data_dir=tmp_path, rezise=64)
+    finally:
+        registry._SOURCES.pop("opt-test")

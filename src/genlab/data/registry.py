@@ -1,7 +1,9 @@
 """Explicit name → dataset loader registry, and where data lives.
 
-A loader is any callable ``fn(split: str, data_dir: Path, download: bool) -> ImageDataset``. Adding a source is
-one line in that source's module or here::
+A loader is any callable ``fn(split: str, data_dir: Path, download: bool, **options) -> ImageDataset``; the
+options are source-specific keyword arguments (e.g. ``resize`` for facies, from ``data.options`` in a run config)
+and are checked against the loader's signature before the call. Adding a source is one line in that source's
+module or here::
 
     register_source("facies", load_facies, aliases=("channels",))
 
@@ -12,9 +14,11 @@ The data folder is never hard-coded in a loader: `resolve_data_dir` picks it onc
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from genlab.data.dataset import ImageDataset
 from genlab.data.sources.mnist import load_fashion_mnist, load_mnist
@@ -24,7 +28,7 @@ __all__ = ["DATA_DIR_ENV", "Loader", "dataset_names", "load_dataset", "register_
 
 DATA_DIR_ENV = "GENLAB_DATA_DIR"
 
-Loader = Callable[[str, Path, bool], ImageDataset]
+Loader = Callable[..., ImageDataset]  # (split, data_dir, download, **options) -> ImageDataset
 
 _SOURCES: dict[str, Loader] = {}
 _ALIASES: dict[str, str] = {}
@@ -65,19 +69,38 @@ def _canonical(name: str) -> str:
     raise GenlabError(f"unknown dataset '{name}'{hint}; known: {', '.join(dataset_names())}")
 
 
+def _check_options(name: str, loader: Loader, options: dict[str, Any]) -> None:
+    """GenlabError if `loader` cannot take the keyword `options` (a typo in data.options, or a source with none)."""
+    if not options:
+        return
+    params = inspect.signature(loader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [p for p, v in params.items() if v.kind is not inspect.Parameter.POSITIONAL_ONLY][3:]
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        accepted = ", ".join(takes) or "none"
+        raise GenlabError(f"dataset '{name}' does not take option(s) {', '.join(unknown)}; it takes: {accepted}")
+
+
 def load_dataset(
     name: str,
     split: str = "train",
     data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
+    **options: Any,
 ) -> ImageDataset:
     """Load the `split` (usually 'train' | 'test') of dataset `name` from the resolved data folder.
 
-    Raises GenlabError for an unknown name (with the closest match), an unknown split, or missing/corrupt files.
+    options: source-specific keyword arguments passed to the loader (MNIST-like sources take none).
+    Raises GenlabError for an unknown name (with the closest match), an unknown split or option, or
+    missing/corrupt files.
     """
     # Each loader validates `split` itself: some sources may offer more than train/test.
-    loader = _SOURCES[_canonical(name)]
-    return loader(split, resolve_data_dir(data_dir), download)
+    canonical = _canonical(name)
+    loader = _SOURCES[canonical]
+    _check_options(canonical, loader, options)
+    return loader(split, resolve_data_dir(data_dir), download, **options)
 
 
 register_source("mnist", load_mnist)
