@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -88,7 +89,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [maybe_sn(nn.Conv2d(in_channels, channels[0], 3, padding=1), spectral_norm),
                                    nn.LeakyReLU(0.2)]
-        for c_in, c_out in zip(channels[:-1], channels[1:]):
+        for c_in, c_out in pairwise(channels):
             layers += [maybe_sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), spectral_norm),
                        make_norm(norm, c_out), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
@@ -107,7 +108,7 @@ class ConvDecoder(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         levels = list(zip(channels, sizes))[::-1]  # from the lowest resolution up
-        for (c_in, (h_in, w_in)), (c_out, (h_out, w_out)) in zip(levels[:-1], levels[1:]):
+        for (c_in, (h_in, w_in)), (c_out, (h_out, w_out)) in pairwise(levels):
             pad = (h_out - 2 * h_in, w_out - 2 * w_in)  # 0 or 1: restores odd sides
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, output_padding=pad),
                        make_norm(norm, c_out), nn.ReLU()]
