@@ -1,0 +1,1 @@
+"""Diffusion family: schedules, objective (parameterisation + loss + Denoiser), samplers and the model class."""

@@ -1,0 +1,167 @@
+"""Diffusion parameterisation, training loss and the `Denoiser` that samplers call (kept apart from the backbone).
+
+Notation (Kingma et al. 2021; Salimans & Ho 2022): for a training index t, ``alpha = sqrt(alpha_bar_t)``,
+``sigma = sqrt(1 - alpha_bar_t)`` (variance preserving: alpha^2 + sigma^2 = 1) and
+
+    x_t = alpha * x0 + sigma * eps                     (forward process, Ho et al. 2020 eq. 4)
+    v   = alpha * eps - sigma * x0                     (velocity, Salimans & Ho 2022 sec. 4)
+    x0  = (x_t - sigma * eps) / alpha = alpha * x_t - sigma * v
+    eps = (x_t - alpha * x0) / sigma  = sigma * x_t + alpha * v
+
+Noise condition given to the backbone: ``t * 1000 / T`` (a float in [0, 1000)), the DDPM convention for which the
+sinusoidal embedding's frequencies were chosen; it is independent of the schedule, so a schedule change does not
+change what the network sees for a given index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from genlab.errors import GenlabError
+
+PREDICTIONS = ("eps", "v")
+
+
+def check_prediction(prediction: str) -> str:
+    if prediction not in PREDICTIONS:
+        raise GenlabError(f"diffusion: prediction must be one of {', '.join(PREDICTIONS)}, got '{prediction}'")
+    return prediction
+
+
+def alpha_sigma(alphas_cumprod: Tensor, t: Tensor, ndim: int = 4, dtype=torch.float32) -> tuple[Tensor, Tensor]:
+    """alpha = sqrt(alpha_bar[t]), sigma = sqrt(1 - alpha_bar[t]) for t (N,) long, shaped (N, 1, ..., 1)."""
+    ab = alphas_cumprod.to(t.device)[t]  # float64 (N,)
+    shape = (-1,) + (1,) * (ndim - 1)
+    return ab.sqrt().to(dtype).reshape(shape), (1 - ab).sqrt().to(dtype).reshape(shape)
+
+
+def q_sample(x0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+    """x_t = alpha x0 + sigma eps (Ho et al. 2020 eq. 4); shapes (N, C, H, W) with (N, 1, 1, 1) coefficients."""
+    return alpha * x0 + sigma * eps
+
+
+def x0_from_eps(x_t: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+    return (x_t - sigma * eps) / alpha
+
+
+def eps_from_x0(x_t: Tensor, x0: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+    return (x_t - alpha * x0) / sigma
+
+
+def v_from_x0_eps(x0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+    """v = alpha eps - sigma x0 (Salimans & Ho 2022, sec. 4 / appendix D)."""
+    return alpha * eps - sigma * x0
+
+
+def x0_eps_from_v(x_t: Tensor, v: Tensor, alpha: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
+    """(x0, eps) = (alpha x_t - sigma v, sigma x_t + alpha v), valid when alpha^2 + sigma^2 = 1."""
+    return alpha * x_t - sigma * v, sigma * x_t + alpha * v
+
+
+def x0_eps_from_output(prediction: str, out: Tensor, x_t: Tensor, alpha: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
+    """Convert a backbone output in `prediction` space to (x0_hat, eps_hat)."""
+    if prediction == "eps":
+        return x0_from_eps(x_t, out, alpha, sigma), out
+    return x0_eps_from_v(x_t, out, alpha, sigma)
+
+
+def training_target(prediction: str, x0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+    """Regression target of the backbone: eps (Ho et al. 2020 eq. 14) or v (Salimans & Ho 2022)."""
+    return eps if prediction == "eps" else v_from_x0_eps(x0, eps, alpha, sigma)
+
+
+def min_snr_weight(prediction: str, alpha: Tensor, sigma: Tensor, gamma: float) -> Tensor:
+    """Min-SNR-gamma loss weight (Hang et al. 2023, eq. 10 with their eps/v conversions), shape of alpha.
+
+    In x0-MSE terms the weight is min(SNR, gamma); the eps-MSE equals x0-MSE * SNR and the v-MSE equals
+    x0-MSE * (SNR + 1), hence the division.
+    """
+    snr = (alpha / sigma) ** 2
+    clipped = snr.clamp(max=gamma)
+    return clipped / snr if prediction == "eps" else clipped / (snr + 1)
+
+
+def diffusion_loss(
+    out: Tensor, target: Tensor, alpha: Tensor, sigma: Tensor, prediction: str, min_snr_gamma: float = 0.0
+) -> Tensor:
+    """Mean over the batch of the per-sample MSE between backbone output and target (N, C, H, W) → scalar.
+
+    ``min_snr_gamma > 0`` switches on min-SNR weighting (off by default: plain "simple" loss of Ho et al.).
+    """
+    per_sample = (out.float() - target.float()).square().flatten(1).mean(dim=1)  # (N,)
+    if min_snr_gamma > 0:
+        per_sample = per_sample * min_snr_weight(prediction, alpha, sigma, min_snr_gamma).flatten()
+    return per_sample.mean()
+
+
+def noise_condition(t: Tensor, num_train_steps: int) -> Tensor:
+    """Backbone noise condition for indices t (N,) long: the float t * 1000 / T (see module docstring)."""
+    return t.float() * (1000.0 / num_train_steps)
+
+
+class Denoiser:
+    """Backbone + parameterisation + classifier-free guidance, as the samplers see it.
+
+    ``denoiser(x_t, t) -> x0_hat`` for x_t (N, C, H, W) and t (N,) long; ``denoiser.predict`` also returns eps_hat.
+    With class labels and guidance w, the backbone output is ``uncond + w * (cond - uncond)`` (Ho & Salimans
+    2022, eq. 6 written with w = 1 + their w): w = 1 is plain conditional, w = 0 plain unconditional; otherwise
+    the conditional and unconditional passes run as ONE batch of 2N.
+
+    Args:
+        backbone: callable (x, noise_cond (N,) float, class_labels (N,) long | None) → output like x.
+        alphas_cumprod: (T,) float64 schedule.
+        prediction: "eps" or "v".
+        labels: (N,) long class labels of the batch, or None (unconditional / null class).
+        guidance: w above.
+        clip_x0: clamp x0_hat to [-1, 1] (data range) before eps_hat is derived from it ("clip_denoised" of DDPM).
+        null_label: the label of the null class (default: ``backbone.num_classes``, the U-Net convention).
+    """
+
+    def __init__(
+        self,
+        backbone: Callable[..., Tensor] | nn.Module,
+        alphas_cumprod: Tensor,
+        prediction: str = "eps",
+        labels: Tensor | None = None,
+        guidance: float = 1.0,
+        clip_x0: bool = False,
+        null_label: int | None = None,
+    ):
+        self.backbone = backbone
+        self.alphas_cumprod = alphas_cumprod
+        self.num_train_steps = len(alphas_cumprod)
+        self.prediction = check_prediction(prediction)
+        self.labels = labels
+        self.guidance = float(guidance)
+        self.clip_x0 = clip_x0
+        self.null_label = getattr(backbone, "num_classes", None) if null_label is None else int(null_label)
+        if labels is not None and guidance not in (0.0, 1.0) and self.null_label is None:
+            raise ValueError("Denoiser: guidance needs null_label (backbone has no num_classes attribute)")
+
+    def _output(self, x_t: Tensor, t: Tensor) -> Tensor:
+        """Backbone output in prediction space, with classifier-free guidance applied."""
+        cond = noise_condition(t, self.num_train_steps)
+        if self.labels is None or self.guidance == 0.0:
+            return self.backbone(x_t, cond, None)
+        if self.guidance == 1.0:
+            return self.backbone(x_t, cond, self.labels)
+        n = x_t.shape[0]
+        null = torch.full_like(self.labels, self.null_label)
+        out = self.backbone(torch.cat([x_t, x_t]), torch.cat([cond, cond]), torch.cat([self.labels, null]))
+        out_cond, out_uncond = out[:n], out[n:]
+        return out_uncond + self.guidance * (out_cond - out_uncond)
+
+    def predict(self, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """(x0_hat, eps_hat), both (N, C, H, W), for x_t (N, C, H, W) and t (N,) long."""
+        alpha, sigma = alpha_sigma(self.alphas_cumprod, t, x_t.ndim, x_t.dtype)
+        x0, eps = x0_eps_from_output(self.prediction, self._output(x_t, t), x_t, alpha, sigma)
+        if self.clip_x0:
+            x0 = x0.clamp(-1.0, 1.0)
+            eps = eps_from_x0(x_t, x0, alpha, sigma)
+        return x0, eps
+
+    def __call__(self, x_t: Tensor, t: Tensor) -> Tensor:
+        return self.predict(x_t, t)[0]

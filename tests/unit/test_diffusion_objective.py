@@ -1,0 +1,91 @@
+"""Parameterisation conversions, loss weighting and the classifier-free-guidance Denoiser."""
+
+import pytest
+import torch
+
+from genlab.errors import GenlabError
+from genlab.models.diffusion import objective as obj
+from genlab.models.diffusion.schedules import make_alphas_cumprod
+
+AB = make_alphas_cumprod("cosine", 1000)
+
+
+def _coeffs(n=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randint(0, 1000, (n,), generator=g)
+    x0, eps = torch.randn(n, 2, 5, 5, generator=g), torch.randn(n, 2, 5, 5, generator=g)
+    alpha, sigma = obj.alpha_sigma(AB, t, 4, torch.float64)
+    return t, x0.double(), eps.double(), alpha, sigma
+
+
+def test_eps_v_x0_round_trip():
+    _, x0, eps, alpha, sigma = _coeffs()
+    assert torch.allclose(alpha**2 + sigma**2, torch.ones_like(alpha))
+    x_t = obj.q_sample(x0, eps, alpha, sigma)
+    assert torch.allclose(obj.x0_from_eps(x_t, eps, alpha, sigma), x0, atol=1e-8)
+    assert torch.allclose(obj.eps_from_x0(x_t, x0, alpha, sigma), eps, atol=1e-8)
+    v = obj.v_from_x0_eps(x0, eps, alpha, sigma)
+    x0_v, eps_v = obj.x0_eps_from_v(x_t, v, alpha, sigma)
+    assert torch.allclose(x0_v, x0, atol=1e-10) and torch.allclose(eps_v, eps, atol=1e-10)
+    for pred in ("eps", "v"):
+        target = obj.training_target(pred, x0, eps, alpha, sigma)
+        x0_o, eps_o = obj.x0_eps_from_output(pred, target, x_t, alpha, sigma)
+        assert torch.allclose(x0_o, x0, atol=1e-6) and torch.allclose(eps_o, eps, atol=1e-8)
+
+
+def test_loss_is_plain_mse_by_default_and_min_snr_reweights():
+    _, x0, eps, alpha, sigma = _coeffs()
+    out = torch.zeros_like(eps)
+    assert obj.diffusion_loss(out, eps, alpha, sigma, "eps").item() == pytest.approx(eps.square().mean().item())
+    # min-SNR with eps target: weight min(SNR, gamma) / SNR <= 1, equal to 1 where SNR <= gamma.
+    w = obj.min_snr_weight("eps", alpha, sigma, 5.0).flatten()
+    snr = (alpha / sigma).flatten() ** 2
+    assert torch.allclose(w[snr <= 5], torch.ones_like(w[snr <= 5])) and (w[snr > 5] < 1).all()
+    weighted = obj.diffusion_loss(out, eps, alpha, sigma, "eps", min_snr_gamma=5.0)
+    assert weighted.item() == pytest.approx((eps.square().flatten(1).mean(1) * w).mean().item())
+    # v target: weight min(SNR, gamma) / (SNR + 1) < 1 everywhere.
+    assert (obj.min_snr_weight("v", alpha, sigma, 5.0) < 1).all()
+
+
+def test_noise_condition_scales_to_1000():
+    assert obj.noise_condition(torch.tensor([0, 50, 99]), 100).tolist() == [0.0, 500.0, 990.0]
+
+
+class FakeBackbone:
+    """Output depends on the label (label k adds k; null = num_classes adds 100); records batch sizes."""
+
+    num_classes = 3
+
+    def __init__(self):
+        self.batch_sizes = []
+
+    def __call__(self, x, cond, labels):
+        self.batch_sizes.append(x.shape[0])
+        shift = torch.full((x.shape[0],), 100.0) if labels is None else labels.float().masked_fill(labels == 3, 100.0)
+        return 0.1 * x + shift.reshape(-1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_classifier_free_guidance(prediction):
+    x, t, labels = torch.randn(2, 1, 4, 4), torch.tensor([500, 500]), torch.tensor([0, 2])
+    den = lambda w, lab=labels: obj.Denoiser(FakeBackbone(), AB, prediction, lab, guidance=w)  # noqa: E731
+    cond, uncond = den(1.0).predict(x, t), den(1.0, None).predict(x, t)
+    assert torch.allclose(den(0.0)(x, t), uncond[0])
+    w3 = den(3.0)
+    guided_x0, guided_eps = w3.predict(x, t)
+    assert w3.backbone.batch_sizes == [4]  # cond and uncond passes batched together
+    assert torch.allclose(guided_x0, uncond[0] + 3 * (cond[0] - uncond[0]), atol=1e-4)
+    assert torch.allclose(guided_eps, uncond[1] + 3 * (cond[1] - uncond[1]), atol=1e-4)
+
+
+def test_clip_x0_keeps_x0_in_range_and_eps_consistent():
+    x, t = 5 * torch.randn(2, 1, 4, 4), torch.tensor([10, 900])
+    x0, eps = obj.Denoiser(FakeBackbone(), AB, "eps", clip_x0=True).predict(x, t)
+    assert x0.abs().max() <= 1
+    alpha, sigma = obj.alpha_sigma(AB, t)
+    assert torch.allclose(obj.q_sample(x0, eps, alpha, sigma), x, atol=1e-3)
+
+
+def test_bad_prediction_name():
+    with pytest.raises(GenlabError, match="'x0'"):
+        obj.check_prediction("x0")
