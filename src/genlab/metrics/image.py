@@ -1,0 +1,392 @@
+"""Image quality metrics on domain-classifier features: FID, KID, IS, improved precision/recall, class balance
+and a memorisation check, plus `evaluate_images` which reports them beside the real-vs-real floor.
+
+Every metric is a `torchmetrics.Metric` (update / compute, DDP-syncable states) that consumes decoded,
+display-space images: uint8 (N, C, H, W) in 0..255. ``update`` takes images (features are extracted with the
+metric's feature net) or, to share one extraction among several metrics, precomputed ``features``/``logits``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
+
+from genlab.data.dataset import ImageDataset
+from genlab.errors import GenlabError
+from genlab.metrics.features import FeatureNet
+from genlab.metrics.frechet import frechet_distance
+
+ImagesLike = Tensor | np.ndarray | ImageDataset
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+def as_uint8_images(images: ImagesLike, what: str = "images", channels: int | None = None) -> Tensor:
+    """Validate and convert images to a uint8 tensor (N, C, H, W); `what` names the argument in errors."""
+    if isinstance(images, ImageDataset):
+        images = images.get_batch(np.arange(len(images)))[0]
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        desc = f"{type(images).__name__} {getattr(images, 'dtype', '')} {tuple(getattr(images, 'shape', ()))}"
+        raise GenlabError(f"{what}: expected uint8 images (N, C, H, W) in 0..255, got {desc.strip()}")
+    if channels is not None and images.shape[1] != channels:
+        raise GenlabError(f"{what}: the feature net expects {channels} channel(s), got shape {tuple(images.shape)}")
+    return images
+
+
+def extract(net: FeatureNet, images: ImagesLike, what: str = "images", batch_size: int = 500) -> tuple[Tensor, Tensor]:
+    """Features (N, D) and logits (N, K), float32 on the CPU, of validated uint8 images."""
+    return net.extract(as_uint8_images(images, what, net.in_channels), batch_size=batch_size)
+
+
+class _FeatureMetric(Metric):
+    """Shared plumbing: a cached feature net and ``_features(images | features, logits)``."""
+
+    full_state_update = False
+    higher_is_better = False
+
+    def __init__(self, net: FeatureNet | None = None, batch_size: int = 500, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.net, self.batch_size = net, batch_size
+
+    def _features(self, images: ImagesLike | None, features: Tensor | None, logits: Tensor | None
+                  ) -> tuple[Tensor | None, Tensor | None]:
+        if images is None:
+            return features, logits
+        if self.net is None:
+            raise GenlabError(f"{type(self).__name__}: pass a feature net to measure images, or pass features=")
+        return extract(self.net, images, batch_size=self.batch_size)
+
+
+# ---------------------------------------------------------------------------------------------- FID
+
+class FID(_FeatureMetric):
+    """Fréchet distance (Heusel et al. 2017) between Gaussians fitted to real and fake features.
+
+    Float64 running sums (n, Σf, Σff^T) per side; ``compute`` calls `frechet.frechet_distance`.
+    """
+
+    def __init__(self, net: FeatureNet | None = None, feature_dim: int | None = None, **kwargs: Any) -> None:
+        super().__init__(net, **kwargs)
+        dim = feature_dim or (net.num_features if net is not None else None)
+        if dim is None:
+            raise GenlabError("FID: give a feature net or feature_dim")
+        for side in ("real", "fake"):
+            self.add_state(f"{side}_n", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"{side}_sum", torch.zeros(dim, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"{side}_outer", torch.zeros(dim, dim, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
+               logits: Tensor | None = None) -> None:
+        f = self._features(images, features, logits)[0].to(self.real_sum.device, torch.float64)
+        side = "real" if real else "fake"
+        setattr(self, f"{side}_n", getattr(self, f"{side}_n") + f.shape[0])
+        setattr(self, f"{side}_sum", getattr(self, f"{side}_sum") + f.sum(dim=0))
+        setattr(self, f"{side}_outer", getattr(self, f"{side}_outer") + f.T @ f)
+
+    def _stats(self, side: str) -> tuple[Tensor, Tensor]:
+        n = getattr(self, f"{side}_n")
+        if n < 2:
+            raise GenlabError(f"FID: need at least 2 {side} images, got {int(n)}")
+        mu = getattr(self, f"{side}_sum") / n
+        return mu, (getattr(self, f"{side}_outer") - n * torch.outer(mu, mu)) / (n - 1)
+
+    def compute(self) -> Tensor:
+        return torch.tensor(frechet_distance(*self._stats("real"), *self._stats("fake")), dtype=torch.float64)
+
+
+# ---------------------------------------------------------------------------------------------- KID
+
+def polynomial_kernel(x: Tensor, y: Tensor, degree: int = 3, coef: float = 1.0) -> Tensor:
+    """k(x, y) = (x·y / D + coef)^degree for rows of x (N, D), y (M, D) → (N, M) (Bińkowski et al. 2018)."""
+    return (x @ y.T / x.shape[1] + coef) ** degree
+
+
+def mmd2_unbiased(x: Tensor, y: Tensor, degree: int = 3, coef: float = 1.0) -> float:
+    """Unbiased MMD^2 estimate between samples x (m, D) and y (n, D) with the polynomial kernel (Gretton et al.
+    2012, eq. 3): diagonal terms of k(x, x) and k(y, y) are excluded."""
+    m, n = x.shape[0], y.shape[0]
+    k_xx, k_yy = polynomial_kernel(x, x, degree, coef), polynomial_kernel(y, y, degree, coef)
+    k_xy = polynomial_kernel(x, y, degree, coef)
+    term_xx = (k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1))
+    term_yy = (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
+    return float(term_xx + term_yy - 2.0 * k_xy.mean())
+
+
+class KID(_FeatureMetric):
+    """Kernel Inception Distance (Bińkowski et al. 2018): unbiased polynomial-kernel MMD^2 averaged over
+    `subsets` random subsets of `subset_size` (capped by the smaller set); ``compute`` → (mean, std)."""
+
+    def __init__(self, net: FeatureNet | None = None, subsets: int = 100, subset_size: int = 1000, degree: int = 3,
+                 coef: float = 1.0, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(net, **kwargs)
+        self.subsets, self.subset_size, self.degree, self.coef, self.seed = subsets, subset_size, degree, coef, seed
+        self.add_state("real_features", [], dist_reduce_fx="cat")
+        self.add_state("fake_features", [], dist_reduce_fx="cat")
+
+    def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
+               logits: Tensor | None = None) -> None:
+        f = self._features(images, features, logits)[0]
+        (self.real_features if real else self.fake_features).append(f.to(torch.float64))
+
+    def compute(self) -> tuple[Tensor, Tensor]:
+        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
+        size = min(self.subset_size, real.shape[0], fake.shape[0])
+        if size < 2:
+            raise GenlabError(f"KID: need at least 2 real and 2 fake images, got {real.shape[0]} and {fake.shape[0]}")
+        gen = torch.Generator().manual_seed(self.seed)
+        values = torch.tensor([
+            mmd2_unbiased(fake[torch.randperm(fake.shape[0], generator=gen)[:size].to(fake.device)],
+                          real[torch.randperm(real.shape[0], generator=gen)[:size].to(real.device)],
+                          self.degree, self.coef)
+            for _ in range(self.subsets)], dtype=torch.float64)
+        std = values.std() if len(values) > 1 else torch.zeros((), dtype=torch.float64)
+        return values.mean(), std
+
+
+# ---------------------------------------------------------------------------------------------- IS
+
+class InceptionScore(_FeatureMetric):
+    """Inception Score (Salimans et al. 2016) on the domain classifier's logits of fake images:
+    IS = exp(E_x KL(p(y|x) || p(y))) per split; ``compute`` → (mean, std) over `splits`. Range [1, K]."""
+
+    higher_is_better = True
+
+    def __init__(self, net: FeatureNet | None = None, splits: int = 10, **kwargs: Any) -> None:
+        super().__init__(net, **kwargs)
+        self.splits = splits
+        self.add_state("logits", [], dist_reduce_fx="cat")
+
+    def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
+               logits: Tensor | None = None) -> None:
+        self.logits.append(self._features(images, features, logits)[1].to(torch.float64))
+
+    def compute(self) -> tuple[Tensor, Tensor]:
+        logits = dim_zero_cat(self.logits)
+        scores = []
+        for chunk in torch.tensor_split(logits, min(self.splits, logits.shape[0])):
+            log_p_yx = torch.log_softmax(chunk, dim=1)  # (n, K)
+            log_p_y = torch.logsumexp(log_p_yx, dim=0) - np.log(chunk.shape[0])  # log of the marginal p(y)
+            kl = (log_p_yx.exp() * (log_p_yx - log_p_y)).sum(dim=1)
+            scores.append(kl.mean().exp())
+        values = torch.stack(scores)
+        return values.mean(), values.std() if len(values) > 1 else torch.zeros((), dtype=torch.float64)
+
+
+# ---------------------------------------------------------------------------------------------- precision / recall
+
+def _pairwise_chunks(queries: Tensor, refs: Tensor, chunk: int = 512):
+    """Yield (start, distances (c, M)) of Euclidean distances from query chunks to all refs."""
+    for start in range(0, queries.shape[0], chunk):
+        yield start, torch.cdist(queries[start:start + chunk], refs)
+
+
+def knn_radii(features: Tensor, k: int = 3) -> Tensor:
+    """Distance (N,) from each row to its k-th nearest other row (the k-NN manifold radius)."""
+    if features.shape[0] <= k:
+        raise GenlabError(f"precision/recall: need more than k={k} samples per set, got {features.shape[0]}")
+    radii = torch.empty(features.shape[0], dtype=features.dtype)
+    for start, dist in _pairwise_chunks(features, features):
+        radii[start:start + dist.shape[0]] = dist.topk(k + 1, dim=1, largest=False).values[:, k]  # [:, 0] is self
+    return radii
+
+
+def manifold_coverage(queries: Tensor, refs: Tensor, ref_radii: Tensor) -> float:
+    """Fraction of queries inside at least one ball B(ref_j, radius_j) (Kynkäänniemi et al. 2019, eq. 1–2)."""
+    inside = torch.zeros(queries.shape[0], dtype=torch.bool)
+    for start, dist in _pairwise_chunks(queries, refs):
+        inside[start:start + dist.shape[0]] = (dist <= ref_radii[None, :]).any(dim=1)
+    return float(inside.float().mean())
+
+
+class PrecisionRecall(_FeatureMetric):
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN manifolds (k=3 by default).
+
+    precision = share of fakes inside the real manifold; recall = share of reals inside the fake manifold.
+    Both depend on the set sizes: compare runs at equal counts. ``compute`` → (precision, recall) in [0, 1].
+    """
+
+    higher_is_better = True
+
+    def __init__(self, net: FeatureNet | None = None, k: int = 3, **kwargs: Any) -> None:
+        super().__init__(net, **kwargs)
+        self.k = k
+        self.add_state("real_features", [], dist_reduce_fx="cat")
+        self.add_state("fake_features", [], dist_reduce_fx="cat")
+
+    def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
+               logits: Tensor | None = None) -> None:
+        f = self._features(images, features, logits)[0].float().cpu()
+        (self.real_features if real else self.fake_features).append(f)
+
+    def compute(self) -> tuple[Tensor, Tensor]:
+        real, fake = dim_zero_cat(self.real_features).cpu(), dim_zero_cat(self.fake_features).cpu()
+        precision = manifold_coverage(fake, real, knn_radii(real, self.k))
+        recall = manifold_coverage(real, fake, knn_radii(fake, self.k))
+        return torch.tensor(precision), torch.tensor(recall)
+
+
+# ---------------------------------------------------------------------------------------------- class balance
+
+class ClassBalance(_FeatureMetric):
+    """Histogram of the classifier's argmax over fake images versus the uniform distribution.
+
+    ``compute`` → {"histogram": (K,) frequencies, "kl_uniform": KL(hist || U) in nats (0 = balanced, log K = one
+    class only), "max_deviation": max_c |hist_c - 1/K|}.
+    """
+
+    def __init__(self, net: FeatureNet | None = None, num_classes: int | None = None, **kwargs: Any) -> None:
+        super().__init__(net, **kwargs)
+        self.num_classes = num_classes or (net.num_classes if net is not None else None)
+        if not self.num_classes:
+            raise GenlabError("ClassBalance: give a feature net or num_classes")
+        self.add_state("counts", torch.zeros(self.num_classes, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
+               logits: Tensor | None = None) -> None:
+        predicted = self._features(images, features, logits)[1].argmax(dim=1)
+        self.counts += torch.bincount(predicted.cpu(), minlength=self.num_classes).to(self.counts)
+
+    def compute(self) -> dict[str, Any]:
+        hist = self.counts / self.counts.sum().clamp_min(1)
+        uniform = 1.0 / self.num_classes
+        nonzero = hist[hist > 0]
+        kl = float((nonzero * (nonzero / uniform).log()).sum())
+        return {"histogram": hist.tolist(), "kl_uniform": kl, "max_deviation": float((hist - uniform).abs().max())}
+
+
+# ---------------------------------------------------------------------------------------------- memorisation
+
+def nearest_distances(queries: Tensor, refs: Tensor) -> Tensor:
+    """Distance (N,) from each query row to its nearest ref row."""
+    out = torch.empty(queries.shape[0], dtype=queries.dtype)
+    for start, dist in _pairwise_chunks(queries, refs, chunk=256):
+        out[start:start + dist.shape[0]] = dist.min(dim=1).values
+    return out
+
+
+class Memorisation(_FeatureMetric):
+    """Nearest-training-neighbour distances of fakes compared with those of held-out test images.
+
+    A model that copies its training set puts fakes much closer to training images than new real images are.
+    ``compute`` → {"fake_to_train_median", "test_to_train_median", "median_ratio" (≈1 healthy, ≪1 copying),
+    "fake_below_test_p1": share of fakes closer than the 1st percentile of test→train distances (≈0.01 healthy)}.
+    """
+
+    def __init__(self, net: FeatureNet | None = None, **kwargs: Any) -> None:
+        super().__init__(net, **kwargs)
+        for split in ("fake", "test", "train"):
+            self.add_state(f"{split}_features", [], dist_reduce_fx="cat")
+
+    def update(self, images: ImagesLike | None = None, split: str = "fake", *, features: Tensor | None = None,
+               logits: Tensor | None = None) -> None:
+        if split not in ("fake", "test", "train"):
+            raise GenlabError(f"Memorisation.update: split must be fake, test or train, got '{split}'")
+        getattr(self, f"{split}_features").append(self._features(images, features, logits)[0].float().cpu())
+
+    def compute(self) -> dict[str, float]:
+        train = dim_zero_cat(self.train_features).cpu()
+        fake_d = nearest_distances(dim_zero_cat(self.fake_features).cpu(), train)
+        test_d = nearest_distances(dim_zero_cat(self.test_features).cpu(), train)
+        threshold = torch.quantile(test_d, 0.01)
+        return {"fake_to_train_median": float(fake_d.median()), "test_to_train_median": float(test_d.median()),
+                "median_ratio": float(fake_d.median() / test_d.median().clamp_min(1e-12)),
+                "fake_below_test_p1": float((fake_d < threshold).float().mean())}
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+def floor_indices(num_train: int, count: int, seed: int = 0) -> np.ndarray:
+    """`count` distinct training indices drawn uniformly at random (sorted, for HDF5-friendly reads).
+
+    Random, never a prefix/suffix: the MNIST files are ordered by writer groups, so the last 1000 training images
+    score a much worse FID against the test set than a random 1000 do.
+    """
+    if not 0 < count <= num_train:
+        raise GenlabError(f"floor: need 1..{num_train} training images, asked for {count}")
+    return np.sort(np.random.default_rng(seed).choice(num_train, size=count, replace=False))
+
+
+def compare_features(fake: tuple[Tensor, Tensor], real: tuple[Tensor, Tensor], *, seed: int = 0,
+                     kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3
+                     ) -> dict[str, Any]:
+    """FID, KID, IS (of `fake`) and precision/recall between (features, logits) pairs.
+
+    FID uses every real sample; precision/recall use a seeded random real subset of the fake count, since
+    k-NN manifolds depend on set size (Kynkäänniemi et al. 2019 compare equal counts).
+    """
+    (fake_f, fake_l), real_f = fake, real[0]
+    fid, kid = FID(feature_dim=fake_f.shape[1]), KID(subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    for metric in (fid, kid):
+        metric.update(features=real_f, real=True)
+        metric.update(features=fake_f, real=False)
+    inception = InceptionScore(splits=is_splits)
+    inception.update(logits=fake_l)
+    pr = PrecisionRecall(k=k)
+    pr_real = torch.randperm(real_f.shape[0], generator=torch.Generator().manual_seed(seed))[:fake_f.shape[0]]
+    pr.update(features=real_f[pr_real], real=True)
+    pr.update(features=fake_f, real=False)
+    (kid_mean, kid_std), (is_mean, is_std), (precision, recall) = kid.compute(), inception.compute(), pr.compute()
+    return {"fid": float(fid.compute()), "kid_mean": float(kid_mean), "kid_std": float(kid_std),
+            "is_mean": float(is_mean), "is_std": float(is_std), "precision": float(precision),
+            "recall": float(recall), "num_fake": int(fake_f.shape[0]), "num_real": int(real_f.shape[0]),
+            "num_real_pr": len(pr_real), "kid_subset_size": min(kid_subset_size, fake_f.shape[0],
+                                                                     real_f.shape[0])}
+
+
+def _floor(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], count: int, seed: int, **kw: Any
+           ) -> dict[str, Any]:
+    """The real-vs-real floor: `compare_features` of a random training subset of `count` against test."""
+    idx = torch.from_numpy(floor_indices(train[0].shape[0], count, seed))
+    return {**compare_features((train[0][idx], train[1][idx]), test, seed=seed, **kw), "seed": seed}
+
+
+def real_floor(real_test: ImagesLike, real_train: ImagesLike, net: FeatureNet, num_samples: int, seed: int = 0,
+               batch_size: int = 500, **kw: Any) -> dict[str, Any]:
+    """Metrics of `num_samples` random training images against the test images: what a perfect generator that
+    reproduced the training distribution would score at this sample count."""
+    count = min(num_samples, len(real_train))
+    idx = floor_indices(len(real_train), count, seed)
+    train = extract(net, as_uint8_images(real_train, "real_train")[torch.from_numpy(idx)], "real_train", batch_size)
+    test = extract(net, real_test, "real_test", batch_size)
+    return {**compare_features(train, test, seed=seed, **kw), "seed": seed}
+
+
+def evaluate_images(fake: ImagesLike, real_test: ImagesLike, real_train: ImagesLike | None, net: FeatureNet,
+                    num_samples: int | None = None, *, seed: int = 0, batch_size: int = 500, with_floor: bool = True,
+                    kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3
+                    ) -> dict[str, Any]:
+    """Every image metric for uint8 (N, C, H, W) `fake` images against the test split.
+
+    num_samples: how many fakes to use (the first ones; default all). With `real_train`, also the memorisation
+    check (nearest-train distances) and, unless `with_floor=False`, the real-vs-real floor: a random training
+    subset of the same count measured against the same test set with the same settings.
+    Returns a flat dict (fid, kid_mean, kid_std, is_mean, is_std, precision, recall, class_*, counts) plus
+    "memorisation" and "floor" dicts.
+    """
+    fake_u8 = as_uint8_images(fake, "fake", net.in_channels)
+    count = num_samples or fake_u8.shape[0]
+    if count > fake_u8.shape[0]:
+        raise GenlabError(f"num_samples={count} but only {fake_u8.shape[0]} fake images were given")
+    kw = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "is_splits": is_splits, "k": k}
+    fake_fl = extract(net, fake_u8[:count], "fake", batch_size)
+    test_fl = extract(net, real_test, "real_test", batch_size)
+    result: dict[str, Any] = {**compare_features(fake_fl, test_fl, seed=seed, **kw), "seed": seed}
+    balance = ClassBalance(num_classes=net.num_classes)
+    balance.update(logits=fake_fl[1])
+    result.update({f"class_{key}": value for key, value in balance.compute().items()})
+    if real_train is not None:
+        train_fl = extract(net, real_train, "real_train", batch_size)
+        memo = Memorisation()
+        for split, (f, _) in (("fake", fake_fl), ("test", test_fl), ("train", train_fl)):
+            memo.update(features=f, split=split)
+        result["memorisation"] = memo.compute()
+        if with_floor:
+            result["floor"] = _floor(train_fl, test_fl, min(count, train_fl[0].shape[0]), seed, **kw)
+    return result

@@ -1,0 +1,211 @@
+"""Image metrics: Fréchet distance vs scipy, FID/KID/IS/PR limits, class balance, memorisation, the floor."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from genlab.errors import GenlabError
+from genlab.metrics.features import FeatureNet
+from genlab.metrics.frechet import GaussianAccumulator, feature_stats, frechet_distance
+from genlab.metrics.image import (
+    FID,
+    KID,
+    ClassBalance,
+    InceptionScore,
+    Memorisation,
+    PrecisionRecall,
+    evaluate_images,
+    floor_indices,
+    mmd2_unbiased,
+)
+
+
+def _features(n: int, dim: int, seed: int, shift: float = 0.0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    mixing = torch.randn(dim, dim, generator=torch.Generator().manual_seed(99)) / math.sqrt(dim)
+    return torch.randn(n, dim, generator=gen) @ mixing + shift
+
+
+def _scipy_frechet(mu1, s1, mu2, s2) -> float:
+    """Independent reference: the pytorch-fid formula with scipy.linalg.sqrtm in float64."""
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def test_frechet_matches_scipy_sqrtm():
+    a, b = _features(400, 16, 0).double().numpy(), (_features(300, 16, 1) * 1.3 + 0.2).double().numpy()
+    mu1, s1 = a.mean(0), np.cov(a, rowvar=False)
+    mu2, s2 = b.mean(0), np.cov(b, rowvar=False)
+    ours = frechet_distance(mu1, s1, mu2, s2)
+    assert ours == pytest.approx(_scipy_frechet(mu1, s1, mu2, s2), rel=1e-9, abs=1e-10)
+    assert ours > 0.1
+
+
+def test_feature_stats_and_accumulator_match_numpy():
+    f = _features(50, 6, 3).double()
+    mu, sigma = feature_stats(f)
+    acc = GaussianAccumulator(6)
+    for chunk in f.split(7):
+        acc.update(chunk)
+    mu_acc, sigma_acc = acc.stats()
+    np.testing.assert_allclose(mu.numpy(), f.numpy().mean(0), rtol=1e-12)
+    np.testing.assert_allclose(sigma.numpy(), np.cov(f.numpy(), rowvar=False), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sigma_acc.numpy(), sigma.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(mu_acc.numpy(), mu.numpy(), rtol=1e-12)
+
+
+def test_frechet_singular_covariance_is_finite_and_zero_on_itself():
+    f = _features(5, 20, 4)  # N < D: rank-deficient covariance, sqrtm(S1 S2) would go complex
+    mu, sigma = feature_stats(f)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-8)
+    g = _features(6, 20, 5)
+    assert 0 < frechet_distance(mu, sigma, *feature_stats(g)) < float("inf")
+
+
+def test_fid_metric_equals_frechet_and_grows_with_shift():
+    real, fake = _features(500, 8, 0), _features(500, 8, 1)
+    values = []
+    for shift in (0.0, 0.5, 1.0):
+        fid = FID(feature_dim=8)
+        fid.update(features=real, real=True)
+        fid.update(features=fake + shift)
+        values.append(float(fid.compute()))
+    reference = frechet_distance(*feature_stats(real), *feature_stats(fake))
+    assert values[0] == pytest.approx(reference, rel=1e-7)
+    assert values[0] < values[1] < values[2]
+    # a constant shift s adds ||s||^2 = 8 s^2 to the mean term, nothing else
+    assert values[2] - values[0] == pytest.approx(8.0, rel=0.15)
+    same = FID(feature_dim=8)
+    same.update(features=real, real=True)
+    same.update(features=real)
+    assert float(same.compute()) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_fid_on_images_matches_torchmetrics_with_custom_extractor():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from genlab.metrics.features import FeaturesOnly
+
+    torch.manual_seed(0)
+    net = FeatureNet(widths=(4, 4, 8), feature_dim=6).eval()
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randint(0, 256, (40, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    fake = (real.float() * 0.7).to(torch.uint8)
+    ours, theirs = FID(net), FrechetInceptionDistance(feature=FeaturesOnly(net))
+    for metric in (ours, theirs):
+        metric.update(real, real=True)
+        metric.update(fake, real=False)
+    assert float(ours.compute()) == pytest.approx(float(theirs.compute()), rel=1e-3)
+
+
+def test_kid_near_zero_for_same_distribution_and_positive_otherwise():
+    same, other = KID(subsets=20, subset_size=100, seed=0), KID(subsets=20, subset_size=100, seed=0)
+    real = _features(300, 8, 0)
+    for kid, fake in ((same, _features(300, 8, 1)), (other, _features(300, 8, 1, shift=1.0))):
+        kid.update(features=real, real=True)
+        kid.update(features=fake)
+    mean_same, std_same = same.compute()
+    mean_other, _ = other.compute()
+    assert abs(float(mean_same)) < 0.05 and float(std_same) > 0
+    assert float(mean_other) > 10 * max(abs(float(mean_same)), 1e-3)
+
+
+def test_mmd_unbiased_matches_torchmetrics_poly_mmd():
+    from torchmetrics.image.kid import poly_mmd
+
+    x, y = _features(60, 4, 0).double(), _features(60, 4, 1, shift=0.3).double()  # torchmetrics assumes m = n
+    assert mmd2_unbiased(x, y) == pytest.approx(float(poly_mmd(x, y)), rel=1e-9)
+
+
+def test_inception_score_limits():
+    num_classes, per_class = 10, 20
+    labels = torch.arange(num_classes).repeat(per_class)
+    confident = torch.nn.functional.one_hot(labels, num_classes).double() * 50.0
+    score = InceptionScore(splits=2)
+    score.update(logits=confident)
+    assert float(score.compute()[0]) == pytest.approx(num_classes, rel=1e-6)
+    constant = InceptionScore(splits=2)
+    constant.update(logits=torch.randn(1, num_classes).repeat(200, 1))
+    assert float(constant.compute()[0]) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_precision_recall_identical_and_disjoint():
+    real = _features(100, 8, 0)
+    same = PrecisionRecall(k=3)
+    same.update(features=real, real=True)
+    same.update(features=real.clone())
+    assert [float(v) for v in same.compute()] == [1.0, 1.0]
+    far = PrecisionRecall(k=3)
+    far.update(features=real, real=True)
+    far.update(features=_features(100, 8, 1, shift=100.0))
+    assert [float(v) for v in far.compute()] == [0.0, 0.0]
+
+
+def test_class_balance_uniform_and_collapsed():
+    balanced = ClassBalance(num_classes=4)
+    balanced.update(logits=torch.nn.functional.one_hot(torch.arange(4).repeat(5), 4).float())
+    out = balanced.compute()
+    assert out["kl_uniform"] == pytest.approx(0.0, abs=1e-12) and out["max_deviation"] == pytest.approx(0.0)
+    collapsed = ClassBalance(num_classes=4)
+    collapsed.update(logits=torch.tensor([[0.0, 5.0, 0.0, 0.0]]).repeat(8, 1))
+    out = collapsed.compute()
+    assert out["kl_uniform"] == pytest.approx(math.log(4)) and out["max_deviation"] == pytest.approx(0.75)
+    assert out["histogram"] == [0.0, 1.0, 0.0, 0.0]
+
+
+def test_memorisation_flags_copies():
+    train, test = _features(200, 8, 0), _features(100, 8, 1)
+    copies, fresh = Memorisation(), Memorisation()
+    for memo, fake in ((copies, train[:100].clone()), (fresh, _features(100, 8, 2))):
+        memo.update(features=train, split="train")
+        memo.update(features=test, split="test")
+        memo.update(features=fake, split="fake")
+    assert copies.compute()["median_ratio"] < 1e-3 and copies.compute()["fake_below_test_p1"] == 1.0
+    assert 0.7 < fresh.compute()["median_ratio"] < 1.4
+    with pytest.raises(GenlabError, match="split"):
+        copies.update(features=train, split="validation")
+
+
+def test_floor_indices_are_random_not_a_prefix():
+    idx = floor_indices(1000, 100, seed=0)
+    assert len(set(idx.tolist())) == 100 and np.all(np.diff(idx) > 0)
+    assert not np.array_equal(idx, np.arange(100)) and not np.array_equal(idx, np.arange(900, 1000))
+    assert idx.max() > 500 and idx.min() < 500  # spread over the file, not a block
+    np.testing.assert_array_equal(idx, floor_indices(1000, 100, seed=0))
+    assert not np.array_equal(idx, floor_indices(1000, 100, seed=1))
+    with pytest.raises(GenlabError):
+        floor_indices(10, 11)
+
+
+def test_evaluate_images_reports_everything_with_counts():
+    torch.manual_seed(0)
+    net = FeatureNet(widths=(4, 4, 8), feature_dim=8).eval()
+    gen = torch.Generator().manual_seed(1)
+    train = torch.randint(0, 256, (120, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    test = torch.randint(0, 256, (60, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    fake = torch.randint(0, 128, (50, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    out = evaluate_images(fake, test, train, net, num_samples=40, kid_subsets=5, kid_subset_size=20, is_splits=2)
+    for key in ("fid", "kid_mean", "kid_std", "is_mean", "precision", "recall", "class_kl_uniform",
+                "class_max_deviation"):
+        assert math.isfinite(out[key]), key
+    assert out["num_fake"] == 40 and out["num_real"] == 60 and out["kid_subset_size"] == 20
+    assert out["floor"]["num_fake"] == 40 and out["floor"]["fid"] < out["fid"]
+    assert set(out["memorisation"]) >= {"median_ratio", "fake_below_test_p1"}
+    again = evaluate_images(fake, test, train, net, num_samples=40, kid_subsets=5, kid_subset_size=20, is_splits=2)
+    assert again["kid_mean"] == out["kid_mean"] and again["floor"]["kid_mean"] == out["floor"]["kid_mean"]
+
+
+def test_evaluate_images_rejects_bad_input():
+    net = FeatureNet(widths=(4, 4, 8), feature_dim=8).eval()
+    real = torch.zeros(10, 1, 28, 28, dtype=torch.uint8)
+    with pytest.raises(GenlabError, match="fake: expected uint8"):
+        evaluate_images(torch.zeros(10, 1, 28, 28), real, None, net)
+    with pytest.raises(GenlabError, match="channel"):
+        evaluate_images(torch.zeros(10, 3, 28, 28, dtype=torch.uint8), real, None, net)
+    with pytest.raises(GenlabError, match="num_samples"):
+        evaluate_images(real, real, None, net, num_samples=11)
