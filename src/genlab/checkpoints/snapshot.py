@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -82,7 +82,7 @@ def read_header(path: str | Path) -> dict[str, Any]:
 
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-    except (SafetensorsError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError) as e:
         raise GenlabError(f"{path}: not a safetensors file ({str(e).splitlines()[0][:120]})") from None
     if HEADER_KEY not in meta:
         raise GenlabError(f"{path}: safetensors file without a genlab header (not a genlab snapshot)")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genlab.checkpoints.pack import pack, unpack
@@ -68,7 +68,7 @@ def load_state(path: Path) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
-    except (SafetensorsError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError) as e:
         raise GenlabError(f"{path}: unreadable training state ({str(e).splitlines()[0][:120]})") from None
     if "genlab_state" not in meta:
         raise GenlabError(f"{path}: not a genlab training state")

@@ -124,10 +124,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except (typer.Abort, typer.Exit) as e:
         raise SystemExit(getattr(e, "exit_code", 1)) from None
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
+    except typer.TyperException as e:  # usage errors (bad option values, missing arguments)
+        if hasattr(e, "show"):
             e.show()
-            raise SystemExit(e.exit_code) from None
-        raise
+        else:
+            typer.echo(f"genlab: error: {e}", err=True)
+        raise SystemExit(getattr(e, "exit_code", 2)) from None

@@ -16,8 +16,8 @@ def load_training_data(data: DataConfig, seed: int) -> ImageDataset:
     """The configured dataset, filtered to `data.classes` and limited to a random `data.limit` images."""
     from genlab.data.registry import load_dataset
 
-    ds = load_dataset(data.dataset, split=data.split, data_dir=data.data_dir, download=data.download,
-                      **data.options)
+    options = dict(data.options)  # source-specific (e.g. resize for facies); most sources take none
+    ds = load_dataset(data.dataset, split=data.split, data_dir=data.data_dir, download=data.download, **options)
     keep = np.arange(len(ds))
     if data.classes:
         if ds.labels is None:
