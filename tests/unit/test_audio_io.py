@@ -37,7 +37,7 @@ def make_stem_mp4(path: Path, seconds: float = 0.5) -> Path:
         wav = path.parent / f"_{stem}.wav"
         aio.write_wav(wav, sine(f, seconds), SR)
         inputs += ["-i", str(wav)]
-    maps = sum((["-map", f"{k}:a"] for k in range(len(STEM_FREQS))), [])
+    maps = [arg for k in range(len(STEM_FREQS)) for arg in ("-map", f"{k}:a")]
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, *maps, "-c:a", "aac", "-b:a", "128k", str(path)]
     subprocess.run(cmd, check=True)
     return path
@@ -174,7 +174,13 @@ def test_stems_layout_through_source(stem_file, tmp_path):
     (t,) = src.tracks("test")
     assert t.name == "Tiny - Track" and not t.is_wav
     assert abs(peak_hz(src.load(t, "other")) - 1760.0) < 10
-    assert src.load(t, "drums", start_s=0.1, duration_s=0.1).shape == (2, 4410)
+    cached_crop = src.load(t, "drums", start_s=0.1, duration_s=0.1)
+    assert cached_crop.shape == (2, 4410)
+    seeked = MusdbSource(tmp_path).load(t, "drums", start_s=0.1, duration_s=0.1)  # no cache: ffmpeg seeks
+    assert abs(seeked.shape[1] - 4410) <= 1 and abs(peak_hz(seeked) - 440.0) < 15
+    sampler = SegmentSampler(src, [t], ["vocals", "bass"], 0.05, length=4, seed=1)
+    crop = sampler[2]
+    assert crop.shape == (2, 2, 2205) and abs(peak_hz(crop[1]) - 880.0) < 25
 
 
 def test_segment_sampler_is_seeded_and_skips_silence(tmp_path):

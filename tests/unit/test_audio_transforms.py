@@ -144,7 +144,10 @@ def test_mel_inversion_nonnegative_and_nnls_fits_better_than_pinv():
     fb = mel.filterbank
     lin_nnls, lin_pinv = mel_to_linear(m, fb, "nnls", 200), mel_to_linear(m, fb, "pinv")
     assert lin_nnls.shape == (1, 2, 257, m.shape[-1]) and (lin_nnls >= 0).all() and (lin_pinv >= 0).all()
-    err = lambda lin: float(torch.linalg.vector_norm(fb @ lin - m) / torch.linalg.vector_norm(m))  # noqa: E731
+
+    def err(lin):
+        return float(torch.linalg.vector_norm(fb @ lin - m) / torch.linalg.vector_norm(m))
+
     assert err(lin_nnls) < err(lin_pinv) and err(lin_nnls) < 0.05
     with pytest.raises(GenlabError, match="'lsq'"):
         mel_to_linear(m, fb, "lsq")

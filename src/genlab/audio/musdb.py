@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.audio.io import SAMPLE_RATE_HZ, STEM_STREAMS, is_silent, load_stream, read_wav, wav_info
+from genlab.audio.io import SAMPLE_RATE_HZ, STEM_STREAMS, decode_stream, is_silent, load_stream, read_wav, wav_info
 from genlab.errors import GenlabError
 
 SUBSETS = ("train", "test")
@@ -144,6 +144,8 @@ class MusdbSource:
             raise GenlabError(f"unknown stem '{stem}'; expected one of {', '.join(STEMS)}")
         if track.is_wav:
             return read_wav(track.stem_path(stem), self.sample_rate_hz, self.channels, start_s, duration_s)
+        if self.cache_dir is None and (start_s > 0 or duration_s is not None):  # let ffmpeg seek; no full decode
+            return decode_stream(track.path, stem, self.sample_rate_hz, self.channels, start_s, duration_s)
         audio = load_stream(track.path, stem, self.sample_rate_hz, self.channels, self.cache_dir, mmap=mmap)
         a = round(start_s * self.sample_rate_hz)
         b = None if duration_s is None else a + round(duration_s * self.sample_rate_hz)
@@ -162,7 +164,8 @@ class SegmentSampler:
 
     Item ``i`` depends only on (seed, i): a track is drawn uniformly, then an offset uniformly in the track. With
     `min_rms_dbfs`, crops whose first stem is quieter are redrawn (up to `max_tries`), so a vocals model does not
-    train mostly on silence. Returns float32 ``(len(stems), C, segment_samples)``.
+    train mostly on silence. Returns float32 ``(len(stems), C, segment_samples)``. For `.stem.mp4` tracks give the
+    source a `cache_dir`: crops are then slices of memory-mapped decoded streams instead of an ffmpeg call each.
     """
 
     def __init__(self, source: MusdbSource, tracks: Sequence[MusdbTrack], stems: Sequence[str], segment_s: float,
@@ -196,6 +199,4 @@ class SegmentSampler:
 
     def _stem_window(self, track: MusdbTrack, stem: str, start: int) -> np.ndarray:
         sr = self.source.sample_rate_hz
-        if track.is_wav:
-            return self.source.load(track, stem, start / sr, self.segment / sr)
-        return self.source.load(track, stem, mmap=True)[:, start: start + self.segment]
+        return self.source.load(track, stem, start / sr, self.segment / sr, mmap=True)[:, : self.segment]
