@@ -136,3 +136,17 @@ def test_writer_errors(tmp_path):
         write_channels_h5(tmp_path / "x.h5", n=0)
     with pytest.raises(GenlabError, match="does not exist"):
         write_channels_h5(tmp_path / "no" / "x.h5", n=1)
+
+
+def test_registry_sources(tmp_path, imgs):
+    from genlab.data.registry import load_dataset
+
+    _h5(tmp_path / "train_images.h5", imgs)
+    tr = load_dataset("channels", "train", data_dir=tmp_path, val_fraction=0.25)
+    te = load_dataset("ltrace", "test", data_dir=tmp_path, val_fraction=0.25, size=8)
+    assert len(tr) == 9 and len(te) == 3 and te.image_shape == (1, 8, 8)
+    a = load_dataset("channels-procedural", "train", n=10, size=32)
+    b = load_dataset("channels-procedural", "test", n=10, size=32)
+    assert len(a) == 10 and len(b) == 1 and np.array_equal(b.images[0], generate_channels(1, 0, 32, start=10)[0])
+    with pytest.raises(GenlabError, match="unknown split"):
+        load_dataset("channels", "dev", data_dir=tmp_path)

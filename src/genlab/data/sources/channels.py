@@ -362,3 +362,46 @@ def procedural_channels(n: int = 2000, seed: int = 0, size: int = 128) -> ImageD
     """An in-memory ImageDataset of n procedural channel images (levels=2), for tests and quick runs."""
     return ImageDataset(name=f"channels:procedural:{seed}", images=generate_channels(n, seed, size), layout="NHW",
                         levels=2, class_names=("background", "channel"))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Registry loaders: fn(split, data_dir, download, **options) -> ImageDataset (see genlab.data.registry)
+# ----------------------------------------------------------------------------------------------------------------
+
+_SPLITS = {"train": "train", "test": "val", "val": "val", "validation": "val", "all": "all"}
+
+
+def load_channels_source(split: str, data_dir: Path, download: bool = False, file: str = "train_images.h5",
+                         size: int | None = None, val_fraction: float = 0.1, seed: int = 0,
+                         key: str | None = None) -> ChannelsDataset:
+    """Registry loader for the LTrace file `data_dir/file`; 'test' is the held-out validation split.
+
+    The file is never downloaded or replaced by procedural data silently: a missing file is a GenlabError naming
+    the download command and the procedural alternative.
+    """
+    if split not in _SPLITS:
+        raise GenlabError(f"channels: unknown split '{split}'; expected one of {', '.join(_SPLITS)}")
+    path = Path(file) if Path(file).is_absolute() else Path(data_dir) / file
+    return load_channels_h5(path, key=key, size=size, split=_SPLITS[split], val_fraction=val_fraction, seed=seed)
+
+
+def load_procedural_source(split: str, data_dir: Path, download: bool = False, n: int = 2000, size: int = 128,
+                           seed: int = 0) -> ImageDataset:
+    """Registry loader for in-memory procedural channels: 'train' = images 0..n−1, 'test' = the next n/10."""
+    if split not in ("train", "test"):
+        raise GenlabError(f"channels-procedural: unknown split '{split}'; expected train or test")
+    count, start = (n, 0) if split == "train" else (max(1, n // 10), n)
+    return ImageDataset(name=f"channels-procedural:{split}", images=generate_channels(count, seed, size, start),
+                        layout="NHW", levels=2, class_names=("background", "channel"))
+
+
+def _register() -> None:
+    try:
+        from genlab.data.registry import register_source
+    except ImportError:  # the registry is optional for this module
+        return
+    register_source("channels", load_channels_source, aliases=("ltrace", "train_images"))
+    register_source("channels-procedural", load_procedural_source, aliases=("channels_procedural",))
+
+
+_register()

@@ -171,3 +171,35 @@ def load_reference(name: str, root: str | os.PathLike | None = None, **kwargs) -
     if name == "strebelle":
         return strebelle_crops(load_strebelle(base / REFERENCE_FILES["strebelle"]), **{"n": 500, **kwargs})
     raise GenlabError(f"unknown facies reference set '{name}'; known: mps45, channels64, strebelle")
+
+
+def _reference_loader(name: str):
+    """Registry loader (split, data_dir, download, val_fraction, seed, **kw) for reference set `name` under
+    data_dir/channels/ (the layout of shared/data/channels); 'test' is a deterministic held-out fraction."""
+
+    def load(split: str, data_dir: Path, download: bool = False, val_fraction: float = 0.1, seed: int = 0,
+             **kwargs) -> ImageDataset:
+        from genlab.data.sources.channels import split_indices
+
+        if split not in ("train", "test", "all"):
+            raise GenlabError(f"{name}: unknown split '{split}'; expected train, test or all")
+        ds = load_reference(name, Path(data_dir) / "channels", **kwargs)
+        if split == "all":
+            return ds
+        train, test = split_indices(len(ds), val_fraction, seed)
+        return _dataset(f"{name}:{split}", ds.images[train if split == "train" else test])
+
+    load.__name__ = f"load_{name}_source"
+    return load
+
+
+def _register() -> None:
+    try:
+        from genlab.data.registry import register_source
+    except ImportError:
+        return
+    for name in ("mps45", "channels64", "strebelle"):
+        register_source(name, _reference_loader(name))
+
+
+_register()
