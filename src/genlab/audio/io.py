@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -70,13 +71,19 @@ def _run(cmd: list[str], path: Path) -> bytes:
 
 
 def probe_streams(path: str | Path) -> list[StreamInfo]:
-    """The audio streams of a container file (ffprobe)."""
+    """The audio streams of a container file (ffprobe; memoised per path, mtime and size)."""
     path = _existing(path)
-    cmd = [find_ffmpeg("ffprobe"), "-v", "error", "-select_streams", "a", "-show_entries",
-           "stream=sample_rate,channels,codec_name", "-of", "json", str(path)]
-    streams = json.loads(_run(cmd, path) or b"{}").get("streams", [])
-    return [StreamInfo(k, int(s.get("sample_rate", 0)), int(s.get("channels", 0)), s.get("codec_name", "?"))
-            for k, s in enumerate(streams)]
+    st = path.stat()
+    return list(_probe(str(path.resolve()), st.st_mtime_ns, st.st_size, find_ffmpeg("ffprobe")))
+
+
+@lru_cache(maxsize=1024)
+def _probe(path: str, mtime_ns: int, size: int, ffprobe: str) -> tuple[StreamInfo, ...]:
+    cmd = [ffprobe, "-v", "error", "-select_streams", "a", "-show_entries",
+           "stream=sample_rate,channels,codec_name", "-of", "json", path]
+    streams = json.loads(_run(cmd, Path(path)) or b"{}").get("streams", [])
+    return tuple(StreamInfo(k, int(s.get("sample_rate", 0)), int(s.get("channels", 0)), s.get("codec_name", "?"))
+                 for k, s in enumerate(streams))
 
 
 def stream_index(stem: str | int) -> int:
