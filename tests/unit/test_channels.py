@@ -39,7 +39,9 @@ def test_loads_ltrace_layout_streaming(tmp_path, imgs):
     assert len(ds) == 12 and ds.image_shape == (1, 16, 16)
     x, y = ds.get_batch([5, 1, 5])
     assert y is None and x.dtype == torch.uint8 and x.shape == (3, 1, 16, 16)
-    assert torch.equal(x[0, 0], torch.from_numpy(imgs[5, :, :, 0])) and torch.equal(x[1, 0], torch.from_numpy(imgs[1, :, :, 0]))
+    assert torch.equal(x[0, 0], torch.from_numpy(imgs[5, :, :, 0])) and torch.equal(
+        x[1, 0], torch.from_numpy(imgs[1, :, :, 0])
+    )
     ds.close()
 
 

@@ -80,8 +80,15 @@ def test_condition_latent_moves_facies_towards_wells():
 
     d_obs = np.array([1.0, 0.0])  # channel at column 3, not at 12 → centre near 3 → z ≈ −1.67
     z0 = torch.randn(200, 1, generator=torch.Generator().manual_seed(0))
-    res, fac = condition_latent(gen, z0, observe, d_obs, cd=np.full(2, 0.01), n_assim=4,
-                                extras_fn=lambda f, d: {"well_match": float(np.mean((d > 0.5) == (d_obs > 0.5)))})
+    res, fac = condition_latent(
+        gen,
+        z0,
+        observe,
+        d_obs,
+        cd=np.full(2, 0.01),
+        n_assim=4,
+        extras_fn=lambda f, d: {"well_match": float(np.mean((d > 0.5) == (d_obs > 0.5)))},
+    )
     assert fac.shape == (200, 16, 16) and res.m.shape == (200, 1)
     assert res.history[-1].extras["well_match"] > res.history[0].extras["well_match"]
     assert res.history[-1].extras["well_match"] > 0.9 and abs(np.median(res.m) + 5 / 3) < 0.5

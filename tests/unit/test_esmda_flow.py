@@ -26,7 +26,7 @@ def test_harmonic_transmissibility_series_layers():
     perm = np.ones((1, 4))
     perm[0, 2:] = 9.0
     mask = np.array([[True, False, False, True]])
-    p, out = solve_pressure(perm, mask, np.array([[1.0, 0, 0, 0]]))
+    _, out = solve_pressure(perm, mask, np.array([[1.0, 0, 0, 0]]))
     t = np.array([1.0, 2 * 9 / 10, 9.0])
     assert np.isclose(out[0, 0], 1.0 / np.sum(1 / t))
 
@@ -86,7 +86,7 @@ def test_esmda_on_flow_proxy_reduces_mismatch():
     d_obs = observe(truth)[0]
     z0 = np.random.default_rng(0).normal(size=(40, 1))
     cd = np.array([0.05] + [0.1] * 5) ** 2
-    res, fac = condition_latent(gen, z0, observe, d_obs, cd=cd, n_assim=4, seed=1)
+    res, _ = condition_latent(gen, z0, observe, d_obs, cd=cd, n_assim=4, seed=1)
     first, last = res.history[0], res.history[-1]
     assert last.mismatch_median < 0.1 * first.mismatch_median and last.m_std > 0  # fits, ensemble not collapsed
     # any z in (0.125, 0.375) draws the same image as the truth: the posterior should sit around that interval

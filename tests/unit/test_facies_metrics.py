@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from genlab.errors import GenlabError
 from genlab.metrics.facies import (
     ambiguous_fraction,
     channel_proportion,
@@ -22,7 +23,6 @@ from genlab.metrics.facies import (
     proportion_kl,
     reconstruction_accuracy,
 )
-from genlab.errors import GenlabError
 
 
 def _brute_variogram(a, h):

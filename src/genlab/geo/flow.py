@@ -57,8 +57,10 @@ def solve_pressure(perm: np.ndarray, fixed_mask: np.ndarray, fixed_values: np.nd
     perm = np.asarray(perm, dtype=np.float64)
     mask = np.asarray(fixed_mask, dtype=bool)
     if perm.ndim != 2 or mask.shape != perm.shape or not mask.any():
-        raise GenlabError(f"solve_pressure: need a 2-D permeability and a same-shape mask with a fixed cell, got "
-                          f"{perm.shape} and {mask.shape}")
+        raise GenlabError(
+            f"solve_pressure: need a 2-D permeability and a same-shape mask with a fixed cell, got "
+            f"{perm.shape} and {mask.shape}"
+        )
     if np.any(perm <= 0):
         raise GenlabError("solve_pressure: permeabilities must be > 0")
     a = _tpfa_matrix(perm)
@@ -113,8 +115,13 @@ def solve_wells(perm: np.ndarray, wells: WellPattern) -> tuple[np.ndarray, np.nd
     return p, np.array([-outflow[i, j] for i, j in wells.producers])
 
 
-def flow_proxy(facies: np.ndarray, wells: WellPattern, k_channel_md: float = 1000.0, k_background_md: float = 1.0,
-               log_rates: bool = True) -> np.ndarray:
+def flow_proxy(
+    facies: np.ndarray,
+    wells: WellPattern,
+    k_channel_md: float = 1000.0,
+    k_background_md: float = 1.0,
+    log_rates: bool = True,
+) -> np.ndarray:
     """Data (N, n_producers + n_monitors) for facies (N, H, W) or (H, W): production rates (log10 if `log_rates`,
     which keeps channel/no-channel cases on one scale for ES-MDA) followed by monitor-well pressures (bar)."""
     f = np.asarray(facies)

@@ -108,11 +108,25 @@ class EsmdaResult:
         return [vars(s) | {"extras": dict(s.extras)} for s in self.history]
 
 
-def _record(i: int, alpha: float | None, m: np.ndarray, d: np.ndarray, d_obs: np.ndarray, cd_inv: np.ndarray,
-            extras: dict[str, float]) -> EsmdaStep:
+def _record(
+    i: int,
+    alpha: float | None,
+    m: np.ndarray,
+    d: np.ndarray,
+    d_obs: np.ndarray,
+    cd_inv: np.ndarray,
+    extras: dict[str, float],
+) -> EsmdaStep:
     mis = normalised_mismatch(d, d_obs, cd_inv)
-    return EsmdaStep(i, alpha, float(mis.mean()), float(np.median(mis)), float(m.std(0, ddof=1).mean()),
-                     float(d.std(0, ddof=1).mean()), extras)
+    return EsmdaStep(
+        i,
+        alpha,
+        float(mis.mean()),
+        float(np.median(mis)),
+        float(m.std(0, ddof=1).mean()),
+        float(d.std(0, ddof=1).mean()),
+        extras,
+    )
 
 
 def _forward(g: ForwardFn, m: np.ndarray, nd: int) -> np.ndarray:
@@ -122,8 +136,15 @@ def _forward(g: ForwardFn, m: np.ndarray, nd: int) -> np.ndarray:
     return d
 
 
-def esmda_update(m: np.ndarray, d: np.ndarray, d_obs: np.ndarray, cd: np.ndarray, alpha: float,
-                 rng: np.random.Generator, energy: float = 0.999) -> np.ndarray:
+def esmda_update(
+    m: np.ndarray,
+    d: np.ndarray,
+    d_obs: np.ndarray,
+    cd: np.ndarray,
+    alpha: float,
+    rng: np.random.Generator,
+    energy: float = 0.999,
+) -> np.ndarray:
     """One ES-MDA analysis (eqs. 9–10): (Ne, Nm) forecast m with predictions d (Ne, Nd) → updated (Ne, Nm)."""
     ne = len(m)
     dm, dd = m - m.mean(0), d - d.mean(0)
@@ -136,8 +157,15 @@ def esmda_update(m: np.ndarray, d: np.ndarray, d_obs: np.ndarray, cd: np.ndarray
 
 
 def esmda(
-    m_prior: np.ndarray, forward: ForwardFn, d_obs: np.ndarray, cd: Any, alphas: Any = None, n_assim: int = 4,
-    seed: int = 0, energy: float = 0.999, extras_fn: Callable[[np.ndarray, np.ndarray], dict] | None = None,
+    m_prior: np.ndarray,
+    forward: ForwardFn,
+    d_obs: np.ndarray,
+    cd: Any,
+    alphas: Any = None,
+    n_assim: int = 4,
+    seed: int = 0,
+    energy: float = 0.999,
+    extras_fn: Callable[[np.ndarray, np.ndarray], dict] | None = None,
 ) -> EsmdaResult:
     """Run ES-MDA from the prior ensemble m_prior (Ne, Nm) to match d_obs (Nd,) with error covariance `cd`.
 
@@ -162,8 +190,14 @@ def esmda(
 
 
 def condition_latent(
-    generator_fn: Callable[[Any], Any], z_prior: Any, observe_fn: Callable[[np.ndarray], np.ndarray],
-    d_obs: np.ndarray, cd: Any, alphas: Any = None, n_assim: int = 4, seed: int = 0,
+    generator_fn: Callable[[Any], Any],
+    z_prior: Any,
+    observe_fn: Callable[[np.ndarray], np.ndarray],
+    d_obs: np.ndarray,
+    cd: Any,
+    alphas: Any = None,
+    n_assim: int = 4,
+    seed: int = 0,
     extras_fn: Callable[[np.ndarray, np.ndarray], dict] | None = None,
 ) -> tuple[EsmdaResult, np.ndarray]:
     """ES-MDA over a generator's latent: g(z) = observe_fn(generator_fn(z)).

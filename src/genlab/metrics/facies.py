@@ -41,8 +41,14 @@ def channel_proportion(images: ArrayLike, bins: int = 20) -> dict[str, Any]:
     """Per-image channel fraction: mean, std, min, max and a histogram on [0, 1] with `bins` bins."""
     frac = as_binary(images).reshape(len(images), -1).mean(1)
     hist, _ = np.histogram(frac, bins=bins, range=(0.0, 1.0))
-    return {"mean": float(frac.mean()), "std": float(frac.std()), "min": float(frac.min()),
-            "max": float(frac.max()), "hist": hist.tolist(), "n": int(len(frac))}
+    return {
+        "mean": float(frac.mean()),
+        "std": float(frac.std()),
+        "min": float(frac.min()),
+        "max": float(frac.max()),
+        "hist": hist.tolist(),
+        "n": len(frac),
+    }
 
 
 def _lags(size: int, max_lag: int | None) -> range:
@@ -86,16 +92,19 @@ def label_channels(images: ArrayLike) -> np.ndarray:
     return out.astype(np.uint8) if out.max() < 256 else out
 
 
-def connectivity_function(images: ArrayLike, axis: str = "x", max_lag: int | None = None,
-                          labels: np.ndarray | None = None) -> np.ndarray:
+def connectivity_function(
+    images: ArrayLike, axis: str = "x", max_lag: int | None = None, labels: np.ndarray | None = None
+) -> np.ndarray:
     """τ(h) for h = 1..max_lag along `axis`: P(two channel pixels h apart are in the same body); NaN if no pairs."""
     lab = label_channels(images) if labels is None else labels
     if axis == "y":
         lab = lab.transpose(0, 2, 1)
     pos = (lab > 0).astype(np.float64)
     both = np.round(_lag_products(pos, pos, max_lag or lab.shape[2] // 2))
-    same = np.array([np.count_nonzero((lab[:, :, :-h] == lab[:, :, h:]) & (lab[:, :, h:] > 0))
-                     for h in range(1, len(both) + 1)], dtype=np.float64)
+    same = np.array(
+        [np.count_nonzero((lab[:, :, :-h] == lab[:, :, h:]) & (lab[:, :, h:] > 0)) for h in range(1, len(both) + 1)],
+        dtype=np.float64,
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(both > 0, same / np.maximum(both, 1), np.nan)
 
@@ -111,8 +120,10 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 1e-6) -> float:
 def proportion_kl(fake: ArrayLike, real: ArrayLike, bins: int = 20) -> dict[str, float]:
     """KL(real ‖ fake) of per-image channel-fraction histograms and of the pixel histogram (Bernoulli marginals)."""
     pf, pr = channel_proportion(fake, bins), channel_proportion(real, bins)
-    return {"fraction_hist_kl": kl_divergence(pr["hist"], pf["hist"]),
-            "pixel_hist_kl": kl_divergence([1 - pr["mean"], pr["mean"]], [1 - pf["mean"], pf["mean"]])}
+    return {
+        "fraction_hist_kl": kl_divergence(pr["hist"], pf["hist"]),
+        "pixel_hist_kl": kl_divergence([1 - pr["mean"], pr["mean"]], [1 - pf["mean"], pf["mean"]]),
+    }
 
 
 def pattern_codes(images: ArrayLike, k: int = 3) -> np.ndarray:
@@ -231,13 +242,17 @@ def _curve_rmse(a: np.ndarray, b: np.ndarray) -> float:
 
 def _curves(x: np.ndarray, max_lag: int | None) -> dict[str, np.ndarray]:
     lab = label_channels(x)
-    return {"variogram_x": indicator_variogram(x, "x", max_lag), "variogram_y": indicator_variogram(x, "y", max_lag),
-            "connectivity_x": connectivity_function(x, "x", max_lag, lab),
-            "connectivity_y": connectivity_function(x, "y", max_lag, lab)}
+    return {
+        "variogram_x": indicator_variogram(x, "x", max_lag),
+        "variogram_y": indicator_variogram(x, "y", max_lag),
+        "connectivity_x": connectivity_function(x, "x", max_lag, lab),
+        "connectivity_y": connectivity_function(x, "y", max_lag, lab),
+    }
 
 
-def _versus(x: np.ndarray, ref: np.ndarray, ref_curves: dict[str, np.ndarray], max_lag: int | None,
-            k: int) -> dict[str, Any]:
+def _versus(
+    x: np.ndarray, ref: np.ndarray, ref_curves: dict[str, np.ndarray], max_lag: int | None, k: int
+) -> dict[str, Any]:
     """Every set-to-set metric of `x` against the reference half `ref`."""
     curves = _curves(x, max_lag)
     out: dict[str, Any] = {"proportion": channel_proportion(x), **proportion_kl(x, ref)}
@@ -248,8 +263,15 @@ def _versus(x: np.ndarray, ref: np.ndarray, ref_curves: dict[str, np.ndarray], m
     return out
 
 
-def compare_facies(fake: ArrayLike, real: ArrayLike, train: ArrayLike | None = None, seed: int = 0,
-                   max_lag: int | None = None, k: int = 3, max_images: int = 1000) -> dict[str, Any]:
+def compare_facies(
+    fake: ArrayLike,
+    real: ArrayLike,
+    train: ArrayLike | None = None,
+    seed: int = 0,
+    max_lag: int | None = None,
+    k: int = 3,
+    max_images: int = 1000,
+) -> dict[str, Any]:
     """Every facies metric of `fake` against held-out `real`, with the real-vs-real floor.
 
     The real set is split at random into disjoint halves A and B; `fake` (subsampled to |B|) and B are each compared
@@ -267,13 +289,17 @@ def compare_facies(fake: ArrayLike, real: ArrayLike, train: ArrayLike | None = N
     n = min(len(f), len(b))
     f, b = f[rng.permutation(len(f))[:n]], b[:n]
     ref_curves = _curves(a, max_lag)
-    report = {"counts": {"fake": n, "real_reference": len(a), "real_floor": n},
-              "fake": _versus(f, a, ref_curves, max_lag, k), "floor": _versus(b, a, ref_curves, max_lag, k),
-              "reference_curves": {name: c.tolist() for name, c in ref_curves.items()}}
+    report = {
+        "counts": {"fake": n, "real_reference": len(a), "real_floor": n},
+        "fake": _versus(f, a, ref_curves, max_lag, k),
+        "floor": _versus(b, a, ref_curves, max_lag, k),
+        "reference_curves": {name: c.tolist() for name, c in ref_curves.items()},
+    }
     if train is not None:
         t = as_binary(train)
         report["nearest_train_hamming"] = {
             name: {"mean": float(d.mean()), "min": float(d.min()), "p05": float(np.percentile(d, 5))}
-            for name, d in (("fake", nearest_hamming(f, t)), ("floor", nearest_hamming(b, t)))}
+            for name, d in (("fake", nearest_hamming(f, t)), ("floor", nearest_hamming(b, t)))
+        }
         report["counts"]["train"] = len(t)
     return report

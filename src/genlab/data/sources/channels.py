@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 from torch import Tensor
 
 from genlab.data.dataset import ImageDataset
@@ -60,6 +61,7 @@ class ChannelStyle:
     gap_px: float = 1.0  # background gap drawn around a channel where it crosses an earlier one
     cut_prob: float = 0.25  # probability that a channel has pieces removed
     cut_len_px: tuple[float, float] = (12.0, 45.0)  # along-channel length of a removed piece
+    min_fragment_px: float = 12.0  # smaller channel specks (slivers left between crossing gaps) are removed
     fraction_range: tuple[float, float] = (0.09, 0.36)  # accepted channel fraction (redrawn otherwise)
     max_tries: int = 25
 
@@ -119,6 +121,15 @@ def _paint(img: np.ndarray, ch: _Channel, gap: float) -> None:
     img |= inside
 
 
+def _remove_specks(img: np.ndarray, min_px: float) -> None:
+    """Clear 4-connected channel pieces smaller than `min_px` pixels in place (bool (S, S))."""
+    lab, n = ndimage.label(img)
+    if n:
+        small = np.bincount(lab.ravel(), minlength=n + 1) < min_px
+        small[0] = False
+        img[small[lab]] = False
+
+
 def _one_image(rng: np.random.Generator, style: ChannelStyle, size: int) -> tuple[np.ndarray, list[_Channel]]:
     """One accepted image (S, S) uint8 and its channels; redrawn until the channel fraction is in range."""
     lo, hi = style.fraction_range
@@ -130,6 +141,7 @@ def _one_image(rng: np.random.Generator, style: ChannelStyle, size: int) -> tupl
         chans = [_draw_channel(rng, style, size, period) for _ in range(k)]
         for ch in chans:
             _paint(img, ch, style.gap_px)  # the gap is a pixel-scale feature: not scaled
+        _remove_specks(img, max(2.0, style.min_fragment_px * (size / 128.0) ** 2))
         frac = float(img.mean())
         miss = max(lo - frac, frac - hi, 0.0)
         if best is None or miss < best[0]:
@@ -139,13 +151,24 @@ def _one_image(rng: np.random.Generator, style: ChannelStyle, size: int) -> tupl
     return best[1].astype(np.uint8), best[2]
 
 
+def _describe(ch: _Channel) -> dict[str, Any]:
+    """Drawn parameters of one channel; swing = half the range of the centreline after removing its linear trend."""
+    ys = np.arange(len(ch.centre))
+    detrended = ch.centre - np.polyval(np.polyfit(ys, ch.centre, 1), ys)
+    return {"width_px": float(ch.width), "n_cuts": len(ch.cuts), "swing_px": float(np.ptp(detrended) / 2)}
+
+
 def image_rng(seed: int, index: int) -> np.random.Generator:
     """The generator of image `index` of a dataset with `seed`; image i depends only on (seed, i)."""
     return np.random.default_rng([int(seed), int(index)])
 
 
 def generate_channels(
-    n: int, seed: int = 0, size: int = 128, start: int = 0, style: ChannelStyle | None = None,
+    n: int,
+    seed: int = 0,
+    size: int = 128,
+    start: int = 0,
+    style: ChannelStyle | None = None,
     return_params: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, list[list[dict[str, Any]]]]:
     """Procedural meandering-channel images (n, size, size) uint8 in {0, 1}; image i uses ``image_rng(seed, start+i)``.
@@ -161,14 +184,17 @@ def generate_channels(
     for i in range(n):
         out[i], chans = _one_image(image_rng(seed, start + i), style, size)
         if return_params:
-            params.append([{"width_px": ch.width, "n_cuts": len(ch.cuts),
-                            "swing_px": float(np.ptp(ch.centre - np.polyval(np.polyfit(np.arange(size), ch.centre, 1),
-                                                                           np.arange(size))) / 2)} for ch in chans])
+            params.append([_describe(ch) for ch in chans])
     return (out, params) if return_params else out
 
 
 def write_channels_h5(
-    path: str | os.PathLike, n: int, seed: int = 0, size: int = 128, block: int = 512, progress: bool = True,
+    path: str | os.PathLike,
+    n: int,
+    seed: int = 0,
+    size: int = 128,
+    block: int = 512,
+    progress: bool = True,
     compression: str | None = "gzip",
 ) -> Path:
     """Write n procedural images in exactly the LTrace format: key 'train_images', (n, size, size, 1) uint8 {0,1}.
@@ -187,8 +213,14 @@ def write_channels_h5(
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with h5py.File(tmp, "w") as f:
-            ds = f.create_dataset(LTRACE_KEY, shape=(n, size, size, 1), dtype="uint8", chunks=(1, size, size, 1),
-                                  compression=compression, compression_opts=1 if compression == "gzip" else None)
+            ds = f.create_dataset(
+                LTRACE_KEY,
+                shape=(n, size, size, 1),
+                dtype="uint8",
+                chunks=(1, size, size, 1),
+                compression=compression,
+                compression_opts=1 if compression == "gzip" else None,
+            )
             with tqdm(total=n, unit="img", desc=f"writing {path.name}", disable=not progress) as bar:
                 for lo in range(0, n, block):
                     hi = min(n, lo + block)
@@ -285,8 +317,9 @@ def _pick_key(f: Any, path: Path, key: str | None) -> str:
         return LTRACE_KEY
     if len(names) == 1:
         return names[0]
-    raise GenlabError(f"{path}: no dataset '{LTRACE_KEY}' and {len(names)} candidates "
-                      f"({', '.join(names) or 'none'}); pass key=<name>")
+    raise GenlabError(
+        f"{path}: no dataset '{LTRACE_KEY}' and {len(names)} candidates ({', '.join(names) or 'none'}); pass key=<name>"
+    )
 
 
 def _check_shape(ds: Any, path: Path, key: str) -> str:
@@ -308,8 +341,10 @@ def _check_values(ds: Any, path: Path, key: str) -> None:
     sample = np.asarray(ds[rows])
     bad = int(np.count_nonzero(sample > 1) + np.count_nonzero(sample < 0))
     if bad:
-        raise GenlabError(f"{path}:{key}: {bad} of {sample.size} pixels checked (a sample of {len(rows)} of {n} "
-                          f"images) are outside {{0, 1}} (max {sample.max()}); expected binary facies, 1 = channel")
+        raise GenlabError(
+            f"{path}:{key}: {bad} of {sample.size} pixels checked (a sample of {len(rows)} of {n} "
+            f"images) are outside {{0, 1}} (max {sample.max()}); expected binary facies, 1 = channel"
+        )
 
 
 def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -317,13 +352,18 @@ def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarra
     if not 0.0 <= val_fraction < 1.0:
         raise GenlabError(f"validation fraction must be in [0, 1), got {val_fraction}")
     perm = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_fraction))
-    return np.sort(perm[: n - n_val]), np.sort(perm[n - n_val:])
+    n_val = round(float(n * val_fraction))
+    return np.sort(perm[: n - n_val]), np.sort(perm[n - n_val :])
 
 
 def load_channels_h5(
-    path: str | os.PathLike, key: str | None = None, size: int | tuple[int, int] | None = None,
-    split: str = "all", val_fraction: float = 0.1, seed: int = 0, check_values: bool = True,
+    path: str | os.PathLike,
+    key: str | None = None,
+    size: int | tuple[int, int] | None = None,
+    split: str = "all",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    check_values: bool = True,
 ) -> ChannelsDataset:
     """Open an LTrace-format facies file for streaming (nothing is copied into memory).
 
@@ -336,8 +376,10 @@ def load_channels_h5(
 
     path = Path(path)
     if not path.is_file():
-        raise GenlabError(f"channel file '{path}' not found; download the LTrace data with: {DOWNLOAD_COMMAND} "
-                          f"(or write a procedural look-alike: genlab data channels -n 50000 -o {path.name})")
+        raise GenlabError(
+            f"channel file '{path}' not found; download the LTrace data with: {DOWNLOAD_COMMAND} "
+            f"(or write a procedural look-alike: genlab data channels -n 50000 -o {path.name})"
+        )
     if split not in ("all", "train", "val"):
         raise GenlabError(f"split must be 'all', 'train' or 'val', got '{split}'")
     try:
@@ -354,14 +396,26 @@ def load_channels_h5(
         train, val = split_indices(int(ds.shape[0]), val_fraction, seed)
         images = _Rows(ds, train if split == "train" else val)
     hw = None if size is None else ((size, size) if isinstance(size, int) else tuple(size))
-    return ChannelsDataset(name=f"channels:{path.name}:{split}", images=images, layout=layout, levels=2,
-                           class_names=("background", "channel"), size=hw, h5file=f)
+    return ChannelsDataset(
+        name=f"channels:{path.name}:{split}",
+        images=images,
+        layout=layout,
+        levels=2,
+        class_names=("background", "channel"),
+        size=hw,
+        h5file=f,
+    )
 
 
 def procedural_channels(n: int = 2000, seed: int = 0, size: int = 128) -> ImageDataset:
     """An in-memory ImageDataset of n procedural channel images (levels=2), for tests and quick runs."""
-    return ImageDataset(name=f"channels:procedural:{seed}", images=generate_channels(n, seed, size), layout="NHW",
-                        levels=2, class_names=("background", "channel"))
+    return ImageDataset(
+        name=f"channels:procedural:{seed}",
+        images=generate_channels(n, seed, size),
+        layout="NHW",
+        levels=2,
+        class_names=("background", "channel"),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -371,9 +425,16 @@ def procedural_channels(n: int = 2000, seed: int = 0, size: int = 128) -> ImageD
 _SPLITS = {"train": "train", "test": "val", "val": "val", "validation": "val", "all": "all"}
 
 
-def load_channels_source(split: str, data_dir: Path, download: bool = False, file: str = "train_images.h5",
-                         size: int | None = None, val_fraction: float = 0.1, seed: int = 0,
-                         key: str | None = None) -> ChannelsDataset:
+def load_channels_source(
+    split: str,
+    data_dir: Path,
+    download: bool = False,
+    file: str = "train_images.h5",
+    size: int | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    key: str | None = None,
+) -> ChannelsDataset:
     """Registry loader for the LTrace file `data_dir/file`; 'test' is the held-out validation split.
 
     The file is never downloaded or replaced by procedural data silently: a missing file is a GenlabError naming
@@ -385,14 +446,20 @@ def load_channels_source(split: str, data_dir: Path, download: bool = False, fil
     return load_channels_h5(path, key=key, size=size, split=_SPLITS[split], val_fraction=val_fraction, seed=seed)
 
 
-def load_procedural_source(split: str, data_dir: Path, download: bool = False, n: int = 2000, size: int = 128,
-                           seed: int = 0) -> ImageDataset:
+def load_procedural_source(
+    split: str, data_dir: Path, download: bool = False, n: int = 2000, size: int = 128, seed: int = 0
+) -> ImageDataset:
     """Registry loader for in-memory procedural channels: 'train' = images 0..n−1, 'test' = the next n/10."""
     if split not in ("train", "test"):
         raise GenlabError(f"channels-procedural: unknown split '{split}'; expected train or test")
     count, start = (n, 0) if split == "train" else (max(1, n // 10), n)
-    return ImageDataset(name=f"channels-procedural:{split}", images=generate_channels(count, seed, size, start),
-                        layout="NHW", levels=2, class_names=("background", "channel"))
+    return ImageDataset(
+        name=f"channels-procedural:{split}",
+        images=generate_channels(count, seed, size, start),
+        layout="NHW",
+        levels=2,
+        class_names=("background", "channel"),
+    )
 
 
 def _register() -> None:

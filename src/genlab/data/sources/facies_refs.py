@@ -111,7 +111,7 @@ def read_gslib_grid(path: str | os.PathLike, shape: tuple[int, int] | None = Non
         nx, ny = (int(t) for t in lines[i + 1].split()[:2])
         shape = (ny, nx)
     if shape is None:
-        side = int(round(np.sqrt(values.size)))
+        side = round(float(np.sqrt(values.size)))
         shape = (side, side)
     if values.size != shape[0] * shape[1]:
         raise GenlabError(f"{path}: {values.size} values do not fill a {shape[0]}×{shape[1]} grid")
@@ -134,7 +134,11 @@ def load_strebelle(path: str | os.PathLike) -> np.ndarray:
 
 
 def strebelle_crops(
-    ti: np.ndarray, n: int, size: int = 128, seed: int = 0, transpose: bool = False,
+    ti: np.ndarray,
+    n: int,
+    size: int = 128,
+    seed: int = 0,
+    transpose: bool = False,
 ) -> ImageDataset:
     """n random size×size crops of a training image (H, W) {0,1} as an ImageDataset; crop i depends on (seed, i).
 
@@ -156,8 +160,10 @@ def reference_root(root: str | os.PathLike | None = None) -> Path:
     """The folder holding the reference sets: `root`, else $GENLAB_FACIES_REFS."""
     root = root or os.environ.get("GENLAB_FACIES_REFS")
     if not root:
-        raise GenlabError("no facies reference folder: pass root=... or set GENLAB_FACIES_REFS "
-                          "(in this project: /work/shared/data/channels)")
+        raise GenlabError(
+            "no facies reference folder: pass root=... or set GENLAB_FACIES_REFS "
+            "(in this project: /work/shared/data/channels)"
+        )
     return Path(root)
 
 
@@ -177,8 +183,9 @@ def _reference_loader(name: str):
     """Registry loader (split, data_dir, download, val_fraction, seed, **kw) for reference set `name` under
     data_dir/channels/ (the layout of shared/data/channels); 'test' is a deterministic held-out fraction."""
 
-    def load(split: str, data_dir: Path, download: bool = False, val_fraction: float = 0.1, seed: int = 0,
-             **kwargs) -> ImageDataset:
+    def load(
+        split: str, data_dir: Path, download: bool = False, val_fraction: float = 0.1, seed: int = 0, **kwargs
+    ) -> ImageDataset:
         from genlab.data.sources.channels import split_indices
 
         if split not in ("train", "test", "all"):
