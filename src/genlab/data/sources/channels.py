@@ -239,6 +239,18 @@ def write_channels_h5(
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def _read_rows(store: Any, rows: np.ndarray) -> np.ndarray:
+    """store[rows] for sorted unique `rows`. h5py point selections (`ds[list]`) cost ~7 ms per row on a chunked file
+    (0.9 s for a random batch of 128 measured here) while one read per row costs ~50 µs, so h5py datasets are read
+    row by row; anything else (numpy, a row view) is indexed directly."""
+    if hasattr(store, "id") and hasattr(store, "chunks"):  # an h5py Dataset
+        out = np.empty((len(rows),) + tuple(store.shape[1:]), dtype=store.dtype)
+        for k, r in enumerate(rows):
+            out[k] = store[int(r)]
+        return out
+    return np.asarray(store[rows])
+
+
 class _Rows:
     """A read-only row view `base[rows]` that h5py can serve: fancy reads are mapped, sorted and de-duplicated."""
 
@@ -252,8 +264,8 @@ class _Rows:
 
     def __getitem__(self, idx: Any) -> np.ndarray:
         src = self.rows[np.asarray(idx, dtype=np.int64)]
-        uniq, inv = np.unique(src, return_inverse=True)  # sorted, unique: what h5py requires
-        return np.asarray(self.base[uniq])[inv.reshape(src.shape)]
+        uniq, inv = np.unique(src, return_inverse=True)
+        return _read_rows(self.base, uniq)[inv.reshape(src.shape)]
 
 
 @dataclass
@@ -276,11 +288,11 @@ class ChannelsDataset(ImageDataset):
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple[Tensor, Tensor | None]:
         """uint8 images (B, 1, H, W) in {0, 1} (resized if `size`) and labels (None), in the order given.
 
-        Repeated indices are allowed (h5py itself needs strictly increasing ones, so rows are read once, sorted).
+        Repeated indices are allowed (each distinct row is read once, in increasing order).
         """
         idx = np.asarray(indices, dtype=np.int64)
         uniq, inv = np.unique(idx, return_inverse=True)
-        raw = np.asarray(self.images[uniq])[inv.reshape(idx.shape)]
+        raw = _read_rows(self.images, uniq)[inv.reshape(idx.shape)]
         x = torch.from_numpy(np.ascontiguousarray(raw)).to(torch.uint8)
         x = x.unsqueeze(1) if self.layout == "NHW" else x.permute(0, 3, 1, 2).contiguous()
         y = torch.from_numpy(self.labels[idx].astype(np.int64)) if self.labels is not None else None
@@ -338,7 +350,7 @@ def _check_values(ds: Any, path: Path, key: str) -> None:
     """Check that a bounded, evenly spaced sample of images holds only 0 and 1."""
     n = int(ds.shape[0])
     rows = np.unique(np.linspace(0, n - 1, min(n, _VALUE_CHECK_IMAGES)).round().astype(np.int64))
-    sample = np.asarray(ds[rows])
+    sample = _read_rows(ds, rows)
     bad = int(np.count_nonzero(sample > 1) + np.count_nonzero(sample < 0))
     if bad:
         raise GenlabError(
