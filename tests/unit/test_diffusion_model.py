@@ -10,7 +10,7 @@ from genlab.models.diffusion.schedules import sampling_timesteps
 from genlab.models.registry import get_family
 from genlab.utils.seeding import randn_like_per_sample, sample_generators
 
-TINY = dict(base_channels=8, channel_mults=[1, 1], attention_resolutions=[4], num_heads=2)
+TINY = {"base_channels": 8, "channel_mults": [1, 1], "attention_resolutions": [4], "num_heads": 2}
 
 
 def _perturbed(model: Diffusion, seed: int = 0) -> Diffusion:

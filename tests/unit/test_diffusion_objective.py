@@ -34,7 +34,7 @@ def test_eps_v_x0_round_trip():
 
 
 def test_loss_is_plain_mse_by_default_and_min_snr_reweights():
-    _, x0, eps, alpha, sigma = _coeffs()
+    _, _, eps, alpha, sigma = _coeffs()
     out = torch.zeros_like(eps)
     assert obj.diffusion_loss(out, eps, alpha, sigma, "eps").item() == pytest.approx(eps.square().mean().item())
     # min-SNR with eps target: weight min(SNR, gamma) / SNR <= 1, equal to 1 where SNR <= gamma.
@@ -68,7 +68,7 @@ class FakeBackbone:
 @pytest.mark.parametrize("prediction", ["eps", "v"])
 def test_classifier_free_guidance(prediction):
     x, t, labels = torch.randn(2, 1, 4, 4), torch.tensor([500, 500]), torch.tensor([0, 2])
-    den = lambda w, lab=labels: obj.Denoiser(FakeBackbone(), AB, prediction, lab, guidance=w)  # noqa: E731
+    den = lambda w, lab=labels: obj.Denoiser(FakeBackbone(), AB, prediction, lab, guidance=w)
     cond, uncond = den(1.0).predict(x, t), den(1.0, None).predict(x, t)
     assert torch.allclose(den(0.0)(x, t), uncond[0])
     w3 = den(3.0)

@@ -25,7 +25,7 @@ def test_alpha_bar_is_float64_strictly_decreasing_in_unit_interval(name, num_ste
 
 def test_cosine_endpoints_follow_nichol_dhariwal():
     ab = cosine_alphas_cumprod(1000)
-    f = lambda t: math.cos((t / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    f = lambda t: math.cos((t / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2
     assert ab[0].item() == pytest.approx(f(1) / f(0), rel=1e-12)  # ~1 - 4e-5: almost clean
     assert ab[-1].item() < 1e-8  # almost pure noise (beta clipped at 0.999)
     assert ab[499].item() == pytest.approx(f(500) / f(0), rel=1e-3)  # unclipped mid-range matches eq. 17

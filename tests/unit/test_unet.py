@@ -10,7 +10,7 @@ from genlab.nn.unet import UNet
 
 
 def _tiny(**kw):
-    args = dict(base_channels=8, channel_mults=(1, 2, 2), attention_resolutions=(), num_heads=2)
+    args = {"base_channels": 8, "channel_mults": (1, 2, 2), "attention_resolutions": (), "num_heads": 2}
     args.update(kw)
     return UNet(**args)
 

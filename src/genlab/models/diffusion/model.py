@@ -8,8 +8,8 @@ EMA, optimiser and the training loop live in the engine.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -58,19 +58,19 @@ class Diffusion(GenerativeModel):
                          channel_mults=tuple(cfg.channel_mults), num_res_blocks=cfg.num_res_blocks,
                          attention_resolutions=tuple(cfg.attention_resolutions), num_classes=self.num_classes,
                          dropout=cfg.dropout, image_size=(h, w), num_heads=cfg.num_heads)
-        # float64 schedule as a non-persistent buffer: it follows .to(device) but is rebuilt from the config.
-        self.register_buffer("alphas_cumprod", make_alphas_cumprod(cfg.schedule, cfg.num_train_steps),
-                             persistent=False)
+        # (T,) float64 schedule, kept on the CPU on purpose (not a buffer): it is rebuilt from the config, never
+        # stored, and MPS has no float64. Per-batch coefficients are gathered on the CPU and copied over.
+        self.alphas_cumprod = make_alphas_cumprod(cfg.schedule, cfg.num_train_steps)
 
     # --- training -----------------------------------------------------------------------------------------------
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
         """Simple diffusion loss on x (N, C, H, W) in [-1, 1]: uniform t, Gaussian eps, label dropout (global RNG)."""
-        n = x.shape[0]
-        t = torch.randint(0, self.cfg.num_train_steps, (n,), device=x.device)
+        t = torch.randint(0, self.cfg.num_train_steps, (x.shape[0],))  # (N,) on the CPU: no device sync to index
         eps = torch.randn_like(x)
-        alpha, sigma = objective.alpha_sigma(self.alphas_cumprod, t, x.ndim)
+        alpha, sigma = objective.alpha_sigma(self.alphas_cumprod, t, x.ndim, device=x.device)  # (N, 1, 1, 1)
         x_t = objective.q_sample(x, eps, alpha, sigma)
-        out = self.unet(x_t, objective.noise_condition(t, self.cfg.num_train_steps), self._drop_labels(y))
+        noise_cond = objective.noise_condition(t, self.cfg.num_train_steps).to(x.device)
+        out = self.unet(x_t, noise_cond, self._drop_labels(y))
         target = objective.training_target(self.cfg.prediction, x, eps, alpha, sigma)
         loss = objective.diffusion_loss(out, target, alpha, sigma, self.cfg.prediction, self.cfg.min_snr_gamma)
         return loss, {"loss": loss.detach()}
@@ -105,7 +105,7 @@ class Diffusion(GenerativeModel):
         labels = self._check_labels(labels, len(seeds))
         timesteps = sampling_timesteps(steps, self.cfg.num_train_steps)
         opts = {"eta": float(eta)} if sampler == "ddim" else {}
-        device, was_training = self.alphas_cumprod.device, self.training
+        device, was_training = self.unet.conv_in.weight.device, self.training
         self.eval()
         try:
             chunks = []

@@ -31,11 +31,17 @@ def check_prediction(prediction: str) -> str:
     return prediction
 
 
-def alpha_sigma(alphas_cumprod: Tensor, t: Tensor, ndim: int = 4, dtype=torch.float32) -> tuple[Tensor, Tensor]:
-    """alpha = sqrt(alpha_bar[t]), sigma = sqrt(1 - alpha_bar[t]) for t (N,) long, shaped (N, 1, ..., 1)."""
-    ab = alphas_cumprod.to(t.device)[t]  # float64 (N,)
-    shape = (-1,) + (1,) * (ndim - 1)
-    return ab.sqrt().to(dtype).reshape(shape), (1 - ab).sqrt().to(dtype).reshape(shape)
+def alpha_sigma(alphas_cumprod: Tensor, t: Tensor, ndim: int = 4, dtype=torch.float32, device=None
+                ) -> tuple[Tensor, Tensor]:
+    """alpha = sqrt(alpha_bar[t]), sigma = sqrt(1 - alpha_bar[t]) for t (N,) long, shaped (N, 1, ..., 1).
+
+    Computed on the table's device (CPU float64: MPS has no float64), then cast to `dtype` and moved to `device`
+    (default: t's device).
+    """
+    ab = alphas_cumprod[t.to(alphas_cumprod.device)]  # (N,) in the table's dtype
+    shape, device = (-1,) + (1,) * (ndim - 1), device or t.device
+    alpha, sigma = ab.sqrt(), (1 - ab).sqrt()
+    return alpha.to(device, dtype).reshape(shape), sigma.to(device, dtype).reshape(shape)
 
 
 def q_sample(x0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
@@ -156,7 +162,7 @@ class Denoiser:
 
     def predict(self, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """(x0_hat, eps_hat), both (N, C, H, W), for x_t (N, C, H, W) and t (N,) long."""
-        alpha, sigma = alpha_sigma(self.alphas_cumprod, t, x_t.ndim, x_t.dtype)
+        alpha, sigma = alpha_sigma(self.alphas_cumprod, t, x_t.ndim, x_t.dtype, x_t.device)
         x0, eps = x0_eps_from_output(self.prediction, self._output(x_t, t), x_t, alpha, sigma)
         if self.clip_x0:
             x0 = x0.clamp(-1.0, 1.0)

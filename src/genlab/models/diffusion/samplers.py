@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -31,7 +32,7 @@ Callback = Callable[[dict], None] | None
 def _alpha_bars(timesteps: Sequence[int] | Tensor, alphas_cumprod: Tensor) -> list[tuple[int, float, float]]:
     """[(t_i, alpha_bar_i, alpha_bar_next)] with alpha_bar_next = 1 after the last step (the clean image)."""
     ts = [int(t) for t in (timesteps.tolist() if isinstance(timesteps, Tensor) else timesteps)]
-    if any(b >= a for a, b in zip(ts, ts[1:])):
+    if any(b >= a for a, b in pairwise(ts)):
         raise GenlabError(f"sampler: timesteps must be strictly descending, got {ts[:5]}...")
     ab = alphas_cumprod.double().cpu()
     nxt = [float(ab[t]) for t in ts[1:]] + [1.0]
