@@ -15,7 +15,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,24 +30,33 @@ def load_split(dataset: str, data_dir: Path | None, split: str) -> ImageDataset:
     return load_dataset(dataset, split, data_dir=data_dir, download=False)
 
 
-def measure_floors(net, train: ImageDataset, test: ImageDataset, counts: list[int], seed: int) -> dict:
-    """Real-vs-real FID/KID floors: random train subsets of each count vs the test set, plus the ordered
-    'last N train images' subset that shows the writer-group ordering of the MNIST files."""
-    from genlab.metrics.image import evaluate_images, real_floor
+def _summary(runs: list[dict]) -> dict:
+    """Mean and std over seeds of each numeric metric, plus the per-seed values of FID."""
+    keys = ("fid", "kid_mean", "is_mean", "precision", "recall")
+    out = {k: float(np.mean([r[k] for r in runs])) for k in keys}
+    out.update({f"{k}_std_over_seeds": float(np.std([r[k] for r in runs])) for k in keys})
+    return {**out, "fid_per_seed": [r["fid"] for r in runs], "num_fake": runs[0]["num_fake"],
+            "num_real": runs[0]["num_real"], "seeds": len(runs)}
 
-    test_images, _ = test.get_batch(np.arange(len(test)))
-    train_images, _ = train.get_batch(np.arange(len(train)))
+
+def measure_floors(net, train: ImageDataset, test: ImageDataset, counts: list[int], seeds: int) -> dict:
+    """Real-vs-real floors against the whole test set: random train subsets of each count (several seeds), and
+    the ordered first/last N training images, which show the writer-group ordering of the MNIST files."""
+    from genlab.metrics.image import compare_features, extract, floor_indices
+
+    test_fl = extract(net, test, "test")
+    train_fl = extract(net, train, "train")
     out: dict = {}
     for count in counts:
-        start = time.time()
-        out[f"random_{count}"] = {**real_floor(test_images, train_images, net, count, seed=seed),
-                                  "seconds": round(time.time() - start, 1)}
-        print(f"floor random {count}: {json.dumps(out[f'random_{count}'])}", flush=True)
-    for count in counts:
-        last = train_images[-count:]
-        res = evaluate_images(last, test_images, None, net, num_samples=count, seed=seed, with_floor=False)
-        out[f"last_{count}"] = {k: res[k] for k in ("fid", "kid_mean", "kid_std", "precision", "recall", "num_fake")}
-        print(f"last {count} train vs test: {json.dumps(out[f'last_{count}'])}", flush=True)
+        runs = []
+        for seed in range(seeds):
+            idx = torch.from_numpy(floor_indices(len(train), count, seed))
+            runs.append(compare_features((train_fl[0][idx], train_fl[1][idx]), test_fl, seed=seed))
+        out[f"random_{count}"] = _summary(runs)
+        for name, sl in ((f"first_{count}", slice(0, count)), (f"last_{count}", slice(len(train) - count, None))):
+            out[name] = compare_features((train_fl[0][sl], train_fl[1][sl]), test_fl, seed=0)
+        for name in (f"random_{count}", f"first_{count}", f"last_{count}"):
+            print(f"{name}: {json.dumps(out[name])}", flush=True)
     return out
 
 
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ASSET_DIR)
     parser.add_argument("--floors", default="1000,10000", help="comma-separated sample counts ('' to skip)")
     parser.add_argument("--floors-only", action="store_true", help="skip training; use the saved net")
+    parser.add_argument("--floor-seeds", type=int, default=5, help="random subsets per floor count")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     train, test = load_split(args.dataset, args.data_dir, "train"), load_split(args.dataset, args.data_dir, "test")
@@ -78,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"test accuracy {info['test_accuracy']:.4f}; wrote {weights}", flush=True)
     net = load_feature_net_file(weights)
     if args.floors:
-        floors = measure_floors(net, train, test, [int(c) for c in args.floors.split(",")], args.seed)
+        floors = measure_floors(net, train, test, [int(c) for c in args.floors.split(",")],
+                                args.floor_seeds)
         result = Path(__file__).resolve().parent / "results" / f"feature_net_floors_{args.dataset}.json"
         result.parent.mkdir(parents=True, exist_ok=True)
         result.write_text(json.dumps({"dataset": args.dataset, "weights": str(weights.name), "floors": floors},

@@ -195,6 +195,7 @@ def test_evaluate_images_reports_everything_with_counts():
         assert math.isfinite(out[key]), key
     assert out["num_fake"] == 40 and out["num_real"] == 60 and out["kid_subset_size"] == 20
     assert out["floor"]["num_fake"] == 40 and out["floor"]["fid"] < out["fid"]
+    assert 0 <= out["floor"]["class_kl_uniform"] and len(out["class_histogram"]) == 10
     assert set(out["memorisation"]) >= {"median_ratio", "fake_below_test_p1"}
     again = evaluate_images(fake, test, train, net, num_samples=40, kid_subsets=5, kid_subset_size=20, is_splits=2)
     assert again["kid_mean"] == out["kid_mean"] and again["floor"]["kid_mean"] == out["floor"]["kid_mean"]

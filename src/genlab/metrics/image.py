@@ -313,31 +313,48 @@ def floor_indices(num_train: int, count: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(num_train, size=count, replace=False))
 
 
-def compare_features(fake: tuple[Tensor, Tensor], real: tuple[Tensor, Tensor], *, seed: int = 0,
-                     kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3
-                     ) -> dict[str, Any]:
-    """FID, KID, IS (of `fake`) and precision/recall between (features, logits) pairs.
-
-    FID uses every real sample; precision/recall use a seeded random real subset of the fake count, since
-    k-NN manifolds depend on set size (Kynkäänniemi et al. 2019 compare equal counts).
-    """
-    (fake_f, fake_l), real_f = fake, real[0]
+def _distribution_metrics(fake_f: Tensor, real_f: Tensor, seed: int, kid_subsets: int, kid_subset_size: int
+                          ) -> dict[str, Any]:
+    """FID on all samples and KID on random subsets, fake features (N, D) vs real (M, D)."""
     fid, kid = FID(feature_dim=fake_f.shape[1]), KID(subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
     for metric in (fid, kid):
         metric.update(features=real_f, real=True)
         metric.update(features=fake_f, real=False)
-    inception = InceptionScore(splits=is_splits)
-    inception.update(logits=fake_l)
-    pr = PrecisionRecall(k=k)
-    pr_real = torch.randperm(real_f.shape[0], generator=torch.Generator().manual_seed(seed))[:fake_f.shape[0]]
-    pr.update(features=real_f[pr_real], real=True)
-    pr.update(features=fake_f, real=False)
-    (kid_mean, kid_std), (is_mean, is_std), (precision, recall) = kid.compute(), inception.compute(), pr.compute()
+    kid_mean, kid_std = kid.compute()
     return {"fid": float(fid.compute()), "kid_mean": float(kid_mean), "kid_std": float(kid_std),
-            "is_mean": float(is_mean), "is_std": float(is_std), "precision": float(precision),
-            "recall": float(recall), "num_fake": int(fake_f.shape[0]), "num_real": int(real_f.shape[0]),
-            "num_real_pr": len(pr_real), "kid_subset_size": min(kid_subset_size, fake_f.shape[0],
-                                                                     real_f.shape[0])}
+            "kid_subset_size": min(kid_subset_size, fake_f.shape[0], real_f.shape[0])}
+
+
+def _manifold_metrics(fake_f: Tensor, real_f: Tensor, seed: int, k: int) -> dict[str, Any]:
+    """Precision/recall against a seeded random real subset of the fake count (k-NN manifolds depend on set size;
+    Kynkäänniemi et al. 2019 compare equal counts)."""
+    pr = PrecisionRecall(k=k)
+    subset = torch.randperm(real_f.shape[0], generator=torch.Generator().manual_seed(seed))[:fake_f.shape[0]]
+    pr.update(features=real_f[subset], real=True)
+    pr.update(features=fake_f, real=False)
+    precision, recall = pr.compute()
+    return {"precision": float(precision), "recall": float(recall), "num_real_pr": len(subset)}
+
+
+def _classifier_metrics(fake_l: Tensor, is_splits: int) -> dict[str, Any]:
+    """Inception Score and class balance from the classifier's logits (N, K) of the fakes."""
+    inception, balance = InceptionScore(splits=is_splits), ClassBalance(num_classes=fake_l.shape[1])
+    inception.update(logits=fake_l)
+    balance.update(logits=fake_l)
+    is_mean, is_std = inception.compute()
+    return {"is_mean": float(is_mean), "is_std": float(is_std),
+            **{f"class_{key}": value for key, value in balance.compute().items()}}
+
+
+def compare_features(fake: tuple[Tensor, Tensor], real: tuple[Tensor, Tensor], *, seed: int = 0,
+                     kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3
+                     ) -> dict[str, Any]:
+    """Every set-level metric of fake (features (N, D), logits (N, K)) against real (features, logits): FID (all
+    real samples), KID, precision/recall, and the fakes' Inception Score and class balance, with sample counts."""
+    (fake_f, fake_l), real_f = fake, real[0]
+    return {**_distribution_metrics(fake_f, real_f, seed, kid_subsets, kid_subset_size),
+            **_manifold_metrics(fake_f, real_f, seed, k), **_classifier_metrics(fake_l, is_splits),
+            "num_fake": int(fake_f.shape[0]), "num_real": int(real_f.shape[0])}
 
 
 def _floor(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], count: int, seed: int, **kw: Any
@@ -356,6 +373,14 @@ def real_floor(real_test: ImagesLike, real_train: ImagesLike, net: FeatureNet, n
     train = extract(net, as_uint8_images(real_train, "real_train")[torch.from_numpy(idx)], "real_train", batch_size)
     test = extract(net, real_test, "real_test", batch_size)
     return {**compare_features(train, test, seed=seed, **kw), "seed": seed}
+
+
+def _memorisation(fake_f: Tensor, test_f: Tensor, train_f: Tensor) -> dict[str, float]:
+    """`Memorisation` of fake features against train, calibrated by test features."""
+    memo = Memorisation()
+    for split, f in (("fake", fake_f), ("test", test_f), ("train", train_f)):
+        memo.update(features=f, split=split)
+    return memo.compute()
 
 
 def evaluate_images(fake: ImagesLike, real_test: ImagesLike, real_train: ImagesLike | None, net: FeatureNet,
@@ -378,15 +403,9 @@ def evaluate_images(fake: ImagesLike, real_test: ImagesLike, real_train: ImagesL
     fake_fl = extract(net, fake_u8[:count], "fake", batch_size)
     test_fl = extract(net, real_test, "real_test", batch_size)
     result: dict[str, Any] = {**compare_features(fake_fl, test_fl, seed=seed, **kw), "seed": seed}
-    balance = ClassBalance(num_classes=net.num_classes)
-    balance.update(logits=fake_fl[1])
-    result.update({f"class_{key}": value for key, value in balance.compute().items()})
     if real_train is not None:
         train_fl = extract(net, real_train, "real_train", batch_size)
-        memo = Memorisation()
-        for split, (f, _) in (("fake", fake_fl), ("test", test_fl), ("train", train_fl)):
-            memo.update(features=f, split=split)
-        result["memorisation"] = memo.compute()
+        result["memorisation"] = _memorisation(fake_fl[0], test_fl[0], train_fl[0])
         if with_floor:
             result["floor"] = _floor(train_fl, test_fl, min(count, train_fl[0].shape[0]), seed, **kw)
     return result
