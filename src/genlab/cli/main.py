@@ -102,6 +102,25 @@ def info(snapshot: str = typer.Argument(..., help="Snapshot file or run director
     typer.echo(json.dumps(read_header(find_snapshot(snapshot)), indent=2))
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets (e.g. write an LTrace-format channel file).")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("channels")
+def data_channels(
+    n: int = typer.Option(50_000, "-n", min=1, max=10_000_000, help="Number of images."),
+    output: Path = typer.Option(Path("train_images.h5"), "-o", "--output", help="HDF5 file to write."),
+    seed: int = typer.Option(0, help="Image i depends only on (seed, i)."),
+    size: int = typer.Option(128, min=16, max=1024, help="Image side in pixels."),
+) -> None:
+    """Write procedural meandering-channel images in the LTrace train_images.h5 format (key train_images,
+    (N, size, size, 1) uint8 in {0, 1})."""
+    from genlab.data.sources.channels import write_channels_h5
+
+    path = write_channels_h5(output, n, seed=seed, size=size, progress=True)
+    typer.echo(f"wrote {n} channel images ({size}x{size}) to {path}")
+
+
 def _maybe_reexec(argv: list[str]) -> None:
     if (sys.platform.startswith("linux") and "GLIBC_TUNABLES" not in os.environ
             and os.environ.get("GENLAB_MALLOC", "") != "default" and argv[:1] and argv[0] in _HEAVY_COMMANDS):

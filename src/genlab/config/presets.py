@@ -52,6 +52,53 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _family_presets() -> dict[str, dict[str, Any]]:
+    """GAN, VAE and autoencoder presets for MNIST and Fashion-MNIST (fp32: GAN steps are cheap and bf16 can
+    destabilise the adversarial game)."""
+    common_train = {"batch_size": 128, "precision": "fp32", "warmup_steps": 50, "ema_decay": 0.999, "grad_clip": 0.0}
+    families = {
+        "dcgan": ({"base_channels": 32, "latent_dim": 64}, {"lr": 2e-4, "epochs": 5.0}),
+        "wgan-gp": ({"base_channels": 32, "latent_dim": 64}, {"lr": 1e-4, "epochs": 5.0}),
+        "vae": ({"base_channels": 32, "latent_dim": 16, "likelihood": "bernoulli"}, {"lr": 1e-3, "epochs": 5.0}),
+        "ae": ({"base_channels": 32, "latent_dim": 16}, {"lr": 1e-3, "epochs": 3.0}),
+        "dae": ({"base_channels": 32, "latent_dim": 16}, {"lr": 1e-3, "epochs": 3.0}),
+        "sparse-ae": ({"base_channels": 32}, {"lr": 1e-3, "epochs": 3.0}),
+    }
+    out = {}
+    for dataset, short in (("mnist", "mnist"), ("fashion-mnist", "fashion")):
+        for family, (model, train) in families.items():
+            out[f"{short}-{family}"] = {"family": family, "data": {"dataset": dataset, "conditional": False},
+                                        "model": dict(model), "train": {**common_train, **train}}
+    return out
+
+
+def _channel_presets() -> dict[str, dict[str, Any]]:
+    """Channel facies (issue: conv+dense vs fully convolutional). Procedural LTrace-like data by default;
+    `data.dataset=channels` reads the real train_images.h5 from the data directory."""
+    data = {"dataset": "channels-procedural", "options": {"n": 5000, "size": 64}}
+    train = {"batch_size": 64, "lr": 1e-3, "epochs": 10.0, "precision": "fp32", "ema_decay": 0.999,
+             "warmup_steps": 50, "grad_clip": 0.0}
+    vae = {"likelihood": "bernoulli", "base_channels": 16, "kl_warmup_steps": 500}
+    gan = {"base_channels": 16}
+    return {
+        "channels-vae-dense": {"family": "vae", "data": data,
+                               "model": {**vae, "architecture": "conv_dense", "latent_dim": 64}, "train": train},
+        "channels-vae-fullconv": {"family": "vae", "data": data,
+                                  "model": {**vae, "architecture": "fully_conv", "latent_channels": 4},
+                                  "train": train},
+        "channels-wgan-dense": {"family": "wgan-gp", "data": data,
+                                "model": {**gan, "architecture": "conv_dense", "latent_dim": 64},
+                                "train": {**train, "lr": 1e-4}},
+        "channels-wgan-fullconv": {"family": "wgan-gp", "data": data,
+                                   "model": {**gan, "architecture": "fully_conv", "latent_channels": 4},
+                                   "train": {**train, "lr": 1e-4}},
+    }
+
+
+PRESETS.update(_family_presets())
+PRESETS.update(_channel_presets())
+
+
 def register_preset(name: str, values: dict[str, Any]) -> None:
     PRESETS[name] = values
 

@@ -54,12 +54,10 @@ class ImageDataset:
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple[Tensor, Tensor | None]:
         """uint8 images (B, C, H, W) and labels (B,) (or None) for `indices`, in the order given."""
         idx = np.asarray(indices, dtype=np.int64)
-        order = np.argsort(idx, kind="stable")
-        # h5py needs increasing indices; read sorted, then restore the requested order.
-        raw = np.asarray(self.images[np.sort(idx)])
-        inv = np.empty_like(order)
-        inv[order] = np.arange(len(order))
-        raw = raw[inv]
+        if isinstance(self.images, np.ndarray):
+            raw = self.images[idx]
+        else:  # h5py and other lazy arrays: row reads are fast and allow repeats and any order
+            raw = np.stack([np.asarray(self.images[int(i)]) for i in idx])
         x = torch.from_numpy(np.ascontiguousarray(raw))
         if self.layout == "NHW":
             x = x.unsqueeze(1)

@@ -105,3 +105,7 @@ def load_dataset(
 
 register_source("mnist", load_mnist)
 register_source("fashion-mnist", load_fashion_mnist, aliases=("fashion_mnist", "fmnist", "fashionmnist"))
+
+# Facies sources register themselves at the end of their modules (after this module is complete).
+import genlab.data.sources.channels  # noqa: E402,F401
+import genlab.data.sources.facies_refs  # noqa: E402,F401

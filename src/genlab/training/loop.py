@@ -346,5 +346,7 @@ class Trainer:
             self.save_state()
             bar.close()
             raise
+        if n_acc and self.dist.is_main:  # the last, partial log interval
+            self._log({k: v / n_acc for k, v in acc.items()}, bar, t_interval, n_interval)
         bar.close()
         self.save_state()

@@ -1,0 +1,48 @@
+"""Shared helpers for the benchmark scripts (each prints one JSON document)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def machine_info() -> dict[str, Any]:
+    return {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(), "cuda": torch.cuda.is_available(), "platform": platform.platform(),
+            "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
+
+
+def autocast(precision: str, device: str = "cpu"):
+    if precision == "bf16":
+        return torch.autocast(device, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def matmul_peak_gflops(precision: str, n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-`repeats` GFLOP/s of an n×n matmul: the machine's practical dense peak, measured in this run."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def emit(result: dict[str, Any], out: str | None) -> None:
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,117 @@
+"""Diffusion on real MNIST: training throughput, sampling throughput per network evaluation (fp32 vs bf16),
+achieved GFLOP/s as a fraction of this machine's matmul peak (measured in the same run), and a budgeted training run
+with its loss curve.
+
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296 \
+    python benchmarks/diffusion_mnist.py --data-dir ../shared/data --minutes 5 --out benchmarks/results/diffusion_mnist.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from common import autocast, emit, machine_info, matmul_peak_gflops
+from genlab import api
+from genlab.training.loop import Trainer
+
+
+def time_train_steps(trainer: Trainer, precision: str, steps: int) -> float:
+    """Seconds per optimisation step (median of `steps` after one warm-up step)."""
+    trainer.cfg.train.precision = precision
+    x, y = trainer.next_batch()
+    trainer.train_step(x, y)
+    times = []
+    for _ in range(steps):
+        x, y = trainer.next_batch()
+        t0 = time.perf_counter()
+        trainer.train_step(x, y)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def train_step_flops(trainer: Trainer) -> int:
+    x, y = trainer.next_batch()
+    with FlopCounterMode(display=False) as counter:
+        loss, _ = trainer.model("model", x, y)
+        loss.backward()
+    trainer.model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def sampling_rate(model, precision: str, batch: int, steps: int) -> float:
+    """Images × network evaluations per second (DDIM, so one evaluation per step; guidance off)."""
+    seeds = list(range(batch))
+    labels = torch.arange(batch) % max(1, model.num_classes) if model.num_classes else None
+    with torch.no_grad(), autocast(precision):
+        model.generate(seeds[:8], labels[:8] if labels is not None else None, sampler="ddim", steps=2)
+        t0 = time.perf_counter()
+        model.generate(seeds, labels, sampler="ddim", steps=steps)
+    return batch * steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--preset", default="mnist-diffusion-quick")
+    ap.add_argument("--minutes", type=float, default=5.0, help="CPU-time budget of the training run")
+    ap.add_argument("--timing-steps", type=int, default=6)
+    ap.add_argument("--sample-batch", type=int, default=256)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    over = [f"data.data_dir={args.data_dir}"] if args.data_dir else []
+    run_dir = Path(tempfile.mkdtemp(prefix="genlab-bench-"))
+    cfg = api.resolve_config(args.preset, over + [f"run_dir={run_dir / 'timing'}"])
+    trainer = Trainer(cfg, progress=False)
+    params = sum(p.numel() for p in trainer.model.parameters())
+    peak = {p: matmul_peak_gflops(p) for p in ("fp32", "bf16")}
+    flops = train_step_flops(trainer)
+    step_s = {p: time_train_steps(trainer, p, args.timing_steps) for p in ("fp32", "bf16")}
+    batch = cfg.train.batch_size
+    sample = {p: sampling_rate(trainer.model.eval(), p, args.sample_batch, 10) for p in ("fp32", "bf16")}
+    # Sampling FLOPs per image and evaluation (forward only, fp32 accounting).
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        trainer.model.generate(list(range(8)), torch.arange(8) % 10 if trainer.model.num_classes else None,
+                               sampler="ddim", steps=1)
+    fwd_flops_per_image = counter.get_total_flops() / 8
+
+    budget = api.resolve_config(args.preset, over + [f"run_dir={run_dir / 'budget'}",
+                                                     f"train.time_limit_min={args.minutes}", "train.log_every=10"])
+    t0 = time.perf_counter()
+    result = api.train(budget, progress=False)
+    wall = time.perf_counter() - t0
+    log = result.run_dir / "scalars.jsonl"
+    curve = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+
+    emit({
+        "benchmark": "diffusion_mnist", "machine": machine_info(), "preset": args.preset, "parameters": params,
+        "batch_size": batch,
+        "matmul_peak_gflops": {k: round(v, 1) for k, v in peak.items()},
+        "train_step": {
+            p: {"seconds": round(step_s[p], 3), "images_per_s": round(batch / step_s[p], 1),
+                "gflops_per_s": round(flops / step_s[p] / 1e9, 1),
+                "fraction_of_peak": round(flops / step_s[p] / 1e9 / peak[p], 3)} for p in step_s},
+        "train_step_gflop": round(flops / 1e9, 2),
+        "bf16_speedup_train": round(step_s["fp32"] / step_s["bf16"], 2),
+        "sampling_images_x_nfe_per_s": {p: round(v, 1) for p, v in sample.items()},
+        "sampling_fraction_of_peak": {p: round(v * fwd_flops_per_image / 1e9 / peak[p], 3) for p, v in sample.items()},
+        "bf16_speedup_sampling": round(sample["bf16"] / sample["fp32"], 2),
+        "budget_run": {"minutes_budget": args.minutes, "train_minutes": round(result.train_seconds / 60, 2),
+                       "wall_minutes": round(wall / 60, 2), "steps": result.step, "images_seen": result.images_seen,
+                       "images_per_s": round(result.images_seen / max(result.train_seconds, 1e-9), 1),
+                       "run_dir": str(result.run_dir),
+                       "loss_curve": [[r["step"], r["loss"]] for r in curve]},
+        "command": "python benchmarks/diffusion_mnist.py --data-dir ../shared/data --minutes "
+                   f"{args.minutes} --preset {args.preset}",
+    }, args.out)
+
+
+if __name__ == "__main__":
+    main()
