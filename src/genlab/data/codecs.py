@@ -7,6 +7,7 @@ drawing digits or channel facies. A codec's `state()` is JSON and goes into the 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -51,9 +52,25 @@ class ImageCodec:
         return (self.channels, self.height, self.width)
 
 
-def codec_from_state(state: dict[str, Any]) -> ImageCodec:
+# kind -> function(state dict) -> codec. Other domains (e.g. spectrograms) register their codec here.
+_CODECS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def register_codec(kind: str, from_state: Callable[[dict[str, Any]], Any]) -> None:
+    """Make `codec_from_state` rebuild codecs whose state has ``"kind": kind``.
+
+    A codec needs: ``encode(batch) -> model-space tensor``, ``decode(x)``, ``to_display(x)`` and ``state() -> JSON``
+    (with its "kind"). A dataset may offer its own codec through a ``codec()`` method.
+    """
+    _CODECS[kind] = from_state
+
+
+def codec_from_state(state: dict[str, Any]) -> Any:
     """Rebuild a codec from its JSON state (as stored in a snapshot header)."""
     kind = state.get("kind", "image")
-    if kind != "image":
-        raise GenlabError(f"unknown codec kind '{kind}' in snapshot header; expected 'image'")
-    return ImageCodec(**state)
+    if kind not in _CODECS:
+        raise GenlabError(f"unknown codec kind '{kind}' in snapshot header; known: {', '.join(sorted(_CODECS))}")
+    return _CODECS[kind]({k: v for k, v in state.items()})
+
+
+register_codec("image", lambda state: ImageCodec(**state))

@@ -33,6 +33,9 @@ def load_training_data(data: DataConfig, seed: int) -> ImageDataset:
 
 
 def codec_for(ds: ImageDataset) -> ImageCodec:
+    """The dataset's own codec if it has one (e.g. spectrograms), else the uint8 image codec."""
+    if hasattr(ds, "codec"):
+        return ds.codec()
     c, h, w = ds.image_shape
     return ImageCodec(channels=c, height=h, width=w, levels=ds.levels)
 
