@@ -107,10 +107,10 @@ def test_trained_model_dpmpp_matches_ddim_with_five_times_fewer_steps():
     """On a briefly trained model, DPM-Solver++(2M) at 10 steps lands where DDIM at 50 steps does.
 
     Both runs end at the same timestep (so the final x0 jump is shared) and use v-prediction (well-posed at the
-    near-zero-SNR first step). Measured mean |difference|: 0.017 for DPM-Solver++(2M), 0.031 for DDIM at 10
-    steps, 0.053 with the sign of the second-order correction flipped, > 0.3 for scaling bugs (sigma ratio
-    without sqrt, lambda = log SNR) and 0.54 between different seeds. Took ~10 s on a 2-core machine shared
-    by ~7 processes (it is overhead-bound: ~400 passes of a tiny net).
+    near-zero-SNR first step). Measured mean |difference|: 0.010 for DPM-Solver++(2M), 0.025 for DDIM at 10
+    steps, 0.042 with the sign of the second-order correction flipped, > 0.3 for scaling bugs (sigma ratio
+    without sqrt, lambda = log SNR) and 0.56 between different seeds. Took ~5 s on a 2-core machine shared
+    by ~7 processes (it is overhead-bound: ~370 passes of a tiny net).
     """
     torch.manual_seed(0)
     m = Diffusion((1, 8, 8), num_classes=2, prediction="v", base_channels=8, channel_mults=[1],
@@ -133,5 +133,5 @@ def test_trained_model_dpmpp_matches_ddim_with_five_times_fewer_steps():
         return fn(m.denoiser(torch.tensor([0, 1] * 8), clip_x0=False), x_T, ts, m.alphas_cumprod, generators=gens)
 
     reference = solve(ddim, ts_ref)
-    assert (solve(dpmpp_2m, ts_fast) - reference).abs().mean() < 0.025
+    assert (solve(dpmpp_2m, ts_fast) - reference).abs().mean() < 0.02
     assert (reference - reference.roll(1, dims=0)).abs().mean() > 0.3  # the samples are not trivial

@@ -76,3 +76,13 @@ def test_sinusoidal_embedding_distinguishes_times():
     assert emb.shape == (3, 32)
     assert torch.allclose(emb[0, :16], torch.ones(16)) and torch.allclose(emb[0, 16:], torch.zeros(16))
     assert (emb[1] - emb[2]).abs().max() > 0.1
+
+
+def test_attention_only_where_asked():
+    def n_attn(net):
+        return sum(isinstance(m, SelfAttention2d) for m in net.modules())
+
+    assert n_attn(_tiny(image_size=28)) == 0
+    # (7,) at 28 px: one down block, the middle block and two up blocks at 7x7
+    assert n_attn(_tiny(image_size=28, attention_resolutions=(7,))) == 4
+    assert n_attn(_tiny(image_size=28, attention_resolutions=(14,))) == 3  # not in the middle (7x7)

@@ -41,7 +41,8 @@ class UNet(nn.Module):
         base_channels: width of the first level; level i has ``base_channels * channel_mults[i]`` channels.
         channel_mults: one multiplier per resolution level; the image is halved between levels.
         num_res_blocks: residual blocks per level on the way down (the way up has one more, as in ADM).
-        attention_resolutions: feature-map sizes (min(H, W)) at which self-attention follows each block.
+        attention_resolutions: feature-map sizes (min(H, W)) at which self-attention follows each block
+            (the middle block too when the lowest resolution is listed); () for no attention at all.
         num_classes: 0 for unconditional; otherwise the class table has ``num_classes + 1`` rows and row
             ``num_classes`` is the "null" class used for classifier-free guidance (Ho & Salimans 2022).
         dropout: dropout inside residual blocks.
@@ -73,8 +74,10 @@ class UNet(nn.Module):
         widths = [base_channels * m for m in channel_mults]
         self.down, skip_widths = self._build_down(widths, num_res_blocks, attention_resolutions, emb_dim, dropout, num_heads)
         mid = widths[-1]
-        self.mid = nn.ModuleList([ResBlock(mid, mid, emb_dim, dropout), SelfAttention2d(mid, num_heads),
-                                  ResBlock(mid, mid, emb_dim, dropout)])
+        # The middle block attends only if the lowest resolution is listed: attention at 32x32 (a 128 px input
+        # with 3 levels) costs 1024^2 per head and image, so it must be asked for.
+        mid_attn = [SelfAttention2d(mid, num_heads)] if min(self.sizes[-1]) in attention_resolutions else []
+        self.mid = nn.ModuleList([ResBlock(mid, mid, emb_dim, dropout), *mid_attn, ResBlock(mid, mid, emb_dim, dropout)])
         self.up = self._build_up(widths, num_res_blocks, attention_resolutions, emb_dim, dropout, num_heads, skip_widths)
         self.norm_out = group_norm(base_channels)
         self.conv_out = zero_init(nn.Conv2d(base_channels, out_channels, 3, padding=1))

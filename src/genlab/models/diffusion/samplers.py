@@ -103,7 +103,7 @@ def ddpm(denoise: Denoise, x_T: Tensor, timesteps, alphas_cumprod: Tensor, *, ge
 
 
 @torch.no_grad()
-def dpmpp_2m(denoise: Denoise, x_T: Tensor, timesteps, alphas_cumprod: Tensor, *, generators=None,
+def dpmpp_2m(denoise: Denoise, x_T: Tensor, timesteps, alphas_cumprod: Tensor, *, generators,
              callback: Callback = None) -> Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2): multistep second-order solver of the
     diffusion ODE in data prediction, stepping in log-SNR lambda = log(alpha / sigma):
