@@ -86,3 +86,11 @@ def test_attention_only_where_asked():
     # (7,) at 28 px: one down block, the middle block and two up blocks at 7x7
     assert n_attn(_tiny(image_size=28, attention_resolutions=(7,))) == 4
     assert n_attn(_tiny(image_size=28, attention_resolutions=(14,))) == 3  # not in the middle (7x7)
+
+
+def test_unbuildable_widths_raise_one_line_errors():
+    with pytest.raises(GenlabError, match="num_heads=3"):
+        _tiny(num_heads=3, attention_resolutions=(7,))
+    assert _tiny(num_heads=3)  # no attention: any head count
+    with pytest.raises(GenlabError, match="channel_mults"):
+        _tiny(channel_mults=())
