@@ -17,7 +17,7 @@ from torch import Tensor
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.diffusion import objective
-from genlab.models.diffusion.samplers import get_sampler
+from genlab.models.diffusion.samplers import SAMPLERS, get_sampler
 from genlab.models.diffusion.schedules import make_alphas_cumprod, sampling_timesteps
 from genlab.models.registry import register
 from genlab.nn.unet import UNet
@@ -102,26 +102,35 @@ class Diffusion(GenerativeModel):
         None (null class); batch_size: images per forward pass (default: all); callback: per step and batch.
         """
         sample_fn, seeds = get_sampler(sampler), [int(s) for s in seeds]
+        if eta != 0 and sample_fn is not SAMPLERS["ddim"]:
+            raise GenlabError(f"diffusion: eta={eta} only applies to the ddim sampler, not '{sampler}'")
         labels = self._check_labels(labels, len(seeds))
         timesteps = sampling_timesteps(steps, self.cfg.num_train_steps)
-        opts = {"eta": float(eta)} if sampler == "ddim" else {}
-        device, was_training = self.unet.conv_in.weight.device, self.training
+        opts = {"eta": float(eta)} if sample_fn is SAMPLERS["ddim"] else {}
+        size = batch_size or max(len(seeds), 1)
+        was_training = self.training
         self.eval()
         try:
-            chunks = []
-            for lo in range(0, len(seeds), batch_size or max(len(seeds), 1)):
-                chunk = seeds[lo:lo + (batch_size or len(seeds))]
-                lab = None if labels is None else labels[lo:lo + len(chunk)].to(device)
-                # One CPU generator per image: x_T first, then the sampler's step noise continue the same stream,
-                # so results do not depend on the batch, the batch size or the device.
-                gens = sample_generators(chunk)
-                x_T = randn_like_per_sample(gens, self.image_shape).to(device)
-                x0 = sample_fn(self.denoiser(lab, guidance), x_T, timesteps, self.alphas_cumprod,
-                               generators=gens, callback=callback, **opts)
-                chunks.append(x0.clamp(-1.0, 1.0))
+            chunks = [
+                self._generate_batch(sample_fn, seeds[lo:lo + size], None if labels is None else labels[lo:lo + size],
+                                     timesteps, guidance, callback, opts)
+                for lo in range(0, len(seeds), size)
+            ]
         finally:
             self.train(was_training)
-        return torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape, device=device)
+        return torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape)
+
+    def _generate_batch(self, sample_fn, seeds: list[int], labels: Tensor | None, timesteps: Tensor,
+                        guidance: float, callback, opts: dict) -> Tensor:
+        """One batch of `generate`: (len(seeds), C, H, W) clamped to [-1, 1] on the model's device."""
+        device = self.unet.conv_in.weight.device
+        # One CPU generator per image: x_T first, then the sampler's step noise continues the same stream, so an
+        # image does not depend on its batch, the batch size or the device.
+        gens = sample_generators(seeds)
+        x_T = randn_like_per_sample(gens, self.image_shape).to(device)
+        denoise = self.denoiser(None if labels is None else labels.to(device), guidance)
+        x0 = sample_fn(denoise, x_T, timesteps, self.alphas_cumprod, generators=gens, callback=callback, **opts)
+        return x0.clamp(-1.0, 1.0)
 
     def _check_labels(self, labels: Tensor | None, n: int) -> Tensor | None:
         if labels is None:
@@ -129,7 +138,7 @@ class Diffusion(GenerativeModel):
         if self.num_classes == 0:
             raise GenlabError("diffusion: labels given but the model is unconditional (num_classes=0)")
         labels = torch.as_tensor(labels, dtype=torch.long).flatten()
-        if labels.numel() != n or labels.min() < 0 or labels.max() >= self.num_classes:
+        if labels.numel() != n or (n > 0 and (labels.min() < 0 or labels.max() >= self.num_classes)):
             raise GenlabError(f"diffusion: labels must be {n} class indices in [0, {self.num_classes}), "
                               f"got {labels.tolist()[:10]}")
         return labels
