@@ -22,7 +22,7 @@ from genlab.checkpoints.state import load_state, state_paths
 from genlab.config import RunConfig, preset_names, resolve
 from genlab.data.codecs import ImageCodec, codec_from_state
 from genlab.errors import GenlabError
-from genlab.training.distributed import pick_device
+from genlab.training.device import pick_device, resolve_precision
 from genlab.training.loop import Trainer, TrainResult, generate_kwargs
 
 __all__ = ["train", "resolve_config", "presets", "load", "Generator", "save_grid", "find_snapshot", "TrainResult"]
@@ -86,11 +86,12 @@ class Generator:
         return self.model.num_classes
 
     def generate_model_space(self, seeds: Sequence[int], labels: Tensor | None = None, *,
-                             batch_size: int = 256, precision: str = "fp32",
+                             batch_size: int = 256, precision: str = "auto",
                              progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Tensor:
         """Samples in model space (N, C, H, W), [-1, 1]; sample i depends only on seeds[i] (and labels[i])."""
         out = []
         opts = generate_kwargs(self.model, **kwargs)
+        precision = resolve_precision(precision, self.device)
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if precision == "bf16"
                     else torch.autocast(self.device.type, enabled=False))
         for start in range(0, len(seeds), batch_size):

@@ -63,7 +63,7 @@ def sample(
     output: Path = typer.Option(Path("samples.png"), "-o", "--output", help="PNG grid to write."),
     nrow: Optional[int] = typer.Option(None, help="Images per grid row."),
     batch_size: int = typer.Option(256, min=1, max=4096, help="Samples generated at once."),
-    precision: str = typer.Option("fp32", help="fp32 or bf16 (autocast)."),
+    precision: str = typer.Option("auto", help="auto, fp32 or bf16 (autocast; auto = bf16 where native)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Generate samples from a snapshot (no training flags needed) and save them as a PNG grid."""

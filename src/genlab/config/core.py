@@ -41,7 +41,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
     ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on
     accum_steps: int = 1  # gradient accumulation: batch_size is split into this many micro-batches
-    precision: str = "fp32"  # fp32 | bf16 (autocast; ~1.6-2.2x faster on this kind of CPU)
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto = bf16 only where the hardware has native bf16
     seed: int = 0
     epochs: float = 1.0  # length of training, in epochs (fractions allowed)
     max_steps: int = 0  # if > 0, stop after this many steps (overrides epochs)

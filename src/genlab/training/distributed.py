@@ -35,15 +35,6 @@ def init_distributed(device: torch.device) -> DistInfo:
                     local_rank=int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def pick_device(name: str) -> torch.device:
-    """"auto" → CUDA (this process's local rank) when available, else CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    return torch.device(name)
-
-
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

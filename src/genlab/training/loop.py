@@ -28,7 +28,8 @@ from genlab.checkpoints.state import load_state, rng_state, save_state, set_rng_
 from genlab.config.core import RunConfig
 from genlab.errors import GenlabError, TrainingDiverged
 from genlab.training.batches import BatchOrder
-from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed, pick_device
+from genlab.training.device import pick_device, resolve_precision
+from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed
 from genlab.training.ema import EMA
 from genlab.training.setup import build_model, codec_for, load_training_data
 from genlab.utils.io import append_jsonl, write_json
@@ -86,6 +87,7 @@ class Trainer:
         self.callback = callback
         self.run_dir = cfg.resolved_run_dir()
         self.device = pick_device(cfg.train.device)
+        self.precision = resolve_precision(cfg.train.precision, self.device)
         self.dist: DistInfo = init_distributed(self.device)
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
@@ -111,8 +113,6 @@ class Trainer:
         if t.batch_size % (t.accum_steps * self.dist.world_size):
             raise GenlabError(f"train.batch_size={t.batch_size} must divide by accum_steps x processes "
                               f"({t.accum_steps} x {self.dist.world_size})")
-        if t.precision not in ("fp32", "bf16"):
-            raise GenlabError(f"train.precision='{t.precision}': expected fp32 or bf16")
         if t.epochs <= 0 and t.max_steps <= 0:
             raise GenlabError("set train.epochs > 0 or train.max_steps > 0")
 
@@ -193,7 +193,7 @@ class Trainer:
 
     # --- one optimisation step ----------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.cfg.train.precision == "bf16":
+        if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
