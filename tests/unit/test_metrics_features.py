@@ -90,10 +90,20 @@ def _bars(n: int, seed: int) -> ImageDataset:
 
 
 def test_train_feature_net_learns_a_tiny_task():
-    net, info = train_feature_net(_bars(256, 0), _bars(128, 1), epochs=4, batch_size=16, lr=1e-2, seed=0,
-                                  progress=None, widths=(4, 8, 8), feature_dim=8)
-    assert info["test_accuracy"] >= 0.9 and info["epochs"] == 4
+    # (4, 8, 8)-wide nets sometimes lose a class to dead channels with 192 images; (8, 8, 8) learnt on all 5 seeds tried
+    net, info = train_feature_net(_bars(192, 0), _bars(64, 1), epochs=3, batch_size=16, lr=1e-2, seed=0,
+                                  progress=None, widths=(8, 8, 8), feature_dim=8)
+    assert info["test_accuracy"] >= 0.9 and info["epochs"] == 3
     assert net.image_size == 12 and net.num_classes == 2 and not net.training
+
+
+def test_train_feature_net_is_seeded():
+    data = _bars(64, 0)
+    runs = [train_feature_net(data, data, epochs=1, batch_size=16, seed=seed, progress=None, widths=(4, 4, 4),
+                              feature_dim=4)[0] for seed in (3, 3, 4)]
+    images = data.get_batch(range(8))[0]
+    torch.testing.assert_close(runs[0](images)[0], runs[1](images)[0], rtol=0, atol=0)
+    assert not torch.allclose(runs[0](images)[0], runs[2](images)[0])
 
 
 def test_train_feature_net_needs_labels():

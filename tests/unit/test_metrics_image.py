@@ -44,6 +44,7 @@ def test_frechet_matches_scipy_sqrtm():
     ours = frechet_distance(mu1, s1, mu2, s2)
     assert ours == pytest.approx(_scipy_frechet(mu1, s1, mu2, s2), rel=1e-9, abs=1e-10)
     assert ours > 0.1
+    assert frechet_distance(mu2, s2, mu1, s1) == pytest.approx(ours, rel=1e-9)  # symmetric
 
 
 def test_feature_stats_and_accumulator_match_numpy():
