@@ -19,6 +19,7 @@ from genlab.metrics.image import (
     InceptionScore,
     Memorisation,
     PrecisionRecall,
+    evaluate_features,
     evaluate_images,
     floor_indices,
     mmd2_unbiased,
@@ -200,6 +201,9 @@ def test_evaluate_images_reports_everything_with_counts():
     assert set(out["memorisation"]) >= {"median_ratio", "fake_below_test_p1"}
     again = evaluate_images(fake, test, train, net, num_samples=40, kid_subsets=5, kid_subset_size=20, is_splits=2)
     assert again["kid_mean"] == out["kid_mean"] and again["floor"]["kid_mean"] == out["floor"]["kid_mean"]
+    cached = evaluate_features(net.extract(fake[:40]), net.extract(test), net.extract(train), kid_subsets=5,
+                               kid_subset_size=20, is_splits=2)
+    assert cached["fid"] == pytest.approx(out["fid"], rel=1e-6) and cached["floor"]["fid"] == out["floor"]["fid"]
 
 
 def test_evaluate_images_rejects_bad_input():

@@ -383,6 +383,21 @@ def _memorisation(fake_f: Tensor, test_f: Tensor, train_f: Tensor) -> dict[str, 
     return memo.compute()
 
 
+def evaluate_features(fake: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor],
+                      train: tuple[Tensor, Tensor] | None = None, *, seed: int = 0, with_floor: bool = True,
+                      kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3
+                      ) -> dict[str, Any]:
+    """`evaluate_images` on precomputed (features, logits) pairs, so a training run can extract the test and
+    train features once and reuse them every epoch."""
+    kw = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "is_splits": is_splits, "k": k}
+    result: dict[str, Any] = {**compare_features(fake, test, seed=seed, **kw), "seed": seed}
+    if train is not None:
+        result["memorisation"] = _memorisation(fake[0], test[0], train[0])
+        if with_floor:
+            result["floor"] = _floor(train, test, min(fake[0].shape[0], train[0].shape[0]), seed, **kw)
+    return result
+
+
 def evaluate_images(fake: ImagesLike, real_test: ImagesLike, real_train: ImagesLike | None, net: FeatureNet,
                     num_samples: int | None = None, *, seed: int = 0, batch_size: int = 500, with_floor: bool = True,
                     kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3
@@ -399,13 +414,8 @@ def evaluate_images(fake: ImagesLike, real_test: ImagesLike, real_train: ImagesL
     count = num_samples or fake_u8.shape[0]
     if count > fake_u8.shape[0]:
         raise GenlabError(f"num_samples={count} but only {fake_u8.shape[0]} fake images were given")
-    kw = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "is_splits": is_splits, "k": k}
     fake_fl = extract(net, fake_u8[:count], "fake", batch_size)
     test_fl = extract(net, real_test, "real_test", batch_size)
-    result: dict[str, Any] = {**compare_features(fake_fl, test_fl, seed=seed, **kw), "seed": seed}
-    if real_train is not None:
-        train_fl = extract(net, real_train, "real_train", batch_size)
-        result["memorisation"] = _memorisation(fake_fl[0], test_fl[0], train_fl[0])
-        if with_floor:
-            result["floor"] = _floor(train_fl, test_fl, min(count, train_fl[0].shape[0]), seed, **kw)
-    return result
+    train_fl = extract(net, real_train, "real_train", batch_size) if real_train is not None else None
+    return evaluate_features(fake_fl, test_fl, train_fl, seed=seed, with_floor=with_floor, kid_subsets=kid_subsets,
+                             kid_subset_size=kid_subset_size, is_splits=is_splits, k=k)
