@@ -208,7 +208,7 @@ def _train_epoch(net: FeatureNet, data: ImageDataset, opt: torch.optim.Optimizer
     return total / count
 
 
-def train_feature_net(train: ImageDataset, test: ImageDataset, epochs: int = 4, batch_size: int = 128,
+def train_feature_net(train: ImageDataset, test: ImageDataset, epochs: int = 5, batch_size: int = 128,
                       lr: float = 3e-3, seed: int = 0, progress: Callable[[str], None] | None = print,
                       device: torch.device | str = "cpu", **net_kwargs: Any) -> tuple[FeatureNet, dict[str, Any]]:
     """Train a FeatureNet classifier on labelled `train`, report top-1 accuracy on `test`.

@@ -69,6 +69,14 @@ def feature_stats(features: ArrayLike) -> tuple[Tensor, Tensor]:
     return mu, sigma
 
 
+def stats_from_sums(count: float | Tensor, total: Tensor, outer: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean (D,) and unbiased covariance (D, D) from n, sum(f) (D,) and sum(f f^T) (D, D) in float64."""
+    if count < 2:
+        raise ValueError(f"need at least 2 samples for a covariance, have {int(count)}")
+    mu = total / count
+    return mu, (outer - count * torch.outer(mu, mu)) / (count - 1)
+
+
 class GaussianAccumulator:
     """Streaming float64 sums for the mean and covariance of features seen batch by batch.
 
@@ -89,8 +97,4 @@ class GaussianAccumulator:
 
     def stats(self) -> tuple[Tensor, Tensor]:
         """Mean (D,) and unbiased covariance (D, D) of everything added so far."""
-        if self.count < 2:
-            raise ValueError(f"need at least 2 samples for a covariance, have {self.count}")
-        mu = self.total / self.count
-        sigma = (self.outer - self.count * torch.outer(mu, mu)) / (self.count - 1)
-        return mu, sigma
+        return stats_from_sums(self.count, self.total, self.outer)

@@ -19,7 +19,7 @@ from torchmetrics.utilities import dim_zero_cat
 from genlab.data.dataset import ImageDataset
 from genlab.errors import GenlabError
 from genlab.metrics.features import FeatureNet
-from genlab.metrics.frechet import frechet_distance
+from genlab.metrics.frechet import frechet_distance, stats_from_sums
 
 ImagesLike = Tensor | np.ndarray | ImageDataset
 
@@ -94,8 +94,7 @@ class FID(_FeatureMetric):
         n = getattr(self, f"{side}_n")
         if n < 2:
             raise GenlabError(f"FID: need at least 2 {side} images, got {int(n)}")
-        mu = getattr(self, f"{side}_sum") / n
-        return mu, (getattr(self, f"{side}_outer") - n * torch.outer(mu, mu)) / (n - 1)
+        return stats_from_sums(n, getattr(self, f"{side}_sum"), getattr(self, f"{side}_outer"))
 
     def compute(self) -> Tensor:
         return torch.tensor(frechet_distance(*self._stats("real"), *self._stats("fake")), dtype=torch.float64)
