@@ -1,0 +1,361 @@
+"""Evaluate generators: sample from a snapshot, measure the samples against real data, compare epochs and samplers.
+
+    import genlab.api as gl
+    result = gl.evaluate("runs/mnist-diffusion-quick", n=2000, sampler="dpmpp-2m", steps=20)
+    result["metrics"]["fid"], result["metrics"]["floor"]["fid"]       # ours, and real-vs-real at the same count
+    gl.evaluate_run("runs/mnist-diffusion-quick", n=1000)               # one line per epoch in metrics.jsonl
+
+Images (MNIST-like, codec levels=256) are measured with the dataset's shipped domain feature net
+(`genlab.metrics.features`) by `genlab.metrics.image.evaluate_features`: FID, KID, IS, precision/recall, class
+balance and memorisation against the test split, each with its sample counts and beside the real-vs-real floor (a
+random training subset of the same count against the same test set). Binary facies snapshots (levels=2) are routed
+to `genlab.metrics.facies.compare_facies`. Real features are extracted once per call, so `evaluate_run` costs one
+extraction plus generation per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genlab.errors import GenlabError
+from genlab.utils.io import append_jsonl, write_json
+
+__all__ = ["evaluate", "evaluate_run", "fid_vs_steps", "MIN_SAMPLES", "METRICS_FILE", "FID_VS_STEPS_FILE"]
+
+MIN_SAMPLES = 10  # KID needs >= 2 per subset and k-NN precision/recall needs > k=3 per set; below 10 it is noise
+FACIES_TRAIN = 2000  # default training images for the facies nearest-Hamming check (O(N_fake * N_train * H * W))
+METRICS_FILE = "metrics.jsonl"
+FID_VS_STEPS_FILE = "fid_vs_steps.json"
+Progress = Callable[[int, int], None]
+
+
+# ---------------------------------------------------------------------------------------------- the real side
+
+@dataclass
+class RealData:
+    """What one dataset contributes to every evaluation: the domain, and real features or images, extracted once.
+
+    kind: "image" (feature-net metrics) or "facies" (binary two-point / pattern statistics).
+    test, train: (features (N, D), logits (N, K)) for images; uint8 (N, H, W) {0, 1} arrays for facies.
+    """
+
+    kind: str
+    dataset: str
+    test: Any
+    train: Any
+    net: Any = None  # FeatureNet for images
+    net_info: dict[str, Any] | None = None
+
+
+def _domain(header: dict[str, Any], path: Path) -> str:
+    """"image" or "facies" from a snapshot header; GenlabError naming the right command for other domains."""
+    codec = header.get("codec", {})
+    kind, levels = codec.get("kind", "image"), int(codec.get("levels", 256))
+    if kind != "image":
+        raise GenlabError(f"{path}: a '{kind}' snapshot; `genlab evaluate` covers image and facies datasets — "
+                          f"measure audio models with genlab.metrics.audio (SI-SDR, SDR, LSD) instead")
+    if levels == 2:
+        return "facies"
+    if levels != 256:
+        raise GenlabError(f"{path}: codec levels={levels}; `genlab evaluate` expects 256 (grayscale) or 2 (facies)")
+    return "image"
+
+
+def _data_settings(header: dict[str, Any], data_dir: str | Path | None) -> tuple[str, dict[str, Any]]:
+    """(dataset name, load_dataset keyword arguments) from a snapshot header and an optional data_dir override."""
+    data = (header.get("config") or {}).get("data", {})
+    dataset = header.get("dataset") or data.get("dataset")
+    if not dataset:
+        raise GenlabError("snapshot header has no 'dataset': it was not written by genlab's trainer; "
+                          "cannot tell which real data to compare with")
+    kwargs = {"data_dir": data_dir if data_dir is not None else data.get("data_dir"),
+              "download": bool(data.get("download", False)), **(data.get("options") or {})}
+    return dataset, kwargs
+
+
+def _random_subset(n_total: int, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded random subset of size min(limit, n_total) (all indices when limit is None)."""
+    if limit is None or limit >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed + 7919).choice(n_total, size=limit, replace=False))
+
+
+def _load_images(dataset: str, split: str, kwargs: dict[str, Any], limit: int | None, seed: int) -> Tensor:
+    """uint8 (N, C, H, W) of a split, or a seeded random subset of it (never a prefix: MNIST is ordered)."""
+    from genlab.data.registry import load_dataset
+
+    data = load_dataset(dataset, split, **kwargs)
+    return data.get_batch(_random_subset(len(data), limit, seed))[0]
+
+
+def _feature_net(dataset: str, feature_net: Any, device: torch.device) -> tuple[Any, dict[str, Any]]:
+    """A FeatureNet (given, or the shipped one for `dataset`) and what identifies it (dataset, sha256, accuracy)."""
+    from genlab.data.registry import _canonical
+    from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net, load_feature_net_file, read_sidecar
+
+    if isinstance(feature_net, FeatureNet):
+        return feature_net.to(device).eval(), {"source": "given"}
+    if feature_net is not None:
+        path = Path(feature_net).with_suffix(".safetensors")
+        return load_feature_net_file(path, device), {"source": str(path), **_net_info(read_sidecar(path))}
+    name = _canonical(dataset)
+    net = load_feature_net(name, device=device)
+    return net, {"source": name, **_net_info(read_sidecar(ASSET_DIR / f"{name}.safetensors"))}
+
+
+def _net_info(sidecar: dict[str, Any]) -> dict[str, Any]:
+    return {key: sidecar[key] for key in ("dataset", "sha256", "test_accuracy") if key in sidecar}
+
+
+def real_data(header: dict[str, Any], *, path: Path = Path("snapshot"), data_dir: str | Path | None = None,
+              feature_net: Any = None, max_train: int | None = None, seed: int = 0, batch_size: int = 500,
+              device: torch.device | str = "cpu") -> RealData:
+    """Load and (for images) featurise the test split and a seeded random training subset of `max_train` images
+    (default all) for the dataset a snapshot was trained on."""
+    kind = _domain(header, path)
+    dataset, kwargs = _data_settings(header, data_dir)
+    if kind == "facies":
+        test = _load_images(dataset, "test", kwargs, None, seed)[:, 0]
+        train = _load_images(dataset, "train", kwargs, max_train or FACIES_TRAIN, seed)[:, 0]
+        return RealData(kind, dataset, test.numpy(), train.numpy())
+    net, info = _feature_net(dataset, feature_net, torch.device(device))
+    test = net.extract(_load_images(dataset, "test", kwargs, None, seed), batch_size)
+    train = net.extract(_load_images(dataset, "train", kwargs, max_train, seed), batch_size)
+    return RealData(kind, dataset, test, train, net, info)
+
+
+# ---------------------------------------------------------------------------------------------- one snapshot
+
+def _check_request(n: int, split: str) -> None:
+    if n < MIN_SAMPLES:
+        raise GenlabError(f"n={n}: too few samples; KID subsets need >= 2 and precision/recall need more than "
+                          f"k=3 neighbours per set; use n >= {MIN_SAMPLES} (1000+ for numbers worth reporting)")
+    if split not in ("test", "train"):
+        raise GenlabError(f"split='{split}': expected test (default) or train")
+
+
+def _sample(gen: Any, n: int, seed: int, sampler: str, steps: int, guidance: float, batch_size: int,
+            progress: Progress | None, domain: str) -> Tensor:
+    """n samples, seeds seed..seed+n-1, classes cycling 0..K-1 for conditional models: uint8 (N, C, H, W) for
+    images, (N, H, W) {0, 1} for facies."""
+    images = gen.generate(n, seed=seed, sampler=sampler, steps=steps, guidance=guidance, batch_size=batch_size,
+                          progress=progress, display=domain == "image")
+    return images if domain == "image" else images[:, 0]
+
+
+def _measure(fake: Tensor, real: RealData, split: str, seed: int, batch_size: int) -> dict[str, Any]:
+    """Every metric of fake samples against `real` (the test split by default), with counts and the floor."""
+    if real.kind == "facies":
+        from genlab.metrics.facies import compare_facies
+
+        ref, other = (real.test, real.train) if split == "test" else (real.train, real.test)
+        return compare_facies(fake.numpy(), ref, train=other if split == "test" else None, seed=seed)
+    from genlab.metrics.image import evaluate_features
+
+    fake_fl = real.net.extract(fake, batch_size)
+    if split == "test":
+        return evaluate_features(fake_fl, real.test, real.train, seed=seed)
+    # Reference = train: the floor becomes a random test subset against train; nearest-neighbour memorisation
+    # against the reference itself would be meaningless, so it is dropped.
+    result = evaluate_features(fake_fl, real.train, real.test, seed=seed)
+    result.pop("memorisation", None)
+    return result
+
+
+def _nfe(gen: Any, sampler: str, steps: int, guidance: float) -> int | None:
+    """Network evaluations per image: the sampler's steps, doubled by classifier-free guidance (w not in {0, 1});
+    None for one-shot families (GAN/VAE decoders: one forward pass)."""
+    if gen.header.get("family") != "diffusion":
+        return None
+    return steps * (2 if gen.num_classes and guidance not in (0.0, 1.0) else 1)
+
+
+def _evaluate_loaded(gen: Any, real: RealData, *, n: int, sampler: str, steps: int, guidance: float, split: str,
+                     seed: int, batch_size: int, progress: Progress | None) -> dict[str, Any]:
+    """Generate with a loaded Generator and measure against precomputed real data; the result dict of `evaluate`."""
+    t0 = time.time()
+    fake = _sample(gen, n, seed, sampler, steps, guidance, batch_size, progress, real.kind)
+    t1 = time.time()
+    metrics = _measure(fake, real, split, seed, batch_size)
+    header = gen.header
+    diffusion = header.get("family") == "diffusion"
+    return {
+        "family": header.get("family"), "dataset": real.dataset, "domain": real.kind, "split": split,
+        "num_samples": n, "seed": seed, "sampler": sampler if diffusion else None, "steps": steps if diffusion else None,
+        "guidance": guidance if diffusion and gen.num_classes else None, "nfe": _nfe(gen, sampler, steps, guidance),
+        "step": header.get("step"), "images_seen": header.get("images_seen"),
+        "train_seconds": header.get("train_seconds"), "feature_net": real.net_info,
+        "generate_seconds": round(t1 - t0, 2), "metric_seconds": round(time.time() - t1, 2), "metrics": metrics,
+    }
+
+
+def evaluate(source: str | Path, n: int = 10000, *, sampler: str = "dpmpp-2m", steps: int = 20,
+             guidance: float = 1.0, split: str = "test", seed: int = 0, batch_size: int = 256,
+             progress: Progress | None = None, data_dir: str | Path | None = None, feature_net: Any = None,
+             max_train: int | None = None, device: str = "auto", weights: str = "ema") -> dict[str, Any]:
+    """Generate `n` samples from a snapshot (file, run directory or pretrained name) and measure them.
+
+    sampler/steps/guidance apply to diffusion models only (ignored, and reported as None, for other families).
+    split: the real reference ("test", default; "train" swaps the roles of the two splits).
+    data_dir: where the real data lives (default: the run's data.data_dir, else $GENLAB_DATA_DIR / ./data).
+    feature_net: a FeatureNet or a .safetensors path (default: the shipped net for the run's dataset).
+    max_train: use a seeded random subset of this many training images for the floor and memorisation (default all).
+    Returns a JSON-ready dict: run facts (family, dataset, step, train_seconds, sampler, steps, nfe, timings) and
+    "metrics" (FID, KID, IS, precision/recall, class balance, memorisation, each with counts, and "floor").
+    """
+    from genlab.api import find_snapshot, load
+
+    _check_request(n, split)
+    path = find_snapshot(source)
+    gen = load(path, device=device, weights=weights)
+    real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
+                     max_train=max(max_train, n) if max_train else None, seed=seed, device=gen.device)
+    return {"snapshot": str(path), **_evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance,
+                                                      split=split, seed=seed, batch_size=batch_size,
+                                                      progress=progress)}
+
+
+# ---------------------------------------------------------------------------------------------- epochs of a run
+
+def _run_dir(run_dir: str | Path) -> Path:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise GenlabError(f"{path}: not a run directory (expected a folder with snapshots/epoch-*.safetensors)")
+    return path
+
+
+def _epoch_snapshots(run: Path, every_epoch: bool) -> list[tuple[int | None, Path]]:
+    """[(epoch, snapshot path)] in epoch order; the final snapshot only (epoch None) when not every_epoch."""
+    epochs = sorted(run.glob("snapshots/epoch-*.safetensors"))
+    if every_epoch and epochs:
+        return [(int(p.stem.split("-")[1]), p) for p in epochs]
+    from genlab.api import find_snapshot
+
+    return [(None, find_snapshot(run))]
+
+
+def _settings_key(row: dict[str, Any]) -> tuple:
+    """What makes two metrics.jsonl lines comparable: epoch, count, seed, split and the requested sampler settings
+    (requested, not effective: a GAN row records sampler None but was asked for the same thing)."""
+    asked = row.get("requested") or {}
+    return (row.get("epoch"), row.get("num_samples"), row.get("seed"), row.get("split"),
+            asked.get("sampler"), asked.get("steps"), asked.get("guidance"))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file (missing file → []); a torn last line (crash mid-append) is skipped."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def metrics_row(result: dict[str, Any], epoch: int | None) -> dict[str, Any]:
+    """One flat metrics.jsonl line from an `evaluate` result: run facts, scalar metrics and floor_* values."""
+    metrics = result["metrics"]
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    floor = {f"floor_{k}": v for k, v in (metrics.get("floor") or {}).items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    memo = {f"memorisation_{k}": v for k, v in (metrics.get("memorisation") or {}).items()}
+    facts = {k: result.get(k) for k in ("family", "dataset", "num_samples", "sampler", "steps", "guidance", "nfe",
+                                        "seed", "split", "step", "images_seen", "train_seconds", "snapshot")}
+    if result.get("domain") == "facies":
+        scalars = {k: v for k, v in metrics["fake"].items() if isinstance(v, (int, float))}
+        floor = {f"floor_{k}": v for k, v in metrics["floor"].items() if isinstance(v, (int, float))}
+    return {"epoch": epoch, **facts, **scalars, **floor, **memo}
+
+
+def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *, sampler: str = "dpmpp-2m",
+                 steps: int = 20, guidance: float = 1.0, split: str = "test", seed: int = 0, batch_size: int = 256,
+                 data_dir: str | Path | None = None, feature_net: Any = None, max_train: int | None = None,
+                 device: str = "auto", progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Measure every snapshots/epoch-*.safetensors of a run (or only its final snapshot) and append one line per
+    snapshot to run_dir/metrics.jsonl. Lines already there with the same settings are kept, not recomputed, so an
+    interrupted evaluation resumes. Real features are extracted once. Returns all rows for these settings."""
+    from genlab.api import load
+
+    _check_request(n, split)
+    run = _run_dir(run_dir)
+    out = run / METRICS_FILE
+    done = {_settings_key(r): r for r in read_jsonl(out)}
+    real, rows = None, []
+    for epoch, path in _epoch_snapshots(run, every_epoch):
+        row = done.get((epoch, n, seed, split, sampler, steps, guidance))
+        if row is None:
+            gen = load(path, device=device)
+            real = real or real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
+                                     max_train=max(max_train, n) if max_train else None, seed=seed,
+                                     device=gen.device)
+            result = _evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance, split=split,
+                                      seed=seed, batch_size=batch_size, progress=None)
+            row = metrics_row({"snapshot": str(path), **result}, epoch)
+            row["requested"] = {"sampler": sampler, "steps": steps, "guidance": guidance}
+            append_jsonl(out, row)
+            if progress:
+                progress(f"epoch {epoch}: " + _summary(row))
+        rows.append(row)
+    return rows
+
+
+def _summary(row: dict[str, Any]) -> str:
+    keys = ("fid", "floor_fid", "kid_mean", "is_mean", "precision", "recall")
+    return " ".join(f"{k}={row[k]:.4g}" for k in keys if isinstance(row.get(k), (int, float)))
+
+
+# ---------------------------------------------------------------------------------------------- samplers and steps
+
+def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2m"),
+                 steps_list: Sequence[int] = (5, 10, 20, 50), n: int = 1000, *, guidance: float = 1.0,
+                 seed: int = 0, batch_size: int = 256, data_dir: str | Path | None = None, feature_net: Any = None,
+                 max_train: int | None = None, device: str = "auto", output: str | Path | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """FID (and KID, precision, recall) of a diffusion snapshot for each sampler × number of steps, same seeds.
+
+    Writes the result as JSON to `output` (default: run_dir/fid_vs_steps.json when `source` is a run directory)
+    so `genlab report` can plot it. Returns {"rows": [{sampler, steps, nfe, fid, ...}], "floor": {...}, ...}.
+    """
+    from genlab.api import find_snapshot, load
+
+    _check_request(n, "test")
+    path = find_snapshot(source)
+    gen = load(path, device=device)
+    if gen.header.get("family") != "diffusion":
+        raise GenlabError(f"{path}: fid_vs_steps needs a diffusion snapshot, got family '{gen.header.get('family')}'")
+    real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
+                     max_train=max(max_train, n) if max_train else None, seed=seed, device=gen.device)
+    rows, floor = [], None
+    for sampler in samplers:
+        for steps in steps_list:
+            result = _evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance, split="test",
+                                      seed=seed, batch_size=batch_size, progress=None)
+            row = metrics_row(result, None)
+            floor = floor or (result["metrics"].get("floor") if real.kind == "image" else None)
+            rows.append({k: row.get(k) for k in ("sampler", "steps", "nfe", "num_samples", "generate_seconds")
+                         } | _point(row, result))
+            if progress:
+                progress(f"{sampler} {steps} steps: " + _summary(rows[-1]))
+    out = {"snapshot": str(path), "dataset": real.dataset, "num_samples": n, "guidance": guidance, "rows": rows,
+           "floor": floor, "feature_net": real.net_info}
+    target = Path(output) if output else (Path(source) / FID_VS_STEPS_FILE if Path(source).is_dir() else None)
+    if target is not None:
+        write_json(target, out)
+    return out
+
+
+def _point(row: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("fid", "kid_mean", "kid_std", "is_mean", "precision", "recall", "floor_fid")
+    return {"generate_seconds": result["generate_seconds"], **{k: row[k] for k in keys if k in row}}
