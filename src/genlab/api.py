@@ -22,10 +22,15 @@ from genlab.checkpoints.state import load_state, state_paths
 from genlab.config import RunConfig, preset_names, resolve
 from genlab.data.codecs import ImageCodec, codec_from_state
 from genlab.errors import GenlabError
+from genlab.evaluation import evaluate, evaluate_run
+from genlab.report.html import report
 from genlab.training.device import pick_device, resolve_precision
 from genlab.training.loop import Trainer, TrainResult, generate_kwargs
+from genlab.latent_api import anomaly, arithmetic, interpolate, project, regularity  # latent-space tools
 
-__all__ = ["train", "resolve_config", "presets", "load", "Generator", "save_grid", "find_snapshot", "TrainResult"]
+__all__ = ["train", "resolve_config", "presets", "load", "Generator", "save_grid", "find_snapshot", "TrainResult",
+           "evaluate", "evaluate_run", "report",
+           "interpolate", "arithmetic", "project", "anomaly", "regularity"]
 
 
 def resolve_config(spec: str | dict | RunConfig, overrides: Sequence[str] | None = None) -> RunConfig:

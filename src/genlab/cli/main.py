@@ -102,8 +102,15 @@ def info(snapshot: str = typer.Argument(..., help="Snapshot file or run director
     typer.echo(json.dumps(read_header(find_snapshot(snapshot)), indent=2))
 
 
+from genlab.cli.evaluate import evaluate, report  # noqa: E402  (thin commands over genlab.evaluation / report)
+app.command()(evaluate)
+app.command()(report)
+
 data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets (e.g. write an LTrace-format channel file).")
 app.add_typer(data_app, name="data")
+
+from genlab.cli.latent import latent_app  # noqa: E402  (latent-space tools over genlab.latent_api)
+app.add_typer(latent_app, name="latent")
 
 
 @data_app.command("channels")

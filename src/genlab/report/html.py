@@ -21,7 +21,6 @@ from typing import Any
 from genlab.errors import GenlabError
 from genlab.evaluation import FID_VS_STEPS_FILE, METRICS_FILE, read_jsonl
 from genlab.utils.io import atomic_write_text
-from genlab.viz.plots import plot_curves
 
 __all__ = ["report", "render_report"]
 
@@ -80,6 +79,8 @@ def _grids_section(run: Path, max_grids: int) -> str:
 def _chart(curves: dict[str, tuple[list[float], list[float]]], tmp: Path, name: str, xlabel: str, ylabel: str,
            title: str, logy: bool = False) -> str:
     """A genlab.viz.plots PNG of `curves`, embedded; empty string when there is nothing to draw."""
+    from genlab.viz.plots import plot_curves  # matplotlib: imported only when a report is drawn
+
     curves = {k: v for k, v in curves.items() if v[0]}
     if not curves:
         return ""

@@ -1,0 +1,143 @@
+"""`genlab evaluate` and `genlab report`: thin commands over genlab.evaluation and genlab.report.html.
+
+Registered in cli/main.py as plain functions (``app.command()(evaluate)``), so they can also be called directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from genlab.errors import GenlabError
+
+_ROWS = (  # (label, key in the metrics dict, key in the floor dict or None)
+    ("FID", "fid", "fid"),
+    ("KID (mean)", "kid_mean", "kid_mean"),
+    ("KID (std)", "kid_std", "kid_std"),
+    ("IS (domain classifier)", "is_mean", "is_mean"),
+    ("precision", "precision", "precision"),
+    ("recall", "recall", "recall"),
+    ("class KL to uniform (nats)", "class_kl_uniform", "class_kl_uniform"),
+)
+
+
+def _steps_list(text: str) -> list[int]:
+    """"5,10,20" → [5, 10, 20]; GenlabError naming the option otherwise."""
+    try:
+        steps = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise GenlabError(f"--fid-vs-steps '{text}': expected comma-separated step counts such as 5,10,20,50") from None
+    if not steps or min(steps) < 1:
+        raise GenlabError(f"--fid-vs-steps '{text}': expected positive step counts such as 5,10,20,50")
+    return steps
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    """A rich table: each metric beside the real-vs-real floor, with the sample counts in the caption."""
+    from rich.console import Console
+    from rich.table import Table
+
+    m = result["metrics"]
+    floor = m.get("floor") or {}
+    title = f"{result['family']} on {result['dataset']} — step {result.get('step')}"
+    setting = (f", sampler {result['sampler']} {result['steps']} steps (NFE {result['nfe']})"
+               if result.get("sampler") else "")
+    caption = (f"{m.get('num_fake')} generated vs {m.get('num_real')} real {result['split']} images{setting}; "
+               f"floor: {floor.get('num_fake')} random train images vs the same real set; "
+               f"KID subsets of {m.get('kid_subset_size')}")
+    table = Table(title=title, caption=caption)
+    for col in ("metric", "generated", "real-vs-real floor"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for label, key, floor_key in _ROWS:
+        if key in m:
+            table.add_row(label, f"{m[key]:.4g}", f"{floor[floor_key]:.4g}" if floor_key in floor else "")
+    memo = m.get("memorisation") or {}
+    if memo:
+        table.add_row("nearest-train median ratio", f"{memo['median_ratio']:.3g}", "≈1 healthy, ≪1 copying")
+    Console().print(table)
+
+
+def _print_facies(result: dict[str, Any]) -> None:
+    fake, floor = result["metrics"]["fake"], result["metrics"]["floor"]
+    typer.echo(f"{result['family']} on {result['dataset']} (facies), counts {result['metrics']['counts']}")
+    for key, value in fake.items():
+        if isinstance(value, (int, float)):
+            typer.echo(f"  {key:28s} {value:10.4g}   floor {floor.get(key, float('nan')):10.4g}")
+
+
+def evaluate(
+    source: str = typer.Argument(..., help="Snapshot file, run directory or pretrained name."),
+    n: int = typer.Option(10000, "-n", min=1, max=1_000_000, help="Generated samples (the floor uses as many)."),
+    sampler: str = typer.Option("dpmpp-2m", help="Diffusion sampler: ddpm, ddim or dpmpp-2m."),
+    steps: int = typer.Option(20, min=1, max=1000, help="Sampler steps (diffusion only)."),
+    guidance: float = typer.Option(1.0, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none)."),
+    split: str = typer.Option("test", help="Real reference split: test (default) or train."),
+    seed: int = typer.Option(0, help="Sample i uses seed + i; also seeds the floor and KID subsets."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON here."),
+    every_epoch: bool = typer.Option(False, "--every-epoch", help="Run directory: measure each epoch snapshot "
+                                                                  "and append to run_dir/metrics.jsonl."),
+    fid_vs_steps: Optional[str] = typer.Option(None, "--fid-vs-steps", help="Diffusion: comma-separated step counts "
+                                               "(e.g. 5,10,20,50) for each of --samplers; writes fid_vs_steps.json."),
+    samplers: str = typer.Option("ddim,dpmpp-2m", help="Samplers for --fid-vs-steps, comma-separated."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Real data folder (default: the run's)."),
+    max_train: Optional[int] = typer.Option(None, "--max-train", min=2, help="Random training images for the "
+                                            "floor and memorisation check (default all)."),
+    feature_net: Optional[Path] = typer.Option(None, "--feature-net", help="FeatureNet .safetensors (with its "
+                                               ".json sidecar); default: the shipped net for the run's dataset."),
+    batch_size: int = typer.Option(256, min=1, max=4096, help="Samples generated at once."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Measure generated images against real data with the dataset's feature net: FID, KID, IS, precision/recall,
+    class balance and memorisation, each beside the real-vs-real floor at the same sample count."""
+    from genlab import evaluation
+
+    common = {"data_dir": data_dir, "max_train": max_train, "feature_net": feature_net, "device": device, "seed": seed, "batch_size": batch_size}
+    if fid_vs_steps:
+        out = evaluation.fid_vs_steps(source, [s.strip() for s in samplers.split(",") if s.strip()],
+                                      _steps_list(fid_vs_steps), n, guidance=guidance, output=json_out,
+                                      progress=typer.echo, **common)
+        typer.echo(json.dumps(out["rows"], indent=1) if json_out is None else f"wrote {json_out}")
+        return
+    if every_epoch:
+        rows = evaluation.evaluate_run(source, n, True, sampler=sampler, steps=steps, guidance=guidance, split=split,
+                                       progress=typer.echo, **common)
+        typer.echo(f"{len(rows)} snapshot(s) measured; lines in {Path(source) / evaluation.METRICS_FILE}")
+        if json_out:
+            json_out.write_text(json.dumps(rows, indent=2) + "\n")
+        return
+    result = _evaluate_with_bar(source, n, sampler=sampler, steps=steps, guidance=guidance, split=split, **common)
+    _print_facies(result) if result["domain"] == "facies" else _print_table(result)
+    if json_out:
+        from genlab.utils.io import write_json
+
+        write_json(json_out, result)
+        typer.echo(f"wrote {json_out}")
+
+
+def _evaluate_with_bar(source: str, n: int, **kwargs: Any) -> dict[str, Any]:
+    """`evaluation.evaluate` with a tqdm bar over generated images."""
+    from tqdm import tqdm
+
+    from genlab import evaluation
+
+    evaluation._check_request(n, kwargs.get("split", "test"))
+    bar = tqdm(total=n, unit="img", desc="generating", disable=n <= kwargs.get("batch_size", 256))
+    try:
+        return evaluation.evaluate(source, n, progress=lambda done, total: bar.update(done - bar.n), **kwargs)
+    finally:
+        bar.close()
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="Run directory written by `genlab train`."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="HTML file (default run_dir/report.html)."),
+    max_grids: int = typer.Option(12, min=1, max=200, help="Most epoch grids to show (spread evenly)."),
+) -> None:
+    """Write one self-contained HTML page for a run: epoch grids, loss and metric curves, FID vs steps, config."""
+    from genlab.report.html import report as write_report
+
+    path = write_report(run_dir, output, max_grids=max_grids)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
