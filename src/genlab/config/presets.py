@@ -55,14 +55,19 @@ PRESETS: dict[str, dict[str, Any]] = {
 def _family_presets() -> dict[str, dict[str, Any]]:
     """GAN, VAE and autoencoder presets for MNIST and Fashion-MNIST (fp32: GAN steps are cheap and bf16 can
     destabilise the adversarial game)."""
+    # Sized for a slow 2-core CPU (docs/families.md has the measured minutes): a GAN step at batch 64 costs
+    # ~0.45 s (dcgan, 0.74M params) / ~0.9 s (wgan-gp at base 16, 5 critic steps); a VAE/AE step at 128 ~0.4 s.
     common_train = {"batch_size": 128, "precision": "fp32", "warmup_steps": 50, "ema_decay": 0.999, "grad_clip": 0.0}
+    gan_train = {"batch_size": 64, "epochs": 4.0, "epoch_images": 12800}  # an "epoch" = 12800 images here
     families = {
-        "dcgan": ({"base_channels": 32, "latent_dim": 64}, {"lr": 2e-4, "epochs": 5.0}),
-        "wgan-gp": ({"base_channels": 32, "latent_dim": 64}, {"lr": 1e-4, "epochs": 5.0}),
-        "vae": ({"base_channels": 32, "latent_dim": 16, "likelihood": "bernoulli"}, {"lr": 1e-3, "epochs": 5.0}),
-        "ae": ({"base_channels": 32, "latent_dim": 16}, {"lr": 1e-3, "epochs": 3.0}),
-        "dae": ({"base_channels": 32, "latent_dim": 16}, {"lr": 1e-3, "epochs": 3.0}),
-        "sparse-ae": ({"base_channels": 32}, {"lr": 1e-3, "epochs": 3.0}),
+        "dcgan": ({"base_channels": 32, "latent_dim": 64}, {**gan_train, "lr": 2e-4}),
+        "wgan-gp": ({"base_channels": 16, "latent_dim": 64},
+                    {**gan_train, "lr": 2e-4, "epochs": 5.0, "epoch_images": 6400}),
+        "vae": ({"base_channels": 32, "latent_dim": 16, "likelihood": "bernoulli", "kl_warmup_steps": 200},
+                {"lr": 1e-3, "epochs": 5.0, "epoch_images": 19200}),
+        "ae": ({"base_channels": 32, "latent_dim": 16}, {"lr": 1e-3, "epochs": 3.0, "epoch_images": 12800}),
+        "dae": ({"base_channels": 32, "latent_dim": 16}, {"lr": 1e-3, "epochs": 3.0, "epoch_images": 12800}),
+        "sparse-ae": ({"base_channels": 32}, {"lr": 1e-3, "epochs": 3.0, "epoch_images": 12800}),
     }
     out = {}
     for dataset, short in (("mnist", "mnist"), ("fashion-mnist", "fashion")):

@@ -1,0 +1,322 @@
+"""The latent-space tools as API calls on a saved model: what `genlab latent …`, the web UI and notebooks call.
+
+Every function takes a `source` (snapshot file, run directory or pretrained name), loads it with `genlab.api.load`
+and, where real images are needed, reads them with `genlab.data.registry.load_dataset` using the dataset recorded
+in the snapshot header's run config (override with `dataset=` / `data_dir=`). Images go through the snapshot's
+codec, so the tools see model space (N, C, H, W) in [-1, 1] like the model did in training.
+
+    import genlab.api as gl
+    gl.interpolate("runs/mnist-vae", seed_a=0, seed_b=7, steps=10, out="strip.png")
+    gl.project("runs/mnist-vae", method="tsne", n=2000, out="tsne.png")
+    gl.anomaly("runs/mnist-vae-no9", out_json="anomaly.json")       # normal classes = the run's data.classes
+    gl.regularity("runs/mnist-vae", n=5000, out_json="regularity.json")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genlab.errors import GenlabError
+from genlab.latent import (
+    anomaly_report,
+    apply_vector,
+    attribute_vector,
+    class_means,
+    encode_means,
+    interpolate_images,
+    interpolate_seeds,
+    plot_projection,
+    project_2d,
+    reconstruction_errors,
+    regularity_report,
+    save_interpolation_strip,
+)
+from genlab.latent.anomaly import AnomalyReport, anomaly_labels
+from genlab.latent.encoding import require_latent
+
+__all__ = [
+    "AnomalyResult",
+    "LatentImages",
+    "Projection",
+    "anomaly",
+    "arithmetic",
+    "interpolate",
+    "latent_data",
+    "project",
+    "regularity",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class LatentImages:
+    """Decoded images as uint8 display values: a strip (S, C, H, W) or a table (R, S, C, H, W); the PNG path."""
+
+    images: Tensor
+    path: Path | None = None
+
+
+@dataclass
+class Projection:
+    """2-D points (N, 2) of encoded means, their labels (N,) (or None) and the scatter PNG."""
+
+    points: np.ndarray
+    labels: np.ndarray | None
+    method: str
+    path: Path | None = None
+
+
+@dataclass
+class AnomalyResult:
+    """Reconstruction-error anomaly detection of held-out classes (see genlab.latent.anomaly)."""
+
+    report: AnomalyReport
+    normal_classes: list[int]
+    mean_score_per_class: dict[int, float] = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.report.to_dict(), "normal_classes": self.normal_classes,
+                "mean_score_per_class": {str(k): v for k, v in self.mean_score_per_class.items()}}
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+
+
+def _load(source: PathLike, device: str):
+    """(Generator, model) after checking that the model has a latent space (one-line GenlabError otherwise)."""
+    from genlab import api
+
+    gen = api.load(source, device=device)
+    require_latent(gen.model)
+    return gen, gen.model
+
+
+def _data_config(gen, dataset: str | None, data_dir: PathLike | None) -> dict[str, Any]:
+    """dataset name, data_dir and source options: explicit arguments win over the snapshot's run config."""
+    data = dict((gen.header.get("config") or {}).get("data") or {})
+    name = dataset or data.get("dataset") or gen.header.get("dataset")
+    if not name:
+        raise GenlabError("the snapshot header records no dataset; pass dataset= (e.g. mnist)")
+    same = dataset is None or dataset == data.get("dataset")
+    return {"dataset": name, "data_dir": data_dir if data_dir is not None else data.get("data_dir"),
+            "download": bool(data.get("download", False)), "options": dict(data.get("options") or {}) if same else {}}
+
+
+def _pick(labels: np.ndarray | None, total: int, n: int, classes: Sequence[int] | None, seed: int) -> np.ndarray:
+    """Sorted indices of at most `n` images (only of `classes` when given), drawn without replacement."""
+    keep = np.arange(total)
+    if classes:
+        if labels is None:
+            raise GenlabError("classes were given but the dataset has no labels")
+        keep = keep[np.isin(labels, list(classes))]
+        if keep.size == 0:
+            raise GenlabError(f"no images of classes {list(classes)} in the dataset")
+    if n <= 0:
+        raise GenlabError(f"number of images n = {n}; expected at least 1")
+    if n < keep.size:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, size=n, replace=False))
+    return keep
+
+
+def _dataset(gen, split: str, dataset: str | None, data_dir: PathLike | None):
+    """The ImageDataset of `split` that the snapshot was trained on (or `dataset`)."""
+    from genlab.data.registry import load_dataset
+
+    cfg = _data_config(gen, dataset, data_dir)
+    ds = load_dataset(cfg["dataset"], split=split, data_dir=cfg["data_dir"], download=cfg["download"],
+                      **cfg["options"])
+    if tuple(ds.image_shape) != tuple(gen.model.image_shape):
+        raise GenlabError(f"dataset '{cfg['dataset']}' has images {tuple(ds.image_shape)}, the model expects "
+                          f"{tuple(gen.model.image_shape)}")
+    return ds
+
+
+def latent_data(gen, n: int = 2000, *, split: str = "test", classes: Sequence[int] | None = None, seed: int = 0,
+                dataset: str | None = None, data_dir: PathLike | None = None, ds=None
+                ) -> tuple[Tensor, Tensor | None]:
+    """Up to `n` real images (a seeded random subset, in dataset order) of the snapshot's dataset, in model space
+    (N, C, H, W), and their labels (N,) or None. `ds` skips loading when the dataset is already open."""
+    ds = ds if ds is not None else _dataset(gen, split, dataset, data_dir)
+    x, y = ds.get_batch(_pick(ds.labels, len(ds), n, classes, seed))
+    return gen.codec.encode(x), y
+
+
+def _cond(model: torch.nn.Module, y: Tensor | None) -> Tensor | None:
+    """Labels for the model only when it is class-conditional."""
+    return y if getattr(model, "num_classes", 0) > 0 else None
+
+
+def _write_json(data: dict[str, Any], path: PathLike | None) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(data, indent=2) + "\n")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------- tools
+
+
+def interpolate(source: PathLike, seed_a: int = 0, seed_b: int = 1, *, images: Sequence[int] | None = None,
+                steps: int = 8, method: str = "slerp", label: int | None = None, out: PathLike | None = None,
+                split: str = "test", dataset: str | None = None, data_dir: PathLike | None = None,
+                device: str = "auto") -> LatentImages:
+    """A strip of `steps` decoded latents between the samples of two seeds, or between the encoded means of two
+    dataset images (`images=(i, j)`: indices into `split`). Returns uint8 (steps, C, H, W); writes `out` (PNG)."""
+    gen, model = _load(source, device)
+    if label is not None and model.num_classes == 0:
+        raise GenlabError("this model is unconditional: interpolate takes no label")
+    if images is None:
+        strip = interpolate_seeds(model, seed_a, seed_b, steps, method, label)
+    else:
+        strip = _interpolate_dataset(gen, list(images), steps, method, label, split, dataset, data_dir)
+    display = gen.codec.to_display(strip)
+    return LatentImages(display, save_interpolation_strip(display, out) if out else None)
+
+
+def _interpolate_dataset(gen, idx: list[int], steps: int, method: str, label: int | None, split: str,
+                         dataset: str | None, data_dir: PathLike | None) -> Tensor:
+    """Model-space strip (steps, C, H, W) between dataset images idx[0] and idx[1]."""
+    if len(idx) != 2:
+        raise GenlabError(f"images= takes two dataset indices, got {idx}")
+    ds = _dataset(gen, split, dataset, data_dir)
+    if min(idx) < 0 or max(idx) >= len(ds):
+        raise GenlabError(f"images={idx}: indices must be in 0..{len(ds) - 1} of the {split} split")
+    x, _ = ds.get_batch(idx)
+    x = gen.codec.encode(x)
+    return interpolate_images(gen.model, x[0], x[1], steps, method, label)
+
+
+def arithmetic(source: PathLike, from_class: int, to_class: int, *, n: int = 1000, rows: int = 8,
+               scales: Sequence[float] = (0.0, 0.5, 1.0, 1.5), out: PathLike | None = None, split: str = "test",
+               seed: int = 0, dataset: str | None = None, data_dir: PathLike | None = None,
+               device: str = "auto") -> LatentImages:
+    """Class-mean vector arithmetic: encode `n` labelled images, take mean(to_class) − mean(from_class) and add
+    s × that vector to `rows` images of `from_class`. Returns uint8 (rows, len(scales), C, H, W); column s = 0
+    is the plain reconstruction. Writes a grid (one row per image) to `out`."""
+    gen, model = _load(source, device)
+    x, y = latent_data(gen, n, split=split, seed=seed, dataset=dataset, data_dir=data_dir)
+    if y is None:
+        raise GenlabError("vector arithmetic between classes needs a labelled dataset")
+    codes = encode_means(model, x, _cond(model, y))
+    vector = attribute_vector(class_means(codes, y), from_class, to_class)
+    chosen = (y == from_class).nonzero().flatten()[:rows]
+    table = apply_vector(model, codes[chosen], vector, list(scales), _cond(model, y[chosen]))
+    display = gen.codec.to_display(table.flatten(0, 1)).view(*table.shape[:2], *table.shape[2:])
+    return LatentImages(display, _save_table(display, out) if out else None)
+
+
+def _save_table(table: Tensor, out: PathLike) -> Path:
+    """(R, S, C, H, W) uint8 → one PNG grid with S images per row."""
+    from genlab.viz.grid import save_grid
+
+    save_grid(table.flatten(0, 1), Path(out), nrow=table.shape[1], scale=2)
+    return Path(out)
+
+
+def project(source: PathLike, method: str = "pca", n: int = 2000, *, out: PathLike | None = None,
+            split: str = "test", seed: int = 0, dataset: str | None = None, data_dir: PathLike | None = None,
+            device: str = "auto") -> Projection:
+    """Encode `n` real images, project their latent means to 2-D (pca | tsne | umap) and plot them coloured by
+    label to `out` (PNG). GANs encode by optimisation (inversion), which is slow: keep `n` small for them."""
+    gen, model = _load(source, device)
+    ds = _dataset(gen, split, dataset, data_dir)
+    x, y = latent_data(gen, n, seed=seed, ds=ds)
+    points = project_2d(encode_means(model, x, _cond(model, y)), method, seed)
+    labels = None if y is None else y.numpy()
+    path = None
+    if out:
+        title = f"{gen.header['family']} latent, {method}, {len(points)} {split} images"
+        path = plot_projection(points, labels, out, title, tuple(ds.class_names or ()))
+    return Projection(points, labels, method, path)
+
+
+def anomaly(source: PathLike, normal_classes: Sequence[int] | None = None, *, n: int = 2000,
+            threshold: float | None = None, normal_quantile: float = 0.95, out_json: PathLike | None = None,
+            train_overrides: Sequence[str] | None = None, split: str = "test", seed: int = 0,
+            dataset: str | None = None, data_dir: PathLike | None = None, device: str = "auto") -> AnomalyResult:
+    """Score `n` images of `split` by reconstruction error; the classes outside `normal_classes` are the anomalies.
+
+    source: a trained snapshot/run (normal_classes default to its run's `data.classes`), or a preset name, which is
+    first trained on `normal_classes` only (with `train_overrides`, e.g. a time limit and run_dir).
+    Reports ROC AUC, average precision and precision/recall/F1 at `threshold` (default: the `normal_quantile`
+    quantile of the normal images' scores), plus the mean score per class; writes `out_json`.
+    """
+    source = _train_if_preset(source, normal_classes, train_overrides)
+    gen, model = _load(source, device)
+    normal = _normal_classes(gen, normal_classes)
+    x, y = latent_data(gen, n, split=split, seed=seed, dataset=dataset, data_dir=data_dir)
+    if y is None:
+        raise GenlabError("anomaly detection of held-out classes needs a labelled dataset")
+    scores = reconstruction_errors(model, x, _cond(model, y))
+    report = anomaly_report(scores, anomaly_labels(y, normal), threshold, normal_quantile)
+    per_class = {int(k): float(scores[y == k].mean()) for k in y.unique()}
+    result = AnomalyResult(report, normal, per_class)
+    result.path = _write_json({"source": str(source), "split": split, **result.to_dict()}, out_json)
+    return result
+
+
+def _train_if_preset(source: PathLike, normal_classes: Sequence[int] | None,
+                     overrides: Sequence[str] | None) -> PathLike:
+    """A preset name (not an existing path) → train it on `normal_classes` and return its run directory."""
+    from genlab import api
+
+    if Path(source).exists() or str(source) not in api.presets():
+        return source
+    if not normal_classes:
+        raise GenlabError(f"anomaly on preset '{source}' trains it on the normal classes: pass normal_classes")
+    classes = ",".join(str(int(k)) for k in normal_classes)
+    result = api.train(str(source), [f"data.classes=[{classes}]", *(overrides or [])], progress=False)
+    return result.run_dir
+
+
+def _normal_classes(gen, normal_classes: Sequence[int] | None) -> list[int]:
+    """Explicit classes, else the `data.classes` the snapshot was trained on."""
+    if normal_classes:
+        return sorted(int(k) for k in normal_classes)
+    trained = ((gen.header.get("config") or {}).get("data") or {}).get("classes") or []
+    if not trained:
+        raise GenlabError("this model was trained on every class (its data.classes is empty): pass normal_classes, "
+                          "or train with data.classes=[...] holding some classes out")
+    return sorted(int(k) for k in trained)
+
+
+def _require_posterior(gen, x: Tensor, y: Tensor | None) -> None:
+    """One-line error unless encoding one image (1, C, H, W) gives a Gaussian posterior (mu, logvar)."""
+    require_latent(gen.model, need_encoder=True)
+    if not isinstance(gen.model.encode(x, y), tuple):
+        raise GenlabError(f"model family '{gen.header['family']}' has no posterior q(z|x); regularity needs a VAE")
+
+
+def regularity(source: PathLike, n: int = 2000, *, out_json: PathLike | None = None,
+               prior_out: PathLike | None = None, num_prior: int = 64, split: str = "test", seed: int = 0,
+               dataset: str | None = None, data_dir: PathLike | None = None, device: str = "auto") -> dict[str, Any]:
+    """VAE latent regularity on `n` real images: per-dimension KL (nats), active units, aggregate posterior mean and
+    covariance against N(0, I) (genlab.latent.regularity); optionally a grid of `num_prior` prior samples
+    (`prior_out`, PNG, seeds 0..num_prior-1). Writes the numbers to `out_json` and returns them."""
+    gen, model = _load(source, device)
+    x, y = latent_data(gen, n, split=split, seed=seed, dataset=dataset, data_dir=data_dir)
+    _require_posterior(gen, x[:1], _cond(model, None if y is None else y[:1]))
+    stats = {"source": str(source), "split": split, "num_images": int(x.shape[0]),
+             **regularity_report(model, x, _cond(model, y))}
+    if prior_out:
+        from genlab import api
+
+        api.save_grid(gen.generate(num_prior, seed=0), prior_out, scale=2)
+        stats["prior_samples"] = str(prior_out)
+    path = _write_json(stats, out_json)
+    if path is not None:
+        stats["path"] = str(path)
+    return stats
