@@ -168,3 +168,6 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
 
     _save(images, Path(path), nrow=nrow, scale=scale)
     return Path(path)
+
+
+from genlab.audio.api import evaluate_audio, regenerate  # noqa: E402,F401  (audio: MUSDB stems)

@@ -111,6 +111,8 @@ app.add_typer(data_app, name="data")
 
 from genlab.cli.latent import latent_app  # noqa: E402  (latent-space tools over genlab.latent_api)
 app.add_typer(latent_app, name="latent")
+from genlab.cli.audio import audio_app  # noqa: E402  (audio regenerate / evaluate over genlab.audio.api)
+app.add_typer(audio_app, name="audio")
 
 
 @data_app.command("channels")

@@ -1,0 +1,184 @@
+"""Audio facade: regenerate a stem from a snapshot, and evaluate snapshots against Griffin-Lim and the oracle.
+
+    from genlab.audio.api import regenerate, evaluate_audio
+    regenerate("Al James - Schoolboy Facination", "vocals", "runs/audio/vocals-vocos", "out.wav")
+    result = evaluate_audio("test", ["vocals"], ["runs/audio/vocals-spectral-ae", "runs/audio/vocals-vocos"],
+                            n_tracks=5, out_dir="runs/audio/eval")
+    print(result.markdown)          # medians per stem and method; result.html is the listening page
+
+Two kinds of snapshot are understood, told apart by their codec: a spectrogram model ("musdb-spectrogram" codec:
+magnitude regenerated through the model, then a phase strategy — Griffin-Lim, the mixture's phase, or the
+stem's own phase as an oracle) and a vocoder ("musdb-waveform" codec: log-mel → waveform). Waveforms are float32
+(C, S) at 44.1 kHz; each channel is processed as its own mono signal, as in training.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+import genlab.audio.presets  # noqa: F401  (registers the audio presets and MUSDB sources)
+from genlab.audio.chunking import process_in_chunks
+from genlab.audio.io import SAMPLE_RATE_HZ, default_cache_dir, read_wav, write_wav
+from genlab.audio.musdb import MusdbSource, musdb_root
+from genlab.audio.phase import griffin_lim, oracle_phase
+from genlab.errors import GenlabError
+
+if TYPE_CHECKING:  # genlab.api re-exports this module, so it is imported lazily at run time
+    from genlab.api import Generator
+
+PHASES = ("griffin-lim", "mixture", "oracle")
+CHUNK_S, OVERLAP_S = 30.0, 1.0  # vocoder chunks for long inputs (a 6.8-s preview is one chunk)
+
+__all__ = ["PHASES", "AudioModel", "load_audio_model", "regenerate", "evaluate_audio", "load_input"]
+
+
+@dataclass
+class AudioModel:
+    """A loaded audio snapshot: `kind` is 'spectral' or 'vocoder'; `name` labels it in tables."""
+
+    generator: "Generator"
+    kind: str
+    name: str
+
+    @property
+    def model(self):
+        return self.generator.model
+
+    @property
+    def codec(self):
+        return self.generator.codec
+
+    @property
+    def device(self) -> torch.device:
+        return self.generator.device
+
+
+def load_audio_model(snapshot: str | os.PathLike[str], device: str = "auto", name: str | None = None) -> AudioModel:
+    """Load a spectral-model or vocoder snapshot (file or run directory); GenlabError for any other kind."""
+    from genlab.api import load
+
+    gen = load(snapshot, device=device)
+    kinds = {"musdb-spectrogram": "spectral", "musdb-waveform": "vocoder"}
+    kind = kinds.get(gen.header["codec"].get("kind", "image"))
+    if kind is None:
+        raise GenlabError(f"{snapshot}: not an audio snapshot (codec '{gen.header['codec'].get('kind')}'); expected "
+                          "a spectral-ae or vocos run")
+    gen.model.eval()
+    return AudioModel(gen, kind, name or f"{gen.header['family']}")
+
+
+# --- inference ----------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def spectral_magnitude(am: AudioModel, wave: Tensor) -> Tensor:
+    """(C, S) → the model's regenerated linear magnitude (C, F + 1, T), channels as a batch of mono signals."""
+    x = am.codec.encode(wave[:, None].to(am.device))  # (C, 1, F, T)
+    return am.codec.decode(am.model.reconstruct(x))[:, 0].cpu()
+
+
+def apply_phase(magnitude: Tensor, stft, length: int, phase: str, reference: Tensor | None, gl_iters: int = 100,
+                seed: int = 0) -> Tensor:
+    """Waveform (C, S) from a magnitude (C, F, T) with a phase strategy (see PHASES)."""
+    if phase == "griffin-lim":
+        gen = torch.Generator().manual_seed(seed)
+        return griffin_lim(magnitude, stft, gl_iters, 0.99, length=length, generator=gen)
+    if phase in ("mixture", "oracle"):
+        if reference is None:
+            raise GenlabError(f"phase '{phase}' needs a reference signal (the mixture or the original stem)")
+        return oracle_phase(magnitude, reference, stft)
+    raise GenlabError(f"phase '{phase}': expected one of {', '.join(PHASES)}")
+
+
+@torch.no_grad()
+def vocode(am: AudioModel, wave: Tensor) -> Tensor:
+    """(C, S) → vocoded (C, S): the model's own log-mel of each channel, then its generator (chunked if long)."""
+    def run(chunk: Tensor) -> Tensor:  # (B, C, s) → (B, C, s)
+        flat = chunk.reshape(-1, chunk.shape[-1]).to(am.device)
+        out = am.model.vocode(am.model.log_mel(flat)).cpu()
+        return _fit_length(out, chunk.shape[-1]).reshape(chunk.shape)
+
+    sr = am.model.cfg.sample_rate_hz
+    if wave.shape[-1] <= CHUNK_S * sr:
+        return run(wave[None])[0]
+    return process_in_chunks(wave, run, int(CHUNK_S * sr), int(OVERLAP_S * sr))
+
+
+def _fit_length(x: Tensor, length: int) -> Tensor:
+    """Trim or zero-pad the last axis to `length`."""
+    if x.shape[-1] >= length:
+        return x[..., :length]
+    return torch.nn.functional.pad(x, (0, length - x.shape[-1]))
+
+
+def regenerate_wave(am: AudioModel, wave: Tensor, phase: str = "griffin-lim", mixture: Tensor | None = None,
+                    gl_iters: int = 100) -> Tensor:
+    """The model's regeneration of a (C, S) stem: vocoders vocode; spectral models use `phase`."""
+    if am.kind == "vocoder":
+        return vocode(am, wave)
+    ref = mixture if phase == "mixture" else wave
+    return apply_phase(spectral_magnitude(am, wave), am.codec.stft, wave.shape[-1], phase, ref, gl_iters)
+
+
+# --- inputs -------------------------------------------------------------------------------------------------------
+def load_input(source: str | os.PathLike[str], stem: str, data_dir: str | None = None,
+               subset: str | None = None) -> tuple[Tensor, Tensor | None, str]:
+    """(stem (C, S), mixture (C, S) or None, name) from a WAV file or a MUSDB track name."""
+    p = Path(source)
+    if p.suffix.lower() in (".wav", ".flac") or p.is_file():
+        if not p.is_file():
+            raise GenlabError(f"{p}: input audio file not found")
+        return torch.from_numpy(read_wav(p, SAMPLE_RATE_HZ, None)), None, p.stem
+    src = MusdbSource(musdb_root(data_dir), cache_dir=default_cache_dir())
+    track = src.track(str(source), subset)
+    wave, mix = (torch.from_numpy(np.array(src.load(track, s), dtype=np.float32)) for s in (stem, "mixture"))
+    return wave, mix, track.name
+
+
+def regenerate(source: str | os.PathLike[str], stem: str, snapshot: str | os.PathLike[str],
+               out_wav: str | os.PathLike[str], *, phase: str = "griffin-lim", gl_iters: int = 100,
+               data_dir: str | None = None, subset: str | None = None, device: str = "auto") -> Path:
+    """Regenerate `stem` of a WAV file or MUSDB track through a snapshot and write it to `out_wav` (44.1 kHz).
+
+    phase (spectral models only): 'griffin-lim' (gl_iters iterations), 'mixture' (the track's mixture phase;
+    MUSDB tracks only) or 'oracle' (the input's own phase — an upper bound, not a regeneration).
+    """
+    if phase not in PHASES:
+        raise GenlabError(f"--phase {phase}: expected one of {', '.join(PHASES)}")
+    am = load_audio_model(snapshot, device)
+    wave, mixture, _ = load_input(source, stem, data_dir, subset)
+    if phase == "mixture" and mixture is None and am.kind == "spectral":
+        raise GenlabError(f"{source}: --phase mixture needs a MUSDB track (a WAV input has no mixture)")
+    out = regenerate_wave(am, wave, phase, mixture, gl_iters)
+    return write_wav(out_wav, out.numpy(), SAMPLE_RATE_HZ)
+
+
+def evaluate_audio(subset: str = "test", stems: Sequence[str] = ("vocals",),
+                   snapshots: Sequence[str | os.PathLike[str]] = (), n_tracks: int = 5,
+                   out_dir: str | os.PathLike[str] = "runs/audio-eval", *, data_dir: str | None = None,
+                   gl_iters: Sequence[int] = (32, 100), with_museval: bool = False, listen_tracks: int = 3,
+                   device: str = "auto"):
+    """Per stem and track: every snapshot's regeneration and the baselines on the same input, measured.
+
+    Writes `out_dir`/results.json (rows + medians), table.md, WAVs and PNGs for the first `listen_tracks` tracks,
+    and index.html (the listening page). Returns an `genlab.audio.evaluation.Evaluation`.
+    """
+    from genlab.audio.evaluation import run_evaluation
+
+    models = [load_audio_model(s, device, name=_label(s)) for s in snapshots]
+    return run_evaluation(subset, list(stems), models, n_tracks, Path(out_dir), data_dir, tuple(gl_iters),
+                          with_museval, listen_tracks)
+
+
+def _label(snapshot: str | os.PathLike[str]) -> str:
+    """A short table label: the run directory's name (or the file's stem)."""
+    p = Path(snapshot)
+    if p.is_file():
+        return p.parent.name if p.name == "snapshot.safetensors" else p.stem
+    return p.name

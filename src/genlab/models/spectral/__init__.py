@@ -1,0 +1,1 @@
+"""Spectrogram model family ("spectral-ae"): a frequency-downsampling conv VAE on log-magnitude patches."""

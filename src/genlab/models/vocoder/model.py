@@ -1,0 +1,157 @@
+"""The "vocos" family: a mel → waveform neural vocoder trained with multi-resolution STFT, mel and adversarial losses.
+
+Data: waveform segments in model space (N, 1, 1, S) (``image_shape = (1, 1, S)``, see
+`genlab.audio.dataset.WaveformCodec`). The model owns its input transform — a log-mel front-end (filterbank as a
+buffer) — so a snapshot vocodes any waveform's mel without the training flags.
+
+Losses (HiFi-GAN, Kong et al. 2020, eqs. 1–6, with LSGAN objectives; Vocos, Siuzdak 2023, §3.3):
+- generator: λ_mel · ‖log mel(ŵ) − log mel(w)‖₁ + λ_stft · MR-STFT(w, ŵ) (Yamamoto et al. 2020, eqs. 4–6)
+  + λ_adv · Σ_k E[(1 − D_k(ŵ))²] + λ_fm · Σ_k Σ_l ‖D_k^l(w) − D_k^l(ŵ)‖₁ / L_k;
+- discriminator: Σ_k E[(1 − D_k(w))²] + E[D_k(ŵ)²].
+Phases: only "generator" before `disc_start_step` (a warm start on the reconstruction losses), then
+"discriminator" followed by "generator" every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genlab.audio.transforms import MelSpectrogram
+from genlab.errors import GenlabError
+from genlab.metrics.audio import MultiResolutionStftDistance
+from genlab.models.base import GenerativeModel, Logs
+from genlab.models.registry import register
+from genlab.models.vocoder.networks import MultiPeriodDiscriminator, VocosGenerator
+from genlab.utils.seeding import randn_per_sample
+
+LOG_MEL_FLOOR = 1e-5  # HiFi-GAN's clamp before the log (−100 dB re full-scale magnitude)
+
+
+@dataclass
+class VocosConfig:
+    sample_rate_hz: int = 44100
+    n_fft: int = 1024  # STFT of both the mel front-end and the generator's iSTFT
+    hop: int = 256
+    n_mels: int = 128
+    dim: int = 128  # ConvNeXt width
+    hidden: int = 384  # ConvNeXt MLP width
+    num_blocks: int = 4
+    periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
+    disc_channels: int = 8
+    lambda_mel: float = 15.0
+    lambda_stft: float = 1.0
+    lambda_adv: float = 1.0
+    lambda_fm: float = 2.0
+    disc_start_step: int = 0  # generator-only warm start (steps)
+    stft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
+
+
+def _lsgan_generator(fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
+    return sum(((1.0 - logits) ** 2).mean() for logits, _ in fake)
+
+
+def _feature_matching(real: list[tuple[Tensor, list[Tensor]]], fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
+    total = 0.0
+    for (_, f_real), (_, f_fake) in zip(real, fake):
+        total = total + sum((a.detach() - b).abs().mean() for a, b in zip(f_real, f_fake)) / len(f_real)
+    return total
+
+
+class Vocos(GenerativeModel):
+    """Vocos-style vocoder with a HiFi-GAN multi-period discriminator. Model space: waveforms (N, 1, 1, S)."""
+
+    family = "vocos"
+    Config = VocosConfig
+
+    def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
+        super().__init__(image_shape, num_classes, **hparams)
+        cfg = VocosConfig(**hparams)
+        if self.image_shape[0] != 1 or self.image_shape[1] != 1 or self.image_shape[2] < cfg.n_fft:
+            raise GenlabError(f"vocos: expects waveform segments image_shape=(1, 1, S) with S ≥ n_fft={cfg.n_fft}, "
+                              f"got {self.image_shape} (use the musdb-wave dataset)")
+        if num_classes:
+            raise GenlabError("vocos: a vocoder is conditioned on a mel spectrogram, not on class labels")
+        self.cfg, self.hparams = cfg, dict(vars(cfg))
+        self.mel = MelSpectrogram(cfg.sample_rate_hz, cfg.n_fft, cfg.hop, cfg.n_mels)
+        self.generator = VocosGenerator(cfg.n_mels, cfg.n_fft, cfg.hop, cfg.dim, cfg.hidden, cfg.num_blocks)
+        self.discriminator = MultiPeriodDiscriminator(cfg.periods, cfg.disc_channels)
+        self.mr_stft = MultiResolutionStftDistance(cfg.stft_sizes)
+
+    # --- the vocoder --------------------------------------------------------------------------------------------
+    def log_mel(self, wave: Tensor) -> Tensor:
+        """(N, S) waveform → (N, M, T) natural-log mel magnitude, T = S // hop + 1."""
+        return self.mel(wave).clamp_min(LOG_MEL_FLOOR).log()
+
+    def vocode(self, log_mel: Tensor) -> Tensor:
+        """(N, M, T) log-mel → (N, (T − 1) · hop) waveform."""
+        return self.generator(log_mel)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"generator": list(self.generator.parameters()),
+                "discriminator": list(self.discriminator.parameters())}
+
+    def phases(self, step: int) -> list[str]:
+        self.set_step(step)
+        return ["generator"] if step < self.cfg.disc_start_step else ["discriminator", "generator"]
+
+    def group_betas(self) -> dict[str, list[float]]:
+        return {"generator": [0.8, 0.99], "discriminator": [0.8, 0.99]}  # HiFi-GAN's Adam betas
+
+    # --- training -----------------------------------------------------------------------------------------------
+    def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
+        wave = x.reshape(x.shape[0], -1)  # (N, 1, 1, S) → (N, S)
+        fake = self.vocode(self.log_mel(wave))
+        if phase == "discriminator":
+            return self._discriminator_loss(wave, fake.detach())
+        if phase == "generator":
+            return self._generator_loss(wave, fake)
+        raise GenlabError(f"vocos: unknown phase '{phase}'")
+
+    def _discriminator_loss(self, wave: Tensor, fake: Tensor) -> tuple[Tensor, Logs]:
+        real_out, fake_out = self.discriminator(wave), self.discriminator(fake)
+        d_real = sum(((1.0 - r) ** 2).mean() for r, _ in real_out)
+        d_fake = sum((f ** 2).mean() for f, _ in fake_out)
+        loss = d_real + d_fake
+        return loss, {"d_loss": loss.detach(), "d_real": d_real.detach(), "d_fake": d_fake.detach()}
+
+    def _generator_loss(self, wave: Tensor, fake: Tensor) -> tuple[Tensor, Logs]:
+        c = self.cfg
+        mel_l1 = (self.log_mel(fake) - self.log_mel(wave)).abs().mean()
+        stft = self.mr_stft(wave, fake).mean()
+        loss = c.lambda_mel * mel_l1 + c.lambda_stft * stft
+        logs: Logs = {"mel_l1": mel_l1.detach(), "mr_stft": stft.detach()}
+        if self.training_step_adversarial():
+            fake_out, real_out = self.discriminator(fake), self.discriminator(wave)
+            adv, fm = _lsgan_generator(fake_out), _feature_matching(real_out, fake_out)
+            loss = loss + c.lambda_adv * adv + c.lambda_fm * fm
+            logs |= {"g_adv": adv.detach(), "fm": fm.detach()}
+        return loss, {"loss": loss.detach(), **logs}
+
+    def training_step_adversarial(self) -> bool:
+        """Whether the generator's loss includes the adversarial terms (after the warm start)."""
+        return getattr(self, "_step", 0) >= self.cfg.disc_start_step
+
+    def set_step(self, step: int) -> None:
+        self._step = int(step)
+
+    # --- inference ----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, seeds: Sequence[int], labels: Tensor | None = None, log_mel: Tensor | None = None,
+                 **_: Any) -> Tensor:
+        """Waveforms (N, 1, 1, S) in [-1, 1]: from `log_mel` (N, M, T) if given, else from a seeded smooth random
+        log-mel (a smoke-test signal: mean −4, time-smoothed N(0, 1.5²) per bin) of the training segment length."""
+        n_frames = self.image_shape[2] // self.cfg.hop + 1
+        if log_mel is None:
+            noise = randn_per_sample(seeds, (self.cfg.n_mels, n_frames), device=self.mel.filterbank.device)
+            log_mel = F.avg_pool1d(noise, 5, 1, 2, count_include_pad=False) * 1.5 - 4.0
+        wave = self.vocode(log_mel).clamp(-1.0, 1.0)
+        return wave[:, None, None, :]
+
+
+register(Vocos, "vocoder")
