@@ -29,7 +29,7 @@ from torch import Tensor
 from genlab.errors import GenlabError
 from genlab.utils.io import append_jsonl, write_json
 
-__all__ = ["evaluate", "evaluate_run", "fid_vs_steps", "MIN_SAMPLES", "METRICS_FILE", "FID_VS_STEPS_FILE"]
+__all__ = ["FID_VS_STEPS_FILE", "METRICS_FILE", "MIN_SAMPLES", "evaluate", "evaluate_run", "fid_vs_steps"]
 
 MIN_SAMPLES = 10  # KID needs >= 2 per subset and k-NN precision/recall needs > k=3 per set; below 10 it is noise
 FACIES_TRAIN = 2000  # default training images for the facies nearest-Hamming check (O(N_fake * N_train * H * W))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -76,16 +76,16 @@ def evaluate(
     guidance: float = typer.Option(1.0, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none)."),
     split: str = typer.Option("test", help="Real reference split: test (default) or train."),
     seed: int = typer.Option(0, help="Sample i uses seed + i; also seeds the floor and KID subsets."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON here."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON here."),  # noqa: B008
     every_epoch: bool = typer.Option(False, "--every-epoch", help="Run directory: measure each epoch snapshot "
                                                                   "and append to run_dir/metrics.jsonl."),
-    fid_vs_steps: Optional[str] = typer.Option(None, "--fid-vs-steps", help="Diffusion: comma-separated step counts "
+    fid_vs_steps: str | None = typer.Option(None, "--fid-vs-steps", help="Diffusion: comma-separated step counts "
                                                "(e.g. 5,10,20,50) for each of --samplers; writes fid_vs_steps.json."),
     samplers: str = typer.Option("ddim,dpmpp-2m", help="Samplers for --fid-vs-steps, comma-separated."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Real data folder (default: the run's)."),
-    max_train: Optional[int] = typer.Option(None, "--max-train", min=2, help="Random training images for the "
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Real data folder (default: the run's)."),  # noqa: B008
+    max_train: int | None = typer.Option(None, "--max-train", min=2, help="Random training images for the "
                                             "floor and memorisation check (default all)."),
-    feature_net: Optional[Path] = typer.Option(None, "--feature-net", help="FeatureNet .safetensors (with its "
+    feature_net: Path | None = typer.Option(None, "--feature-net", help="FeatureNet .safetensors (with its "  # noqa: B008
                                                ".json sidecar); default: the shipped net for the run's dataset."),
     batch_size: int = typer.Option(256, min=1, max=4096, help="Samples generated at once."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -132,8 +132,8 @@ def _evaluate_with_bar(source: str, n: int, **kwargs: Any) -> dict[str, Any]:
 
 
 def report(
-    run_dir: Path = typer.Argument(..., help="Run directory written by `genlab train`."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="HTML file (default run_dir/report.html)."),
+    run_dir: Path = typer.Argument(..., help="Run directory written by `genlab train`."),  # noqa: B008
+    output: Path | None = typer.Option(None, "-o", "--output", help="HTML file (default run_dir/report.html)."),  # noqa: B008
     max_grids: int = typer.Option(12, min=1, max=200, help="Most epoch grids to show (spread evenly)."),
 ) -> None:
     """Write one self-contained HTML page for a run: epoch grids, loss and metric curves, FID vs steps, config."""

@@ -22,8 +22,9 @@ from genlab.errors import GenlabError
 from genlab.evaluation import FID_VS_STEPS_FILE, METRICS_FILE, read_jsonl
 from genlab.utils.io import atomic_write_text
 
-__all__ = ["report", "render_report"]
+__all__ = ["render_report", "report"]
 
+_MAX_SCALAR_CHARTS = 4  # each matplotlib chart costs ~0.35 s to draw on a slow CPU
 _BOOKKEEPING = {"step", "epoch", "images_seen", "images_per_s", "lr"}
 _METRIC_CHARTS = (  # (title, y label, [(curve name, metrics.jsonl key)])
     ("FID vs epoch (classifier features)", "FID", [("FID", "fid"), ("real-vs-real floor", "floor_fid")]),
@@ -95,16 +96,14 @@ def _series(rows: list[dict[str, Any]], x: str, y: str) -> tuple[list[float], li
 
 
 def _loss_section(run: Path, tmp: Path) -> str:
-    """Training losses (every logged key containing 'loss') and up to six other logged scalars, vs step."""
+    """Training losses (every logged key containing 'loss') and a few other logged scalars, vs step."""
     rows = read_jsonl(run / "scalars.jsonl")
     keys = list(dict.fromkeys(k for r in rows for k in r if k not in _BOOKKEEPING))
     loss_keys = [k for k in keys if "loss" in k]
     charts = [_chart({k: _series(rows, "step", k) for k in loss_keys}, tmp, "losses", "step", "loss",
                      "Training loss")]
-    for i, key in enumerate([k for k in keys if k not in loss_keys][:6]):
+    for i, key in enumerate([k for k in keys if k not in loss_keys][:_MAX_SCALAR_CHARTS]):
         charts.append(_chart({key: _series(rows, "step", key)}, tmp, f"scalar{i}", "step", key, key))
-    charts.append(_chart({"images/s": _series(rows, "step", "images_per_s")}, tmp, "speed", "step", "images/s",
-                         "Training throughput"))
     body = "".join(c for c in charts if c)
     return f'<div class="row">{body}</div>' if body else "<p class=note>No scalars.jsonl yet.</p>"
 
@@ -164,6 +163,8 @@ def _steps_section(run: Path, tmp: Path) -> str:
                    f"FID vs sampler steps ({data.get('num_samples')} samples)", logy=True)
     table = "".join(f"<tr><td>{html.escape(str(r['sampler']))}</td><td>{r['steps']}</td><td>{r['nfe']}</td>"
                     f"<td>{_fmt(r.get('fid'))}</td><td>{_fmt(r.get('generate_seconds'))}</td></tr>" for r in rows)
+    if isinstance(floor, (int, float)):
+        table += f"<tr><td>real-vs-real floor</td><td></td><td></td><td>{_fmt(floor)}</td><td></td></tr>"
     return (f"<h2>FID vs sampler steps</h2><div class=row>{chart}<table><tr><th>sampler</th><th>steps</th>"
             f"<th>NFE</th><th>FID</th><th>generate s</th></tr>{table}</table></div>")
 
