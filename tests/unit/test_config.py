@@ -11,7 +11,7 @@ from genlab.errors import GenlabError
 def test_preset_resolves_with_family_model_config():
     cfg = resolve("mnist-diffusion-quick")
     assert cfg.family == "diffusion"
-    assert cfg.model.base_channels == 32
+    assert cfg.model.base_channels == 24
     assert cfg.data.dataset == "mnist" and cfg.data.conditional
     assert cfg.resolved_run_dir().as_posix() == "runs/mnist-diffusion-quick"
 

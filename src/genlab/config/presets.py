@@ -13,8 +13,9 @@ from typing import Any
 from genlab.config.core import RunConfig, apply_nested, load_yaml, parse_override, set_key
 from genlab.errors import GenlabError
 
-# U-Net for 28x28: 28 -> 14 -> 7, attention at 7x7.
-_UNET_SMALL = {"base_channels": 32, "channel_mults": [1, 2, 2], "num_res_blocks": 1, "attention_resolutions": [7]}
+# U-Net for 28x28: 28 -> 14 -> 7, attention at 7x7. SMALL (0.66 M parameters) trains at ~160 images/s in fp32
+# on the 2-core reference CPU (batch 64), so a few minutes give recognisable digits.
+_UNET_SMALL = {"base_channels": 24, "channel_mults": [1, 2, 2], "num_res_blocks": 1, "attention_resolutions": [7]}
 _UNET_MEDIUM = {"base_channels": 48, "channel_mults": [1, 2, 2], "num_res_blocks": 2, "attention_resolutions": [7]}
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -23,7 +24,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "family": "diffusion",
         "data": {"dataset": "mnist", "conditional": True},
         "model": _UNET_SMALL,
-        "train": {"batch_size": 128, "lr": 1e-3, "warmup_steps": 100, "precision": "auto", "epochs": 1.0,
+        "train": {"batch_size": 64, "lr": 1e-3, "warmup_steps": 100, "precision": "auto", "epochs": 1.0,
                   "time_limit_min": 6.0, "epoch_images": 12800, "ema_decay": 0.995, "log_every": 25},
         "sample": {"sampler": "dpmpp-2m", "steps": 20, "guidance": 2.0},
     },
@@ -38,7 +39,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "family": "diffusion",
         "data": {"dataset": "fashion-mnist", "conditional": True},
         "model": _UNET_SMALL,
-        "train": {"batch_size": 128, "lr": 1e-3, "warmup_steps": 100, "precision": "auto", "epochs": 1.0,
+        "train": {"batch_size": 64, "lr": 1e-3, "warmup_steps": 100, "precision": "auto", "epochs": 1.0,
                   "time_limit_min": 6.0, "epoch_images": 12800, "ema_decay": 0.995, "log_every": 25},
         "sample": {"sampler": "dpmpp-2m", "steps": 20, "guidance": 2.0},
     },
