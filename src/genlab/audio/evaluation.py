@@ -4,7 +4,7 @@ For every (track, stem) of the subset, the same decoded stem feeds every method:
 
 - ``stft/gl32``, ``stft/gl100``, ``stft/oracle``: the stem's exact STFT magnitude (the spectral model's codec
   settings, n_fft 1024 / hop 256 by default) with fast Griffin-Lim or its own phase — the magnitude-only baselines;
-- ``<spectral run>/gl100``, ``/mixture-phase``, ``/oracle-phase``: the model's regenerated magnitude with each
+- ``<spectral run>/glN`` (N = the largest Griffin-Lim count), ``/mixture-phase``, ``/oracle-phase``: the model's regenerated magnitude with each
   phase strategy;
 - ``mel/nnls+gl32``, ``mel/nnls+gl100``: the vocoder's own log-mel input, inverted to a linear magnitude with NNLS,
   then Griffin-Lim — the baseline a vocoder must beat on the same input;
@@ -86,15 +86,16 @@ def mel_baselines(vocoder, wave: Tensor, gl_iters: tuple[int, ...], timings: dic
     return out
 
 
-def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict) -> dict[str, Tensor]:
-    """One audio model's regenerations of a (C, S) stem (every phase strategy for spectral models)."""
+def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict, gl_iters: int = 100) -> dict[str, Tensor]:
+    """One audio model's regenerations of a (C, S) stem (every phase strategy for spectral models; Griffin-Lim
+    with as many iterations as the strongest Griffin-Lim baseline)."""
     from genlab.audio.api import apply_phase, spectral_magnitude, vocode
 
     if model.kind == "vocoder":
         return {model.name: _timed(timings, f"{model.name}", vocode, model, wave)}
     mag = _timed(timings, f"{model.name}", spectral_magnitude, model, wave)
     stft, n = model.codec.stft, wave.shape[-1]
-    return {f"{model.name}/gl100": apply_phase(mag, stft, n, "griffin-lim", None, 100),
+    return {f"{model.name}/gl{gl_iters}": apply_phase(mag, stft, n, "griffin-lim", None, gl_iters),
             f"{model.name}/mixture-phase": apply_phase(mag, stft, n, "mixture", mixture),
             f"{model.name}/oracle-phase": apply_phase(mag, stft, n, "oracle", wave)}
 
@@ -118,7 +119,7 @@ def run_evaluation(subset: str, stems: list[str], models: list, n_tracks: int, o
             for m in models:
                 if m.kind == "vocoder":
                     ests |= mel_baselines(m, wave, gl_iters, timings)
-                ests |= model_estimates(m, wave, mix, timings)
+                ests |= model_estimates(m, wave, mix, timings, max(gl_iters))
             for method, est in ests.items():
                 table.update(track.name, stem, method, compare_audio(wave, est, SR, with_museval))
             if k < listen_tracks:
@@ -145,23 +146,18 @@ def _slug(text: str) -> str:
 
 def write_listening_files(out_dir: Path, track: str, stem: str, wave: Tensor,
                           ests: dict[str, Tensor]) -> dict[str, Any]:
-    """WAVs, a spectrogram and an error map per method for one (track, stem); returns the page entry."""
+    """WAVs per method and one PNG (spectrograms on top, error maps below) for one (track, stem)."""
     folder = out_dir / _slug(track) / stem
-    entry = {"track": track, "stem": stem, "items": []}
-    ref_db = _db_spec(wave)
+    items = [{"method": "original", "wav": "original.wav"}]
     write_wav(folder / "original.wav", wave.numpy(), SR)
-    _save_spec(ref_db, folder / "original.png", "original")
-    entry["items"].append({"method": "original", "wav": "original.wav", "spec": "original.png", "err": None})
     for method, est in ests.items():
-        name = _slug(method)
-        write_wav(folder / f"{name}.wav", est.numpy(), SR)
-        est_db = _db_spec(est)
-        _save_spec(est_db, folder / f"{name}.png", method)
-        _save_spec(est_db - ref_db, folder / f"{name}-err.png", f"{method}: error (dB)", error=True)
-        entry["items"].append({"method": method, "wav": f"{name}.wav", "spec": f"{name}.png",
-                               "err": f"{name}-err.png"})
-    entry["folder"] = str(folder.relative_to(out_dir))
-    return entry
+        write_wav(folder / f"{_slug(method)}.wav", est.numpy(), SR)
+        items.append({"method": method, "wav": f"{_slug(method)}.wav"})
+    ref_db = _db_spec(wave)
+    specs = [("original", ref_db)] + [(m, _db_spec(e)) for m, e in ests.items()]
+    _save_spectrograms(specs, ref_db, folder / "spectrograms.png")
+    return {"track": track, "stem": stem, "items": items, "folder": str(folder.relative_to(out_dir)),
+            "png": "spectrograms.png"}
 
 
 def _db_spec(wave: Tensor) -> np.ndarray:
@@ -170,24 +166,26 @@ def _db_spec(wave: Tensor) -> np.ndarray:
     return (20 * torch.log10(spec.clamp_min(1e-5))).numpy()
 
 
-def _save_spec(db: np.ndarray, path: Path, title: str, error: bool = False) -> None:
+def _save_spectrograms(specs: list[tuple[str, np.ndarray]], ref_db: np.ndarray, path: Path) -> None:
+    """Row 1: each method's spectrogram (80 dB range); row 2: its error map (method − original, ±30 dB)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.2, 2.6), dpi=80)
-    if error:
-        im = ax.imshow(db, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-30, vmax=30)
-    else:
-        im = ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max())
-    ax.set_title(title, fontsize=8)
-    ax.set_xlabel("frame", fontsize=7)
-    ax.set_ylabel("bin", fontsize=7)
-    ax.tick_params(labelsize=6)
-    fig.colorbar(im, ax=ax).ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    fig.savefig(path)
+    n = len(specs)
+    fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.2), dpi=72, squeeze=False)
+    top = ref_db.max()
+    for j, (title, db) in enumerate(specs):
+        axes[0, j].imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top)
+        axes[0, j].set_title(title, fontsize=7)
+        axes[1, j].imshow(db - ref_db, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-30, vmax=30)
+        axes[1, j].set_title("error (dB)" if j else "—", fontsize=7)
+        for ax in axes[:, j]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -201,7 +199,7 @@ def write_html(out_dir: Path, table: MetricTable, pages: list[dict[str, Any]]) -
     doc = (f"<!doctype html><meta charset='utf-8'><title>genlab audio evaluation</title><style>{_CSS}</style>"
            "<h1>Regenerated stems vs Griffin-Lim and the oracle</h1>"
            "<p class=note>Medians over tracks. Higher is better for SI-SDR/SNR/SDR (dB); lower for LSD, spectral "
-           "convergence, MR-STFT and mel distance. Error maps: regenerated − original, dB.</p>"
+           "convergence, MR-STFT and mel distance. Spectrograms: channel 0; error maps: regenerated − original, dB (red: too loud, blue: missing).</p>"
            f"<table><tr>{head}</tr>{body}</table>{''.join(sections)}")
     path = out_dir / "index.html"
     path.write_text(doc)
@@ -213,13 +211,11 @@ def _fmt(v: Any) -> str:
 
 
 def _section(page: dict[str, Any]) -> str:
-    figs = []
-    for it in page["items"]:
-        src = f"{page['folder']}/"
-        err = f"<img src='{src}{it['err']}'>" if it["err"] else ""
-        figs.append(f"<figure><figcaption>{html.escape(it['method'])}</figcaption><img src='{src}{it['spec']}'>"
-                    f"{err}<audio controls preload=none src='{src}{it['wav']}'></audio></figure>")
-    return f"<h2>{html.escape(page['track'])} — {html.escape(page['stem'])}</h2><div class=row>{''.join(figs)}</div>"
+    src = f"{page['folder']}/"
+    players = "".join(f"<figure><figcaption>{html.escape(it['method'])}</figcaption>"
+                      f"<audio controls preload=none src='{src}{it['wav']}'></audio></figure>" for it in page["items"])
+    return (f"<h2>{html.escape(page['track'])} — {html.escape(page['stem'])}</h2>"
+            f"<img src='{src}{page['png']}' style='max-width:100%'><div class=row>{players}</div>")
 
 
 _CSS = ("body{font-family:system-ui,sans-serif;margin:1.5em}.row{display:flex;flex-wrap:wrap;gap:10px}"
