@@ -1,0 +1,198 @@
+"""The README results table, regenerated from trained run directories.
+
+For each run directory: FID, KID, IS, precision, recall (domain-classifier features, genlab.evaluation), the
+real-vs-real floor at the same sample count, samples, sampler, steps, NFE and CPU training minutes (the snapshot
+header's train_seconds). For diffusion runs also FID vs NFE for DDIM and DPM-Solver++(2M) at 5/10/20/50 steps, and a
+1000-step DDPM reference on a small subset when the time budget allows. Writes JSON and a markdown table, and prints
+the published anchors beside ours.
+
+    flock /tmp/genlab-cpu.lock python benchmarks/results_table.py /work/runs/mnist-diffusion-quick \\
+        /work/runs/mnist-dcgan /work/runs/mnist-vae -n 1000 --nfe-n 500 --data-dir /work/shared/data --budget-min 15
+
+Numbers at n=1000 are biased upwards relative to n=10000 (FID's bias falls roughly as 1/n): compare rows only at
+equal n, and always against the floor printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from genlab import evaluation
+from genlab.api import find_snapshot
+from genlab.checkpoints.snapshot import read_header
+from genlab.errors import GenlabError
+
+ANCHORS = [
+    ("fastai course (2022-23, lesson 'DDPM' on Fashion-MNIST): FID 3.73 with 1000-step DDPM sampling, real-vs-real "
+    "floor 1.91, DDIM 50 steps 11.15 — classifier-feature FID like ours, but with *their* classifier, so only the "
+    "ratio to the floor is roughly comparable, not the raw values."),
+    ("Lucic et al. 2018, 'Are GANs Created Equal?': MNIST FIDs are Inception-V3-feature numbers — a different feature "
+    "space and scale; NOT comparable with the classifier-feature numbers here."),
+]
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class Budget:
+    """Wall-clock budget in seconds; `allows(estimate)` says whether an estimated cost still fits."""
+
+    def __init__(self, minutes: float) -> None:
+        self.start, self.seconds = time.time(), minutes * 60.0
+
+    def left(self) -> float:
+        return self.seconds - (time.time() - self.start)
+
+    def allows(self, estimate: float) -> bool:
+        return estimate <= self.left()
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_settings(run: Path) -> dict[str, Any]:
+    """Family, dataset, conditional guidance and training minutes from a run's snapshot header."""
+    header = read_header(find_snapshot(run))
+    sample = (header.get("config") or {}).get("sample", {})
+    return {"family": header.get("family"), "dataset": header.get("dataset"),
+            "guidance": float(sample.get("guidance", 1.0)), "train_minutes": (header.get("train_seconds") or 0) / 60,
+            "step": header.get("step"), "images_seen": header.get("images_seen")}
+
+
+def main_row(run: Path, args: argparse.Namespace, facts: dict[str, Any]) -> dict[str, Any]:
+    """One results-table row: every metric beside its floor, counts and settings."""
+    result = evaluation.evaluate(run, args.n, sampler=args.sampler, steps=args.steps, guidance=facts["guidance"],
+                                 seed=args.seed, data_dir=args.data_dir, max_train=args.max_train,
+                                 batch_size=args.batch_size)
+    m, floor = result["metrics"], result["metrics"]["floor"]
+    return {"run": run.name, **facts, "fid": m["fid"], "kid": m["kid_mean"], "kid_std": m["kid_std"],
+            "is": m["is_mean"], "precision": m["precision"], "recall": m["recall"], "floor_fid": floor["fid"],
+            "floor_kid": floor["kid_mean"], "floor_is": floor["is_mean"], "floor_precision": floor["precision"],
+            "floor_recall": floor["recall"], "class_kl_uniform": m["class_kl_uniform"],
+            "memorisation_median_ratio": m["memorisation"]["median_ratio"], "samples": m["num_fake"],
+            "num_real": m["num_real"], "sampler": result["sampler"], "steps": result["steps"], "nfe": result["nfe"],
+            "generate_seconds": result["generate_seconds"], "metric_seconds": result["metric_seconds"],
+            "feature_net_sha256": (result["feature_net"] or {}).get("sha256")}
+
+
+def nfe_sweep(run: Path, args: argparse.Namespace, facts: dict[str, Any], row: dict[str, Any], budget: Budget
+              ) -> dict[str, Any]:
+    """FID vs NFE (DDIM, DPM-Solver++ at args.nfe_steps) on args.nfe_n samples, if the estimated time fits."""
+    # Seconds per network call on a batch of `measured` images; a smaller batch is assumed to cost as much (per-call
+    # overhead dominates small batches on a CPU), so estimates err on the expensive side.
+    measured = min(row["samples"], args.batch_size)
+    per_call = row["generate_seconds"] / (row["nfe"] or 1) / math.ceil(row["samples"] / args.batch_size)
+    mult = 2 if facts["guidance"] not in (0.0, 1.0) else 1
+
+    def cost(n: int, steps: int) -> float:
+        return per_call * max(1.0, n / measured) * steps * mult * 1.15
+
+    estimate = sum(cost(args.nfe_n, k) for k in args.nfe_steps) * len(args.nfe_samplers)
+    out: dict[str, Any] = {"estimated_seconds": round(estimate), "seconds_per_call": per_call, "call_batch": measured}
+    if not budget.allows(estimate):
+        out["skipped"] = f"estimated {estimate / 60:.1f} min > {budget.left() / 60:.1f} min left in the budget"
+        return out
+    sweep = evaluation.fid_vs_steps(run, args.nfe_samplers, args.nfe_steps, args.nfe_n, guidance=facts["guidance"],
+                                    seed=args.seed, data_dir=args.data_dir, max_train=args.max_train,
+                                    batch_size=args.batch_size, progress=_log)
+    out.update(rows=sweep["rows"], floor_fid=(sweep["floor"] or {}).get("fid"), num_samples=args.nfe_n)
+    ddpm_estimate = cost(args.ddpm_n, 1000)
+    out["ddpm_1000"] = {"estimated_seconds": round(ddpm_estimate), "num_samples": args.ddpm_n}
+    if args.ddpm_n >= evaluation.MIN_SAMPLES and budget.allows(ddpm_estimate):
+        ref = evaluation.fid_vs_steps(run, ("ddpm",), (1000,), args.ddpm_n, guidance=facts["guidance"],
+                                      seed=args.seed, data_dir=args.data_dir, max_train=args.max_train,
+                                      batch_size=args.batch_size, output=DEFAULT_RESULTS / f"{run.name}-ddpm1000.json")
+        out["ddpm_1000"].update(ref["rows"][0], floor_fid=(ref["floor"] or {}).get("fid"))
+    else:
+        out["ddpm_1000"]["skipped"] = (f"{args.ddpm_n} samples x 1000 steps estimated {ddpm_estimate / 60:.1f} min; "
+                                       f"{budget.left() / 60:.1f} min left")
+    return out
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float):
+        return "—" if not math.isfinite(value) else f"{value:.{digits}g}"
+    return "—" if value is None else str(value)
+
+
+def markdown(rows: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+    """The README table, the FID-vs-NFE table and the anchors, as markdown."""
+    lines = [("| run | family | dataset | FID | floor FID | KID ×10³ | floor KID ×10³ | IS | precision | recall | "
+             "samples | sampler | steps (NFE) | CPU train min |"), "|" + "---|" * 14]
+    for r in rows:
+        steps = f"{r['steps']} ({r['nfe']})" if r["steps"] else "1 (1)"
+        lines.append(f"| {r['run']} | {r['family']} | {r['dataset']} | {_f(r['fid'])} | {_f(r['floor_fid'])} | "
+                     f"{_f(r['kid'] * 1e3)} | {_f(r['floor_kid'] * 1e3)} | {_f(r['is'])} | {_f(r['precision'], 2)} | "
+                     f"{_f(r['recall'], 2)} | {r['samples']} | {r['sampler'] or '—'} | {steps} | "
+                     f"{r['train_minutes']:.1f} |")
+    lines += ["", (f"Features: genlab's shipped domain classifier per dataset (128-d embedding; sha256 in the JSON). "
+              f"n={args.n} generated vs the full test split; floor = {args.n} random training images vs the same "
+              "test split. CPU minutes are wall-clock training time on a shared 2-core VM.")]
+    for name, sweep in sweeps.items():
+        lines += ["", (f"FID vs NFE — {name} ({sweep.get('num_samples', args.nfe_n)} samples; floor "
+                  f"{_f(sweep.get('floor_fid'))})"), "", "| sampler | steps | NFE | FID | generate s |",
+                  "|---|---|---|---|---|"]
+        if "skipped" in sweep:
+            lines.append(f"| (skipped: {sweep['skipped']}) | | | | |")
+        for p in sweep.get("rows", []):
+            lines.append(f"| {p['sampler']} | {p['steps']} | {p['nfe']} | {_f(p['fid'])} | {_f(p['generate_seconds'])} |")
+        ddpm = sweep.get("ddpm_1000", {})
+        lines.append(f"| ddpm (reference) | 1000 | — | {_f(ddpm.get('fid'))} | "
+                     f"{ddpm.get('skipped', _f(ddpm.get('generate_seconds')))} |")
+    lines += ["", "Anchors (not measured here):", *[f"- {a}" for a in ANCHORS]]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path, help="Run directories (any family, image datasets).")
+    p.add_argument("-n", type=int, default=1000, help="Generated samples per run (floor uses as many).")
+    p.add_argument("--sampler", default="dpmpp-2m")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--nfe-n", type=int, default=500, help="Samples per point of the FID-vs-NFE sweep.")
+    p.add_argument("--nfe-steps", type=lambda s: [int(x) for x in s.split(",")], default=[5, 10, 20, 50])
+    p.add_argument("--nfe-samplers", type=lambda s: s.split(","), default=["ddim", "dpmpp-2m"])
+    p.add_argument("--ddpm-n", type=int, default=100, help="Samples for the 1000-step DDPM reference (0 = skip).")
+    p.add_argument("--max-train", type=int, default=10000, help="Random training images for floor/memorisation.")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument("--budget-min", type=float, default=15.0, help="Skip sweeps whose estimate exceeds what is left.")
+    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "results_table.json")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    budget, rows, sweeps, errors = Budget(args.budget_min), [], {}, {}
+    for run in args.runs:
+        try:
+            facts = run_settings(run)
+            _log(f"{run.name}: {facts['family']} on {facts['dataset']}, n={args.n}")
+            row = main_row(run, args, facts)
+            rows.append(row)
+            _log(f"{run.name}: FID {row['fid']:.3g} (floor {row['floor_fid']:.3g}) in "
+                 f"{row['generate_seconds'] + row['metric_seconds']:.0f} s")
+            if facts["family"] == "diffusion":
+                sweeps[run.name] = nfe_sweep(run, args, facts, row, budget)
+        except GenlabError as err:
+            errors[str(run)] = str(err)
+            _log(f"{run}: skipped ({err})")
+    table = markdown(rows, sweeps, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows,
+               "fid_vs_nfe": sweeps, "errors": errors, "anchors": ANCHORS,
+               "seconds": round(time.time() - budget.start, 1)}
+    args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    args.out.with_suffix(".md").write_text(table)
+    print(table)
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
