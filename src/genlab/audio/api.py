@@ -37,14 +37,14 @@ if TYPE_CHECKING:  # genlab.api re-exports this module, so it is imported lazily
 PHASES = ("griffin-lim", "mixture", "oracle")
 CHUNK_S, OVERLAP_S = 30.0, 1.0  # vocoder chunks for long inputs (a 6.8-s preview is one chunk)
 
-__all__ = ["PHASES", "AudioModel", "load_audio_model", "regenerate", "evaluate_audio", "load_input"]
+__all__ = ["PHASES", "AudioModel", "evaluate_audio", "load_audio_model", "load_input", "regenerate"]
 
 
 @dataclass
 class AudioModel:
     """A loaded audio snapshot: `kind` is 'spectral' or 'vocoder'; `name` labels it in tables."""
 
-    generator: "Generator"
+    generator: Generator
     kind: str
     name: str
 

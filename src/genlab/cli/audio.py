@@ -7,7 +7,6 @@ Thin commands over `genlab.audio.api`. Importing this module also registers the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,7 +26,7 @@ def regenerate_cmd(
     output: Path = typer.Option(Path("regenerated.wav"), "-o", "--output", help="WAV file to write (44.1 kHz)."),
     phase: str = typer.Option("griffin-lim", help="Spectral models: griffin-lim | mixture | oracle."),
     gl_iters: int = typer.Option(100, "--gl-iters", min=0, max=10_000, help="Griffin-Lim iterations."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Holds musdb/MUSDB18-7 (else "
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Holds musdb/MUSDB18-7 (else "
                                                                       "$GENLAB_DATA_DIR)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
 ) -> None:
@@ -51,7 +50,7 @@ def evaluate_cmd(
     out_dir: Path = typer.Option(Path("runs/audio-eval"), "-o", "--out-dir", help="Table, WAVs, PNGs, index.html."),
     museval: bool = typer.Option(False, "--museval", help="Also compute museval (BSS Eval v4) SDR (slow)."),
     listen_tracks: int = typer.Option(3, "--listen-tracks", min=0, help="Tracks with WAVs/PNGs on the page."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Holds musdb/MUSDB18-7."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Holds musdb/MUSDB18-7."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
 ) -> None:
     """Compare snapshots with Griffin-Lim (32/100 iterations) and the oracle phase on the same stems."""

@@ -12,6 +12,7 @@ discriminator.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -72,7 +73,7 @@ class PeriodDiscriminator(nn.Module):
         self.period = period
         chans = [1] + [min(channels * 2**i, max_channels) for i in range(4)]
         self.convs = nn.ModuleList([nn.Conv2d(a, b, (5, 1), (3 if i < 3 else 1, 1), (2, 0))
-                                    for i, (a, b) in enumerate(zip(chans[:-1], chans[1:]))])
+                                    for i, (a, b) in enumerate(itertools.pairwise(chans))])
         self.post = nn.Conv2d(chans[-1], 1, (3, 1), 1, (1, 0))
 
     def forward(self, wave: Tensor) -> tuple[Tensor, list[Tensor]]:
