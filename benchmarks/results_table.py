@@ -163,16 +163,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--budget-min", type=float, default=15.0, help="Skip sweeps whose estimate exceeds what is left.")
+    p.add_argument("--reuse", action="store_true", help="Keep rows of an earlier --out file with equal settings.")
     p.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "results_table.json")
     return p.parse_args(argv)
+
+
+def previous_results(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Rows and sweeps of an earlier --out file measured with the same n/sampler/steps/seed, keyed by run name
+    (with --reuse: a run whose snapshot step is unchanged is not measured again)."""
+    if not args.reuse or not args.out.is_file():
+        return {}, {}
+    old = json.loads(args.out.read_text())
+    same = all(old["settings"].get(k) == getattr(args, k) for k in ("n", "sampler", "steps", "seed", "nfe_n"))
+    if not same:
+        return {}, {}
+    return {r["run"]: r for r in old["rows"]}, old.get("fid_vs_nfe", {})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     budget, rows, sweeps, errors = Budget(args.budget_min), [], {}, {}
+    old_rows, old_sweeps = previous_results(args)
     for run in args.runs:
         try:
             facts = run_settings(run)
+            if run.name in old_rows and old_rows[run.name].get("step") == facts["step"]:
+                rows.append(old_rows[run.name])
+                if run.name in old_sweeps:
+                    sweeps[run.name] = old_sweeps[run.name]
+                _log(f"{run.name}: reusing the earlier measurement (same step {facts['step']})")
+                continue
             _log(f"{run.name}: {facts['family']} on {facts['dataset']}, n={args.n}")
             row = main_row(run, args, facts)
             rows.append(row)
