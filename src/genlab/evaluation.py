@@ -179,9 +179,15 @@ def _nfe(gen: Any, sampler: str, steps: int, guidance: float) -> int | None:
     return steps * (2 if gen.num_classes and guidance not in (0.0, 1.0) else 1)
 
 
-def _evaluate_loaded(gen: Any, real: RealData, *, n: int, sampler: str, steps: int, guidance: float, split: str,
+def run_guidance(header: dict[str, Any]) -> float:
+    """The classifier-free guidance weight the run's own sample grids use (config sample.guidance, else 1)."""
+    return float(((header.get("config") or {}).get("sample") or {}).get("guidance", 1.0))
+
+
+def _evaluate_loaded(gen: Any, real: RealData, *, n: int, sampler: str, steps: int, guidance: float | None, split: str,
                      seed: int, batch_size: int, progress: Progress | None) -> dict[str, Any]:
     """Generate with a loaded Generator and measure against precomputed real data; the result dict of `evaluate`."""
+    guidance = run_guidance(gen.header) if guidance is None else float(guidance)
     t0 = time.time()
     fake = _sample(gen, n, seed, sampler, steps, guidance, batch_size, progress, real.kind)
     t1 = time.time()
@@ -199,12 +205,14 @@ def _evaluate_loaded(gen: Any, real: RealData, *, n: int, sampler: str, steps: i
 
 
 def evaluate(source: str | Path, n: int = 10000, *, sampler: str = "dpmpp-2m", steps: int = 20,
-             guidance: float = 1.0, split: str = "test", seed: int = 0, batch_size: int = 256,
+             guidance: float | None = None, split: str = "test", seed: int = 0, batch_size: int = 256,
              progress: Progress | None = None, data_dir: str | Path | None = None, feature_net: Any = None,
              max_train: int | None = None, device: str = "auto", weights: str = "ema") -> dict[str, Any]:
     """Generate `n` samples from a snapshot (file, run directory or pretrained name) and measure them.
 
-    sampler/steps/guidance apply to diffusion models only (ignored, and reported as None, for other families).
+    sampler/steps/guidance apply to diffusion models only (ignored, and reported as None, for other families);
+    guidance=None uses the run's own sample.guidance (what its grids show), so conditional runs trained with CFG
+    are measured as they are meant to be sampled.
     split: the real reference ("test", default; "train" swaps the roles of the two splits).
     data_dir: where the real data lives (default: the run's data.data_dir, else $GENLAB_DATA_DIR / ./data).
     feature_net: a FeatureNet or a .safetensors path (default: the shipped net for the run's dataset).
@@ -280,7 +288,8 @@ def metrics_row(result: dict[str, Any], epoch: int | None) -> dict[str, Any]:
 
 
 def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *, sampler: str = "dpmpp-2m",
-                 steps: int = 20, guidance: float = 1.0, split: str = "test", seed: int = 0, batch_size: int = 256,
+                 steps: int = 20, guidance: float | None = None, split: str = "test", seed: int = 0,
+                 batch_size: int = 256,
                  data_dir: str | Path | None = None, feature_net: Any = None, max_train: int | None = None,
                  device: str = "auto", progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Measure every snapshots/epoch-*.safetensors of a run (or only its final snapshot) and append one line per
@@ -319,7 +328,7 @@ def _summary(row: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- samplers and steps
 
 def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2m"),
-                 steps_list: Sequence[int] = (5, 10, 20, 50), n: int = 1000, *, guidance: float = 1.0,
+                 steps_list: Sequence[int] = (5, 10, 20, 50), n: int = 1000, *, guidance: float | None = None,
                  seed: int = 0, batch_size: int = 256, data_dir: str | Path | None = None, feature_net: Any = None,
                  max_train: int | None = None, device: str = "auto", output: str | Path | None = None,
                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -348,7 +357,8 @@ def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2
                          } | _point(row, result))
             if progress:
                 progress(f"{sampler} {steps} steps: " + _summary(rows[-1]))
-    out = {"snapshot": str(path), "dataset": real.dataset, "num_samples": n, "guidance": guidance, "rows": rows,
+    out = {"snapshot": str(path), "dataset": real.dataset, "num_samples": n,
+           "guidance": run_guidance(gen.header) if guidance is None else guidance, "rows": rows,
            "floor": floor, "feature_net": real.net_info}
     target = Path(output) if output else (Path(source) / FID_VS_STEPS_FILE if Path(source).is_dir() else None)
     if target is not None:

@@ -73,7 +73,8 @@ def evaluate(
     n: int = typer.Option(10000, "-n", min=1, max=1_000_000, help="Generated samples (the floor uses as many)."),
     sampler: str = typer.Option("dpmpp-2m", help="Diffusion sampler: ddpm, ddim or dpmpp-2m."),
     steps: int = typer.Option(20, min=1, max=1000, help="Sampler steps (diffusion only)."),
-    guidance: float = typer.Option(1.0, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none)."),
+    guidance: float | None = typer.Option(None, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none; "
+                                          "default: the run's sample.guidance)."),
     split: str = typer.Option("test", help="Real reference split: test (default) or train."),
     seed: int = typer.Option(0, help="Sample i uses seed + i; also seeds the floor and KID subsets."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON here."),  # noqa: B008
