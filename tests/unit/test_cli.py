@@ -9,20 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from genlab.cli.main import main
-from tests_helpers import TINY
+from tests_helpers import TINY, run_cli
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def tiny_args(data_dir: Path, run_dir: Path) -> list[str]:
