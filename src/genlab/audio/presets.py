@@ -31,10 +31,10 @@ def spectral_preset(stem: str) -> dict[str, Any]:
 
 
 def vocoder_preset(stem: str) -> dict[str, Any]:
-    """vocos on 16,384-sample (0.37 s) segments; 200 generator-only warm-up steps, then the MPD joins."""
+    """vocos on 16,384-sample (0.37 s) segments; 500 generator-only warm-up steps (MR-STFT + mel), then the MPD joins."""
     return {"family": "vocos",
             "data": {"dataset": "musdb-wave", "options": {"stem": stem, "segment_samples": 16384}},
-            "model": {"dim": 128, "hidden": 384, "num_blocks": 4, "disc_channels": 8, "disc_start_step": 200},
+            "model": {"dim": 128, "hidden": 384, "num_blocks": 4, "disc_channels": 8, "disc_start_step": 500},
             "train": {**_COMMON_TRAIN, "batch_size": 8, "lr": 1e-3, "epochs": 20.0, "time_limit_min": 10.0,
                       "ema_decay": 0.99, "epoch_images": 2048},
             "sample": {"num_images": 4}}
