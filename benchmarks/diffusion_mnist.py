@@ -56,6 +56,26 @@ def sampling_rate(model, precision: str, batch: int, steps: int) -> float:
     return batch * steps / (time.perf_counter() - t0)
 
 
+def run_summary(run: Path, wall_s: float | None) -> dict:
+    """Throughput and loss curve of a finished run, from its snapshot header and scalars.jsonl."""
+    header = api.load(run).header
+    log = run / "scalars.jsonl"
+    curve = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+    return {"run_dir": str(run), "train_minutes": round(header["train_seconds"] / 60, 2),
+            "wall_minutes": round(wall_s / 60, 2) if wall_s else None, "steps": header["step"],
+            "images_seen": header["images_seen"],
+            "images_per_s": round(header["images_seen"] / max(header["train_seconds"], 1e-9), 1),
+            "loss_curve": [[r["step"], r["loss"]] for r in curve]}
+
+
+def run_budget(args, over: list[str], run_dir: Path) -> dict:
+    budget = api.resolve_config(args.preset, over + [f"run_dir={run_dir / 'budget'}",
+                                                     f"train.time_limit_min={args.minutes}", "train.log_every=10"])
+    t0 = time.perf_counter()
+    result = api.train(budget, progress=False)
+    return {"minutes_budget": args.minutes, **run_summary(result.run_dir, time.perf_counter() - t0)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None)
@@ -63,6 +83,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0, help="CPU-time budget of the training run")
     ap.add_argument("--timing-steps", type=int, default=6)
     ap.add_argument("--sample-batch", type=int, default=256)
+    ap.add_argument("--from-run", default=None,
+                    help="report this finished run's throughput and loss curve instead of training a new one")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
@@ -82,13 +104,7 @@ def main() -> None:
                                sampler="ddim", steps=1)
     fwd_flops_per_image = counter.get_total_flops() / 8
 
-    budget = api.resolve_config(args.preset, over + [f"run_dir={run_dir / 'budget'}",
-                                                     f"train.time_limit_min={args.minutes}", "train.log_every=10"])
-    t0 = time.perf_counter()
-    result = api.train(budget, progress=False)
-    wall = time.perf_counter() - t0
-    log = result.run_dir / "scalars.jsonl"
-    curve = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+    budget_run = run_budget(args, over, run_dir) if not args.from_run else run_summary(Path(args.from_run), None)
 
     emit({
         "benchmark": "diffusion_mnist", "machine": machine_info(), "preset": args.preset, "parameters": params,
@@ -103,11 +119,7 @@ def main() -> None:
         "sampling_images_x_nfe_per_s": {p: round(v, 1) for p, v in sample.items()},
         "sampling_fraction_of_peak": {p: round(v * fwd_flops_per_image / 1e9 / peak[p], 3) for p, v in sample.items()},
         "bf16_speedup_sampling": round(sample["bf16"] / sample["fp32"], 2),
-        "budget_run": {"minutes_budget": args.minutes, "train_minutes": round(result.train_seconds / 60, 2),
-                       "wall_minutes": round(wall / 60, 2), "steps": result.step, "images_seen": result.images_seen,
-                       "images_per_s": round(result.images_seen / max(result.train_seconds, 1e-9), 1),
-                       "run_dir": str(result.run_dir),
-                       "loss_curve": [[r["step"], r["loss"]] for r in curve]},
+        "budget_run": budget_run,
         "command": "python benchmarks/diffusion_mnist.py --data-dir ../shared/data --minutes "
                    f"{args.minutes} --preset {args.preset}",
     }, args.out)
