@@ -2,12 +2,14 @@
 
 For every (track, stem) of the subset, the same decoded stem feeds every method:
 
-- ``stft/gl32``, ``stft/gl100``, ``stft/oracle``: the stem's exact STFT magnitude (the spectral model's codec
-  settings, n_fft 1024 / hop 256 by default) with fast Griffin-Lim or its own phase — the magnitude-only baselines;
+- ``stft/gl32``, ``stft/gl100``, ``stft/mixture-phase``, ``stft/oracle``: the stem's exact STFT magnitude (the
+  spectral model's codec settings, n_fft 1024 / hop 256 by default) with fast Griffin-Lim, the mixture's phase or
+  its own phase — the magnitude-only baselines, one per phase strategy of the model;
 - ``<spectral run>/glN`` (N = the largest Griffin-Lim count), ``/mixture-phase``, ``/oracle-phase``: the model's regenerated magnitude with each
   phase strategy;
 - ``mel/nnls+gl32``, ``mel/nnls+gl100``: the vocoder's own log-mel input, inverted to a linear magnitude with NNLS,
-  then Griffin-Lim — the baseline a vocoder must beat on the same input;
+  then Griffin-Lim — the baseline a vocoder must beat on the same input; ``mel/nnls+oracle``: that magnitude with
+  the true phase (what 128 mel numbers per frame hold, to set against the spectral model's 128-number code);
 - ``<vocoder run>``: the vocoder's waveform from that mel.
 
 Metrics (`genlab.metrics.audio.compare_audio`): SI-SDR, SNR, LSD, spectral convergence, MR-STFT, mel distance,
@@ -62,13 +64,16 @@ def _timed(timings: dict[str, list[float]], key: str, fn, *args, **kwargs):
     return out
 
 
-def baseline_estimates(wave: Tensor, stft: Stft, gl_iters: tuple[int, ...], timings: dict) -> dict[str, Tensor]:
-    """The stem's exact magnitude through Griffin-Lim (each iteration count) and with its own phase."""
+def baseline_estimates(wave: Tensor, mixture: Tensor, stft: Stft, gl_iters: tuple[int, ...],
+                       timings: dict) -> dict[str, Tensor]:
+    """The stem's exact magnitude through Griffin-Lim (each iteration count), with the mixture's phase and with its
+    own phase (oracle)."""
     mag = stft(wave).abs()
     out = {}
     for n in gl_iters:
         gen = torch.Generator().manual_seed(0)
         out[f"stft/gl{n}"] = _timed(timings, f"gl{n}", griffin_lim, mag, stft, n, 0.99, wave.shape[-1], generator=gen)
+    out["stft/mixture-phase"] = oracle_phase(mag, mixture, stft)
     out["stft/oracle"] = oracle_phase(mag, wave, stft)
     return out
 
@@ -83,6 +88,7 @@ def mel_baselines(vocoder, wave: Tensor, gl_iters: tuple[int, ...], timings: dic
     for n in gl_iters:
         gen = torch.Generator().manual_seed(0)
         out[f"mel/nnls+gl{n}"] = griffin_lim(mag, mel_mod.stft, n, 0.99, wave.shape[-1], generator=gen)
+    out["mel/nnls+oracle"] = oracle_phase(mag, wave, mel_mod.stft)  # the mel's magnitude information alone
     return out
 
 
@@ -115,7 +121,7 @@ def run_evaluation(subset: str, stems: list[str], models: list, n_tracks: int, o
             wave, mix = (torch.from_numpy(np.array(src.load(track, s), dtype=np.float32)) for s in (stem, "mixture"))
             if is_silent(wave.numpy()):
                 continue
-            ests = baseline_estimates(wave, stft, gl_iters, timings)
+            ests = baseline_estimates(wave, mix, stft, gl_iters, timings)
             for m in models:
                 if m.kind == "vocoder":
                     ests |= mel_baselines(m, wave, gl_iters, timings)
