@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -96,6 +97,13 @@ def main() -> None:
     peak = {p: matmul_peak_gflops(p) for p in ("fp32", "bf16")}
     flops = train_step_flops(trainer)
     step_s = {p: time_train_steps(trainer, p, args.timing_steps) for p in ("fp32", "bf16")}
+    # Threads side by side: on a shared 2-core machine OpenMP's spinning threads can make 2 slower than 1.
+    default_threads = torch.get_num_threads()
+    thread_s = {}
+    for n in sorted({1, default_threads}):
+        torch.set_num_threads(n)
+        thread_s[n] = time_train_steps(trainer, "fp32", args.timing_steps)
+    torch.set_num_threads(default_threads)
     batch = cfg.train.batch_size
     sample = {p: sampling_rate(trainer.model.eval(), p, args.sample_batch, 10) for p in ("fp32", "bf16")}
     # Sampling FLOPs per image and evaluation (forward only, fp32 accounting).
@@ -115,6 +123,8 @@ def main() -> None:
                 "gflops_per_s": round(flops / step_s[p] / 1e9, 1),
                 "fraction_of_peak": round(flops / step_s[p] / 1e9 / peak[p], 3)} for p in step_s},
         "train_step_gflop": round(flops / 1e9, 2),
+        "fp32_step_seconds_by_threads": {str(k): round(v, 3) for k, v in thread_s.items()},
+        "load_average_at_start": list(os.getloadavg()),
         "bf16_speedup_train": round(step_s["fp32"] / step_s["bf16"], 2),
         "sampling_images_x_nfe_per_s": {p: round(v, 1) for p, v in sample.items()},
         "sampling_fraction_of_peak": {p: round(v * fwd_flops_per_image / 1e9 / peak[p], 3) for p, v in sample.items()},

@@ -100,11 +100,20 @@ def register_preset(name: str, values: dict[str, Any]) -> None:
     PRESETS[name] = values
 
 
+def _load_family_presets() -> None:
+    # Families may register presets of their own domain (e.g. audio) when they are imported.
+    from genlab.models.registry import family_names
+
+    family_names()
+
+
 def preset_names() -> list[str]:
+    _load_family_presets()
     return sorted(PRESETS)
 
 
 def _preset_values(name: str) -> dict[str, Any]:
+    _load_family_presets()
     if name not in PRESETS:
         close = difflib.get_close_matches(name, list(PRESETS), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
