@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -130,8 +131,7 @@ def main() -> None:
         "sampling_fraction_of_peak": {p: round(v * fwd_flops_per_image / 1e9 / peak[p], 3) for p, v in sample.items()},
         "bf16_speedup_sampling": round(sample["bf16"] / sample["fp32"], 2),
         "budget_run": budget_run,
-        "command": "python benchmarks/diffusion_mnist.py --data-dir ../shared/data --minutes "
-                   f"{args.minutes} --preset {args.preset}",
+        "command": "python " + " ".join(sys.argv),
     }, args.out)
 
 
