@@ -127,6 +127,19 @@ class StepTracking:
         self.current_step = int(step)
 
 
+class LatentGeneration:
+    """Mixin for latent-variable families: ``generate`` decodes ``sample_latent(seeds)`` (prior, generator noise or
+    the fitted code Gaussian, as the family defines it); conditional models default to label = seed mod K."""
+
+    @torch.no_grad()
+    def generate(self, seeds, labels: Tensor | None = None, temperature: float = 1.0, **kwargs: Any) -> Tensor:
+        """One sample per seed, (len(seeds), C, H, W) in [-1, 1]; sample i depends only on seeds[i]."""
+        z = self.sample_latent(seeds, temperature)
+        if self.num_classes > 0 and labels is None:
+            labels = default_labels(seeds, self.num_classes, z.device)
+        return self.decode(z, labels)
+
+
 def linear_ramp(step: int, warmup_steps: int) -> float:
     """0 → 1 linearly over `warmup_steps` (1 at once when warmup_steps <= 0)."""
     return 1.0 if warmup_steps <= 0 else min(1.0, max(0.0, step / warmup_steps))

@@ -23,9 +23,9 @@ from genlab.errors import GenlabError
 from genlab.models.autoencoder.common import (
     LIKELIHOODS,
     ConvNetConfig,
+    LatentGeneration,
     check_choice,
     check_range,
-    default_labels,
     label_embedding,
     net_kwargs,
     output_to_image,
@@ -81,7 +81,7 @@ class SparseAEConfig(AEConfig):
     sparsity_weight: float = 0.1
 
 
-class Autoencoder(GenerativeModel):
+class Autoencoder(LatentGeneration, GenerativeModel):
     """x (N, C, H, W) in [-1, 1] → code (N, *latent_shape) → x̂ (N, C, H, W)."""
 
     family = "ae"
@@ -156,14 +156,6 @@ class Autoencoder(GenerativeModel):
         z = self.code_mean + temperature * self.code_var.clamp_min(0).sqrt() * eps
         return z.clamp(0.0, 1.0) if self.cfg.sparsity == "kl" else z
 
-    @torch.no_grad()
-    def generate(self, seeds: Sequence[int], labels: Tensor | None = None, temperature: float = 1.0,
-                 **kwargs: Any) -> Tensor:
-        """Decoded codes drawn from the fitted code Gaussian, (len(seeds), C, H, W) in [-1, 1]."""
-        z = self.sample_latent(seeds, temperature)
-        if self.num_classes > 0 and labels is None:
-            labels = default_labels(seeds, self.num_classes, z.device)
-        return self.decode(z, labels)
 
 
 class DenoisingAutoencoder(Autoencoder):

@@ -21,10 +21,10 @@ from genlab.errors import GenlabError
 from genlab.models.autoencoder.common import (
     NORMS,
     ConvNetConfig,
+    LatentGeneration,
     StepTracking,
     check_choice,
     check_range,
-    default_labels,
     resolve_config,
 )
 from genlab.models.base import GenerativeModel, Logs
@@ -98,7 +98,7 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-class GAN(StepTracking, GenerativeModel):
+class GAN(LatentGeneration, StepTracking, GenerativeModel):
     """Generator + discriminator with DCGAN defaults; subclasses change only the Config defaults."""
 
     family = "dcgan"
@@ -208,14 +208,6 @@ class GAN(StepTracking, GenerativeModel):
         """G(encode(x)): the generator's closest image to x (N, C, H, W)."""
         return self.decode(self.encode(x, y), y)
 
-    @torch.no_grad()
-    def generate(self, seeds: Sequence[int], labels: Tensor | None = None, temperature: float = 1.0,
-                 **kwargs: Any) -> Tensor:
-        """One sample per seed (len(seeds), C, H, W) in [-1, 1]; conditional models default to label = seed mod K."""
-        z = self.sample_latent(seeds, temperature)
-        if self.num_classes > 0 and labels is None:
-            labels = default_labels(seeds, self.num_classes, z.device)
-        return self.decode(z, labels)
 
 
 class WGANGP(GAN):

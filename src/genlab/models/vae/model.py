@@ -18,10 +18,10 @@ from genlab.errors import GenlabError
 from genlab.models.autoencoder.common import (
     LIKELIHOODS,
     ConvNetConfig,
+    LatentGeneration,
     StepTracking,
     check_choice,
     check_range,
-    default_labels,
     label_embedding,
     net_kwargs,
     output_to_image,
@@ -54,7 +54,7 @@ class VAEConfig(ConvNetConfig):
         check_range(family, "free_bits", self.free_bits, 0.0)
 
 
-class VAE(StepTracking, GenerativeModel):
+class VAE(LatentGeneration, StepTracking, GenerativeModel):
     """Gaussian-encoder VAE on images (N, C, H, W) in [-1, 1]; latent (N, D) or (N, C_z, h, w)."""
 
     family = "vae"
@@ -120,14 +120,6 @@ class VAE(StepTracking, GenerativeModel):
         device = next(self.parameters()).device
         return temperature * randn_per_sample(seeds, self.latent_shape, device=device)
 
-    @torch.no_grad()
-    def generate(self, seeds: Sequence[int], labels: Tensor | None = None, temperature: float = 1.0,
-                 **kwargs: Any) -> Tensor:
-        """Prior samples (len(seeds), C, H, W) in [-1, 1]; conditional models default to label = seed mod K."""
-        z = self.sample_latent(seeds, temperature)
-        if self.num_classes > 0 and labels is None:
-            labels = default_labels(seeds, self.num_classes, z.device)
-        return self.decode(z, labels)
 
 
 register(VAE, "beta-vae")
