@@ -113,6 +113,8 @@ from genlab.cli.latent import latent_app  # noqa: E402  (latent-space tools over
 app.add_typer(latent_app, name="latent")
 from genlab.cli.audio import audio_app  # noqa: E402  (audio regenerate / evaluate over genlab.audio.api)
 app.add_typer(audio_app, name="audio")
+from genlab.cli.channels import channels_app  # noqa: E402  (facies comparison / ES-MDA over genlab.facies)
+app.add_typer(channels_app, name="channels")
 
 
 @data_app.command("channels")

@@ -1,0 +1,175 @@
+"""Measure one trained channel-facies generator: size, training cost, sampling speed, realism, reconstruction and
+latent regularity — the per-model column of the conv+dense vs fully convolutional comparison (issue 5).
+
+Every number is computed from the run's snapshot (safetensors + JSON header) and fresh data; nothing is read from
+the training flags. Images are (N, 1, H, W); model space is [-1, 1] and the channel probability of a Bernoulli
+decoder (or the tanh output of a GAN) is p = (x + 1) / 2, thresholded at 0.5.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genlab.api import Generator, find_snapshot, load
+from genlab.errors import GenlabError
+from genlab.metrics.facies import ambiguous_fraction, compare_facies, reconstruction_accuracy
+
+DEFAULT_TRAIN_REF = 2000  # training images scanned for the nearest-neighbour (memorisation) distance
+
+
+@dataclass
+class RunData:
+    """Held-out real facies (N, H, W) uint8 {0, 1} and a training subset for the memorisation check."""
+
+    held_out: np.ndarray
+    train: np.ndarray
+    description: str
+
+
+def run_label(source: str | Path, gen: Generator) -> str:
+    """A short name for a run: its config name, else the run directory / file stem."""
+    name = gen.header.get("config", {}).get("name")
+    if name:
+        return str(name)
+    p = Path(source)
+    return p.name if p.is_dir() else p.stem
+
+
+def data_spec(header: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
+    """(dataset name, loader options, data_dir) the snapshot was trained on, from its header's config."""
+    data = header.get("config", {}).get("data")
+    if not data or "dataset" not in data:
+        raise GenlabError("snapshot header has no config.data.dataset; cannot tell which real images to compare with")
+    return data["dataset"], dict(data.get("options") or {}), data.get("data_dir")
+
+
+def _as_nhw(images: Any) -> np.ndarray:
+    a = np.asarray(images)
+    return a[..., 0] if a.ndim == 4 and a.shape[-1] == 1 else (a[:, 0] if a.ndim == 4 else a)
+
+
+def load_run_data(header: dict[str, Any], n_held_out: int, n_train: int = DEFAULT_TRAIN_REF) -> RunData:
+    """Real images the run did not train on, and a slice of those it did.
+
+    channels-procedural: images n..n+n_held_out−1 of the same seed (the generator makes image i from (seed, i) only,
+    so they are disjoint from the training images 0..n−1). Other sources: their 'test' split (the LTrace file's
+    validation split) and the first `n_train` training images.
+    """
+    name, options, data_dir = data_spec(header)
+    if name.replace("_", "-") == "channels-procedural":
+        from genlab.data.sources.channels import generate_channels
+
+        n, size, seed = int(options.get("n", 2000)), int(options.get("size", 128)), int(options.get("seed", 0))
+        held = generate_channels(n_held_out, seed, size, start=n)
+        train = generate_channels(min(n_train, n), seed, size)
+        return RunData(held, train, f"procedural channels {size}x{size}, seed {seed}: held-out images {n}.."
+                                    f"{n + n_held_out - 1}, training images 0..{min(n_train, n) - 1}")
+    from genlab.data.registry import load_dataset
+
+    test, train = load_dataset(name, "test", data_dir, **options), load_dataset(name, "train", data_dir, **options)
+    held = test.get_batch(np.arange(min(n_held_out, len(test))))[0].numpy()[:, 0]
+    tr = train.get_batch(np.arange(min(n_train, len(train))))[0].numpy()[:, 0]
+    return RunData(held, tr, f"{name} {options}: {len(held)} held-out (test split), {len(tr)} training images")
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def generator_module(model: torch.nn.Module) -> torch.nn.Module:
+    """The part that maps a latent to an image: the VAE decoder or the GAN generator."""
+    for name in ("decoder", "generator"):
+        if hasattr(model, name):
+            return getattr(model, name)
+    return model
+
+
+def uses_linear(module: torch.nn.Module) -> bool:
+    """True if any nn.Linear sits anywhere in `module` (fully convolutional models must say False)."""
+    return any(isinstance(m, torch.nn.Linear) for m in module.modules())
+
+
+def model_summary(gen: Generator) -> dict[str, Any]:
+    """Family, architecture, latent shape, parameter counts and training cost from the snapshot header."""
+    model, h = gen.model, gen.header
+    seconds = float(h.get("train_seconds", float("nan")))
+    images = int(h.get("images_seen", 0))
+    return {
+        "family": h["family"], "architecture": model.hparams.get("architecture"),
+        "latent_shape": list(model.latent_shape), "latent_dims": int(np.prod(model.latent_shape)),
+        "params_total": count_parameters(model), "params_generator": count_parameters(generator_module(model)),
+        "has_linear": uses_linear(model), "train_seconds": seconds, "train_steps": int(h.get("step", 0)),
+        "train_images_seen": images, "train_images_per_s": images / seconds if seconds > 0 else float("nan"),
+        "image_shape": list(model.image_shape),
+    }
+
+
+def sample_probabilities(gen: Generator, n: int, seed: int = 0, batch_size: int = 256) -> tuple[Tensor, float]:
+    """Channel probabilities (n, 1, H, W) in [0, 1] for seeds seed..seed+n−1, and realizations per second."""
+    t0 = time.perf_counter()
+    x = gen.generate_model_space(list(range(seed, seed + n)), batch_size=batch_size, precision="fp32")
+    dt = time.perf_counter() - t0
+    return ((x + 1) / 2).clamp(0, 1), n / max(dt, 1e-9)
+
+
+def realizations_per_second(gen: Generator, batch_size: int = 64, repeats: int = 3) -> float:
+    """Best-of-`repeats` generation throughput (images/s) at `batch_size`, after one warm-up batch."""
+    sample_probabilities(gen, batch_size, 0, batch_size)
+    return max(sample_probabilities(gen, batch_size, 1000 * (r + 1), batch_size)[1] for r in range(repeats))
+
+
+@torch.no_grad()
+def vae_reconstruction(gen: Generator, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+    """Pixel accuracy and channel IoU of decode(E[z|x]) thresholded at 0.5 on real images (N, H, W) {0, 1}."""
+    from genlab.latent.encoding import reconstruct
+
+    x = torch.from_numpy(real.astype(np.float32))[:, None] * 2 - 1
+    rec = reconstruct(gen.model, x.to(gen.device), batch_size=batch_size)
+    out = reconstruction_accuracy(rec > 0, real)
+    out["ambiguous_fraction"] = ambiguous_fraction((rec + 1) / 2)
+    out["n"] = len(real)
+    return out
+
+
+def vae_regularity(gen: Generator, real: np.ndarray) -> dict[str, Any]:
+    """Per-dimension KL and aggregate posterior vs N(0, I) on real images (N, H, W) (see genlab.latent.regularity)."""
+    from genlab.latent.regularity import regularity_report
+
+    x = torch.from_numpy(real.astype(np.float32))[:, None] * 2 - 1
+    return regularity_report(gen.model, x.to(gen.device))
+
+
+def is_vae(gen: Generator) -> bool:
+    return gen.header["family"] in ("vae", "beta-vae")
+
+
+def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, seed: int = 0,
+                 device: str = "auto") -> tuple[dict[str, Any], Generator, np.ndarray]:
+    """Every number of one run's column (JSON-ready), the loaded generator, and its binary samples (n, H, W).
+
+    n: generated samples compared with held-out real images (the real set is split into halves for the floor, so
+    2·n held-out images are used when `data` is None).
+    """
+    gen = load(find_snapshot(source), device=device)
+    if data is None:
+        data = load_run_data(gen.header, 2 * n)
+    if data.held_out.shape[1:] != tuple(gen.model.image_shape[1:]):
+        raise GenlabError(f"{source}: model makes {tuple(gen.model.image_shape[1:])} images but the real ones are "
+                          f"{data.held_out.shape[1:]}; compare runs of one image size")
+    probs, _ = sample_probabilities(gen, n, seed)
+    binary = (probs[:, 0] > 0.5).numpy()
+    out: dict[str, Any] = {"label": run_label(source, gen), "source": str(source), **model_summary(gen)}
+    out["realizations_per_s"] = realizations_per_second(gen)
+    out["ambiguous_fraction"] = ambiguous_fraction(probs)
+    out["metrics"] = compare_facies(binary, data.held_out, train=data.train, seed=seed)
+    if is_vae(gen):
+        out["reconstruction"] = vae_reconstruction(gen, data.held_out[:n])
+        out["regularity"] = vae_regularity(gen, data.held_out[:n])
+    return out, gen, binary
