@@ -134,11 +134,13 @@ def test_ddp_two_processes_gloo(tiny_data_dir, tmp_path):
         "flat = torch.cat([p.detach().flatten() for p in t.model.parameters()])\n"
         "other = flat.clone(); dist.broadcast(other, src=0)\n"
         "assert torch.equal(flat, other), 'ranks diverged'\n"
-        "print('rank', dist.get_rank(), 'ok', t.step)\n")
+        "import pathlib; pathlib.Path(sys.argv[-1].split('=', 1)[1], f'rank{dist.get_rank()}.ok')"
+        ".write_text(str(t.step))\n")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script),
-           *tiny_overrides(tiny_data_dir, run, "train.max_steps=3")]
+           *tiny_overrides(tiny_data_dir, run, "train.max_steps=3"), f"run_dir={run}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.count(" ok 3") == 2
+    # each rank writes its own marker (stdout of two processes can interleave)
+    assert [(run / f"rank{r}.ok").read_text() for r in (0, 1)] == ["3", "3"]
     assert (run / "snapshot.safetensors").is_file() and (run / "state-000000003.safetensors").is_file()
