@@ -9,21 +9,11 @@ import pytest
 from PIL import Image
 
 from genlab.cli.main import main
-from tests_helpers import TINY
+from tests_helpers import TINY, run_cli
 
 COMMON = ["data.download=false", "train.batch_size=16", "train.max_steps=2", "train.epoch_images=32",
           "sample.num_images=4"]
 SMALL = ["model.base_channels=4", "model.max_channels=16", "model.latent_dim=4"]
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _train(preset: str, data_dir: Path, run: Path, extra: list[str], capsys) -> Path:
