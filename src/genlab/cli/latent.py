@@ -24,6 +24,12 @@ latent_app = typer.Typer(no_args_is_help=True,
 
 _SOURCE = typer.Argument(..., help="Snapshot file, run directory or pretrained name.")
 _N_HELP = "Number of real images (a seeded random subset of --split)."
+# Options shared by every command (typer accepts one OptionInfo as the default of several commands).
+_SPLIT = typer.Option("test", help="Dataset split.")
+_SEED = typer.Option(0, help="Seed of the image subset.")
+_DATASET = typer.Option(None, help="Dataset (default: the one in the snapshot's config).")
+_DATA_DIR = typer.Option(None, "--data-dir", help="Data directory (else the run's / env).")
+_DEVICE = typer.Option("auto", help="auto, cpu, cuda or cuda:N.")
 
 
 def _data_opts(split: str, dataset: Optional[str], data_dir: Optional[Path]) -> dict:
@@ -42,9 +48,9 @@ def interpolate(
     class_label: Optional[int] = typer.Option(None, "--class", help="Class (conditional models)."),
     output: Path = typer.Option(Path("interpolation.png"), "-o", "--output", help="Strip PNG to write."),
     split: str = typer.Option("test", help="Dataset split for --images."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (default: the one in the snapshot's config)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (else the run's / env)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    dataset: Optional[str] = _DATASET,
+    data_dir: Optional[Path] = _DATA_DIR,
+    device: str = _DEVICE,
 ) -> None:
     """Decode a straight (lerp) or spherical (slerp) path between two seeds or two encoded images."""
     from genlab.latent_api import interpolate as run
@@ -64,11 +70,11 @@ def arithmetic(
     rows: int = typer.Option(8, min=1, max=256, help="Images of --from shown, one per row."),
     scales: str = typer.Option("0,0.5,1,1.5", help="Comma-separated multiples of the class-mean difference."),
     output: Path = typer.Option(Path("arithmetic.png"), "-o", "--output", help="Grid PNG to write."),
-    split: str = typer.Option("test", help="Dataset split."),
-    seed: int = typer.Option(0, help="Seed of the image subset."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (default: the one in the snapshot's config)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (else the run's / env)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    split: str = _SPLIT,
+    seed: int = _SEED,
+    dataset: Optional[str] = _DATASET,
+    data_dir: Optional[Path] = _DATA_DIR,
+    device: str = _DEVICE,
 ) -> None:
     """Add s·(mean code of --to − mean code of --from) to encoded images of --from and decode them."""
     from genlab.errors import GenlabError
@@ -89,11 +95,11 @@ def project(
     method: str = typer.Option("pca", help="pca, tsne, or umap (if umap-learn is installed)."),
     n: int = typer.Option(2000, "-n", min=3, max=100_000, help=_N_HELP),
     output: Path = typer.Option(Path("projection.png"), "-o", "--output", help="Scatter PNG to write."),
-    split: str = typer.Option("test", help="Dataset split."),
+    split: str = _SPLIT,
     seed: int = typer.Option(0, help="Seed of the image subset and of t-SNE/UMAP."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (default: the one in the snapshot's config)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (else the run's / env)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    dataset: Optional[str] = _DATASET,
+    data_dir: Optional[Path] = _DATA_DIR,
+    device: str = _DEVICE,
 ) -> None:
     """Plot the encoded means of real images in 2-D, coloured by label (GANs encode by slow inversion)."""
     from genlab.latent_api import project as run
@@ -111,11 +117,11 @@ def anomaly(
     threshold: Optional[float] = typer.Option(None, help="Score threshold (default: --quantile of normal scores)."),
     quantile: float = typer.Option(0.95, min=0.0, max=1.0, help="Quantile of normal scores used as threshold."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="JSON report to write."),
-    split: str = typer.Option("test", help="Dataset split."),
-    seed: int = typer.Option(0, help="Seed of the image subset."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (default: the one in the snapshot's config)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (else the run's / env)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    split: str = _SPLIT,
+    seed: int = _SEED,
+    dataset: Optional[str] = _DATASET,
+    data_dir: Optional[Path] = _DATA_DIR,
+    device: str = _DEVICE,
 ) -> None:
     """Score held-out classes by reconstruction error: ROC AUC, average precision, precision/recall/F1."""
     from genlab.errors import GenlabError
@@ -139,11 +145,11 @@ def regularity(
     n: int = typer.Option(2000, "-n", min=2, max=100_000, help=_N_HELP),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="JSON report to write (else stdout)."),
     prior: Optional[Path] = typer.Option(None, "--prior", help="Also write a grid of 64 prior samples (PNG)."),
-    split: str = typer.Option("test", help="Dataset split."),
-    seed: int = typer.Option(0, help="Seed of the image subset."),
-    dataset: Optional[str] = typer.Option(None, help="Dataset (default: the one in the snapshot's config)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (else the run's / env)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    split: str = _SPLIT,
+    seed: int = _SEED,
+    dataset: Optional[str] = _DATASET,
+    data_dir: Optional[Path] = _DATA_DIR,
+    device: str = _DEVICE,
 ) -> None:
     """VAE only: per-dimension KL, active units, aggregate posterior vs N(0, I), prior samples."""
     from genlab.latent_api import regularity as run
