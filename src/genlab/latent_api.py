@@ -28,6 +28,7 @@ from torch import Tensor
 from genlab.errors import GenlabError
 from genlab.latent import (
     anomaly_report,
+    anomaly_scores,
     apply_vector,
     attribute_vector,
     class_means,
@@ -36,7 +37,6 @@ from genlab.latent import (
     interpolate_seeds,
     plot_projection,
     project_2d,
-    reconstruction_errors,
     regularity_report,
     save_interpolation_strip,
 )
@@ -83,11 +83,13 @@ class AnomalyResult:
     report: AnomalyReport
     normal_classes: list[int]
     mean_score_per_class: dict[int, float] = field(default_factory=dict)
+    auc_per_held_out_class: dict[int, float] = field(default_factory=dict)  # normal images vs that class only
     path: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.report.to_dict(), "normal_classes": self.normal_classes,
-                "mean_score_per_class": {str(k): v for k, v in self.mean_score_per_class.items()}}
+                "mean_score_per_class": {str(k): v for k, v in self.mean_score_per_class.items()},
+                "auc_per_held_out_class": {str(k): v for k, v in self.auc_per_held_out_class.items()}}
 
 
 # ---------------------------------------------------------------------------------------------------- loading
@@ -244,10 +246,13 @@ def project(source: PathLike, method: str = "pca", n: int = 2000, *, out: PathLi
 
 
 def anomaly(source: PathLike, normal_classes: Sequence[int] | None = None, *, n: int = 2000,
-            threshold: float | None = None, normal_quantile: float = 0.95, out_json: PathLike | None = None,
-            train_overrides: Sequence[str] | None = None, split: str = "test", seed: int = 0,
+            threshold: float | None = None, normal_quantile: float = 0.95, score: str = "mse",
+            out_json: PathLike | None = None, train_overrides: Sequence[str] | None = None, split: str = "test", seed: int = 0,
             dataset: str | None = None, data_dir: PathLike | None = None, device: str = "auto") -> AnomalyResult:
-    """Score `n` images of `split` by reconstruction error; the classes outside `normal_classes` are the anomalies.
+    """Score `n` images of `split`; the classes outside `normal_classes` are the anomalies.
+
+    score: "mse" (reconstruction error, any model with an encoder), "elbo" (VAE −ELBO) or "latent" (VAE code norm);
+    see genlab.latent.anomaly.
 
     source: a trained snapshot/run (normal_classes default to its run's `data.classes`), or a preset name, which is
     first trained on `normal_classes` only (with `train_overrides`, e.g. a time limit and run_dir).
@@ -260,12 +265,25 @@ def anomaly(source: PathLike, normal_classes: Sequence[int] | None = None, *, n:
     x, y = latent_data(gen, n, split=split, seed=seed, dataset=dataset, data_dir=data_dir)
     if y is None:
         raise GenlabError("anomaly detection of held-out classes needs a labelled dataset")
-    scores = reconstruction_errors(model, x, _cond(model, y))
+    scores = anomaly_scores(model, x, _cond(model, y), score)
     report = anomaly_report(scores, anomaly_labels(y, normal), threshold, normal_quantile)
     per_class = {int(k): float(scores[y == k].mean()) for k in y.unique()}
-    result = AnomalyResult(report, normal, per_class)
-    result.path = _write_json({"source": str(source), "split": split, **result.to_dict()}, out_json)
+    result = AnomalyResult(report, normal, per_class, _auc_per_held_out_class(scores, y, normal))
+    result.path = _write_json({"source": str(source), "split": split, "score": score, **result.to_dict()}, out_json)
     return result
+
+
+def _auc_per_held_out_class(scores: Tensor, y: Tensor, normal: list[int]) -> dict[int, float]:
+    """ROC AUC of the normal images against each held-out class alone (which anomalies the score can see)."""
+    from sklearn.metrics import roc_auc_score
+
+    s, labels = scores.numpy(), y.cpu().numpy()
+    is_normal = np.isin(labels, normal)
+    out = {}
+    for k in sorted(set(labels.tolist()) - set(normal)):
+        pick = is_normal | (labels == k)
+        out[int(k)] = float(roc_auc_score(labels[pick] == k, s[pick]))
+    return out
 
 
 def _train_if_preset(source: PathLike, normal_classes: Sequence[int] | None,

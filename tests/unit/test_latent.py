@@ -15,6 +15,7 @@ from genlab.latent import (
     active_units,
     aggregate_posterior,
     anomaly_report,
+    anomaly_scores,
     apply_vector,
     attribute_vector,
     class_means,
@@ -162,6 +163,23 @@ def test_reconstruction_error_separates_held_out_classes():
     assert errors[:6].abs().max() == 0 and errors[6:].min() > 0
     report = score_held_out_classes(ColumnModel(), x, labels, normal_classes=[0])
     assert report.roc_auc == 1.0 and report.recall == 1.0
+
+
+def test_vae_negative_elbo_is_reconstruction_plus_kl():
+    from genlab.models.autoencoder.common import reconstruction_nll
+    from genlab.models.vae.losses import kl_to_standard_normal
+    from genlab.models.vae.model import VAE
+
+    torch.manual_seed(0)
+    vae = VAE((1, 8, 8), base_channels=4, latent_dim=3, likelihood="bernoulli").eval()
+    x = torch.rand(5, 1, 8, 8) * 2 - 1
+    with torch.no_grad():
+        mu, logvar = vae.encode(x)
+        expected = reconstruction_nll(vae.decoder(mu, None), x, "bernoulli", 1.0) + kl_to_standard_normal(
+            mu, logvar).sum(1)
+        got = anomaly_scores(vae, x, score="elbo", batch_size=2)
+    assert got.shape == (5,) and torch.allclose(got, expected, atol=1e-4)
+    assert torch.allclose(anomaly_scores(vae, x, score="latent"), 0.5 * mu.pow(2).sum(1), atol=1e-6)
 
 
 # --- VAE regularity ------------------------------------------------------------------------------------------------

@@ -95,6 +95,24 @@ def test_anomaly_defaults_to_the_runs_training_classes(runs, tiny_data_dir, tmp_
     assert saved["roc_auc"] == res.report.roc_auc and saved["normal_classes"] == NORMAL
 
 
+@pytest.mark.parametrize("score", ["elbo", "latent"])
+def test_vae_likelihood_scores(runs, tiny_data_dir, score):
+    res = gl.anomaly(runs["vae"], score=score)
+    assert set(res.auc_per_held_out_class) == {9} and 0.0 <= res.auc_per_held_out_class[9] <= 1.0
+    # one held-out class: its own AUC is the overall AUC
+    assert res.auc_per_held_out_class[9] == pytest.approx(res.report.roc_auc)
+    assert all(np.isfinite(v) and v >= 0 for v in res.mean_score_per_class.values())
+
+
+def test_likelihood_scores_need_a_vae(runs):
+    with pytest.raises(GenlabError, match="needs a VAE"):
+        gl.anomaly(runs["ae"], [0, 1, 2], score="elbo")
+    with pytest.raises(GenlabError, match="needs a VAE"):
+        gl.anomaly(runs["ae"], [0, 1, 2], score="latent")
+    with pytest.raises(GenlabError, match="expected one of mse, elbo, latent"):
+        gl.anomaly(runs["vae"], score="psnr")
+
+
 def test_anomaly_needs_held_out_classes(runs):
     with pytest.raises(GenlabError, match="trained on every class"):
         gl.anomaly(runs["ae"])

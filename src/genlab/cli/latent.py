@@ -116,6 +116,7 @@ def anomaly(
     n: int = typer.Option(2000, "-n", min=2, max=100_000, help=_N_HELP),
     threshold: Optional[float] = typer.Option(None, help="Score threshold (default: --quantile of normal scores)."),
     quantile: float = typer.Option(0.95, min=0.0, max=1.0, help="Quantile of normal scores used as threshold."),
+    score: str = typer.Option("mse", help="mse (reconstruction error), elbo (VAE -ELBO) or latent (VAE code norm)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="JSON report to write."),
     split: str = _SPLIT,
     seed: int = _SEED,
@@ -123,7 +124,7 @@ def anomaly(
     data_dir: Optional[Path] = _DATA_DIR,
     device: str = _DEVICE,
 ) -> None:
-    """Score held-out classes by reconstruction error: ROC AUC, average precision, precision/recall/F1."""
+    """Score held-out classes (reconstruction error, VAE -ELBO or code norm): ROC AUC, AP, precision/recall/F1."""
     from genlab.errors import GenlabError
     from genlab.latent_api import anomaly as run
 
@@ -131,12 +132,14 @@ def anomaly(
         classes = [int(k) for k in normal.split(",")] if normal else None
     except ValueError:
         raise GenlabError(f"--normal '{normal}': expected comma-separated class numbers, e.g. 0,1,2") from None
-    res = run(source, classes, n=n, threshold=threshold, normal_quantile=quantile, out_json=output, seed=seed,
+    res = run(source, classes, n=n, threshold=threshold, normal_quantile=quantile, score=score, out_json=output, seed=seed,
               device=device, **_data_opts(split, dataset, data_dir))
     r = res.report
     typer.echo(f"ROC AUC {r.roc_auc:.4f}, AP {r.average_precision:.4f}; at threshold {r.threshold:.4g}: precision "
                f"{r.precision:.3f} recall {r.recall:.3f} F1 {r.f1:.3f} ({r.num_normal} normal, {r.num_anomalous} "
                f"anomalous)" + (f"; wrote {res.path}" if res.path else ""))
+    per = ", ".join(f"{k}: {v:.3f}" for k, v in res.auc_per_held_out_class.items())
+    typer.echo(f"ROC AUC per held-out class: {per}")
 
 
 @latent_app.command()

@@ -30,7 +30,7 @@ from genlab.models.autoencoder.common import (
 )
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.registry import register
-from genlab.models.vae.losses import free_bits_kl, kl_per_dimension, kl_weight, reparameterize
+from genlab.models.vae.losses import free_bits_kl, kl_per_dimension, kl_to_standard_normal, kl_weight, reparameterize
 from genlab.nn.convnets import ImageDecoder, ImageEncoder, latent_shape_for
 from genlab.utils.seeding import randn_per_sample
 
@@ -114,6 +114,16 @@ class VAE(LatentGeneration, StepTracking, GenerativeModel):
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """decode(E[z|x]): the deterministic reconstruction (N, C, H, W) in [-1, 1]."""
         return self.decode(self.encode(x, y)[0], y)
+
+    def negative_elbo(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Per-image −ELBO in nats, (N,), with z = E[z|x] (no sampling noise): reconstruction NLL + KL to N(0, I).
+
+        An anomaly score that, unlike pixel MSE, charges an image for an unlikely code as well as a bad fit.
+        """
+        mu, logvar = self.encode(x, y)
+        out = self.decoder(mu, self._emb(y, x.shape[0]))
+        nll = reconstruction_nll(out, x, self.cfg.likelihood, self.cfg.gaussian_sigma)
+        return nll + kl_to_standard_normal(mu, logvar).flatten(1).sum(1)
 
     def sample_latent(self, seeds: Sequence[int], temperature: float = 1.0) -> Tensor:
         """Prior draws z ~ N(0, T²·I), (len(seeds), *latent_shape); row i depends only on seeds[i]."""
