@@ -1,7 +1,8 @@
 """`genlab audio`: regenerate a stem through a snapshot; evaluate snapshots against Griffin-Lim and the oracle.
 
-Thin commands over `genlab.audio.api`. Importing this module also registers the audio presets
-(`genlab train musdb-vocals-spectral-ae`, `musdb-vocals-vocos`, … one pair per stem).
+Thin commands over `genlab.audio.api`. The audio presets (`genlab train musdb-vocals-spectral-ae`, … one pair per
+stem) register with the model families (genlab.models.families), so nothing heavy is imported here: `genlab --help`
+stays fast.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
-import genlab.audio.presets  # noqa: F401  (audio presets and the musdb-spec / musdb-wave sources)
 
 audio_app = typer.Typer(no_args_is_help=True, help="Audio (MUSDB18 stems): regenerate and evaluate.")
 
