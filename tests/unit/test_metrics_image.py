@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -19,6 +20,7 @@ from genlab.metrics.image import (
     InceptionScore,
     Memorisation,
     PrecisionRecall,
+    distance_ratio,
     evaluate_features,
     evaluate_images,
     floor_indices,
@@ -171,6 +173,32 @@ def test_memorisation_flags_copies():
     assert 0.7 < fresh.compute()["median_ratio"] < 1.4
     with pytest.raises(GenlabError, match="split"):
         copies.update(features=train, split="validation")
+
+
+def test_memorisation_zero_distances_are_reported_not_blown_up():
+    """Duplicates across splits make nearest distances exactly 0: the ratio is NaN (0/0) or inf (x/0), never a
+    1e12-sized artefact of an epsilon, and exact copies are counted."""
+    train = _features(50, 8, 0) * 5  # large scale: cdist's matrix-product form leaves ~0.05 on identical rows
+    test_dup = train[:30].clone()  # every test image also in train → test median 0
+
+    def run(fake: torch.Tensor) -> dict[str, float]:
+        memo = Memorisation()
+        for split, f in (("train", train), ("test", test_dup), ("fake", fake)):
+            memo.update(features=f, split=split)
+        return memo.compute()
+
+    copies = run(train[10:40].clone())
+    assert copies["fake_to_train_median"] == 0.0 and copies["test_to_train_median"] == 0.0
+    assert math.isnan(copies["median_ratio"])
+    assert copies["fake_exact_copies"] == 1.0 and copies["fake_below_test_p1"] == 1.0
+    fresh = run(_features(30, 8, 3) * 5)
+    assert fresh["median_ratio"] == math.inf and fresh["fake_exact_copies"] == 0.0
+    assert json.loads(json.dumps(fresh))["median_ratio"] == math.inf  # Python's JSON round-trips it
+
+
+def test_distance_ratio():
+    assert distance_ratio(1.0, 2.0) == 0.5 and distance_ratio(3.0, 0.0) == math.inf
+    assert math.isnan(distance_ratio(0.0, 0.0))
 
 
 def test_floor_indices_are_random_not_a_prefix():

@@ -263,19 +263,38 @@ class ClassBalance(_FeatureMetric):
 # ---------------------------------------------------------------------------------------------- memorisation
 
 def nearest_distances(queries: Tensor, refs: Tensor) -> Tensor:
-    """Distance (N,) from each query row to its nearest ref row."""
-    out = torch.empty(queries.shape[0], dtype=queries.dtype)
+    """Distance (N,) from each query row to its nearest ref row.
+
+    The neighbour is found with `torch.cdist` (matrix-product form, whose cancellation leaves ~1e-3 instead of 0
+    for identical rows); its distance is then recomputed directly, so a copy is at exactly 0.
+    """
+    nearest = torch.empty(queries.shape[0], dtype=torch.long)
     for start, dist in _pairwise_chunks(queries, refs, chunk=256):
-        out[start:start + dist.shape[0]] = dist.min(dim=1).values
-    return out
+        nearest[start:start + dist.shape[0]] = dist.argmin(dim=1)
+    return (queries - refs[nearest]).norm(dim=1)
+
+
+def distance_ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator for non-negative distances, honest at zero: x/0 is inf (x > 0) and 0/0 is NaN
+    (undefined), instead of a huge number from an epsilon-clamped denominator."""
+    if denominator > 0:
+        return numerator / denominator
+    return float("nan") if numerator == 0 else float("inf")
 
 
 class Memorisation(_FeatureMetric):
     """Nearest-training-neighbour distances of fakes compared with those of held-out test images.
 
     A model that copies its training set puts fakes much closer to training images than new real images are.
-    ``compute`` → {"fake_to_train_median", "test_to_train_median", "median_ratio" (≈1 healthy, ≪1 copying),
-    "fake_below_test_p1": share of fakes closer than the 1st percentile of test→train distances (≈0.01 healthy)}.
+    ``compute`` → {"fake_to_train_median", "test_to_train_median",
+    "median_ratio": fake/test median (≈1 healthy, ≪1 copying),
+    "fake_below_test_p1": share of fakes at or below the 1st percentile of test→train distances (≈0.01 healthy),
+    "fake_exact_copies": share of fakes at distance 0 from a training image (feature-identical, e.g. pixel copies)}.
+
+    Zero distances are reported as they are, not clamped: when the test median is 0 (half the test images have a
+    feature-identical training image — duplicates across the splits), "median_ratio" is inf if the fakes' median
+    is positive and NaN (undefined) if it is 0 too; look at "fake_exact_copies" then. NaN/inf serialise as the
+    JSON extensions NaN/Infinity (Python's json reads them back).
     """
 
     def __init__(self, net: FeatureNet | None = None, **kwargs: Any) -> None:
@@ -293,10 +312,12 @@ class Memorisation(_FeatureMetric):
         train = dim_zero_cat(self.train_features).cpu()
         fake_d = nearest_distances(dim_zero_cat(self.fake_features).cpu(), train)
         test_d = nearest_distances(dim_zero_cat(self.test_features).cpu(), train)
+        fake_median, test_median = float(fake_d.median()), float(test_d.median())
         threshold = torch.quantile(test_d, 0.01)
-        return {"fake_to_train_median": float(fake_d.median()), "test_to_train_median": float(test_d.median()),
-                "median_ratio": float(fake_d.median() / test_d.median().clamp_min(1e-12)),
-                "fake_below_test_p1": float((fake_d < threshold).float().mean())}
+        return {"fake_to_train_median": fake_median, "test_to_train_median": test_median,
+                "median_ratio": distance_ratio(fake_median, test_median),
+                "fake_below_test_p1": float((fake_d <= threshold).float().mean()),
+                "fake_exact_copies": float((fake_d == 0).float().mean())}
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
