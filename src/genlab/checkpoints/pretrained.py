@@ -1,18 +1,21 @@
 """Named pretrained snapshots (manifest with sha256, training command and metrics).
 
 A name such as ``mnist-ddpm`` resolves to a file listed in the package's manifest, checked against its sha256.
+Maintainers add entries with ``scripts/publish_pretrained.py`` (which calls `publish`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from genlab.errors import GenlabError
 
 MANIFEST = Path(__file__).resolve().parent.parent / "assets" / "pretrained" / "manifest.json"
+MAX_MB = 20.0  # shipped snapshots stay small: the package must install quickly
 
 
 def manifest() -> dict[str, Any]:
@@ -42,3 +45,43 @@ def resolve(name: str) -> Path:
     if sha256(path) != entry["sha256"]:
         raise GenlabError(f"pretrained '{name}': {path} does not match its sha256 in the manifest")
     return path
+
+
+def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any] | None = None, note: str = "",
+            max_mb: float = MAX_MB) -> dict[str, Any]:
+    """Copy a run's snapshot next to the manifest as NAME.safetensors and record it (atomic manifest rewrite).
+
+    The entry holds sha256, size, family, dataset, training steps / images / CPU minutes (from the snapshot
+    header), the exact training `command` and the measured `metrics` (with their sample counts and floors).
+    """
+    from genlab.api import find_snapshot
+    from genlab.checkpoints.snapshot import read_header
+    from genlab.utils.io import atomic_path, write_json
+
+    if not name or "/" in name or name.endswith(".safetensors"):
+        raise GenlabError(f"pretrained name '{name}': expected a short name such as mnist-ddpm")
+    snap = find_snapshot(source)
+    size_mb = snap.stat().st_size / 2**20
+    if size_mb > max_mb:
+        raise GenlabError(f"{snap}: {size_mb:.1f} MB is over the {max_mb:g} MB limit for shipped snapshots")
+    header = read_header(snap)
+    dest = MANIFEST.parent / f"{name}.safetensors"
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(snap, tmp)
+    entry = {
+        "file": dest.name,
+        "sha256": sha256(dest),
+        "size_mb": round(size_mb, 2),
+        "family": header.get("family"),
+        "dataset": header.get("dataset"),
+        "steps": header.get("step"),
+        "images_seen": header.get("images_seen"),
+        "train_cpu_minutes": round(float(header.get("train_seconds", 0.0)) / 60, 1),
+        "command": command,
+        "metrics": metrics or {},
+        "note": note,
+    }
+    entries = manifest()
+    entries[name] = entry
+    write_json(MANIFEST, dict(sorted(entries.items())))
+    return entry

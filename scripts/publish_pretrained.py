@@ -1,0 +1,42 @@
+"""Add (or replace) a pretrained snapshot in the package's manifest, so `genlab sample NAME` finds it.
+
+    python scripts/publish_pretrained.py mnist-ddpm runs/mnist-diffusion-quick \\
+        --command "genlab train mnist-diffusion-quick" --metrics runs/mnist-diffusion-quick/eval-1000.json
+
+Copies the run's final snapshot to src/genlab/assets/pretrained/NAME.safetensors (refusing snapshots over 20 MB) and
+records sha256, size, family, dataset, steps / images / CPU minutes, the exact training command and the measured
+metrics (a JSON written by `genlab evaluate -o` or a benchmark) in manifest.json (genlab.checkpoints.pretrained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from genlab.checkpoints.pretrained import MAX_MB, publish
+from genlab.errors import GenlabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("name", help="Pretrained name, e.g. mnist-ddpm.")
+    ap.add_argument("source", help="Run directory or snapshot file.")
+    ap.add_argument("--command", required=True, help="The exact command that trained it.")
+    ap.add_argument("--metrics", type=Path, help="JSON of measured metrics (genlab evaluate -o, a benchmark).")
+    ap.add_argument("--note", default="", help="One line on what the model is and how good it is.")
+    ap.add_argument("--max-mb", type=float, default=MAX_MB)
+    args = ap.parse_args(argv)
+    try:
+        metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+        entry = publish(args.name, args.source, args.command, metrics, args.note, args.max_mb)
+    except (GenlabError, OSError, json.JSONDecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps({args.name: {k: v for k, v in entry.items() if k != "metrics"}}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Pretrained snapshots: publish → manifest → resolve by name; every shipped entry verifies and loads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import genlab.api as gl
+from genlab.checkpoints import pretrained
+from genlab.errors import GenlabError
+from tests_helpers import TINY
+
+SHIPPED = pretrained.manifest()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data_dir, tmp_path_factory):
+    run = tmp_path_factory.mktemp("pre") / "run"
+    gl.train("mnist-diffusion-quick", [f"data.data_dir={tiny_data_dir}", f"run_dir={run}", "data.download=false",
+                                       "train.batch_size=8", "train.max_steps=2", "train.epoch_images=16",
+                                       "sample.num_images=4", "sample.steps=2", *TINY], progress=False)
+    return run
+
+
+@pytest.fixture
+def manifest_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "MANIFEST", tmp_path / "pretrained" / "manifest.json")
+    return tmp_path / "pretrained"
+
+
+def test_publish_then_sample_by_name(tiny_run, manifest_dir):
+    entry = pretrained.publish("tiny-ddpm", tiny_run, "genlab train mnist-diffusion-quick", {"fid": 1.0, "n": 10})
+    saved = json.loads((manifest_dir / "manifest.json").read_text())
+    assert saved["tiny-ddpm"] == entry and entry["family"] == "diffusion" and entry["steps"] == 2
+    assert entry["sha256"] == pretrained.sha256(manifest_dir / "tiny-ddpm.safetensors")
+    from_name = gl.load("tiny-ddpm").generate(2, seed=5, steps=2)
+    from_run = gl.load(tiny_run).generate(2, seed=5, steps=2)
+    assert from_name.equal(from_run)
+
+
+def test_tampered_or_missing_files_are_refused(tiny_run, manifest_dir):
+    pretrained.publish("tiny-ddpm", tiny_run, "genlab train mnist-diffusion-quick")
+    path = manifest_dir / "tiny-ddpm.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(GenlabError, match="does not match its sha256"):
+        gl.load("tiny-ddpm")
+    path.unlink()
+    with pytest.raises(GenlabError, match="missing from this installation"):
+        gl.load("tiny-ddpm")
+    with pytest.raises(GenlabError, match="known: tiny-ddpm"):
+        gl.load("tiny-dpm")
+
+
+def test_publish_refuses_big_files_and_bad_names(tiny_run, manifest_dir):
+    with pytest.raises(GenlabError, match="over the 0.001 MB limit"):
+        pretrained.publish("tiny", tiny_run, "cmd", max_mb=0.001)
+    with pytest.raises(GenlabError, match="expected a short name"):
+        pretrained.publish("a/b", tiny_run, "cmd")
+    assert not (manifest_dir / "manifest.json").exists()
+
+
+def test_the_publish_script_reports_errors_in_one_line(tiny_run, manifest_dir, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "publish_pretrained.py"
+    spec = importlib.util.spec_from_file_location("publish_pretrained", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["x", str(tmp_path / "nowhere"), "--command", "c"]) == 2
+    assert "not a snapshot file" in capsys.readouterr().err
+    metrics = tmp_path / "m.json"
+    metrics.write_text('{"fid": 2.5}')
+    assert mod.main(["tiny", str(tiny_run), "--command", "genlab train x", "--metrics", str(metrics)]) == 0
+    assert pretrained.manifest()["tiny"]["metrics"] == {"fid": 2.5}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_every_shipped_snapshot_verifies_loads_and_documents_itself(name):
+    entry = SHIPPED[name]
+    path = pretrained.resolve(name)  # sha256 checked
+    assert path.stat().st_size <= pretrained.MAX_MB * 2**20
+    assert entry["command"].startswith(("genlab ", "GENLAB_")) and entry["metrics"], f"{name}: command/metrics"
+    gen = gl.load(name)
+    assert gen.header["family"] == entry["family"]
+
+
+def test_shipped_files_are_all_in_the_manifest():
+    folder = pretrained.MANIFEST.parent
+    files = {p.name for p in folder.glob("*.safetensors")} if folder.is_dir() else set()
+    assert files == {e["file"] for e in SHIPPED.values()}
