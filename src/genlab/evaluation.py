@@ -7,8 +7,9 @@
 
 Images (MNIST-like, codec levels=256) are measured with the dataset's shipped domain feature net
 (`genlab.metrics.features`) by `genlab.metrics.image.evaluate_features`: FID, KID, IS, precision/recall, class
-balance and memorisation against the test split, each with its sample counts and beside the real-vs-real floor (a
-random training subset of the same count against the same test set). Binary facies snapshots (levels=2) are routed
+balance and memorisation against the test split, each with its sample counts and beside the real-vs-real floor
+(training images of the same count against the same test set: with the generated class counts for conditional
+models, which are asked for classes 0..K-1 in turn, else a random subset). Binary facies snapshots (levels=2) are routed
 to `genlab.metrics.facies.compare_facies`. Real features are extracted once per call, so `evaluate_run` costs one
 extraction plus generation per epoch.
 """
@@ -46,6 +47,8 @@ class RealData:
 
     kind: "image" (feature-net metrics) or "facies" (binary two-point / pattern statistics).
     test, train: (features (N, D), logits (N, K)) for images; uint8 (N, H, W) {0, 1} arrays for facies.
+    test_labels, train_labels: (N,) class labels of those images (None for unlabelled data), so the floor of a
+    class-conditional generator can be drawn with the generated class counts.
     """
 
     kind: str
@@ -54,6 +57,8 @@ class RealData:
     train: Any
     net: Any = None  # FeatureNet for images
     net_info: dict[str, Any] | None = None
+    test_labels: Tensor | None = None
+    train_labels: Tensor | None = None
 
 
 def _domain(header: dict[str, Any], path: Path) -> str:
@@ -89,12 +94,20 @@ def _random_subset(n_total: int, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed + 7919).choice(n_total, size=limit, replace=False))
 
 
-def _load_images(dataset: str, split: str, kwargs: dict[str, Any], limit: int | None, seed: int) -> Tensor:
-    """uint8 (N, C, H, W) of a split, or a seeded random subset of it (never a prefix: MNIST is ordered)."""
+def _load_images(dataset: str, split: str, kwargs: dict[str, Any], limit: int | None, seed: int
+                 ) -> tuple[Tensor, Tensor | None]:
+    """uint8 (N, C, H, W) of a split, or a seeded random subset of it (never a prefix: MNIST is ordered), and the
+    labels (N,) (None for unlabelled data)."""
     from genlab.data.registry import load_dataset
 
     data = load_dataset(dataset, split, **kwargs)
-    return data.get_batch(_random_subset(len(data), limit, seed))[0]
+    return data.get_batch(_random_subset(len(data), limit, seed))
+
+
+def train_pool(max_train: int | None, n: int) -> int | None:
+    """Training images to load for the floor and memorisation check: all (None), or max_train raised to 2n so a
+    class-matched floor of n images finds enough of every class (MNIST's rarest class is 9 % of the images)."""
+    return max(max_train, 2 * n) if max_train else None
 
 
 def _feature_net(dataset: str, feature_net: Any, device: torch.device) -> tuple[Any, dict[str, Any]]:
@@ -124,13 +137,14 @@ def real_data(header: dict[str, Any], *, path: Path = Path("snapshot"), data_dir
     kind = _domain(header, path)
     dataset, kwargs = _data_settings(header, data_dir)
     if kind == "facies":
-        test = _load_images(dataset, "test", kwargs, None, seed)[:, 0]
-        train = _load_images(dataset, "train", kwargs, max_train or FACIES_TRAIN, seed)[:, 0]
+        test = _load_images(dataset, "test", kwargs, None, seed)[0][:, 0]
+        train = _load_images(dataset, "train", kwargs, max_train or FACIES_TRAIN, seed)[0][:, 0]
         return RealData(kind, dataset, test.numpy(), train.numpy())
     net, info = _feature_net(dataset, feature_net, torch.device(device))
-    test = net.extract(_load_images(dataset, "test", kwargs, None, seed), batch_size)
-    train = net.extract(_load_images(dataset, "train", kwargs, max_train, seed), batch_size)
-    return RealData(kind, dataset, test, train, net, info)
+    test, test_labels = _load_images(dataset, "test", kwargs, None, seed)
+    train, train_labels = _load_images(dataset, "train", kwargs, max_train, seed)
+    return RealData(kind, dataset, net.extract(test, batch_size), net.extract(train, batch_size), net, info,
+                    test_labels, train_labels)
 
 
 # ---------------------------------------------------------------------------------------------- one snapshot
@@ -144,16 +158,23 @@ def _check_request(n: int, split: str) -> None:
 
 
 def _sample(gen: Any, n: int, seed: int, sampler: str, steps: int, guidance: float, batch_size: int,
-            progress: Progress | None, domain: str) -> Tensor:
+            progress: Progress | None, domain: str) -> tuple[Tensor, Tensor | None]:
     """n samples, seeds seed..seed+n-1, classes cycling 0..K-1 for conditional models: uint8 (N, C, H, W) for
-    images, (N, H, W) {0, 1} for facies."""
-    images = gen.generate(n, seed=seed, sampler=sampler, steps=steps, guidance=guidance, batch_size=batch_size,
-                          progress=progress, display=domain == "image")
-    return images if domain == "image" else images[:, 0]
+    images, (N, H, W) {0, 1} for facies; and the labels (N,) they were generated with (None: unconditional)."""
+    labels = torch.arange(n) % gen.num_classes if gen.num_classes else None
+    images = gen.generate(n, seed=seed, labels=None if labels is None else labels.tolist(), sampler=sampler,
+                          steps=steps, guidance=guidance, batch_size=batch_size, progress=progress,
+                          display=domain == "image")
+    return (images if domain == "image" else images[:, 0]), labels
 
 
-def _measure(fake: Tensor, real: RealData, split: str, seed: int, batch_size: int) -> dict[str, Any]:
-    """Every metric of fake samples against `real` (the test split by default), with counts and the floor."""
+def _measure(fake: Tensor, labels: Tensor | None, real: RealData, split: str, seed: int, batch_size: int
+             ) -> dict[str, Any]:
+    """Every metric of fake samples against `real` (the test split by default), with counts and the floor.
+
+    For a conditional generator (`labels` given) the floor uses real images with the same class counts as the
+    fakes; a random subset would carry multinomial class-count noise that the fakes do not have, which inflates
+    the floor (see `genlab.metrics.image.class_matched_indices`)."""
     if real.kind == "facies":
         from genlab.metrics.facies import compare_facies
 
@@ -163,10 +184,12 @@ def _measure(fake: Tensor, real: RealData, split: str, seed: int, batch_size: in
 
     fake_fl = real.net.extract(fake, batch_size)
     if split == "test":
-        return evaluate_features(fake_fl, real.test, real.train, seed=seed)
-    # Reference = train: the floor becomes a random test subset against train; nearest-neighbour memorisation
-    # against the reference itself would be meaningless, so it is dropped.
-    result = evaluate_features(fake_fl, real.train, real.test, seed=seed)
+        return evaluate_features(fake_fl, real.test, real.train, seed=seed, fake_labels=labels,
+                                 train_labels=real.train_labels)
+    # Reference = train: the floor becomes a test subset against train; nearest-neighbour memorisation against the
+    # reference itself would be meaningless, so it is dropped.
+    result = evaluate_features(fake_fl, real.train, real.test, seed=seed, fake_labels=labels,
+                               train_labels=real.test_labels)
     result.pop("memorisation", None)
     return result
 
@@ -189,9 +212,9 @@ def _evaluate_loaded(gen: Any, real: RealData, *, n: int, sampler: str, steps: i
     """Generate with a loaded Generator and measure against precomputed real data; the result dict of `evaluate`."""
     guidance = run_guidance(gen.header) if guidance is None else float(guidance)
     t0 = time.time()
-    fake = _sample(gen, n, seed, sampler, steps, guidance, batch_size, progress, real.kind)
+    fake, labels = _sample(gen, n, seed, sampler, steps, guidance, batch_size, progress, real.kind)
     t1 = time.time()
-    metrics = _measure(fake, real, split, seed, batch_size)
+    metrics = _measure(fake, labels, real, split, seed, batch_size)
     header = gen.header
     diffusion = header.get("family") == "diffusion"
     return {
@@ -216,7 +239,8 @@ def evaluate(source: str | Path, n: int = 10000, *, sampler: str = "dpmpp-2m", s
     split: the real reference ("test", default; "train" swaps the roles of the two splits).
     data_dir: where the real data lives (default: the run's data.data_dir, else $GENLAB_DATA_DIR / ./data).
     feature_net: a FeatureNet or a .safetensors path (default: the shipped net for the run's dataset).
-    max_train: use a seeded random subset of this many training images for the floor and memorisation (default all).
+    max_train: use a seeded random subset of this many training images (at least 2n) for the floor and memorisation
+    (default all).
     Returns a JSON-ready dict: run facts (family, dataset, step, train_seconds, sampler, steps, nfe, timings) and
     "metrics" (FID, KID, IS, precision/recall, class balance, memorisation, each with counts, and "floor").
     """
@@ -226,7 +250,7 @@ def evaluate(source: str | Path, n: int = 10000, *, sampler: str = "dpmpp-2m", s
     path = find_snapshot(source)
     gen = load(path, device=device, weights=weights)
     real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
-                     max_train=max(max_train, n) if max_train else None, seed=seed, device=gen.device)
+                     max_train=train_pool(max_train, n), seed=seed, device=gen.device)
     return {"snapshot": str(path), **_evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance,
                                                       split=split, seed=seed, batch_size=batch_size,
                                                       progress=progress)}
@@ -284,6 +308,8 @@ def metrics_row(result: dict[str, Any], epoch: int | None) -> dict[str, Any]:
     if result.get("domain") == "facies":
         scalars = {k: v for k, v in metrics["fake"].items() if isinstance(v, (int, float))}
         floor = {f"floor_{k}": v for k, v in metrics["floor"].items() if isinstance(v, (int, float))}
+    if (metrics.get("floor") or {}).get("sampling"):
+        floor["floor_sampling"] = metrics["floor"]["sampling"]
     return {"epoch": epoch, **facts, **scalars, **floor, **memo}
 
 
@@ -307,7 +333,7 @@ def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *
         if row is None:
             gen = load(path, device=device)
             real = real or real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
-                                     max_train=max(max_train, n) if max_train else None, seed=seed,
+                                     max_train=train_pool(max_train, n), seed=seed,
                                      device=gen.device)
             result = _evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance, split=split,
                                       seed=seed, batch_size=batch_size, progress=None)
@@ -345,7 +371,7 @@ def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2
     if gen.header.get("family") != "diffusion":
         raise GenlabError(f"{path}: fid_vs_steps needs a diffusion snapshot, got family '{gen.header.get('family')}'")
     real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
-                     max_train=max(max_train, n) if max_train else None, seed=seed, device=gen.device)
+                     max_train=train_pool(max_train, n), seed=seed, device=gen.device)
     rows, floor = [], None
     for sampler in samplers:
         for steps in steps_list:

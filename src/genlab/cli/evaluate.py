@@ -46,7 +46,7 @@ def _print_table(result: dict[str, Any]) -> None:
     setting = (f", sampler {result['sampler']} {result['steps']} steps (NFE {result['nfe']})"
                if result.get("sampler") else "")
     caption = (f"{m.get('num_fake')} generated vs {m.get('num_real')} real {result['split']} images{setting}; "
-               f"floor: {floor.get('num_fake')} random train images vs the same real set; "
+               f"floor: {floor.get('num_fake')} {floor.get('sampling', 'random')} train images vs the same real set; "
                f"KID subsets of {m.get('kid_subset_size')}")
     table = Table(title=title, caption=caption)
     for col in ("metric", "generated", "real-vs-real floor"):
@@ -77,16 +77,16 @@ def evaluate(
                                           "default: the run's sample.guidance)."),
     split: str = typer.Option("test", help="Real reference split: test (default) or train."),
     seed: int = typer.Option(0, help="Sample i uses seed + i; also seeds the floor and KID subsets."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON here."),  # noqa: B008
+    json_out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON here."),
     every_epoch: bool = typer.Option(False, "--every-epoch", help="Run directory: measure each epoch snapshot "
                                                                   "and append to run_dir/metrics.jsonl."),
     fid_vs_steps: str | None = typer.Option(None, "--fid-vs-steps", help="Diffusion: comma-separated step counts "
                                                "(e.g. 5,10,20,50) for each of --samplers; writes fid_vs_steps.json."),
     samplers: str = typer.Option("ddim,dpmpp-2m", help="Samplers for --fid-vs-steps, comma-separated."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Real data folder (default: the run's)."),  # noqa: B008
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Real data folder (default: the run's)."),
     max_train: int | None = typer.Option(None, "--max-train", min=2, help="Random training images for the "
                                             "floor and memorisation check (default all)."),
-    feature_net: Path | None = typer.Option(None, "--feature-net", help="FeatureNet .safetensors (with its "  # noqa: B008
+    feature_net: Path | None = typer.Option(None, "--feature-net", help="FeatureNet .safetensors (with its "
                                                ".json sidecar); default: the shipped net for the run's dataset."),
     batch_size: int = typer.Option(256, min=1, max=4096, help="Samples generated at once."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -133,8 +133,8 @@ def _evaluate_with_bar(source: str, n: int, **kwargs: Any) -> dict[str, Any]:
 
 
 def report(
-    run_dir: Path = typer.Argument(..., help="Run directory written by `genlab train`."),  # noqa: B008
-    output: Path | None = typer.Option(None, "-o", "--output", help="HTML file (default run_dir/report.html)."),  # noqa: B008
+    run_dir: Path = typer.Argument(..., help="Run directory written by `genlab train`."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="HTML file (default run_dir/report.html)."),
     max_grids: int = typer.Option(12, min=1, max=200, help="Most epoch grids to show (spread evenly)."),
 ) -> None:
     """Write one self-contained HTML page for a run: epoch grids, loss and metric curves, FID vs steps, config."""

@@ -140,9 +140,10 @@ def _metrics_section(run: Path, tmp: Path) -> str:
     charts = [_chart({name: _series(rows, "epoch", key) for name, key in curves}, tmp, f"metric{i}", "epoch",
                      ylabel, title) for i, (title, ylabel, curves) in enumerate(_METRIC_CHARTS)]
     first = rows[-1]
+    drawn = "with the generated class counts" if first.get("floor_sampling") == "class-matched" else "at random"
     note = (f"<p class=note>{first.get('num_samples')} samples per epoch against the {first.get('split')} split "
-            f"(sampler {first.get('sampler')}, {first.get('steps')} steps); floor = a random training subset of the "
-            "same count against the same real set.</p>")
+            f"(sampler {first.get('sampler')}, {first.get('steps')} steps); floor = training images of the same "
+            f"count, drawn {drawn}, against the same real set.</p>")
     return note + f'<div class="row">{"".join(c for c in charts if c)}</div>' + _metrics_table(rows)
 
 
