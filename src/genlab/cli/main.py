@@ -115,6 +115,8 @@ from genlab.cli.audio import audio_app  # noqa: E402  (audio regenerate / evalua
 app.add_typer(audio_app, name="audio")
 from genlab.cli.channels import channels_app  # noqa: E402  (facies comparison / ES-MDA over genlab.facies)
 app.add_typer(channels_app, name="channels")
+from genlab.cli.serve import serve  # noqa: E402  (the web UI, genlab.web)
+app.command()(serve)
 
 
 @data_app.command("channels")

@@ -1,0 +1,192 @@
+"""The FastAPI app behind `genlab serve`: a self-contained page plus a JSON API over genlab.api.
+
+Endpoints (limits in genlab.web.schemas.LIMITS, also served at /api/config):
+
+    GET  /                      the page (HTML/JS/CSS from genlab/web/static, nothing from a CDN)
+    GET  /api/config            limits, samplers, phases, stems, queue settings
+    GET  /api/snapshots         loadable snapshots (pretrained names, run directories under --runs-dir)
+    GET  /api/status            the job queue (admitted, running, waiting, completed, failed, refused)
+    POST /api/generate          images (JSON with per-cell PNGs, or format=png for the grid alone)
+    POST /api/interpolate       slerp/lerp strip between two seeds (VAE, GAN, autoencoder)
+    POST /api/channels/esmda    ES-MDA conditioning of channel realizations
+    GET  /api/audio/tracks      MUSDB18 test tracks in the data directory (or why there are none)
+    POST /api/audio/regenerate  query parameters; body = an uploaded WAV (optional, else track=)
+
+Errors are JSON {"error": "<one line>"}: 422 for a parameter outside its limits (naming both), 400 for a
+GenlabError (bad snapshot id, wrong model kind, unreadable upload), 413 for an oversized body, 503 when the job
+queue is full, 500 (type only, details in the server log) for anything unexpected. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from genlab.errors import GenlabError
+from genlab.web import tasks
+from genlab.web.catalog import SnapshotCatalog
+from genlab.web.jobs import JobQueue, QueueFull
+from genlab.web.schemas import (
+    LIMITS,
+    SAMPLER_NAMES,
+    AudioRequest,
+    EsmdaRequest,
+    GenerateRequest,
+    InterpolateRequest,
+    validation_message,
+)
+
+log = logging.getLogger("genlab.web")
+STATIC = resources.files("genlab.web") / "static"
+UPLOAD_PATHS = ("/api/audio/regenerate",)
+# The page loads only its own files; images and audio come back as data: URIs.
+CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; style-src 'self'; "
+       "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over the limit (413) before the app parses them.
+
+    Content-Length is checked up front; chunked bodies are counted as they arrive."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        upload = scope["path"] in UPLOAD_PATHS
+        limit = LIMITS["upload_bytes"] if upload else LIMITS["json_bytes"]
+        what = "uploaded file" if upload else "request body"
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await _error(413, f"{what} of {length.decode(errors='replace')} bytes exceeds the limit of "
+                                     f"{limit} bytes")(scope, receive, send)
+        seen, started = 0, False
+
+        async def counted_receive() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+            return message
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _TooLarge:
+            if not started:
+                await _error(413, f"{what} exceeds the limit of {limit} bytes")(scope, receive, send)
+
+
+def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None = None, workers: int = 1,
+               queue: int = 20, cache_size: int = 4, device: str = "auto") -> FastAPI:
+    """The web app. `data_dir` holds musdb/MUSDB18-7 (default $GENLAB_DATA_DIR); `queue` bounds admitted jobs."""
+    catalog = SnapshotCatalog(runs_dir, cache_size=cache_size, device=device)
+    jobs = JobQueue(workers=workers, capacity=queue)
+    data_dir = data_dir or os.environ.get("GENLAB_DATA_DIR") or None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  lifespan=lifespan)
+    app.state.catalog, app.state.jobs, app.state.data_dir = catalog, jobs, data_dir
+    app.add_middleware(BodyLimit)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.exception_handler(GenlabError)
+    async def _genlab_error(_req: Request, e: GenlabError) -> JSONResponse:
+        return _error(400, str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, e: RequestValidationError) -> JSONResponse:
+        return _error(422, validation_message(list(e.errors())))
+
+    @app.exception_handler(QueueFull)
+    async def _busy(_req: Request, e: QueueFull) -> JSONResponse:
+        return _error(503, str(e), headers={"Retry-After": "5"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _error(e.status_code, str(e.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(req: Request, e: Exception) -> JSONResponse:
+        log.exception("unexpected error in %s %s", req.method, req.url.path)
+        return _error(500, f"internal error ({type(e).__name__}); the server log has the details")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(str(STATIC / "index.html"), headers={"Content-Security-Policy": CSP})
+
+    @app.get("/api/config")
+    async def config() -> dict[str, Any]:
+        from genlab.audio.api import PHASES
+        from genlab.audio.musdb import TARGETS
+
+        return {"limits": LIMITS, "samplers": list(SAMPLER_NAMES), "phases": list(PHASES), "stems": list(TARGETS),
+                "queue": {"workers": jobs.workers, "capacity": jobs.capacity}}
+
+    @app.get("/api/snapshots")
+    async def snapshots() -> dict[str, Any]:
+        return {"runs_dir": str(catalog.runs_dir), "snapshots": await _in_thread(catalog.list)}
+
+    @app.get("/api/status")
+    async def status() -> dict[str, Any]:
+        return jobs.stats()
+
+    @app.post("/api/generate", response_model=None)
+    async def generate(req: GenerateRequest) -> dict[str, Any] | Response:
+        result = await jobs.run(tasks.generate, catalog, req)
+        return Response(result, media_type="image/png") if isinstance(result, bytes) else result
+
+    @app.post("/api/interpolate")
+    async def interpolate(req: InterpolateRequest) -> dict[str, Any]:
+        return await jobs.run(tasks.interpolate, catalog, req)
+
+    @app.post("/api/channels/esmda")
+    async def esmda(req: EsmdaRequest) -> dict[str, Any]:
+        return await jobs.run(tasks.esmda, catalog, req)
+
+    @app.get("/api/audio/tracks")
+    async def audio_tracks() -> dict[str, Any]:
+        return await _in_thread(tasks.musdb_tracks, data_dir)
+
+    @app.post("/api/audio/regenerate")
+    async def audio_regenerate(req: Annotated[AudioRequest, Query()], request: Request) -> dict[str, Any]:
+        body = await request.body()
+        return await jobs.run(tasks.audio, catalog, req, body or None, data_dir)
+
+    return app
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """Cheap blocking work (directory scans) off the event loop, outside the job queue."""
+    import anyio
+
+    return await anyio.to_thread.run_sync(fn, *args)

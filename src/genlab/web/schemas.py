@@ -1,0 +1,128 @@
+"""Request models of the web API and the limits they enforce (one place: the page reads them from /api/config).
+
+Every number a client sends is bounded here, so one request costs at most a few CPU seconds to tens of seconds on
+a small machine; a value outside its bounds is refused with HTTP 422 and a message naming the parameter and the
+limit (see `validation_message`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from genlab.audio.api import PHASES
+from genlab.audio.musdb import TARGETS
+from genlab.models.diffusion.samplers import SAMPLERS
+
+MAX_SEED = 2**31 - 1
+LIMITS: dict[str, Any] = {
+    "n": 64,  # images per generation request
+    "steps": 200,  # sampler steps
+    "guidance": 10.0,
+    "class_label": 999,  # the model's own class count is checked once it is loaded
+    "seed": MAX_SEED,
+    "interpolation_frames": 16,
+    "esmda_members": 40,  # ES-MDA costs ~0.05 CPU-s per member and iteration on a 64x64 channel model
+    "esmda_assimilations": 4,
+    "esmda_wells": 25,
+    "esmda_truth_seed": 1_000_000,
+    "gl_iters": 100,  # Griffin-Lim iterations (about real time at 100 on one core)
+    "upload_bytes": 16 * 1024 * 1024,
+    "upload_seconds": 15.0,
+    "track_seconds": 30.0,
+    "json_bytes": 64 * 1024,
+}
+SAMPLER_NAMES = tuple(SAMPLERS)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
+
+    snapshot: str = Field(min_length=1, max_length=512, description="a snapshot id from /api/snapshots")
+
+
+class GenerateRequest(_Request):
+    """n images with seeds seed..seed+n-1, or exactly the given `seeds` (regenerating single cells)."""
+
+    n: int = Field(16, ge=1, le=LIMITS["n"])
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    seeds: list[int] | None = Field(None, min_length=1, max_length=LIMITS["n"])
+    sampler: str = "dpmpp-2m"
+    steps: int = Field(20, ge=1, le=LIMITS["steps"])
+    guidance: float = Field(1.0, ge=0.0, le=LIMITS["guidance"], allow_inf_nan=False)
+    class_label: int | None = Field(None, ge=0, le=LIMITS["class_label"])
+    format: Literal["json", "png"] = "json"
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, v: str) -> str:
+        if v not in SAMPLERS:
+            raise ValueError(f"expected one of {', '.join(SAMPLER_NAMES)}")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seed_range(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and any(s < 0 or s > MAX_SEED for s in v):
+            raise ValueError(f"every seed must be in 0..{MAX_SEED}")
+        return v
+
+    @model_validator(mode="after")
+    def _last_seed(self) -> GenerateRequest:
+        if self.seeds is None and self.seed + self.n - 1 > MAX_SEED:
+            raise ValueError(f"seed + n - 1 = {self.seed + self.n - 1} exceeds the largest seed {MAX_SEED}")
+        return self
+
+    def seed_list(self) -> list[int]:
+        return list(self.seeds) if self.seeds is not None else [self.seed + i for i in range(self.n)]
+
+
+class InterpolateRequest(_Request):
+    """A strip of decoded latents between the samples of two seeds (latent families: VAE, GAN, autoencoder)."""
+
+    seed_a: int = Field(0, ge=0, le=MAX_SEED)
+    seed_b: int = Field(1, ge=0, le=MAX_SEED)
+    steps: int = Field(8, ge=2, le=LIMITS["interpolation_frames"], description="frames, ends included")
+    method: Literal["slerp", "lerp"] = "slerp"
+    class_label: int | None = Field(None, ge=0, le=LIMITS["class_label"])
+
+
+class EsmdaRequest(_Request):
+    """ES-MDA conditioning of a channel generator's realizations to wells and flow data of a synthetic truth."""
+
+    truth_seed: int = Field(0, ge=0, le=LIMITS["esmda_truth_seed"])
+    wells: int = Field(9, ge=1, le=LIMITS["esmda_wells"])
+    n_ens: int = Field(24, ge=4, le=LIMITS["esmda_members"])
+    n_assim: int = Field(2, ge=1, le=LIMITS["esmda_assimilations"])
+    seed: int = Field(0, ge=0, le=MAX_SEED - LIMITS["esmda_members"])
+
+
+class AudioRequest(_Request):
+    """Regenerate a stem of a MUSDB18 test track (`track`) or of an uploaded WAV (the request body)."""
+
+    stem: Literal[TARGETS] = "vocals"  # type: ignore[valid-type]
+    track: str | None = Field(None, min_length=1, max_length=300)
+    phase: Literal[PHASES] = "griffin-lim"  # type: ignore[valid-type]
+    gl_iters: int = Field(32, ge=1, le=LIMITS["gl_iters"])
+
+
+def validation_message(errors: list[dict[str, Any]]) -> str:
+    """Pydantic errors → one line: 'steps = 500: Input should be less than or equal to 200; ...'."""
+    parts = []
+    for e in errors:
+        loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query")]
+        name = ".".join(loc) or "request"
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        if e.get("type") == "missing":
+            parts.append(f"{name}: required")
+        elif "input" in e and e.get("type") not in ("model_type", "dict_type", "json_invalid") and loc:
+            parts.append(f"{name} = {_short(e['input'])}: {msg}")
+        else:
+            parts.append(f"{name}: {msg}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,343 @@
+// genlab web UI: plain JavaScript over the JSON API (no framework, no CDN).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = {config: null, snapshots: [], busy: 0};
+
+// --- helpers -----------------------------------------------------------------------------------------------------
+function message(text, kind = "info") {
+  const el = $("message");
+  el.textContent = text || "";
+  el.className = text ? kind : "";
+}
+
+async function api(path, options = {}) {
+  const resp = await fetch(path, options);
+  const type = resp.headers.get("content-type") || "";
+  const body = type.includes("application/json") ? await resp.json() : await resp.text();
+  if (!resp.ok) {
+    const text = body && body.error ? body.error : `HTTP ${resp.status}`;
+    throw new Error(resp.status === 503 ? `busy: ${text}` : text);
+  }
+  return body;
+}
+
+function postJSON(path, data) {
+  return api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(data)});
+}
+
+// Run an async action with its button disabled and errors shown in the message line.
+async function run(button, label, action) {
+  const old = button.textContent;
+  button.disabled = true;
+  button.textContent = label;
+  state.busy += 1;
+  document.body.classList.add("busy");
+  message("");
+  try {
+    await action();
+  } catch (err) {
+    message(err.message, "error");
+  } finally {
+    button.disabled = false;
+    button.textContent = old;
+    state.busy -= 1;
+    if (!state.busy) document.body.classList.remove("busy");
+    refreshQueue();
+  }
+}
+
+function formValues(form) {
+  const out = {};
+  for (const el of form.querySelectorAll("input[name], select[name]")) {
+    if (el.type === "radio" || el.type === "file" || el.closest(".hidden")) continue;
+    if (el.value === "") continue;
+    out[el.name] = el.type === "number" ? Number(el.value) : el.value;
+  }
+  return out;
+}
+
+function img(src, alt, title) {
+  const el = document.createElement("img");
+  el.src = src;
+  el.alt = alt;
+  if (title) el.title = title;
+  return el;
+}
+
+function cell(src, caption, alt) {
+  const fig = document.createElement("figure");
+  fig.className = "cell";
+  fig.appendChild(img(src, alt));
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption;
+  fig.appendChild(cap);
+  return fig;
+}
+
+function fillSelect(select, items, keep = true) {
+  const old = select.value;
+  select.innerHTML = "";
+  for (const [value, text] of items) {
+    const opt = document.createElement("option");
+    opt.value = value;
+    opt.textContent = text;
+    select.appendChild(opt);
+  }
+  if (keep && items.some(([v]) => v === old)) select.value = old;
+}
+
+function applyLimits() {
+  for (const el of document.querySelectorAll("input[data-limit]")) {
+    const max = state.config.limits[el.dataset.limit];
+    el.min = el.dataset.min;
+    el.max = max;
+    if (el.step === "" || el.step === undefined) el.step = "1";
+    el.title = `${el.dataset.min} to ${max}`;
+  }
+}
+
+// --- snapshots ---------------------------------------------------------------------------------------------------
+function snapshotsOf(kind) {
+  return state.snapshots.filter((s) => s.kind === kind);
+}
+
+function current(selectId) {
+  return state.snapshots.find((s) => s.id === $(selectId).value);
+}
+
+function describe(s) {
+  if (!s) return "";
+  const shape = s.image_shape ? s.image_shape.join("×") : "";
+  const classes = s.num_classes ? `${s.num_classes} classes` : "unconditional";
+  const step = s.step != null ? `, step ${s.step}` : "";
+  return `${s.family}, ${shape}, ${classes}${step} (${s.source})`;
+}
+
+function fillSnapshots(selectId, kind, infoId, emptyText) {
+  const list = snapshotsOf(kind);
+  fillSelect($(selectId), list.map((s) => [s.id, s.id]));
+  $(infoId).textContent = list.length ? describe(current(selectId)) : emptyText;
+}
+
+async function loadSnapshots() {
+  const data = await api("/api/snapshots");
+  state.snapshots = data.snapshots;
+  const none = (what) => `No ${what} snapshot under ${data.runs_dir} (train one, or start with --runs-dir).`;
+  fillSnapshots("img-snapshot", "image", "img-info", none("image"));
+  fillSnapshots("ch-snapshot", "channels", "ch-info", none("channel-facies"));
+  fillSnapshots("au-snapshot", "audio", "au-info", none("audio"));
+  onImageSnapshot();
+}
+
+function onImageSnapshot() {
+  const s = current("img-snapshot");
+  $("img-info").textContent = s ? describe(s) : $("img-info").textContent;
+  $("img-diffusion").classList.toggle("hidden", !(s && s.samplers));
+  const classes = s ? s.class_names.map((name, k) => [String(k), `${k}: ${name}`]) : [];
+  fillSelect($("img-class"), [["", s && s.num_classes ? "all classes, cycling" : "none (unconditional)"], ...classes]);
+  const latent = s && s.has_latent;
+  $("interpolate").disabled = !latent;
+  $("interp-note").textContent = s && !latent
+    ? `The ${s.family} family has no latent space to interpolate in (a VAE, GAN or autoencoder has).` : "";
+}
+
+// --- images ------------------------------------------------------------------------------------------------------
+function imageRequest(extra = {}) {
+  const v = formValues($("img-form"));
+  if (!current("img-snapshot") || !current("img-snapshot").samplers) {
+    delete v.sampler; delete v.steps; delete v.guidance;
+  }
+  if (v.class_label !== undefined) v.class_label = Number(v.class_label);
+  return {...v, ...extra};
+}
+
+function showGrid(target, result, regenerate) {
+  target.innerHTML = "";
+  result.cells.forEach((src, i) => {
+    const seed = result.seeds[i];
+    const label = result.labels ? result.labels[i] : null;
+    const caption = label === null ? `seed ${seed}` : `seed ${seed} · class ${label}`;
+    const fig = cell(src, caption, `sample with seed ${seed}`);
+    fig.dataset.seed = seed;
+    if (label !== null) fig.dataset.label = label;
+    if (regenerate) {
+      fig.classList.add("clickable");
+      fig.title = "regenerate this cell";
+      fig.addEventListener("click", () => regenerate(fig));
+    }
+    target.appendChild(fig);
+  });
+  target.style.gridTemplateColumns = `repeat(${result.nrow}, minmax(0, 1fr))`;
+}
+
+async function generateImages(ev) {
+  ev.preventDefault();
+  await run($("generate"), "Generating…", async () => {
+    const result = await postJSON("/api/generate", imageRequest());
+    showGrid($("grid"), result, regenerateCell);
+    $("img-summary").textContent =
+      `${result.seeds.length} images from ${result.snapshot} (${result.family}) in ${result.seconds.toFixed(2)} s`;
+    $("img-download").href = result.grid;
+    $("img-download").classList.remove("hidden");
+  });
+}
+
+async function regenerateCell(fig) {
+  if (fig.classList.contains("working")) return;
+  fig.classList.add("working");
+  try {
+    const extra = {seeds: [Number(fig.dataset.seed)], n: 1};
+    if (fig.dataset.label !== undefined) extra.class_label = Number(fig.dataset.label);
+    const result = await postJSON("/api/generate", imageRequest(extra));
+    fig.querySelector("img").src = result.cells[0];
+    message(`regenerated seed ${fig.dataset.seed} in ${result.seconds.toFixed(2)} s`);
+  } catch (err) {
+    message(err.message, "error");
+  } finally {
+    fig.classList.remove("working");
+    refreshQueue();
+  }
+}
+
+async function interpolateSeeds(ev) {
+  ev.preventDefault();
+  await run($("interpolate"), "Interpolating…", async () => {
+    const req = {snapshot: $("img-snapshot").value, ...formValues($("interp-form"))};
+    const cls = $("img-class").value;
+    if (cls !== "") req.class_label = Number(cls);
+    const result = await postJSON("/api/interpolate", req);
+    const strip = $("strip");
+    strip.innerHTML = "";
+    result.frames.forEach((src, i) => strip.appendChild(cell(src, i === 0 ? `seed ${req.seed_a}`
+      : i === result.frames.length - 1 ? `seed ${req.seed_b}` : `${i}`, `interpolation frame ${i}`)));
+    strip.style.gridTemplateColumns = `repeat(${result.frames.length}, minmax(0, 1fr))`;
+  });
+  onImageSnapshot();
+}
+
+// --- channels ----------------------------------------------------------------------------------------------------
+async function generateChannels(ev) {
+  ev.preventDefault();
+  await run($("ch-generate"), "Generating…", async () => {
+    const result = await postJSON("/api/generate", formValues($("ch-form")));
+    showGrid($("ch-grid"), result, null);
+  });
+}
+
+function fmt(x, digits = 3) {
+  return typeof x === "number" ? x.toFixed(digits) : x == null ? "" : String(x);
+}
+
+async function runEsmda(ev) {
+  ev.preventDefault();
+  await run($("esmda"), "Running ES-MDA…", async () => {
+    const req = {snapshot: $("ch-snapshot").value, ...formValues($("esmda-form"))};
+    const r = await postJSON("/api/channels/esmda", req);
+    $("es-summary").textContent = `${r.n_ens} members, ${r.n_assim} assimilations (α = ${r.alphas.map((a) => fmt(a, 2))
+      .join(", ")}), ${r.setup.wells} wells, truth seed ${r.setup.truth_seed}: ${r.seconds.toFixed(1)} s. ` +
+      "Iteration 0 is the prior; O_N ≈ 1 is a fit at the noise level.";
+    const table = $("es-table");
+    table.innerHTML = "<tr><th>iteration</th><th>O_N mean</th><th>O_N median</th><th>well facies match</th>" +
+      "<th>field accuracy vs truth</th><th>latent std</th></tr>";
+    for (const h of r.history) {
+      const row = table.insertRow();
+      for (const v of [h.iteration, fmt(h.mismatch_mean, 2), fmt(h.mismatch_median, 2),
+        fmt(h.extras.well_facies_match), fmt(h.extras.field_accuracy_vs_truth), fmt(h.m_std)]) {
+        row.insertCell().textContent = v;
+      }
+    }
+    table.classList.remove("hidden");
+    const figs = $("es-images");
+    figs.innerHTML = "";
+    const captions = {wells: "truth and logged well cells", prior: "truth (first) and prior realizations",
+      posterior: "truth (first) and posterior realizations", means: "truth, prior mean, posterior mean"};
+    for (const [key, src] of Object.entries(r.images)) figs.appendChild(cell(src, captions[key] || key, key));
+  });
+}
+
+// --- audio -------------------------------------------------------------------------------------------------------
+async function loadTracks() {
+  const t = await api("/api/audio/tracks");
+  fillSelect($("au-track"), t.tracks.map((n) => [n, n]));
+  $("au-tracks-note").textContent = t.available ? `${t.tracks.length} MUSDB18 test tracks` : t.message;
+  if (!t.available) $("au-src-upload").checked = true;
+  $("au-src-track").disabled = !t.available;
+}
+
+async function regenerateAudio(ev) {
+  ev.preventDefault();
+  await run($("au-run"), "Regenerating…", async () => {
+    const params = new URLSearchParams({snapshot: $("au-snapshot").value, stem: $("au-stem").value,
+      phase: $("au-phase").value, gl_iters: $("au-gl").value});
+    let body = null;
+    if ($("au-src-upload").checked) {
+      const file = $("au-file").files[0];
+      if (!file) throw new Error("choose a WAV file to upload");
+      if (file.size > state.config.limits.upload_bytes) {
+        throw new Error(`the file has ${file.size} bytes; the limit is ${state.config.limits.upload_bytes} bytes`);
+      }
+      body = file;
+    } else {
+      params.set("track", $("au-track").value);
+    }
+    const r = await api(`/api/audio/regenerate?${params}`, {method: "POST", body,
+      headers: body ? {"Content-Type": "application/octet-stream"} : {}});
+    $("au-original").src = r.original;
+    $("au-regenerated").src = r.regenerated;
+    $("au-orig-label").textContent = `Original ${r.stem} (${r.input})`;
+    $("au-regen-label").textContent = `Regenerated by ${r.family}` + (r.family === "vocos" ? "" : ` (${r.phase})`);
+    $("au-summary").textContent = `${r.audio_seconds.toFixed(1)} s of audio regenerated in ${r.seconds.toFixed(2)} s`;
+  });
+}
+
+// --- page --------------------------------------------------------------------------------------------------------
+async function refreshQueue() {
+  try {
+    const s = await api("/api/status");
+    $("queue").textContent = `queue ${s.admitted}/${s.capacity} · ${s.workers} worker${s.workers > 1 ? "s" : ""}`;
+  } catch (err) {
+    $("queue").textContent = "server unreachable";
+  }
+}
+
+function showTab(name) {
+  for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const p of document.querySelectorAll(".panel")) p.classList.toggle("hidden", p.id !== `tab-${name}`);
+}
+
+async function init() {
+  for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  $("img-form").addEventListener("submit", generateImages);
+  $("interp-form").addEventListener("submit", interpolateSeeds);
+  $("ch-form").addEventListener("submit", generateChannels);
+  $("esmda-form").addEventListener("submit", runEsmda);
+  $("au-form").addEventListener("submit", regenerateAudio);
+  $("img-snapshot").addEventListener("change", onImageSnapshot);
+  $("ch-snapshot").addEventListener("change", () => { $("ch-info").textContent = describe(current("ch-snapshot")); });
+  $("au-snapshot").addEventListener("change", () => { $("au-info").textContent = describe(current("au-snapshot")); });
+  $("img-random").addEventListener("click", () => {
+    $("img-seed").value = Math.floor(Math.random() * 1e6);
+  });
+  $("au-file").addEventListener("change", () => { $("au-src-upload").checked = true; });
+  try {
+    state.config = await api("/api/config");
+    const lim = state.config.limits;
+    applyLimits();
+    fillSelect($("img-sampler"), state.config.samplers.map((s) => [s, s]));
+    $("img-sampler").value = "dpmpp-2m";
+    fillSelect($("au-stem"), state.config.stems.map((s) => [s, s]));
+    $("au-stem").value = "vocals";
+    fillSelect($("au-phase"), state.config.phases.map((s) => [s, s]));
+    $("au-upload-note").textContent = `WAV or FLAC, at most ${lim.upload_seconds} s and ` +
+      `${(lim.upload_bytes / 1048576).toFixed(0)} MB; resampled to 44.1 kHz`;
+    await loadSnapshots();
+    await loadTracks();
+    await refreshQueue();
+    document.body.dataset.ready = "1";
+  } catch (err) {
+    message(`could not load the page's data: ${err.message}`, "error");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", init);

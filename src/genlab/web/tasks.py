@@ -1,0 +1,166 @@
+"""The work behind each endpoint, run in the job queue's worker threads. Each function takes a validated request,
+calls genlab's API and returns a JSON-ready dict (images and audio as data: URIs) or PNG bytes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from genlab import api
+from genlab.errors import GenlabError
+from genlab.web.catalog import SnapshotCatalog, SnapshotInfo
+from genlab.web.schemas import LIMITS, AudioRequest, EsmdaRequest, GenerateRequest, InterpolateRequest
+
+
+def png_bytes(images: Any, nrow: int | None = None) -> bytes:
+    """uint8 (N, C, H, W) display images → one PNG grid (genlab.viz.make_grid), in memory."""
+    from genlab.viz import make_grid
+
+    buf = io.BytesIO()
+    Image.fromarray(make_grid(images, nrow=nrow)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _require_kind(info: SnapshotInfo, kinds: Sequence[str], what: str) -> None:
+    if info.kind not in kinds:
+        raise GenlabError(f"snapshot '{info.id}' is a {info.kind} model ({info.header.get('family')}); {what} needs "
+                          f"a snapshot of kind {' or '.join(kinds)}")
+
+
+def _labels(info: SnapshotInfo, class_label: int | None, n: int) -> list[int] | None:
+    """One class for all, or (conditional models, no class given) classes cycling 0..K-1 by position."""
+    k = info.num_classes
+    if class_label is not None and class_label >= k:
+        limit = f"classes 0..{k - 1}" if k else "no classes (it is unconditional)"
+        raise GenlabError(f"class_label = {class_label}: snapshot '{info.id}' has {limit}")
+    if k == 0:
+        return None
+    return [class_label] * n if class_label is not None else [i % k for i in range(n)]
+
+
+def generate(catalog: SnapshotCatalog, req: GenerateRequest) -> dict[str, Any] | bytes:
+    info = catalog.resolve(req.snapshot)
+    _require_kind(info, ("image", "channels"), "generation")
+    seeds = req.seed_list()
+    labels = _labels(info, req.class_label, len(seeds))
+    gen = catalog.load(info)
+    t0 = time.perf_counter()
+    images = gen.generate(seeds=seeds, labels=labels, sampler=req.sampler, steps=req.steps, guidance=req.guidance)
+    seconds = time.perf_counter() - t0
+    cycling = labels is not None and req.class_label is None and len(seeds) > info.num_classes
+    nrow = info.num_classes if cycling else math.ceil(math.sqrt(len(seeds)))  # one column per class when cycling
+    grid = png_bytes(images, nrow=nrow)
+    if req.format == "png":
+        return grid
+    return {"snapshot": info.id, "family": gen.header["family"], "seeds": seeds, "labels": labels,
+            "cells": [data_uri(png_bytes(img[None]), "image/png") for img in images],
+            "grid": data_uri(grid, "image/png"), "nrow": nrow, "seconds": round(seconds, 3),
+            "params": req.model_dump(exclude={"format", "seeds"})}
+
+
+def interpolate(catalog: SnapshotCatalog, req: InterpolateRequest) -> dict[str, Any]:
+    info = catalog.resolve(req.snapshot)
+    _require_kind(info, ("image", "channels"), "interpolation")
+    _labels(info, req.class_label, 1)
+    t0 = time.perf_counter()
+    res = api.interpolate(info.path, req.seed_a, req.seed_b, steps=req.steps, method=req.method,
+                          label=req.class_label, device=catalog.device)
+    return {"snapshot": info.id, "strip": data_uri(png_bytes(res.images, nrow=req.steps), "image/png"),
+            "frames": [data_uri(png_bytes(img[None]), "image/png") for img in res.images],
+            "seconds": round(time.perf_counter() - t0, 3), "params": req.model_dump()}
+
+
+def esmda(catalog: SnapshotCatalog, req: EsmdaRequest) -> dict[str, Any]:
+    from genlab.facies import esmda_demo
+
+    info = catalog.resolve(req.snapshot)
+    _require_kind(info, ("channels",), "ES-MDA")
+    with tempfile.TemporaryDirectory(prefix="genlab-web-esmda-") as tmp:
+        s = esmda_demo(info.path, truth_seed=req.truth_seed, wells=req.wells, n_ens=req.n_ens, n_assim=req.n_assim,
+                       out_dir=tmp, seed=req.seed, device=catalog.device)
+        images = {k: data_uri((Path(tmp) / name).read_bytes(), "image/png") for k, name in s["assets"].items()}
+    setup = {k: v for k, v in s["setup"].items() if k != "d_obs"}
+    return {"snapshot": info.id, "family": s["family"], "n_ens": s["n_ens"], "n_assim": s["n_assim"],
+            "alphas": s["alphas"], "setup": setup, "history": s["history"], "prior_latent": s["prior_latent"],
+            "posterior_latent": s["posterior_latent"], "seconds": round(s["seconds"], 3), "images": images}
+
+
+# --- audio --------------------------------------------------------------------------------------------------------
+def musdb_tracks(data_dir: str | None) -> dict[str, Any]:
+    """The MUSDB18 test tracks under the data directory, or why there are none."""
+    from genlab.audio.musdb import MusdbSource, musdb_root
+
+    try:
+        names = [t.name for t in MusdbSource(musdb_root(data_dir)).tracks("test")]
+    except GenlabError as e:
+        return {"available": False, "tracks": [], "message": str(e)}
+    return {"available": bool(names), "tracks": names,
+            "message": "" if names else "the MUSDB18 test folder holds no tracks"}
+
+
+def _checked_upload(body: bytes, folder: Path) -> Path:
+    """Write an uploaded WAV/FLAC to `folder` after checking it is readable audio within the limits."""
+    from genlab.audio.io import wav_info
+
+    path = folder / "upload.wav"
+    path.write_bytes(body)
+    try:
+        rate, channels, frames = wav_info(path)
+    except (RuntimeError, GenlabError):
+        raise GenlabError("the uploaded file is not a readable WAV (or FLAC) file") from None
+    seconds = frames / rate if rate else 0.0
+    if frames == 0 or channels < 1:
+        raise GenlabError("the uploaded audio is empty")
+    if channels > 2:
+        raise GenlabError(f"the uploaded audio has {channels} channels; the limit is 2 (mono or stereo)")
+    if seconds > LIMITS["upload_seconds"]:
+        raise GenlabError(f"the uploaded audio lasts {seconds:.1f} s; the limit is {LIMITS['upload_seconds']:g} s")
+    return path
+
+
+def audio(catalog: SnapshotCatalog, req: AudioRequest, upload: bytes | None, data_dir: str | None) -> dict[str, Any]:
+    """Regenerate a stem (of a MUSDB18 test track or an uploaded WAV); original and regeneration as WAV URIs."""
+    from genlab.audio.api import load_input
+    from genlab.audio.io import SAMPLE_RATE_HZ, write_wav
+
+    info = catalog.resolve(req.snapshot)
+    _require_kind(info, ("audio",), "stem regeneration")
+    if upload and req.track:
+        raise GenlabError("give either track= (a MUSDB18 test track) or an uploaded WAV, not both")
+    with tempfile.TemporaryDirectory(prefix="genlab-web-audio-") as tmp:
+        folder = Path(tmp)
+        if upload:
+            source, subset = str(_checked_upload(upload, folder)), None
+        elif req.track:
+            listing = musdb_tracks(data_dir)
+            if req.track not in listing["tracks"]:  # only listed names: a track is never a path on the server
+                raise GenlabError(f"track '{req.track}': not a MUSDB18 test track here"
+                                  f"{' (' + listing['message'] + ')' if listing['message'] else ''}")
+            source, subset = req.track, "test"
+        else:
+            raise GenlabError("choose a MUSDB18 test track (track=...) or upload a WAV file as the request body")
+        wave, _, name = load_input(source, req.stem, data_dir, subset)
+        if wave.shape[-1] > LIMITS["track_seconds"] * SAMPLE_RATE_HZ:
+            raise GenlabError(f"track '{name}' lasts {wave.shape[-1] / SAMPLE_RATE_HZ:.1f} s; the limit is "
+                              f"{LIMITS['track_seconds']:g} s (use the 7-second MUSDB18-7 previews)")
+        t0 = time.perf_counter()
+        out = api.regenerate(source, req.stem, info.path, folder / "regenerated.wav", phase=req.phase,
+                             gl_iters=req.gl_iters, data_dir=data_dir, subset=subset, device=catalog.device)
+        seconds = time.perf_counter() - t0
+        original = write_wav(folder / "original.wav", wave.numpy(), SAMPLE_RATE_HZ)
+        return {"snapshot": info.id, "family": info.header.get("family"), "input": name if req.track else "upload",
+                "stem": req.stem, "phase": req.phase, "audio_seconds": round(wave.shape[-1] / SAMPLE_RATE_HZ, 3),
+                "seconds": round(seconds, 3), "original": data_uri(original.read_bytes(), "audio/wav"),
+                "regenerated": data_uri(out.read_bytes(), "audio/wav")}
