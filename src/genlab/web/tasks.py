@@ -20,13 +20,18 @@ from genlab.web.catalog import SnapshotCatalog, SnapshotInfo
 from genlab.web.schemas import LIMITS, AudioRequest, EsmdaRequest, GenerateRequest, InterpolateRequest
 
 
-def png_bytes(images: Any, nrow: int | None = None) -> bytes:
+def png_bytes(images: Any, nrow: int | None = None, padding: int = 2) -> bytes:
     """uint8 (N, C, H, W) display images → one PNG grid (genlab.viz.make_grid), in memory."""
     from genlab.viz import make_grid
 
     buf = io.BytesIO()
-    Image.fromarray(make_grid(images, nrow=nrow)).save(buf, format="PNG")
+    Image.fromarray(make_grid(images, nrow=nrow, padding=padding)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _cell(image: Any) -> str:
+    """One (C, H, W) image as a PNG data: URI, unpadded."""
+    return data_uri(png_bytes(image[None], padding=0), "image/png")
 
 
 def data_uri(data: bytes, mime: str) -> str:
@@ -35,8 +40,8 @@ def data_uri(data: bytes, mime: str) -> str:
 
 def _require_kind(info: SnapshotInfo, kinds: Sequence[str], what: str) -> None:
     if info.kind not in kinds:
-        raise GenlabError(f"snapshot '{info.id}' is a {info.kind} model ({info.header.get('family')}); {what} needs "
-                          f"a snapshot of kind {' or '.join(kinds)}")
+        raise GenlabError(f"snapshot '{info.id}' ({info.header.get('family')}) is of kind {info.kind}; {what} "
+                          f"needs kind {' or '.join(kinds)}")
 
 
 def _labels(info: SnapshotInfo, class_label: int | None, n: int) -> list[int] | None:
@@ -65,7 +70,7 @@ def generate(catalog: SnapshotCatalog, req: GenerateRequest) -> dict[str, Any] |
     if req.format == "png":
         return grid
     return {"snapshot": info.id, "family": gen.header["family"], "seeds": seeds, "labels": labels,
-            "cells": [data_uri(png_bytes(img[None]), "image/png") for img in images],
+            "cells": [_cell(img) for img in images],
             "grid": data_uri(grid, "image/png"), "nrow": nrow, "seconds": round(seconds, 3),
             "params": req.model_dump(exclude={"format", "seeds"})}
 
@@ -78,7 +83,7 @@ def interpolate(catalog: SnapshotCatalog, req: InterpolateRequest) -> dict[str, 
     res = api.interpolate(info.path, req.seed_a, req.seed_b, steps=req.steps, method=req.method,
                           label=req.class_label, device=catalog.device)
     return {"snapshot": info.id, "strip": data_uri(png_bytes(res.images, nrow=req.steps), "image/png"),
-            "frames": [data_uri(png_bytes(img[None]), "image/png") for img in res.images],
+            "frames": [_cell(img) for img in res.images],
             "seconds": round(time.perf_counter() - t0, 3), "params": req.model_dump()}
 
 

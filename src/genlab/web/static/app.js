@@ -114,6 +114,11 @@ function describe(s) {
   return `${s.family}, ${shape}, ${classes}${step} (${s.source})`;
 }
 
+function selected(selectId, what) {
+  if (!$(selectId).value) throw new Error(`no ${what} snapshot to use: see the note under the snapshot list`);
+  return $(selectId).value;
+}
+
 function fillSnapshots(selectId, kind, infoId, emptyText) {
   const list = snapshotsOf(kind);
   fillSelect($(selectId), list.map((s) => [s.id, s.id]));
@@ -157,23 +162,24 @@ function showGrid(target, result, regenerate) {
   result.cells.forEach((src, i) => {
     const seed = result.seeds[i];
     const label = result.labels ? result.labels[i] : null;
-    const caption = label === null ? `seed ${seed}` : `seed ${seed} · class ${label}`;
-    const fig = cell(src, caption, `sample with seed ${seed}`);
+    const fig = cell(src, `seed ${seed}`, `sample with seed ${seed}`);
+    fig.title = label === null ? `seed ${seed}` : `seed ${seed}, class ${label}`;
     fig.dataset.seed = seed;
     if (label !== null) fig.dataset.label = label;
     if (regenerate) {
       fig.classList.add("clickable");
-      fig.title = "regenerate this cell";
+      fig.title += ": click to regenerate this cell";
       fig.addEventListener("click", () => regenerate(fig));
     }
     target.appendChild(fig);
   });
-  target.style.gridTemplateColumns = `repeat(${result.nrow}, minmax(0, 1fr))`;
+  target.style.gridTemplateColumns = `repeat(${result.nrow}, minmax(0, var(--cell)))`;
 }
 
 async function generateImages(ev) {
   ev.preventDefault();
   await run($("generate"), "Generating…", async () => {
+    selected("img-snapshot", "image");
     const result = await postJSON("/api/generate", imageRequest());
     showGrid($("grid"), result, regenerateCell);
     $("img-summary").textContent =
@@ -203,7 +209,7 @@ async function regenerateCell(fig) {
 async function interpolateSeeds(ev) {
   ev.preventDefault();
   await run($("interpolate"), "Interpolating…", async () => {
-    const req = {snapshot: $("img-snapshot").value, ...formValues($("interp-form"))};
+    const req = {snapshot: selected("img-snapshot", "image"), ...formValues($("interp-form"))};
     const cls = $("img-class").value;
     if (cls !== "") req.class_label = Number(cls);
     const result = await postJSON("/api/interpolate", req);
@@ -211,7 +217,7 @@ async function interpolateSeeds(ev) {
     strip.innerHTML = "";
     result.frames.forEach((src, i) => strip.appendChild(cell(src, i === 0 ? `seed ${req.seed_a}`
       : i === result.frames.length - 1 ? `seed ${req.seed_b}` : `${i}`, `interpolation frame ${i}`)));
-    strip.style.gridTemplateColumns = `repeat(${result.frames.length}, minmax(0, 1fr))`;
+    strip.style.gridTemplateColumns = `repeat(${result.frames.length}, minmax(0, var(--cell)))`;
   });
   onImageSnapshot();
 }
@@ -220,6 +226,7 @@ async function interpolateSeeds(ev) {
 async function generateChannels(ev) {
   ev.preventDefault();
   await run($("ch-generate"), "Generating…", async () => {
+    selected("ch-snapshot", "channel-facies");
     const result = await postJSON("/api/generate", formValues($("ch-form")));
     showGrid($("ch-grid"), result, null);
   });
@@ -232,7 +239,7 @@ function fmt(x, digits = 3) {
 async function runEsmda(ev) {
   ev.preventDefault();
   await run($("esmda"), "Running ES-MDA…", async () => {
-    const req = {snapshot: $("ch-snapshot").value, ...formValues($("esmda-form"))};
+    const req = {snapshot: selected("ch-snapshot", "channel-facies"), ...formValues($("esmda-form"))};
     const r = await postJSON("/api/channels/esmda", req);
     $("es-summary").textContent = `${r.n_ens} members, ${r.n_assim} assimilations (α = ${r.alphas.map((a) => fmt(a, 2))
       .join(", ")}), ${r.setup.wells} wells, truth seed ${r.setup.truth_seed}: ${r.seconds.toFixed(1)} s. ` +
@@ -268,7 +275,7 @@ async function loadTracks() {
 async function regenerateAudio(ev) {
   ev.preventDefault();
   await run($("au-run"), "Regenerating…", async () => {
-    const params = new URLSearchParams({snapshot: $("au-snapshot").value, stem: $("au-stem").value,
+    const params = new URLSearchParams({snapshot: selected("au-snapshot", "audio"), stem: $("au-stem").value,
       phase: $("au-phase").value, gl_iters: $("au-gl").value});
     let body = null;
     if ($("au-src-upload").checked) {

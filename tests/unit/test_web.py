@@ -1,0 +1,321 @@
+"""genlab.web (`genlab serve`) through FastAPI's TestClient: every endpoint on tiny snapshots, the limits (422 naming
+the parameter and the limit), the bounded queue (503), snapshot ids confined to the runs directory, safetensors
+only, and errors as one JSON line (never a traceback)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genlab.audio.dataset import WaveformCodec
+from genlab.audio.io import write_wav
+from genlab.checkpoints.snapshot import save_snapshot
+from genlab.data.codecs import ImageCodec
+from genlab.models.registry import get_family
+from genlab.web import create_app
+from genlab.web.jobs import JobQueue, QueueFull
+from tests_helpers import run_cli
+
+fastapi_testclient = pytest.importorskip("fastapi.testclient")
+STATIC = Path(__file__).resolve().parents[2] / "src" / "genlab" / "web" / "static"
+SR = 44100
+
+
+def _audio(seconds: float, rate: int = SR, channels: int = 2) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return np.stack([0.3 * np.sin(2 * np.pi * 330 * t)] * channels).astype(np.float32)
+
+
+def _wav_bytes(audio: np.ndarray, rate: int = SR) -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, audio.T, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _decode_uri(uri: str, mime: str) -> bytes:
+    head, data = uri.split(",", 1)
+    assert head == f"data:{mime};base64"
+    return base64.b64decode(data)
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory) -> dict[str, Path]:
+    """A runs directory with untrained tiny snapshots (the server does not care whether they are trained): a
+    conditional diffusion run laid out like a training run (final + epoch snapshots, a training state), a VAE, a
+    channel-facies VAE, a vocoder, and junk files; a snapshot outside it (and a symlink to it); a MUSDB18-HQ-layout
+    data directory with one test track."""
+    root = tmp_path_factory.mktemp("web")
+    runs = root / "runs"
+    torch.manual_seed(0)
+    diff = get_family("diffusion")((1, 28, 28), num_classes=10, base_channels=8, channel_mults=[1, 2],
+                                   attention_resolutions=[14], num_heads=1)
+    final = save_snapshot(runs / "diff" / "snapshot.safetensors", diff, ImageCodec(1, 28, 28).state(),
+                          extra={"config": {"data": {"dataset": "mnist"}}, "step": 1})
+    (runs / "diff" / "snapshots").mkdir()
+    for name in ("snapshots/epoch-0001.safetensors", "state-000000001.safetensors"):  # not listed separately
+        (runs / "diff" / name).write_bytes(final.read_bytes())
+    vae = get_family("vae")((1, 28, 28), latent_dim=4, base_channels=4, max_channels=8)
+    save_snapshot(runs / "vae" / "snapshot.safetensors", vae, ImageCodec(1, 28, 28).state())
+    facies = get_family("vae")((1, 16, 16), architecture="fully_conv", latent_channels=2, base_channels=4,
+                               max_channels=8)
+    save_snapshot(runs / "facies" / "snapshot.safetensors", facies, ImageCodec(1, 16, 16, levels=2).state())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        voc = get_family("vocos")(image_shape=(1, 1, 1024), n_fft=256, hop=64, n_mels=16, dim=8, hidden=16,
+                                  num_blocks=1, periods=[2], disc_channels=2, stft_sizes=[64])
+    save_snapshot(runs / "audio" / "vocos" / "snapshot.safetensors", voc, WaveformCodec().state())
+    (runs / "weights.pt").write_bytes(b"\x80\x04K\x01.")  # a pickle: must never be loaded
+    (runs / "fake.safetensors").write_bytes(b"not a safetensors file")
+    outside = root / "outside"
+    outside.mkdir()
+    (outside / "snapshot.safetensors").write_bytes((runs / "vae" / "snapshot.safetensors").read_bytes())
+    (runs / "link").symlink_to(outside, target_is_directory=True)
+    data = root / "data"
+    track = data / "musdb" / "MUSDB18-7" / "test" / "Artist - Song"
+    for stem in ("mixture", "drums", "bass", "other", "vocals"):
+        write_wav(track / f"{stem}.wav", _audio(0.2), SR)
+    return {"runs": runs, "outside": outside, "data": data, "root": root}
+
+
+@pytest.fixture(scope="module")
+def client(roots):
+    app = create_app(roots["runs"], data_dir=str(roots["data"]), workers=1, queue=4, device="cpu")
+    with fastapi_testclient.TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _error(resp, status: int) -> str:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"} and "Traceback" not in body["error"] and "\n" not in body["error"]
+    return body["error"]
+
+
+# --- page and listing ---------------------------------------------------------------------------------------------
+def test_page_is_self_contained_and_config_serves_the_limits(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name in ("index.html", "app.js", "style.css"):
+        text = (STATIC / name).read_text()
+        assert "http://" not in text and "https://" not in text, f"{name} loads something from outside"
+        assert client.get(f"/static/{name}" if name != "index.html" else "/").status_code == 200
+    cfg = client.get("/api/config").json()
+    assert cfg["limits"]["n"] == 64 and cfg["limits"]["steps"] == 200 and cfg["samplers"] == ["ddpm", "ddim",
+                                                                                             "dpmpp-2m"]
+    assert cfg["queue"] == {"workers": 1, "capacity": 4}
+
+
+def test_snapshot_listing(client, roots):
+    resp = client.get("/api/snapshots")
+    snaps = {s["id"]: s for s in resp.json()["snapshots"]}
+    assert set(snaps) == {"diff", "vae", "facies", "audio/vocos"}  # no junk, no states, nothing via the symlink
+    assert snaps["diff"]["kind"] == "image" and snaps["diff"]["num_classes"] == 10 and snaps["diff"]["samplers"]
+    assert snaps["diff"]["step"] == 1
+    assert snaps["diff"]["class_names"][:3] == ["0", "1", "2"] and not snaps["diff"]["has_latent"]
+    assert snaps["vae"]["has_latent"] and not snaps["vae"]["samplers"] and snaps["vae"]["num_classes"] == 0
+    assert snaps["facies"]["kind"] == "channels" and snaps["audio/vocos"]["kind"] == "audio"
+    assert str(roots["root"]) not in resp.text.replace(resp.json()["runs_dir"], "")  # no file system paths leak
+
+
+# --- generation ---------------------------------------------------------------------------------------------------
+def test_generate_cells_and_regenerate_one_by_its_seed(client):
+    req = {"snapshot": "diff", "n": 4, "seed": 5, "sampler": "ddim", "steps": 2, "guidance": 2.0}
+    body = client.post("/api/generate", json=req).json()
+    assert body["seeds"] == [5, 6, 7, 8] and body["labels"] == [0, 1, 2, 3] and len(body["cells"]) == 4
+    cells = [Image.open(io.BytesIO(_decode_uri(c, "image/png"))) for c in body["cells"]]
+    assert all(c.size == (28, 28) for c in cells)
+    again = client.post("/api/generate", json={**req, "seeds": [7], "class_label": 2}).json()
+    assert again["seeds"] == [7] and again["labels"] == [2]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(_decode_uri(again["cells"][0], "image/png")))),
+                          np.asarray(cells[2]))  # cell 2 of the grid, regenerated alone
+
+
+def test_generate_png_format(client):
+    resp = client.post("/api/generate", json={"snapshot": "diff", "n": 6, "steps": 1, "class_label": 3,
+                                              "format": "png"})
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
+    grid = Image.open(io.BytesIO(resp.content))
+    assert grid.size == (3 * 30 + 2, 2 * 30 + 2)  # 3 columns x 2 rows of 28-px images with 2-px padding
+
+
+@pytest.mark.parametrize("path, body, message", [
+    ("/api/generate", {"n": 65}, "n = 65: Input should be less than or equal to 64"),
+    ("/api/generate", {"steps": 0}, "steps = 0: Input should be greater than or equal to 1"),
+    ("/api/generate", {"steps": 201}, "less than or equal to 200"),
+    ("/api/generate", {"guidance": 10.5}, "guidance = 10.5: Input should be less than or equal to 10"),
+    ("/api/generate", {"seed": -1}, "seed = -1"),
+    ("/api/generate", {"seed": 2**31}, "2147483647"),
+    ("/api/generate", {"seed": 2**31 - 2, "n": 4}, "exceeds the largest seed 2147483647"),
+    ("/api/generate", {"seeds": list(range(65))}, "seeds"),
+    ("/api/generate", {"seeds": [-3]}, "every seed must be in 0..2147483647"),
+    ("/api/generate", {"sampler": "euler"}, "sampler = 'euler': expected one of ddpm, ddim, dpmpp-2m"),
+    ("/api/generate", {"class_label": 1000}, "less than or equal to 999"),
+    ("/api/generate", {"stpes": 3}, "stpes = 3: Extra inputs are not permitted"),
+    ("/api/interpolate", {"steps": 17}, "steps = 17: Input should be less than or equal to 16"),
+    ("/api/channels/esmda", {"n_ens": 41}, "n_ens = 41: Input should be less than or equal to 40"),
+    ("/api/channels/esmda", {"n_assim": 5}, "n_assim = 5: Input should be less than or equal to 4"),
+    ("/api/channels/esmda", {"wells": 26}, "less than or equal to 25"),
+])
+def test_out_of_bounds_parameters_name_the_parameter_and_the_limit(client, path, body, message):
+    assert message in _error(client.post(path, json={"snapshot": "diff", **body}), 422)
+
+
+def test_missing_snapshot_and_bad_json_are_422(client):
+    assert _error(client.post("/api/generate", json={}), 422) == "snapshot: required"
+    resp = client.post("/api/generate", content=b"{not json", headers={"content-type": "application/json"})
+    _error(resp, 422)
+
+
+def test_class_label_outside_the_models_classes(client):
+    assert "class_label = 12: snapshot 'diff' has classes 0..9" in _error(
+        client.post("/api/generate", json={"snapshot": "diff", "class_label": 12}), 400)
+    assert "unconditional" in _error(client.post("/api/generate", json={"snapshot": "vae", "class_label": 1}), 400)
+
+
+def test_wrong_kind_of_snapshot(client):
+    msg = _error(client.post("/api/generate", json={"snapshot": "audio/vocos"}), 400)
+    assert "is of kind audio; generation needs kind image or channels" in msg
+    assert "needs kind channels" in _error(client.post("/api/channels/esmda", json={"snapshot": "diff"}), 400)
+
+
+# --- where snapshots may come from --------------------------------------------------------------------------------
+@pytest.mark.parametrize("snapshot", ["../outside/snapshot.safetensors", "/etc/passwd", "diff/../../outside",
+                                      "link", "link/snapshot.safetensors", "missing-run", "..\\outside",
+                                      "pretrained:no-such-model"])
+def test_snapshot_ids_outside_the_roots_are_refused(client, roots, snapshot):
+    msg = _error(client.post("/api/generate", json={"snapshot": snapshot, "n": 1}), 400)
+    assert f"snapshot '{snapshot}'" in msg
+
+
+def test_absolute_path_of_a_real_snapshot_is_refused(client, roots):
+    path = str(roots["outside"] / "snapshot.safetensors")
+    assert "not a snapshot inside the runs directory" in _error(
+        client.post("/api/generate", json={"snapshot": path, "n": 1}), 400)
+
+
+def test_only_safetensors_snapshots_are_loaded(client):
+    assert "only .safetensors snapshots are loaded" in _error(
+        client.post("/api/generate", json={"snapshot": "weights.pt", "n": 1}), 400)
+    assert "not a safetensors file" in _error(client.post("/api/generate", json={"snapshot": "fake.safetensors"}),
+                                              400)
+
+
+# --- interpolation, ES-MDA, audio ---------------------------------------------------------------------------------
+def test_interpolation_ends_are_the_seeds_samples(client):
+    body = client.post("/api/interpolate", json={"snapshot": "vae", "seed_a": 3, "seed_b": 9, "steps": 5}).json()
+    ends = client.post("/api/generate", json={"snapshot": "vae", "seeds": [3, 9]}).json()["cells"]
+    assert len(body["frames"]) == 5 and body["frames"][0] == ends[0] and body["frames"][-1] == ends[1]
+    assert "no latent space" in _error(client.post("/api/interpolate", json={"snapshot": "diff"}), 400)
+
+
+def test_esmda_on_a_channel_snapshot(client):
+    body = client.post("/api/channels/esmda", json={"snapshot": "facies", "n_ens": 4, "n_assim": 1,
+                                                    "wells": 4}).json()
+    assert [h["iteration"] for h in body["history"]] == [0, 1] and body["n_ens"] == 4
+    assert set(body["images"]) == {"prior", "posterior", "means", "wells"}
+    assert Image.open(io.BytesIO(_decode_uri(body["images"]["means"], "image/png"))).size[0] > 16
+
+
+@pytest.mark.filterwarnings("ignore:.*resampling")
+def test_audio_from_a_musdb_track_and_from_an_upload(client):
+    import soundfile as sf
+
+    tracks = client.get("/api/audio/tracks").json()
+    assert tracks == {"available": True, "tracks": ["Artist - Song"], "message": ""}
+    body = client.post("/api/audio/regenerate", params={"snapshot": "audio/vocos", "track": "Artist - Song"}).json()
+    original, rate = sf.read(io.BytesIO(_decode_uri(body["original"], "audio/wav")))
+    regenerated, rate2 = sf.read(io.BytesIO(_decode_uri(body["regenerated"], "audio/wav")))
+    assert rate == rate2 == SR and original.shape == regenerated.shape == (int(0.2 * SR), 2)
+    assert body["input"] == "Artist - Song" and body["stem"] == "vocals"
+    body = client.post("/api/audio/regenerate", params={"snapshot": "audio/vocos"},
+                       content=_wav_bytes(_audio(0.1, 22050, 1), 22050)).json()
+    assert body["input"] == "upload" and body["audio_seconds"] == pytest.approx(0.1, abs=1e-3)  # resampled
+
+
+def test_audio_requests_outside_the_limits(client):
+    q = {"snapshot": "audio/vocos"}
+    assert "limit is 15 s" in _error(client.post("/api/audio/regenerate", params=q,
+                                                 content=_wav_bytes(_audio(16, 4000, 1), 4000)), 400)
+    assert "not a readable WAV" in _error(client.post("/api/audio/regenerate", params=q, content=b"RIFF...."), 400)
+    assert "not a MUSDB18 test track" in _error(
+        client.post("/api/audio/regenerate", params={**q, "track": "/etc/passwd"}), 400)
+    assert "choose a MUSDB18 test track" in _error(client.post("/api/audio/regenerate", params=q), 400)
+    assert "gl_iters = '101': Input should be less than or equal to 100" in _error(
+        client.post("/api/audio/regenerate", params={**q, "track": "Artist - Song", "gl_iters": 101}), 422)
+    too_big = client.post("/api/audio/regenerate", params=q, content=b"\0" * (16 * 1024 * 1024 + 1))
+    assert "exceeds the limit of 16777216 bytes" in _error(too_big, 413)
+
+
+def test_missing_musdb_folder_is_reported(roots, tmp_path):
+    app = create_app(roots["runs"], data_dir=str(tmp_path))
+    with fastapi_testclient.TestClient(app) as c:
+        tracks = c.get("/api/audio/tracks").json()
+    assert not tracks["available"] and "MUSDB18 folder not found" in tracks["message"]
+
+
+def test_oversized_json_body_is_refused(client):
+    resp = client.post("/api/generate", content=b"{" + b" " * 70_000 + b"}",
+                       headers={"content-type": "application/json"})
+    assert "exceeds the limit of 65536 bytes" in _error(resp, 413)
+
+
+# --- queue and errors ---------------------------------------------------------------------------------------------
+def test_queue_full_is_refused_cleanly(roots):
+    app = create_app(roots["runs"], workers=1, queue=2, device="cpu")
+    release = threading.Event()
+    with fastapi_testclient.TestClient(app) as c:
+        jobs = app.state.jobs
+        held = [jobs.submit(release.wait, 30) for _ in range(2)]  # one running, one waiting: the queue is full
+        resp = c.post("/api/generate", json={"snapshot": "diff", "n": 1, "steps": 1})
+        assert _error(resp, 503).startswith("server busy: queue full (2 jobs waiting or running)")
+        assert resp.headers["retry-after"] == "5"
+        assert c.get("/api/status").json()["refused"] == 1
+        release.set()
+        for f in held:
+            f.result(timeout=10)
+        assert c.post("/api/generate", json={"snapshot": "diff", "n": 1, "steps": 1}).status_code == 200
+        status = c.get("/api/status").json()
+    assert status["admitted"] == 0 and status["completed"] == 3
+
+
+def test_job_queue_counts_and_frees_slots():
+    q = JobQueue(workers=1, capacity=2)
+    gate = threading.Event()
+    a, b = q.submit(gate.wait, 10), q.submit(lambda: 1 / 0)
+    with pytest.raises(QueueFull, match=r"queue full \(2 jobs"):
+        q.submit(print)
+    gate.set()
+    assert a.result(timeout=10) is True
+    with pytest.raises(ZeroDivisionError):
+        b.result(timeout=10)
+    q.submit(int).result(timeout=10)
+    s = q.stats()
+    assert (s["admitted"], s["completed"], s["failed"], s["refused"]) == (0, 2, 1, 1)
+    q.shutdown()
+
+
+def test_unexpected_errors_are_one_line_without_details(client, monkeypatch):
+    from genlab.web import tasks
+
+    def boom(*_args):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(tasks, "generate", boom)
+    msg = _error(client.post("/api/generate", json={"snapshot": "diff"}), 500)
+    assert msg == "internal error (RuntimeError); the server log has the details"
+
+
+def test_serve_help(capsys):
+    code, out, _ = run_cli(["serve", "--help"], capsys)
+    assert code == 0 and "--runs-dir" in out and "--queue" in out and "--workers" in out
