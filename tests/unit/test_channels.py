@@ -152,3 +152,37 @@ def test_registry_sources(tmp_path, imgs):
     assert len(a) == 10 and len(b) == 1 and np.array_equal(b.images[0], generate_channels(1, 0, 32, start=10)[0])
     with pytest.raises(GenlabError, match="unknown split"):
         load_dataset("channels", "dev", data_dir=tmp_path)
+
+
+CHANNEL_PRESETS = ["channels-vae-dense", "channels-vae-fullconv", "channels-wgan-dense", "channels-wgan-fullconv"]
+
+
+@pytest.mark.parametrize("preset", CHANNEL_PRESETS)
+def test_channel_presets_work_at_64_and_128(preset):
+    import dataclasses
+
+    from genlab.config.presets import resolve
+    from genlab.models.registry import get_family
+
+    for size in (64, 128):  # the presets default to 64; data.options.size=128 is the LTrace size
+        cfg = resolve(preset, [f"data.options.size={size}"])
+        assert cfg.data.options["size"] == size
+        model = get_family(cfg.family)(image_shape=(1, size, size), **dataclasses.asdict(cfg.model))
+        with torch.no_grad():
+            x = model.decode(model.sample_latent([0, 1]))
+        assert x.shape == (2, 1, size, size)
+
+
+def test_channel_preset_reads_the_real_file_format(tmp_path):
+    """The documented command for the real file: data.dataset=channels with the file's own options."""
+    from genlab.config.presets import resolve
+    from genlab.training.setup import load_training_data
+
+    write_channels_h5(tmp_path / "train_images.h5", n=20, seed=0, size=32, progress=False)
+    cfg = resolve("channels-vae-fullconv", ["data.dataset=channels", "data.options={size: 16}",
+                                            f"data.data_dir={tmp_path}"])
+    data = load_training_data(cfg.data, cfg.train.seed)
+    assert len(data) == 18 and data.image_shape == (1, 16, 16)  # 10 % held out for validation
+    with pytest.raises(GenlabError, match="does not take option"):  # the procedural 'n' does not apply to a file
+        load_training_data(resolve("channels-vae-fullconv", ["data.dataset=channels",
+                                                             f"data.data_dir={tmp_path}"]).data, 0)
