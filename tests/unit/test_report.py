@@ -106,6 +106,8 @@ def test_cli_evaluate_and_report(run, net_path, tmp_path, capsys):
     (["evaluate", "RUN", "-n", "5"], "n=5: too few samples"),
     (["evaluate", "RUN", "-n", "12", "--fid-vs-steps", "5,x"], "--fid-vs-steps '5,x'"),
     (["report", "NOWHERE"], "not a run directory"),
+    (["evaluate", "RUN", "--features", "inception"], "needs --inception-weights"),
+    (["evaluate", "RUN", "--features", "inception", "--inception-weights", "NOWHERE"], "Inception weights not found"),
 ])
 def test_cli_errors_are_one_line(run, tmp_path, capsys, argv, message):
     argv = [str(run) if a == "RUN" else str(tmp_path / "nowhere") if a == "NOWHERE" else a for a in argv]

@@ -17,7 +17,7 @@ _ROWS = (  # (label, key in the metrics dict, key in the floor dict or None)
     ("FID", "fid", "fid"),
     ("KID (mean)", "kid_mean", "kid_mean"),
     ("KID (std)", "kid_std", "kid_std"),
-    ("IS (domain classifier)", "is_mean", "is_mean"),
+    ("IS", "is_mean", "is_mean"),
     ("precision", "precision", "precision"),
     ("recall", "recall", "recall"),
     ("class KL to uniform (nats)", "class_kl_uniform", "class_kl_uniform"),
@@ -45,7 +45,9 @@ def _print_table(result: dict[str, Any]) -> None:
     title = f"{result['family']} on {result['dataset']} — step {result.get('step')}"
     setting = (f", sampler {result['sampler']} {result['steps']} steps (NFE {result['nfe']})"
                if result.get("sampler") else "")
-    caption = (f"{m.get('num_fake')} generated vs {m.get('num_real')} real {result['split']} images{setting}; "
+    features = "Inception-V3 pool3" if (result.get("feature_net") or {}).get("protocol") else "domain classifier"
+    caption = (f"{features} features; {m.get('num_fake')} generated vs {m.get('num_real')} real {result['split']} "
+               f"images{setting}; "
                f"floor: {floor.get('num_fake')} {floor.get('sampling', 'random')} train images vs the same real set; "
                f"KID subsets of {m.get('kid_subset_size')}")
     table = Table(title=title, caption=caption)
@@ -88,6 +90,11 @@ def evaluate(
                                             "floor and memorisation check (default all)."),
     feature_net: Path | None = typer.Option(None, "--feature-net", help="FeatureNet .safetensors (with its "
                                                ".json sidecar); default: the shipped net for the run's dataset."),
+    features: str = typer.Option("domain", "--features", help="domain: the dataset's classifier (default); "
+                                 "inception: the standard FID Inception-V3 (needs --inception-weights)."),
+    inception_weights: Path | None = typer.Option(None, "--inception-weights", help="FID Inception-V3 weights "
+                                                  "as .safetensors in torchvision/pytorch-fid key layout (see "
+                                                  "genlab.metrics.inception for converting a .pth)."),
     batch_size: int = typer.Option(256, min=1, max=4096, help="Samples generated at once."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
@@ -95,7 +102,9 @@ def evaluate(
     class balance and memorisation, each beside the real-vs-real floor at the same sample count."""
     from genlab import evaluation
 
-    common = {"data_dir": data_dir, "max_train": max_train, "feature_net": feature_net, "device": device, "seed": seed, "batch_size": batch_size}
+    net = _feature_extractor(features, feature_net, inception_weights)
+    common = {"data_dir": data_dir, "max_train": max_train, "feature_net": net, "device": device, "seed": seed,
+              "batch_size": batch_size}
     if fid_vs_steps:
         out = evaluation.fid_vs_steps(source, [s.strip() for s in samplers.split(",") if s.strip()],
                                       _steps_list(fid_vs_steps), n, guidance=guidance, output=json_out,
@@ -116,6 +125,24 @@ def evaluate(
 
         write_json(json_out, result)
         typer.echo(f"wrote {json_out}")
+
+
+def _feature_extractor(features: str, feature_net: Path | None, inception_weights: Path | None) -> Any:
+    """What `--features`, `--feature-net` and `--inception-weights` ask for: a FeatureNet path (or None: the shipped
+    one) for domain features, a loaded InceptionV3 for inception; GenlabError for inconsistent options."""
+    if features == "domain":
+        if inception_weights is not None:
+            raise GenlabError("--inception-weights is used only with --features inception")
+        return feature_net
+    if features != "inception":
+        raise GenlabError(f"--features '{features}': expected domain or inception")
+    if inception_weights is None:
+        raise GenlabError("--features inception needs --inception-weights FILE.safetensors (genlab downloads nothing)")
+    if feature_net is not None:
+        raise GenlabError("--feature-net is a domain classifier; it cannot be combined with --features inception")
+    from genlab.metrics.inception import load_inception
+
+    return load_inception(inception_weights)
 
 
 def _evaluate_with_bar(source: str, n: int, **kwargs: Any) -> dict[str, Any]:

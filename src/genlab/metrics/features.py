@@ -5,9 +5,11 @@ practice for MNIST-like data is a classifier trained on the domain itself, repor
 (e.g. fastai's Fashion-MNIST DDPM lesson). Weights ship as safetensors with a JSON sidecar (constructor kwargs,
 dataset, test accuracy, the command that made them, sha256) under ``genlab/assets/feature_nets/``.
 
-Standard Inception FID is not offered here yet: torchmetrics builds its Inception-V3 only through torch-fidelity,
-which requires torchvision (broken beside this torch build), and a re-implementation of the FID Inception graph
-could not be checked against reference numbers without the real weights on this machine.
+The standard Inception FID is available when the user has the FID Inception-V3 weights locally
+(`genlab.metrics.inception`, ``genlab evaluate --features inception --inception-weights FILE``): genlab's own
+implementation of the graph and of torch-fidelity's preprocessing, since torchmetrics builds its Inception only
+through torch-fidelity, which requires torchvision (broken beside this torch build). Without the real weights on
+this machine its numbers have not been checked against published ones; its plumbing is tested with random weights.
 
 Input convention: images in display space, either uint8 in 0..255 or float in [0, 1], layout (N, C, H, W).
 The net maps them to [-1, 1] itself, so every model family is measured on its decoded output by the same code.

@@ -377,24 +377,29 @@ def _manifold_metrics(fake_f: Tensor, real_f: Tensor, seed: int, k: int) -> dict
     return {"precision": float(precision), "recall": float(recall), "num_real_pr": len(subset)}
 
 
-def _classifier_metrics(fake_l: Tensor, is_splits: int) -> dict[str, Any]:
-    """Inception Score and class balance from the classifier's logits (N, K) of the fakes."""
-    inception, balance = InceptionScore(splits=is_splits), ClassBalance(num_classes=fake_l.shape[1])
+def _classifier_metrics(fake_l: Tensor, is_splits: int, class_balance: bool = True) -> dict[str, Any]:
+    """Inception Score and (for a domain classifier, `class_balance`) class balance from the logits (N, K) of the
+    fakes."""
+    inception = InceptionScore(splits=is_splits)
     inception.update(logits=fake_l)
-    balance.update(logits=fake_l)
     is_mean, is_std = inception.compute()
-    return {"is_mean": float(is_mean), "is_std": float(is_std),
-            **{f"class_{key}": value for key, value in balance.compute().items()}}
+    out = {"is_mean": float(is_mean), "is_std": float(is_std)}
+    if class_balance:
+        balance = ClassBalance(num_classes=fake_l.shape[1])
+        balance.update(logits=fake_l)
+        out.update({f"class_{key}": value for key, value in balance.compute().items()})
+    return out
 
 
 def compare_features(fake: tuple[Tensor, Tensor], real: tuple[Tensor, Tensor], *, seed: int = 0,
-                     kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3
-                     ) -> dict[str, Any]:
+                     kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3,
+                     class_balance: bool = True) -> dict[str, Any]:
     """Every set-level metric of fake (features (N, D), logits (N, K)) against real (features, logits): FID (all
-    real samples), KID, precision/recall, and the fakes' Inception Score and class balance, with sample counts."""
+    real samples), KID, precision/recall, and the fakes' Inception Score and (when the logits are a domain
+    classifier's, `class_balance`) class balance, with sample counts."""
     (fake_f, fake_l), real_f = fake, real[0]
     return {**_distribution_metrics(fake_f, real_f, seed, kid_subsets, kid_subset_size),
-            **_manifold_metrics(fake_f, real_f, seed, k), **_classifier_metrics(fake_l, is_splits),
+            **_manifold_metrics(fake_f, real_f, seed, k), **_classifier_metrics(fake_l, is_splits, class_balance),
             "num_fake": int(fake_f.shape[0]), "num_real": int(real_f.shape[0])}
 
 
@@ -438,11 +443,13 @@ def _memorisation(fake_f: Tensor, test_f: Tensor, train_f: Tensor) -> dict[str, 
 def evaluate_features(fake: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor],
                       train: tuple[Tensor, Tensor] | None = None, *, seed: int = 0, with_floor: bool = True,
                       kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, k: int = 3,
-                      fake_labels: ArrayLike1d | None = None, train_labels: ArrayLike1d | None = None
-                      ) -> dict[str, Any]:
+                      fake_labels: ArrayLike1d | None = None, train_labels: ArrayLike1d | None = None,
+                      class_balance: bool = True) -> dict[str, Any]:
     """`evaluate_images` on precomputed (features, logits) pairs, so a training run can extract the test and
-    train features once and reuse them every epoch."""
-    kw = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "is_splits": is_splits, "k": k}
+    train features once and reuse them every epoch. class_balance=False drops the class_* metrics (for logits
+    that are not the domain's classes, e.g. Inception's ImageNet classes)."""
+    kw = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size, "is_splits": is_splits, "k": k,
+          "class_balance": class_balance}
     if fake_labels is not None:
         _check_labels(fake_labels, fake[0].shape[0])
     result: dict[str, Any] = {**compare_features(fake, test, seed=seed, **kw), "seed": seed}
@@ -483,4 +490,4 @@ def evaluate_images(fake: ImagesLike, real_test: ImagesLike, real_train: ImagesL
         fake_labels = _check_labels(fake_labels, fake_u8.shape[0])[:count]
     return evaluate_features(fake_fl, test_fl, train_fl, seed=seed, with_floor=with_floor, kid_subsets=kid_subsets,
                              kid_subset_size=kid_subset_size, is_splits=is_splits, k=k, fake_labels=fake_labels,
-                             train_labels=train_labels)
+                             train_labels=train_labels, class_balance=getattr(net, "classifies_domain", True))
