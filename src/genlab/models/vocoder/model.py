@@ -9,7 +9,7 @@ Losses (HiFi-GAN, Kong et al. 2020, eqs. 1–6, with LSGAN objectives; Vocos, Si
   + λ_adv · Σ_k E[(1 − D_k(ŵ))²] + λ_fm · Σ_k Σ_l ‖D_k^l(w) − D_k^l(ŵ)‖₁ / L_k;
 - discriminator: Σ_k E[(1 − D_k(w))²] + E[D_k(ŵ)²].
 Phases: only "generator" before `disc_start_step` (a warm start on the reconstruction losses), then
-"discriminator" followed by "generator" every step.
+"discriminator" followed by "generator" every step (``disc_start_step`` < 0: never, the GAN is off).
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ class VocosConfig:
     lambda_stft: float = 1.0
     lambda_adv: float = 1.0
     lambda_fm: float = 2.0
-    disc_start_step: int = 0  # generator-only warm start (steps)
+    disc_start_step: int = 0  # generator-only warm start (steps); < 0: no discriminator phase at all
     stft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
+    phase_mode: str = "absolute"  # 'absolute' (Vocos) | 'accumulated' (phase-vocoder propagation), see networks.py
 
 
 def _lsgan_generator(fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
@@ -79,7 +80,8 @@ class Vocos(GenerativeModel):
             raise GenlabError("vocos: a vocoder is conditioned on a mel spectrogram, not on class labels")
         self.cfg, self.hparams = cfg, dict(vars(cfg))
         self.mel = MelSpectrogram(cfg.sample_rate_hz, cfg.n_fft, cfg.hop, cfg.n_mels)
-        self.generator = VocosGenerator(cfg.n_mels, cfg.n_fft, cfg.hop, cfg.dim, cfg.hidden, cfg.num_blocks)
+        self.generator = VocosGenerator(cfg.n_mels, cfg.n_fft, cfg.hop, cfg.dim, cfg.hidden, cfg.num_blocks,
+                                        cfg.phase_mode)
         self.discriminator = MultiPeriodDiscriminator(cfg.periods, cfg.disc_channels)
         self.mr_stft = MultiResolutionStftDistance(cfg.stft_sizes)
 
@@ -92,13 +94,17 @@ class Vocos(GenerativeModel):
         """(N, M, T) log-mel → (N, (T − 1) · hop) waveform."""
         return self.generator(log_mel)
 
+    def magnitude(self, log_mel: Tensor) -> Tensor:
+        """(N, M, T) log-mel → the predicted linear STFT magnitude (N, n_fft/2 + 1, T), e.g. for Griffin-Lim."""
+        return torch.exp(self.generator.polar(log_mel)[0])
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"generator": list(self.generator.parameters()),
                 "discriminator": list(self.discriminator.parameters())}
 
     def phases(self, step: int) -> list[str]:
         self.set_step(step)
-        return ["generator"] if step < self.cfg.disc_start_step else ["discriminator", "generator"]
+        return ["discriminator", "generator"] if self.training_step_adversarial() else ["generator"]
 
     def group_betas(self) -> dict[str, list[float]]:
         return {"generator": [0.8, 0.99], "discriminator": [0.8, 0.99]}  # HiFi-GAN's Adam betas
@@ -135,7 +141,7 @@ class Vocos(GenerativeModel):
 
     def training_step_adversarial(self) -> bool:
         """Whether the generator's loss includes the adversarial terms (after the warm start)."""
-        return getattr(self, "_step", 0) >= self.cfg.disc_start_step
+        return 0 <= self.cfg.disc_start_step <= getattr(self, "_step", 0)
 
     def set_step(self, step: int) -> None:
         self._step = int(step)

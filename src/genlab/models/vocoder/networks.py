@@ -5,6 +5,13 @@ discriminator.
   a ConvNeXt backbone (Liu et al. 2022) at the frame rate, a linear head giving log-magnitude m and phase angle p
   per STFT bin, ``X = exp(m) · (cos p + i sin p)``, then the inverse STFT. Working at frame rate (not sample rate)
   is what makes it cheap enough to train on a CPU, and the phase is predicted, not reconstructed iteratively.
+- Phase: 'absolute' is Vocos' head (p is the angle itself). A convolution over frames is shift-equivariant, so on
+  a sustained note (the same mel frame after frame) it outputs the same angle every frame, while the true phase of
+  a partial at frequency ω advances by ω·hop per frame: overlap-add then cancels it. 'accumulated' is the phase
+  vocoder's propagation instead (Flanagan & Golden 1966; Laroche & Dolson 1999): the head predicts each bin's
+  deviation δ from its centre frequency ω_k, and ``p[t] = π k + ω_k · hop · t + Σ_{1≤τ≤t} δ[τ]``. The π k term is
+  the phase of a centred-window frame referenced to its first sample (``(−1)^k``), so with the right δ every bin of a
+  partial's main lobe carries the partial's phase and the frames add up coherently.
 - Discriminator: Kong, Kim & Bae 2020 (HiFi-GAN, §2.2): for each period p the waveform is folded into a
   (S / p, p) image and judged by 2-D convolutions with (k, 1) kernels, so each sub-discriminator sees periodic
   structure. Layouts: mel (N, M, T); waveform (N, S); STFT (N, F, T) complex.
@@ -20,6 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.audio.transforms import Stft
+from genlab.errors import GenlabError
+
+PHASE_MODES = ("absolute", "accumulated")
 
 
 class ConvNeXtBlock(nn.Module):
@@ -40,29 +50,53 @@ class ConvNeXtBlock(nn.Module):
 
 
 class VocosGenerator(nn.Module):
-    """log-mel (N, M, T) → waveform (N, (T − 1) · hop) through a predicted complex STFT."""
+    """log-mel (N, M, T) → waveform (N, (T − 1) · hop) through a predicted complex STFT (see PHASE_MODES)."""
 
-    def __init__(self, n_mels: int, n_fft: int, hop: int, dim: int = 128, hidden: int = 384, num_blocks: int = 4):
+    def __init__(self, n_mels: int, n_fft: int, hop: int, dim: int = 128, hidden: int = 384, num_blocks: int = 4,
+                 phase_mode: str = "absolute", max_log_mag: float = 5.0):
         super().__init__()
+        if phase_mode not in PHASE_MODES:
+            raise GenlabError(f"vocos: phase_mode '{phase_mode}' is unknown; expected one of {', '.join(PHASE_MODES)}")
         self.stft = Stft(n_fft, hop)
+        self.phase_mode, self.max_log_mag = phase_mode, float(max_log_mag)
         self.embed = nn.Conv1d(n_mels, dim, 7, padding=3)
         self.norm = nn.LayerNorm(dim)
         self.blocks = nn.ModuleList([ConvNeXtBlock(dim, hidden) for _ in range(num_blocks)])
         self.final_norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, 2 * self.stft.num_bins)
 
-    def spectrum(self, log_mel: Tensor) -> Tensor:
-        """(N, M, T) → complex STFT (N, F, T): magnitude exp(m) (clipped at e^5 like Vocos' 1e2), phase p."""
+    def polar(self, log_mel: Tensor) -> tuple[Tensor, Tensor]:
+        """(N, M, T) → log-magnitude m (N, F, T) (clipped at `max_log_mag`; Vocos clips exp(m) at 1e2) and phase p."""
         h = self.norm(self.embed(log_mel).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
         m, p = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
-        mag = torch.exp(m.clamp(max=5.0))
-        return torch.complex(mag * torch.cos(p), mag * torch.sin(p))
+        if self.phase_mode == "accumulated":
+            p = self._accumulate(p)
+        return m.clamp(max=self.max_log_mag), p
+
+    def _accumulate(self, delta: Tensor) -> Tensor:
+        """Deviations δ (N, F, T) → p[t] = π k + ω_k·hop·t + Σ_{1≤τ≤t} δ[τ] (the ω_k·hop·t term reduced mod 2π in
+        integer arithmetic, so float32 keeps its precision over thousands of frames)."""
+        n_bins, n_frames = delta.shape[-2:]
+        k = torch.arange(n_bins, device=delta.device)[:, None]
+        t = torch.arange(n_frames, device=delta.device)[None, :]
+        n_fft = self.stft.n_fft
+        carrier = (k * (n_fft // 2) + k * self.stft.hop * t) % n_fft  # (π k + ω_k hop t) · n_fft / 2π
+        drift = torch.cumsum(F.pad(delta[..., 1:], (1, 0)), dim=-1)
+        return carrier.to(delta.dtype) * (2 * torch.pi / n_fft) + drift
+
+    def spectrum(self, log_mel: Tensor) -> Tensor:
+        """(N, M, T) → complex STFT (N, F, T): magnitude exp(m), phase p."""
+        m, p = self.polar(log_mel)
+        return torch.polar(torch.exp(m), p)
 
     def forward(self, log_mel: Tensor) -> Tensor:
-        spec = self.spectrum(log_mel)
-        return self.stft.inverse(spec, (log_mel.shape[-1] - 1) * self.stft.hop)
+        return self.synthesise(self.spectrum(log_mel))
+
+    def synthesise(self, spec: Tensor) -> Tensor:
+        """Complex STFT (N, F, T) → waveform (N, (T − 1) · hop)."""
+        return self.stft.inverse(spec, (spec.shape[-1] - 1) * self.stft.hop)
 
 
 class PeriodDiscriminator(nn.Module):
