@@ -4,15 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: ffmpeg decodes MUSDB18 .stem.mp4 files; Debian's dataset-fashion-mnist ships Fashion-MNIST.
+# System packages: ffmpeg decodes MUSDB18 .stem.mp4 files; Debian's dataset-fashion-mnist ships Fashion-MNIST;
+# chromium + chromium-driver run the web UI's headless browser test (tests/e2e).
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=""
   command -v ffmpeg >/dev/null 2>&1 || need="$need ffmpeg"
   [ -d /usr/share/datasets/fashion-mnist ] || need="$need dataset-fashion-mnist"
+  command -v chromium >/dev/null 2>&1 || need="$need chromium"
+  command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
   if [ -n "$need" ]; then
     echo "setup: apt-get install$need"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null) \
-      || echo "setup: warning: could not install$need (audio decoding / Fashion-MNIST may be unavailable)"
+      || echo "setup: warning: could not install$need (audio decoding / Fashion-MNIST / browser test may be unavailable)"
   fi
 fi
 

@@ -14,3 +14,18 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
         code = int(e.code or 0)
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def save_tiny_diffusion(path, num_classes: int = 10, step: int = 1):
+    """An untrained tiny class-conditional MNIST-shaped diffusion snapshot (TINY's sizes) at `path`; returns it."""
+    import torch
+
+    from genlab.checkpoints.snapshot import save_snapshot
+    from genlab.data.codecs import ImageCodec
+    from genlab.models.registry import get_family
+
+    torch.manual_seed(0)
+    model = get_family("diffusion")((1, 28, 28), num_classes=num_classes, base_channels=8, channel_mults=[1, 2],
+                                    attention_resolutions=[14], num_heads=1)
+    return save_snapshot(path, model, ImageCodec(1, 28, 28).state(),
+                         extra={"config": {"data": {"dataset": "mnist"}}, "step": step})

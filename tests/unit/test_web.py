@@ -22,7 +22,7 @@ from genlab.data.codecs import ImageCodec
 from genlab.models.registry import get_family
 from genlab.web import create_app
 from genlab.web.jobs import JobQueue, QueueFull
-from tests_helpers import run_cli
+from tests_helpers import run_cli, save_tiny_diffusion
 
 fastapi_testclient = pytest.importorskip("fastapi.testclient")
 STATIC = Path(__file__).resolve().parents[2] / "src" / "genlab" / "web" / "static"
@@ -56,11 +56,8 @@ def roots(tmp_path_factory) -> dict[str, Path]:
     data directory with one test track."""
     root = tmp_path_factory.mktemp("web")
     runs = root / "runs"
+    final = save_tiny_diffusion(runs / "diff" / "snapshot.safetensors")
     torch.manual_seed(0)
-    diff = get_family("diffusion")((1, 28, 28), num_classes=10, base_channels=8, channel_mults=[1, 2],
-                                   attention_resolutions=[14], num_heads=1)
-    final = save_snapshot(runs / "diff" / "snapshot.safetensors", diff, ImageCodec(1, 28, 28).state(),
-                          extra={"config": {"data": {"dataset": "mnist"}}, "step": 1})
     (runs / "diff" / "snapshots").mkdir()
     for name in ("snapshots/epoch-0001.safetensors", "state-000000001.safetensors"):  # not listed separately
         (runs / "diff" / name).write_bytes(final.read_bytes())
