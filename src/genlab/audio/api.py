@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # genlab.api re-exports this module, so it is imported lazily
 PHASES = ("griffin-lim", "mixture", "oracle")
 CHUNK_S, OVERLAP_S = 30.0, 1.0  # vocoder chunks for long inputs (a 6.8-s preview is one chunk)
 
-__all__ = ["PHASES", "AudioModel", "evaluate_audio", "load_audio_model", "load_input", "regenerate"]
+__all__ = ["PHASES", "AudioModel", "evaluate_audio", "load_audio_model", "load_input", "regenerate",
+           "vocoder_magnitude"]
 
 
 @dataclass
@@ -108,6 +109,13 @@ def vocode(am: AudioModel, wave: Tensor) -> Tensor:
     if wave.shape[-1] <= CHUNK_S * sr:
         return run(wave[None])[0]
     return process_in_chunks(wave, run, int(CHUNK_S * sr), int(OVERLAP_S * sr))
+
+
+@torch.no_grad()
+def vocoder_magnitude(am: AudioModel, wave: Tensor) -> Tensor:
+    """(C, S) → the vocoder's predicted linear STFT magnitude (C, F, T) from each channel's log-mel (its STFT is
+    ``am.model.mel.stft``), for driving Griffin-Lim with the model's magnitude instead of its phase."""
+    return am.model.magnitude(am.model.log_mel(wave.to(am.device))).cpu()
 
 
 def _fit_length(x: Tensor, length: int) -> Tensor:

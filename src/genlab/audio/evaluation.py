@@ -10,7 +10,11 @@ For every (track, stem) of the subset, the same decoded stem feeds every method:
 - ``mel/nnls+gl32``, ``mel/nnls+gl100``: the vocoder's own log-mel input, inverted to a linear magnitude with NNLS,
   then Griffin-Lim — the baseline a vocoder must beat on the same input; ``mel/nnls+oracle``: that magnitude with
   the true phase (what 128 mel numbers per frame hold, to set against the spectral model's 128-number code);
-- ``<vocoder run>``: the vocoder's waveform from that mel.
+- ``mel/<vocoder run>``: the vocoder's waveform from that same log-mel; ``mel/<vocoder run>/mag+glN``: its
+  predicted magnitude with the baseline's Griffin-Lim.
+
+Only the ``mel/…`` rows share one input (128 log-mel numbers per frame). ``stft/…`` rows see the exact magnitude
+(513 numbers per frame) and the spectral model's rows a 128-number learned code: reference rows, not the same input.
 
 Metrics (`genlab.metrics.audio.compare_audio`): SI-SDR, SNR, LSD, spectral convergence, MR-STFT, mel distance,
 optionally museval SDR. Outputs: results.json, table.md, WAVs + spectrogram/error PNGs for the first
@@ -83,24 +87,35 @@ def mel_baselines(vocoder, wave: Tensor, gl_iters: tuple[int, ...], timings: dic
     mel_mod = vocoder.model.mel.cpu()
     with torch.no_grad():
         mel = mel_mod(wave)  # (C, M, T) linear mel magnitude; the vocoder sees log(max(mel, 1e-5))
-        mag = mel_to_linear(mel.clamp_min(1e-5), mel_mod.filterbank, "nnls", 100)
+        mag = _timed(timings, "mel_nnls", mel_to_linear, mel.clamp_min(1e-5), mel_mod.filterbank, "nnls", 100)
     out = {}
     for n in gl_iters:
         gen = torch.Generator().manual_seed(0)
-        out[f"mel/nnls+gl{n}"] = griffin_lim(mag, mel_mod.stft, n, 0.99, wave.shape[-1], generator=gen)
+        out[f"mel/nnls+gl{n}"] = _timed(timings, f"mel_gl{n}", griffin_lim, mag, mel_mod.stft, n, 0.99,
+                                        wave.shape[-1], generator=gen)
     out["mel/nnls+oracle"] = oracle_phase(mag, wave, mel_mod.stft)  # the mel's magnitude information alone
     return out
 
 
 def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict, gl_iters: int = 100) -> dict[str, Tensor]:
-    """One audio model's regenerations of a (C, S) stem (every phase strategy for spectral models; Griffin-Lim
-    with as many iterations as the strongest Griffin-Lim baseline)."""
-    from genlab.audio.api import apply_phase, spectral_magnitude, vocode
+    """One audio model's regenerations of a (C, S) stem.
 
+    Vocoders (input: their log-mel): ``mel/<run>`` is the vocoder's own waveform; ``mel/<run>/mag+glN`` is its
+    predicted magnitude with the same Griffin-Lim as the ``mel/nnls+glN`` baseline (so the two rows differ only in
+    the magnitude estimate). Spectral models: their regenerated magnitude with every phase strategy (Griffin-Lim
+    with as many iterations as the strongest Griffin-Lim baseline)."""
+    from genlab.audio.api import apply_phase, spectral_magnitude, vocode, vocoder_magnitude
+
+    n = wave.shape[-1]
     if model.kind == "vocoder":
-        return {model.name: _timed(timings, f"{model.name}", vocode, model, wave)}
+        label = f"mel/{model.name}"
+        out = {label: _timed(timings, model.name, vocode, model, wave)}
+        mag = vocoder_magnitude(model, wave)
+        out[f"{label}/mag+gl{gl_iters}"] = apply_phase(mag, model.model.mel.stft.cpu(), n, "griffin-lim", None,
+                                                       gl_iters)
+        return out
     mag = _timed(timings, f"{model.name}", spectral_magnitude, model, wave)
-    stft, n = model.codec.stft, wave.shape[-1]
+    stft = model.codec.stft
     return {f"{model.name}/gl{gl_iters}": apply_phase(mag, stft, n, "griffin-lim", None, gl_iters),
             f"{model.name}/mixture-phase": apply_phase(mag, stft, n, "mixture", mixture),
             f"{model.name}/oracle-phase": apply_phase(mag, stft, n, "oracle", wave)}
