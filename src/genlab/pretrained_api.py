@@ -1,0 +1,50 @@
+"""A pretrained snapshot by name when this installation ships it, else a run trained from a preset.
+
+    import genlab.api as gl
+    source = gl.pretrained_or_train("mnist-vae", "mnist-vae", ["run_dir=runs/nb/mnist-vae"])
+    gen = gl.load(source)
+
+Notebooks and scripts use this so that they run on a fresh clone (training what is missing, resuming or reusing
+a finished run directory) and reuse shipped snapshots (`genlab.checkpoints.pretrained`) where there are some.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from genlab.errors import GenlabError
+
+__all__ = ["pretrained_names", "pretrained_or_train"]
+
+
+def pretrained_names() -> list[str]:
+    """Names in the pretrained manifest of this installation (possibly none)."""
+    from genlab.checkpoints import pretrained
+
+    return sorted(pretrained.manifest())
+
+
+def pretrained_or_train(name: str | None, preset: str, overrides: Sequence[str] = (), *, progress: bool = True,
+                        log: Callable[[str], None] | None = print) -> Path:
+    """The verified snapshot file of pretrained `name`, or (name None, not in the manifest, or its file missing or
+    corrupt) the run directory of `preset` trained with `overrides` — a finished run is not retrained and an
+    interrupted one resumes. `log` gets one line saying which it was."""
+    from genlab import api
+    from genlab.checkpoints import pretrained
+
+    if name is not None and name in pretrained.manifest():
+        try:
+            path = pretrained.resolve(name)
+            if log:
+                log(f"pretrained '{name}': {path}")
+            return path
+        except GenlabError as e:  # listed but unusable: say why, then train
+            reason = str(e)
+    else:
+        reason = "no pretrained name given" if name is None else f"'{name}' is not in the pretrained manifest"
+    result = api.train(preset, list(overrides), progress=progress)
+    if log:
+        log(f"{reason}: trained preset '{preset}' → {result.run_dir} (step {result.step}, "
+            f"{result.train_seconds / 60:.1f} CPU min)")
+    return result.run_dir
