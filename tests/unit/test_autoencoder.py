@@ -95,6 +95,31 @@ def test_code_statistics_track_training_codes():
     code = model.encode(x)
     assert torch.allclose(model.code_mean, code.mean(0), atol=1e-5)
     assert torch.allclose(model.code_var, code.var(0, unbiased=False), atol=1e-5)
+    flat = code.flatten(1)
+    assert torch.allclose(model.code_cov, torch.cov(flat.T, correction=0), atol=1e-5)
+
+
+def test_samples_follow_the_fitted_code_covariance():
+    """Codes drawn by generate() have the fitted mean and (correlated) covariance, not just its diagonal."""
+    model = build()
+    d = model.code_mean.numel()
+    a = torch.randn(d, d, generator=torch.Generator().manual_seed(0)) / d**0.5
+    cov = a @ a.T + 0.1 * torch.eye(d)
+    model.code_mean.copy_(torch.arange(d, dtype=torch.float32).view(model.latent_shape) / d)
+    model.code_cov.copy_(cov)
+    z = model.sample_latent(list(range(20000))).flatten(1)
+    assert torch.allclose(z.mean(0), model.code_mean.flatten(), atol=0.05)
+    assert (torch.cov(z.T) - cov).abs().max() < 0.08
+    assert model.sample_latent([7]).equal(model.sample_latent([3, 7])[1:])  # per-seed determinism
+
+
+def test_old_snapshots_without_covariance_sample_from_their_diagonal():
+    model = build()
+    state = {k: v for k, v in model.state_dict().items() if k != "code_cov"}
+    state["code_var"] = torch.full_like(state["code_var"], 4.0)
+    fresh = build()
+    fresh.load_state_dict(state)
+    assert fresh.code_cov.equal(torch.diag(torch.full((model.code_mean.numel(),), 4.0)))
 
 
 def test_fully_conv_autoencoder_has_no_linear_layer():

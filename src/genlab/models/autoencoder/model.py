@@ -4,10 +4,11 @@ Loss (per image): reconstruction NLL (Gaussian = ½·SSE/σ² + const, or Bernou
 the (optionally corrupted) input, plus a sparsity penalty on the code. The three families share one class and
 differ only in Config defaults.
 
-Sampling: an autoencoder has no prior, so `generate` draws codes from a diagonal Gaussian fitted to the training
-codes (running mean/variance buffers updated in every training forward) — the "ex-post density estimation" of
-Ghosh et al. (2020, "From variational to deterministic autoencoders"). Samples are rougher than a VAE's; that is
-the expected lesson.
+Sampling: an autoencoder has no prior, so `generate` draws codes from a full-covariance Gaussian fitted to the
+training codes (running mean and covariance buffers updated in every training forward) — the "ex-post density
+estimation" of Ghosh et al. (2020, "From variational to deterministic autoencoders"). A diagonal Gaussian ignores
+the correlations between code units, which a sparse code is full of: its samples were scribbles on MNIST where the
+full covariance gives digit-like strokes. Samples stay rougher than a VAE's; that is the expected lesson.
 """
 
 from __future__ import annotations
@@ -101,6 +102,14 @@ class Autoencoder(LatentGeneration, GenerativeModel):
         self.label_emb = label_embedding(num_classes, cfg.class_embed_dim)
         self.register_buffer("code_mean", torch.zeros(self.latent_shape))
         self.register_buffer("code_var", torch.ones(self.latent_shape))
+        self.register_buffer("code_cov", torch.eye(self.code_mean.numel()))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Snapshots written before the covariance buffer existed sample from their diagonal, as they did then.
+        key = prefix + "code_cov"
+        if key not in state_dict and prefix + "code_var" in state_dict:
+            state_dict[key] = torch.diag(state_dict[prefix + "code_var"].flatten())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
         """Reconstruction NLL of clean x from corrupt(x), plus the sparsity penalty (nats-like units per image)."""
@@ -127,7 +136,12 @@ class Autoencoder(LatentGeneration, GenerativeModel):
     def _track_codes(self, code: Tensor) -> None:
         m = self.cfg.code_momentum
         self.code_mean.lerp_(code.mean(0), m)
-        self.code_var.lerp_(code.var(0, unbiased=False) if code.shape[0] > 1 else self.code_var, m)
+        if code.shape[0] < 2:
+            return
+        self.code_var.lerp_(code.var(0, unbiased=False), m)
+        flat = code.flatten(1).float()
+        flat = flat - flat.mean(0)
+        self.code_cov.lerp_(flat.T @ flat / flat.shape[0], m)
 
     # --- latent interface -------------------------------------------------------------------------------------
     def _emb(self, y: Tensor | None) -> Tensor | None:
@@ -151,10 +165,22 @@ class Autoencoder(LatentGeneration, GenerativeModel):
         return self.decode(self.encode(x, y), y)
 
     def sample_latent(self, seeds: Sequence[int], temperature: float = 1.0) -> Tensor:
-        """Codes from N(code_mean, T²·diag(code_var)), (len(seeds), *latent_shape); row i uses only seeds[i]."""
-        eps = randn_per_sample(seeds, self.latent_shape, device=self.code_mean.device)
-        z = self.code_mean + temperature * self.code_var.clamp_min(0).sqrt() * eps
+        """Codes from N(code_mean, T²·code_cov), (len(seeds), *latent_shape); row i uses only seeds[i]."""
+        eps = randn_per_sample(seeds, self.latent_shape, device=self.code_mean.device).flatten(1)
+        z = self.code_mean + temperature * (eps @ self._code_cholesky().T).view(-1, *self.latent_shape)
         return z.clamp(0.0, 1.0) if self.cfg.sparsity == "kl" else z
+
+    def _code_cholesky(self) -> Tensor:
+        """Lower Cholesky factor of the code covariance, with jitter grown until it factorises."""
+        cov = 0.5 * (self.code_cov + self.code_cov.T).double()
+        eye = torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
+        jitter = 1e-6 * float(cov.diagonal().mean().clamp_min(1e-12))
+        for _ in range(8):
+            chol, info = torch.linalg.cholesky_ex(cov + jitter * eye)
+            if int(info) == 0:
+                return chol.to(self.code_mean.dtype)
+            jitter *= 10
+        raise GenlabError(f"{self.family}: the fitted code covariance is not positive definite")
 
 
 
