@@ -3,8 +3,13 @@
 For each run directory: FID, KID, IS, precision, recall (domain-classifier features, genlab.evaluation), the
 real-vs-real floor at the same sample count, samples, sampler, steps, NFE and CPU training minutes (the snapshot
 header's train_seconds). For diffusion runs also FID vs NFE for DDIM and DPM-Solver++(2M) at 5/10/20/50 steps, and a
-1000-step DDPM reference on a small subset when the time budget allows. Writes JSON and a markdown table, and prints
-the published anchors beside ours.
+1000-step DDPM reference on a small subset when the time budget allows. Writes JSON (--out, default
+benchmarks/results/results_table.json; rewritten after every run, so an interrupted run keeps what it measured) and
+the markdown beside it (same name, .md), and prints the published anchors beside ours.
+
+Floors: for a class-conditional generator (asked for classes 0..K-1 in turn) the floor is n training images with
+the same class counts; for an unconditional one, n random training images (see genlab.metrics.image). The FID-vs-NFE
+sweep has its own floor at its own n, computed the same way.
 
     flock /tmp/genlab-cpu.lock python benchmarks/results_table.py /work/runs/mnist-diffusion-quick \\
         /work/runs/mnist-dcgan /work/runs/mnist-vae -n 1000 --nfe-n 500 --data-dir /work/shared/data --budget-min 15
@@ -27,13 +32,24 @@ from genlab import evaluation
 from genlab.api import find_snapshot
 from genlab.checkpoints.snapshot import read_header
 from genlab.errors import GenlabError
+from genlab.utils.io import atomic_write_text, write_json
 
 ANCHORS = [
     ("fastai course (2022-23, lesson 'DDPM' on Fashion-MNIST): FID 3.73 with 1000-step DDPM sampling, real-vs-real "
     "floor 1.91, DDIM 50 steps 11.15 — classifier-feature FID like ours, but with *their* classifier, so only the "
     "ratio to the floor is roughly comparable, not the raw values."),
-    ("Lucic et al. 2018, 'Are GANs Created Equal?': MNIST FIDs are Inception-V3-feature numbers — a different feature "
-    "space and scale; NOT comparable with the classifier-feature numbers here."),
+    ("Lucic et al. 2018, 'Are GANs Created Equal?', Table 2 (best FID of a large hyperparameter search): "
+    "Inception-V3-feature numbers — a different feature space and scale; NOT comparable with the classifier-feature "
+    "numbers here, not even as a ratio (no floor is given)."),
+]
+# Published numbers printed beside ours: (source, dataset, model, features, FID, floor or None, comparable how).
+ANCHOR_ROWS = [
+    ("fastai DDPM lesson", "fashion-mnist", "DDPM, 1000 steps", "their classifier", 3.73, 1.91, "ratio to floor only"),
+    ("fastai DDPM lesson", "fashion-mnist", "DDIM, 50 steps", "their classifier", 11.15, 1.91, "ratio to floor only"),
+    ("Lucic et al. 2018", "mnist", "NS GAN", "Inception-V3", 6.8, None, "not comparable"),
+    ("Lucic et al. 2018", "mnist", "WGAN GP", "Inception-V3", 20.3, None, "not comparable"),
+    ("Lucic et al. 2018", "fashion-mnist", "NS GAN", "Inception-V3", 26.5, None, "not comparable"),
+    ("Lucic et al. 2018", "fashion-mnist", "WGAN GP", "Inception-V3", 24.5, None, "not comparable"),
 ]
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -73,7 +89,8 @@ def main_row(run: Path, args: argparse.Namespace, facts: dict[str, Any]) -> dict
     return {"run": run.name, **facts, "fid": m["fid"], "kid": m["kid_mean"], "kid_std": m["kid_std"],
             "is": m["is_mean"], "precision": m["precision"], "recall": m["recall"], "floor_fid": floor["fid"],
             "floor_kid": floor["kid_mean"], "floor_is": floor["is_mean"], "floor_precision": floor["precision"],
-            "floor_recall": floor["recall"], "class_kl_uniform": m["class_kl_uniform"],
+            "floor_recall": floor["recall"], "floor_sampling": floor.get("sampling", "random"),
+            "class_kl_uniform": m["class_kl_uniform"],
             "memorisation_median_ratio": m["memorisation"]["median_ratio"], "samples": m["num_fake"],
             "num_real": m["num_real"], "sampler": result["sampler"], "steps": result["steps"], "nfe": result["nfe"],
             "generate_seconds": result["generate_seconds"], "metric_seconds": result["metric_seconds"],
@@ -100,7 +117,9 @@ def nfe_sweep(run: Path, args: argparse.Namespace, facts: dict[str, Any], row: d
     sweep = evaluation.fid_vs_steps(run, args.nfe_samplers, args.nfe_steps, args.nfe_n, guidance=facts["guidance"],
                                     seed=args.seed, data_dir=args.data_dir, max_train=args.max_train,
                                     batch_size=args.batch_size, progress=_log)
-    out.update(rows=sweep["rows"], floor_fid=(sweep["floor"] or {}).get("fid"), num_samples=args.nfe_n)
+    floor = sweep["floor"] or {}
+    out.update(rows=sweep["rows"], floor_fid=floor.get("fid"), floor_sampling=floor.get("sampling"),
+               num_samples=args.nfe_n, num_real=floor.get("num_real"))
     ddpm_estimate = cost(args.ddpm_n, 1000)
     out["ddpm_1000"] = {"estimated_seconds": round(ddpm_estimate), "num_samples": args.ddpm_n}
     if args.ddpm_n >= evaluation.MIN_SAMPLES and budget.allows(ddpm_estimate):
@@ -120,31 +139,59 @@ def _f(value: Any, digits: int = 3) -> str:
     return "—" if value is None else str(value)
 
 
-def markdown(rows: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
-    """The README table, the FID-vs-NFE table and the anchors, as markdown."""
-    lines = [("| run | family | dataset | FID | floor FID | KID ×10³ | floor KID ×10³ | IS | precision | recall | "
-             "samples | sampler | steps (NFE) | CPU train min |"), "|" + "---|" * 14]
+def _ratio(fid: Any, floor: Any) -> str:
+    ok = isinstance(fid, float) and isinstance(floor, float) and floor > 0
+    return f"{fid / floor:.3g}×" if ok else "—"
+
+
+def anchors_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Our rows and the published anchors, per dataset, side by side (FID, floor, FID / floor)."""
+    lines = ["| dataset | source | model | features | FID | floor | FID / floor | comparable |", "|" + "---|" * 8]
+    for dataset in sorted({r["dataset"] for r in rows} | {a[1] for a in ANCHOR_ROWS}):
+        for r in (r for r in rows if r["dataset"] == dataset):
+            setting = f"{r['sampler']} {r['steps']} steps" if r["steps"] else "one pass"
+            lines.append(f"| {dataset} | genlab (this table) | {r['run']}, {setting} | genlab classifier | "
+                         f"{_f(r['fid'])} | {_f(r['floor_fid'])} | {_ratio(r['fid'], r['floor_fid'])} | — |")
+        for source, _, model, features, fid, floor, how in (a for a in ANCHOR_ROWS if a[1] == dataset):
+            lines.append(f"| {dataset} | {source} | {model} | {features} | {_f(fid, 4)} | {_f(floor, 4)} | "
+                         f"{_ratio(fid, floor)} | {how} |")
+    return lines
+
+
+def markdown(rows: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]], args: argparse.Namespace,
+             command: str, started: str) -> str:
+    """The README table, the FID-vs-NFE tables, ours beside the anchors, and the command, as markdown."""
+    lines = [("| run | family | dataset | FID | floor FID | floor drawn | KID ×10³ | floor KID ×10³ | IS | precision | "
+              "recall | samples | sampler | steps (NFE) | CPU train min |"), "|" + "---|" * 15]
     for r in rows:
         steps = f"{r['steps']} ({r['nfe']})" if r["steps"] else "1 (1)"
         lines.append(f"| {r['run']} | {r['family']} | {r['dataset']} | {_f(r['fid'])} | {_f(r['floor_fid'])} | "
-                     f"{_f(r['kid'] * 1e3)} | {_f(r['floor_kid'] * 1e3)} | {_f(r['is'])} | {_f(r['precision'], 2)} | "
-                     f"{_f(r['recall'], 2)} | {r['samples']} | {r['sampler'] or '—'} | {steps} | "
-                     f"{r['train_minutes']:.1f} |")
+                     f"{r.get('floor_sampling', 'random')} | {_f(r['kid'] * 1e3)} | {_f(r['floor_kid'] * 1e3)} | "
+                     f"{_f(r['is'])} | {_f(r['precision'], 2)} | {_f(r['recall'], 2)} | {r['samples']} | "
+                     f"{r['sampler'] or '—'} | {steps} | {r['train_minutes']:.1f} |")
     lines += ["", (f"Features: genlab's shipped domain classifier per dataset (128-d embedding; sha256 in the JSON). "
-              f"n={args.n} generated vs the full test split; floor = {args.n} random training images vs the same "
-              "test split. CPU minutes are wall-clock training time on a shared 2-core VM.")]
+              f"n={args.n} generated vs the full test split; floor = {args.n} training images vs the same test split, "
+              "drawn with the generated class counts for class-conditional runs (which are asked for classes 0..9 in "
+              "turn) and at random for unconditional ones. CPU minutes are wall-clock training time on a shared "
+              "2-core VM.")]
     for name, sweep in sweeps.items():
-        lines += ["", (f"FID vs NFE — {name} ({sweep.get('num_samples', args.nfe_n)} samples; floor "
-                  f"{_f(sweep.get('floor_fid'))})"), "", "| sampler | steps | NFE | FID | generate s |",
-                  "|---|---|---|---|---|"]
+        n = sweep.get("num_samples", args.nfe_n)
+        lines += ["", (f"FID vs NFE — {name}: {n} generated vs the {sweep.get('num_real', 'full')} test images per "
+                       f"point; floor = {n} {sweep.get('floor_sampling') or 'random'} training images vs the same "
+                       "test images"), "",
+                  "| sampler | steps | NFE | samples | FID | floor FID (same n) | generate s |", "|" + "---|" * 7]
         if "skipped" in sweep:
-            lines.append(f"| (skipped: {sweep['skipped']}) | | | | |")
+            lines.append(f"| (skipped: {sweep['skipped']}) | | | | | | |")
         for p in sweep.get("rows", []):
-            lines.append(f"| {p['sampler']} | {p['steps']} | {p['nfe']} | {_f(p['fid'])} | {_f(p['generate_seconds'])} |")
+            lines.append(f"| {p['sampler']} | {p['steps']} | {p['nfe']} | {p.get('num_samples', n)} | {_f(p['fid'])} | "
+                         f"{_f(sweep.get('floor_fid'))} | {_f(p['generate_seconds'])} |")
         ddpm = sweep.get("ddpm_1000", {})
-        lines.append(f"| ddpm (reference) | 1000 | — | {_f(ddpm.get('fid'))} | "
+        lines.append(f"| ddpm (reference) | 1000 | {_f(ddpm.get('nfe'))} | {ddpm.get('num_samples', '—')} | "
+                     f"{_f(ddpm.get('fid'))} | {_f(ddpm.get('floor_fid'))} | "
                      f"{ddpm.get('skipped', _f(ddpm.get('generate_seconds')))} |")
-    lines += ["", "Anchors (not measured here):", *[f"- {a}" for a in ANCHORS]]
+    lines += ["", "Ours beside published anchors (their numbers are not measured here):", "", *anchors_table(rows),
+              "", *[f"- {a}" for a in ANCHORS],
+              "", f"Command: `{command}` (started {started}; this markdown is written by the script with its JSON)."]
     return "\n".join(lines) + "\n"
 
 
@@ -180,10 +227,29 @@ def previous_results(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str
     return {r["run"]: r for r in old["rows"]}, old.get("fid_vs_nfe", {})
 
 
+def write_results(args: argparse.Namespace, payload: dict[str, Any], table: str | None) -> None:
+    """The JSON (atomically, every call) and, at the end, the markdown beside it."""
+    write_json(args.out, payload)
+    if table is not None:
+        atomic_write_text(args.out.with_suffix(".md"), table)
+        _log(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     budget, rows, sweeps, errors = Budget(args.budget_min), [], {}, {}
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = "python benchmarks/results_table.py " + " ".join(sys.argv[1:] if argv is None else argv)
     old_rows, old_sweeps = previous_results(args)
+
+    def payload() -> dict[str, Any]:
+        return {"settings": json.loads(json.dumps(vars(args), default=str)),  # Paths → str
+                "command": command, "started": started, "rows": rows, "fid_vs_nfe": sweeps, "errors": errors,
+                "anchors": ANCHORS, "anchor_rows": [dict(zip(("source", "dataset", "model", "features", "fid",
+                                                              "floor_fid", "comparable"), a, strict=True))
+                                                    for a in ANCHOR_ROWS],
+                "seconds": round(time.time() - budget.start, 1)}
+
     for run in args.runs:
         try:
             facts = run_settings(run)
@@ -196,20 +262,17 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"{run.name}: {facts['family']} on {facts['dataset']}, n={args.n}")
             row = main_row(run, args, facts)
             rows.append(row)
-            _log(f"{run.name}: FID {row['fid']:.3g} (floor {row['floor_fid']:.3g}) in "
+            _log(f"{run.name}: FID {row['fid']:.3g} (floor {row['floor_fid']:.3g}, {row['floor_sampling']}) in "
                  f"{row['generate_seconds'] + row['metric_seconds']:.0f} s")
             if facts["family"] == "diffusion":
+                write_results(args, payload(), None)
                 sweeps[run.name] = nfe_sweep(run, args, facts, row, budget)
         except GenlabError as err:
             errors[str(run)] = str(err)
             _log(f"{run}: skipped ({err})")
-    table = markdown(rows, sweeps, args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows,
-               "fid_vs_nfe": sweeps, "errors": errors, "anchors": ANCHORS,
-               "seconds": round(time.time() - budget.start, 1)}
-    args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    args.out.with_suffix(".md").write_text(table)
+        write_results(args, payload(), None)
+    table = markdown(rows, sweeps, args, command, started)
+    write_results(args, payload(), table)
     print(table)
     return 0 if rows else 1
 
