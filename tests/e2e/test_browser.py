@@ -5,7 +5,7 @@ Needs Debian's `chromium` and `chromium-driver` (scripts/setup.sh installs them 
 (the dev extra). Skipped, with the reason, only when one of them is absent.
 
 Run as a script to take the docs' screenshots of a running server:
-    python tests/e2e/test_browser.py http://127.0.0.1:8000/ docs/images/web-images.png [snapshot-id]
+    python tests/e2e/test_browser.py http://127.0.0.1:8000/ docs/images/web-images.png [snapshot-id] [images|channels]
 """
 
 from __future__ import annotations
@@ -133,21 +133,27 @@ def test_page_loads_generates_and_shows_the_images(server):
         d.quit()
 
 
-def _screenshot(url: str, out: str, snapshot: str | None = None) -> None:
-    """Generate on a running server and save a screenshot of the Images tab (used for docs/images/web-*.png)."""
+def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "images") -> None:
+    """Generate on a running server and save a screenshot of a tab (used for docs/images/web-*.png): 'images'
+    (a 30-image grid) or 'channels' (8 realizations and an ES-MDA run with the page's defaults)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    d = chrome(1300, 860)
+    d = chrome(1300, 860 if tab == "images" else 1360)
+    prefix, grid = ("img", "grid") if tab == "images" else ("ch", "ch-grid")
     try:
         d.get(url)
         wait_ready(d)
+        d.find_element(By.CSS_SELECTOR, f"[data-tab={tab}]").click()
         if snapshot:
-            Select(d.find_element(By.ID, "img-snapshot")).select_by_value(snapshot)
-        d.find_element(By.ID, "img-n").clear()
-        d.find_element(By.ID, "img-n").send_keys("30")
-        d.find_element(By.ID, "generate").click()
-        WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid img"))
+            Select(d.find_element(By.ID, f"{prefix}-snapshot")).select_by_value(snapshot)
+        d.find_element(By.ID, f"{prefix}-n").clear()
+        d.find_element(By.ID, f"{prefix}-n").send_keys("30" if tab == "images" else "8")
+        d.find_element(By.ID, "generate" if tab == "images" else "ch-generate").click()
+        WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{grid} img"))
+        if tab == "channels":
+            d.find_element(By.ID, "esmda").click()
+            WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#es-images img"))
         time.sleep(0.5)
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         d.save_screenshot(out)
@@ -156,4 +162,4 @@ def _screenshot(url: str, out: str, snapshot: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    _screenshot(*sys.argv[1:4])
+    _screenshot(*sys.argv[1:5])
