@@ -198,3 +198,22 @@ def test_vocos_gan_off_and_bad_phase_mode():
     assert "g_adv" not in logs and torch.isfinite(loss)
     with pytest.raises(GenlabError, match="phase_mode"):
         vocos(phase_mode="magic")
+
+
+def test_mel_prior_starts_from_the_mel_envelope():
+    """band_spread returns a flat spectrum exactly wherever a filter covers the bin, and an untrained generator with
+    the prior predicts that envelope (the residual head starts at zero)."""
+    from genlab.models.vocoder.networks import band_spread
+
+    model = vocos(mel_prior=True, phase_mode="accumulated")
+    fb = model.mel.filterbank
+    covered = fb.sum(0) > 1e-6  # (a bin at the very edge of a band gets a vanishing weight)
+    flat = torch.ones(fb.shape[1], 1)
+    assert torch.allclose((band_spread(fb) @ (fb @ flat))[covered], flat[covered], atol=1e-5)
+    wave = torch.from_numpy(tone(1024))[None]
+    with torch.no_grad():
+        log_mel = model.log_mel(wave)
+        envelope = (band_spread(fb) @ log_mel.exp()).clamp_min(1e-5)
+        assert torch.allclose(model.magnitude(log_mel), envelope, rtol=1e-4)
+        spec = model.generator.spectrum(log_mel)
+    assert torch.allclose(spec.abs(), envelope, rtol=1e-4)

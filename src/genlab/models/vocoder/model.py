@@ -51,6 +51,7 @@ class VocosConfig:
     disc_start_step: int = 0  # generator-only warm start (steps); < 0: no discriminator phase at all
     stft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
     phase_mode: str = "absolute"  # 'absolute' (Vocos) | 'accumulated' (phase-vocoder propagation), see networks.py
+    mel_prior: bool = False  # predict the log-magnitude as a residual over the mel's band envelope (networks.py)
 
 
 def _lsgan_generator(fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
@@ -81,7 +82,7 @@ class Vocos(GenerativeModel):
         self.cfg, self.hparams = cfg, dict(vars(cfg))
         self.mel = MelSpectrogram(cfg.sample_rate_hz, cfg.n_fft, cfg.hop, cfg.n_mels)
         self.generator = VocosGenerator(cfg.n_mels, cfg.n_fft, cfg.hop, cfg.dim, cfg.hidden, cfg.num_blocks,
-                                        cfg.phase_mode)
+                                        cfg.phase_mode, prior_filterbank=self.mel.filterbank if cfg.mel_prior else None)
         self.discriminator = MultiPeriodDiscriminator(cfg.periods, cfg.disc_channels)
         self.mr_stft = MultiResolutionStftDistance(cfg.stft_sizes)
 

@@ -11,7 +11,12 @@ discriminator.
   vocoder's propagation instead (Flanagan & Golden 1966; Laroche & Dolson 1999): the head predicts each bin's
   deviation δ from its centre frequency ω_k, and ``p[t] = π k + ω_k · hop · t + Σ_{1≤τ≤t} δ[τ]``. The π k term is
   the phase of a centred-window frame referenced to its first sample (``(−1)^k``), so with the right δ every bin of a
-  partial's main lobe carries the partial's phase and the frames add up coherently.
+  partial's main lobe carries the partial's phase and the frames add up coherently. The δ half of the head starts
+  at zero, so an untrained generator is already a coherent phase vocoder.
+- Magnitude prior (``mel_prior``): the head predicts a residual over ``log B(mel)``, where B spreads each mel
+  band's average back over its bins (``B[k, m] = fb[m, k] / Σ_m' fb[m', k]`` applied to ``mel_m / Σ_k fb[m, k]``:
+  a flat spectrum comes back exactly, everything is non-negative). The residual half also starts at zero, so
+  training begins from the mel's smooth envelope instead of from noise and learns the detail the mel averaged away.
 - Discriminator: Kong, Kim & Bae 2020 (HiFi-GAN, §2.2): for each period p the waveform is folded into a
   (S / p, p) image and judged by 2-D convolutions with (k, 1) kernels, so each sub-discriminator sees periodic
   structure. Layouts: mel (N, M, T); waveform (N, S); STFT (N, F, T) complex.
@@ -30,6 +35,7 @@ from genlab.audio.transforms import Stft
 from genlab.errors import GenlabError
 
 PHASE_MODES = ("absolute", "accumulated")
+PRIOR_FLOOR = 1e-5  # linear-magnitude floor of the mel prior before the log
 
 
 class ConvNeXtBlock(nn.Module):
@@ -49,11 +55,18 @@ class ConvNeXtBlock(nn.Module):
         return x + (self.gamma * h).transpose(1, 2)
 
 
+def band_spread(filterbank: Tensor) -> Tensor:
+    """(n_mels, F) filterbank → (F, n_mels) B with ``B @ mel`` = each band's average spread over its bins."""
+    band_mass = filterbank.sum(1, keepdim=True).clamp_min(1e-12)  # (M, 1)
+    share = filterbank / filterbank.sum(0, keepdim=True).clamp_min(1e-12)  # (M, F): each bin's bands sum to 1
+    return (share / band_mass).transpose(0, 1).contiguous()
+
+
 class VocosGenerator(nn.Module):
     """log-mel (N, M, T) → waveform (N, (T − 1) · hop) through a predicted complex STFT (see PHASE_MODES)."""
 
     def __init__(self, n_mels: int, n_fft: int, hop: int, dim: int = 128, hidden: int = 384, num_blocks: int = 4,
-                 phase_mode: str = "absolute", max_log_mag: float = 5.0):
+                 phase_mode: str = "absolute", max_log_mag: float = 5.0, prior_filterbank: Tensor | None = None):
         super().__init__()
         if phase_mode not in PHASE_MODES:
             raise GenlabError(f"vocos: phase_mode '{phase_mode}' is unknown; expected one of {', '.join(PHASE_MODES)}")
@@ -64,6 +77,15 @@ class VocosGenerator(nn.Module):
         self.blocks = nn.ModuleList([ConvNeXtBlock(dim, hidden) for _ in range(num_blocks)])
         self.final_norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, 2 * self.stft.num_bins)
+        f = self.stft.num_bins
+        if phase_mode == "accumulated":
+            nn.init.zeros_(self.head.weight[f:])
+            nn.init.zeros_(self.head.bias[f:])
+        self.register_buffer("prior", None if prior_filterbank is None else band_spread(prior_filterbank),
+                             persistent=False)
+        if self.prior is not None:
+            nn.init.zeros_(self.head.weight[:f])
+            nn.init.zeros_(self.head.bias[:f])
 
     def polar(self, log_mel: Tensor) -> tuple[Tensor, Tensor]:
         """(N, M, T) → log-magnitude m (N, F, T) (clipped at `max_log_mag`; Vocos clips exp(m) at 1e2) and phase p."""
@@ -71,6 +93,8 @@ class VocosGenerator(nn.Module):
         for block in self.blocks:
             h = block(h)
         m, p = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
+        if self.prior is not None:  # residual over the mel's envelope (floored like the log-mel itself)
+            m = m + torch.matmul(self.prior, log_mel.exp()).clamp_min(PRIOR_FLOOR).log()
         if self.phase_mode == "accumulated":
             p = self._accumulate(p)
         return m.clamp(max=self.max_log_mag), p
