@@ -154,7 +154,7 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
 
     @app.get("/api/snapshots")
     async def snapshots() -> dict[str, Any]:
-        return {"runs_dir": str(catalog.runs_dir), "snapshots": await _in_thread(catalog.list)}
+        return {"runs_dir": str(catalog.runs_dir), "snapshots": await _in_thread(catalog.listing)}
 
     @app.get("/api/status")
     async def status() -> dict[str, Any]:

@@ -130,7 +130,7 @@ class SnapshotCatalog:
         return header
 
     # --- listing -----------------------------------------------------------------------------------------------
-    def list(self) -> list[dict[str, Any]]:
+    def listing(self) -> list[dict[str, Any]]:
         """Public descriptions of every loadable snapshot (pretrained first, then the runs directory by id)."""
         out = []
         for name, entry in sorted(pretrained.manifest().items()):
