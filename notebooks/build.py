@@ -1,0 +1,1110 @@
+"""Write notebooks/*.ipynb (without outputs) from the cell sources below: `python notebooks/build.py`.
+
+The notebooks are generated so that their shared setup is written once and a review sees plain Python. Each one
+runs top to bottom in "tiny" mode (toy data in the real file formats, tiny models, a few steps: what CI executes)
+or in full mode (GENLAB_NOTEBOOK_FULL=1: real data from GENLAB_DATA_DIR, the presets or pretrained snapshots).
+`python scripts/render_notebooks.py` executes them and writes HTML. Cells call genlab's public API only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from textwrap import dedent
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+PARAMETERS = '''\
+# Parameters. Tiny mode (default) runs in seconds on toy data; FULL = True is the real run. The render script
+# (python scripts/render_notebooks.py [--tiny]) sets GENLAB_NOTEBOOK_FULL for you.
+import os
+
+FULL = os.environ.get("GENLAB_NOTEBOOK_FULL") == "1"
+'''
+
+SETUP = '''\
+{IMPORTS}
+
+ROOT = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "pyproject.toml").is_file()), Path.cwd())
+if FULL:  # real data from GENLAB_DATA_DIR (the README uses ../shared/data); outputs under runs/notebooks/
+    DATA_DIR = Path(os.environ.get("GENLAB_DATA_DIR") or ROOT / "data")
+    WORK = ROOT / "runs" / "notebooks" / "{NAME}"
+    RUNS = ROOT / "runs" / "notebooks" / "runs"  # shared: a run another notebook finished is reused, not retrained
+else:  # toy data in the real file format, written to a temporary folder
+    WORK = Path(tempfile.mkdtemp(prefix="genlab-{NAME}-"))
+    RUNS = WORK / "runs"
+    DATA_DIR = {TOY_DATA}
+os.environ["GENLAB_DATA_DIR"] = str(DATA_DIR)  # every genlab call below reads its data from here
+FIG = WORK / "figures"
+FIG.mkdir(parents=True, exist_ok=True)
+torch.manual_seed(0)
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
+print(f"mode: {'FULL' if FULL else 'tiny'} | data: {DATA_DIR} | runs and figures: {WORK}")
+
+
+def show(images, name, nrow=None, scale=2):
+    """Save uint8 images (N, C, H, W) as one PNG grid in FIG and display it."""
+    display(Image(filename=str(gl.save_grid(images, FIG / f"{name}.png", nrow=nrow, scale=scale))))
+
+
+def show_panels(panels, name, title="", max_cols=4, scale=2):
+    """Titled uint8 grids (from make_grid) side by side, saved in FIG and displayed."""
+    big = [(t, g.repeat(scale, 0).repeat(scale, 1)) for t, g in panels]
+    display(Image(filename=str(side_by_side(big, FIG / f"{name}.png", title=title, max_cols=max_cols))))
+
+
+def table(rows, columns, fmt=".4g"):
+    """Display a list of dicts as a Markdown table (floats formatted with `fmt`, missing values as —)."""
+    def cell(v):
+        return "—" if v is None else format(v, fmt) if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    display(Markdown("\\n".join(lines)))
+'''
+
+TINY_UNET = ('"model.base_channels=8", "model.channel_mults=[1,2]", "model.attention_resolutions=[14]", '
+             '"model.num_heads=1"')
+
+RENDER_NOTE = ("Run it: open it in Jupyter (tiny mode by default; set `FULL = True` in the parameters cell), or "
+               "render every notebook to HTML with `python scripts/render_notebooks.py` (full) / "
+               "`--tiny`. Tiny mode uses toy data in the real file formats and tiny models: its numbers and "
+               "pictures only show that the code runs, not what the models can do.")
+
+
+def md(text: str):
+    return new_markdown_cell(dedent(text).strip())
+
+
+def code(text: str):
+    return new_code_cell(dedent(text).strip().replace("__TINY_UNET__", TINY_UNET))
+
+
+def imports(uses: set[str]) -> str:
+    """The setup cell's imports: what the helpers need plus the optional ones this notebook `uses`."""
+    std = ["import tempfile", "import warnings", "from pathlib import Path"]
+    std += [f"import {m}" for m in ("json", "time") if m in uses]
+    third = ["import matplotlib.pyplot as plt", *(["import numpy as np"] if "np" in uses else []), "import torch",
+             f"from IPython.display import {'Audio, ' if 'Audio' in uses else ''}Image, Markdown, display"]
+    ours = ["import genlab.api as gl", f"from genlab.viz import {'make_grid, ' if 'make_grid' in uses else ''}side_by_side"]
+    return "\n".join([*sorted(std, key=lambda line: (line.startswith("from"), line)), "", *third, "", *ours])
+
+
+def header(name: str, toy_data: str, uses: set[str]) -> list:
+    params = new_code_cell(PARAMETERS.strip())
+    params.metadata["tags"] = ["parameters"]
+    setup = SETUP.replace("{IMPORTS}", imports(uses)).replace("{NAME}", name).replace("{TOY_DATA}", toy_data)
+    return [params, new_code_cell(setup.strip())]
+
+
+# ---------------------------------------------------------------------------------------------------- 01 images
+
+NB01 = [
+    md(f"""
+    # 01 · Images: train a diffusion model on MNIST, watch it learn, measure it, reload it, sample it
+
+    The whole job of the brief's part 1 (seed document 000) in one place: a class-conditional diffusion model is
+    trained from the `mnist-diffusion-quick` preset on real MNIST; the fixed-seed sample grids of each epoch are
+    shown side by side; FID, KID, Inception Score and precision/recall are measured **beside their real-vs-real
+    floor**; the snapshot is saved, loaded back and sampled; the three samplers are compared (FID against the
+    number of steps); and the model's noise space is interpolated.
+
+    {RENDER_NOTE}
+    """),
+    *header("01_images", 'gl.write_toy_mnist(WORK / "data")  # 256 + 64 images: class k = a bar in column band k',
+           {"json", "time", "np", "make_grid"}),
+    code('''
+    PRESET = "mnist-diffusion-quick"  # 0.66 M-parameter class-conditional U-Net, v-prediction, cosine schedule
+    RUN = RUNS / PRESET
+    if FULL:  # the preset as shipped: 800 steps x 64 images, ~6 minutes on a quiet 2-core CPU
+        OVERRIDES = []
+        N_EVAL, N_EPOCH, N_SAMPLERS, MAX_TRAIN = 2000, 500, 500, 10000
+        STEPS, STEPS_LIST = 20, (5, 10, 20, 50)
+    else:  # a tiny U-Net for a few steps on the toy data
+        OVERRIDES = [__TINY_UNET__, "train.batch_size=16", "train.max_steps=8",
+                     "train.epoch_images=64", "train.log_every=1", "sample.num_images=16", "sample.steps=4",
+                     "data.download=false"]
+        N_EVAL = N_EPOCH = N_SAMPLERS = 16
+        MAX_TRAIN, STEPS, STEPS_LIST = None, 4, (2, 4)
+    SAMPLERS = ("ddpm", "ddim", "dpmpp-2m")
+    '''),
+    md("""
+    ## The data
+
+    MNIST's own IDX files, read by genlab's data registry (the same loader the trainer uses). Images are stored
+    as uint8 and mapped to [-1, 1] by the codec on the way into the model.
+    """),
+    code('''
+    from genlab.data.registry import load_dataset
+
+    train_set = load_dataset("mnist", "train", download=FULL)
+    test_set = load_dataset("mnist", "test", download=FULL)
+    print(f"{len(train_set)} training and {len(test_set)} test images of shape {train_set.image_shape}")
+    x, y = train_set.get_batch(np.arange(32))
+    print("labels of the first 32:", y.tolist())
+    show(x, "real-train", nrow=16)
+    '''),
+    md("""
+    ## Train from the preset
+
+    `gl.train` resolves the preset (plus `key=value` overrides), trains, and writes the run directory: the
+    resolved config, one JSON line of scalars per log interval, a grid from the same seeds every epoch, per-epoch
+    snapshots and the final `snapshot.safetensors`. Running the cell again does not retrain a finished run; an
+    interrupted one resumes from its last training state.
+    """),
+    code('''
+    cfg = gl.resolve_config(PRESET, OVERRIDES)
+    print("model:", json.dumps(vars(cfg.model)))
+    print("train:", json.dumps({k: getattr(cfg.train, k) for k in
+                                ("batch_size", "lr", "max_steps", "epochs", "epoch_images", "ema_decay", "precision")}))
+    t0 = time.time()
+    result = gl.train(PRESET, [*OVERRIDES, f"run_dir={RUN}"], progress=FULL)
+    print(f"{result.step} steps, {result.images_seen} images seen, {result.train_seconds / 60:.1f} training minutes "
+          f"(this cell: {time.time() - t0:.0f} s) -> {result.snapshot}")
+    '''),
+    code('''
+    logs = [json.loads(line) for line in (RUN / "scalars.jsonl").read_text().splitlines()]
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.2))
+    ax[0].plot([r["images_seen"] for r in logs], [r["loss"] for r in logs])
+    ax[0].set(xlabel="images seen", ylabel="loss (v-MSE)", title="training loss", yscale="log")
+    ax[1].plot([r["step"] for r in logs], [r["images_per_s"] for r in logs])
+    ax[1].set(xlabel="step", ylabel="images / s", title="throughput")
+    plt.show()
+    '''),
+    md("""
+    ## Samples per epoch, side by side
+
+    Every epoch the trainer samples the same seeds and classes (image *i* uses seed *i*), so the grids differ only
+    because the weights changed.
+    """),
+    code('''
+    from PIL import Image as PILImage
+
+    grids = sorted((RUN / "samples").glob("epoch-*.png"))
+    panels = [(f"epoch {int(p.stem.split('-')[1])}", np.asarray(PILImage.open(p).convert("L"))) for p in grids]
+    show_panels(panels, "epochs", title=f"{PRESET}: the same seeds after each epoch", max_cols=2, scale=1)
+    '''),
+    md("""
+    ## Quality metrics, each beside its floor
+
+    `gl.evaluate` samples `n` images and measures them against the 10k test images with genlab's MNIST feature
+    network (a small classifier shipped with the package, 99.6 % test accuracy): FID and KID (distribution
+    distance, lower is better), Inception Score (confident and class-balanced, higher is better), precision
+    (fakes inside the real manifold) and recall (reals covered by the fakes). The **floor** is the same
+    measurement for `n` random *training* images against the same test set: what a perfect generator would score
+    at this sample count. FID in particular is biased upwards at small `n`, so only compare numbers at equal `n`.
+    """),
+    code('''
+    res = gl.evaluate(RUN, n=N_EVAL, sampler="dpmpp-2m", steps=STEPS, max_train=MAX_TRAIN)
+    m, floor = res["metrics"], res["metrics"]["floor"]
+    table([{"metric": k, "model": m[k], "floor (real vs real)": floor[k]}
+           for k in ("fid", "kid_mean", "kid_std", "is_mean", "precision", "recall", "class_kl_uniform")],
+          ["metric", "model", "floor (real vs real)"])
+    print(f"{m['num_fake']} samples vs {m['num_real']} test images; sampler {res['sampler']}, {res['steps']} steps, "
+          f"guidance {res['guidance']} = {res['nfe']} network evaluations per image; "
+          f"nearest-training-image distance ratio {m['memorisation']['median_ratio']:.2f} (about 1 = no copying)")
+    print(f"reproduce: genlab evaluate {RUN} -n {N_EVAL} --sampler dpmpp-2m --steps {STEPS}")
+    '''),
+    md("""
+    The same measurement for every epoch's snapshot (appended to the run's `metrics.jsonl`; lines already there
+    are reused), i.e. the numbers behind the grids above:
+    """),
+    code('''
+    rows = gl.evaluate_run(RUN, n=N_EPOCH, steps=STEPS, max_train=MAX_TRAIN)
+    table(rows, ["epoch", "images_seen", "fid", "floor_fid", "kid_mean", "is_mean", "precision", "recall"])
+    plt.figure(figsize=(5.5, 3.2))
+    plt.plot([r["images_seen"] for r in rows], [r["fid"] for r in rows], marker="o", label="model")
+    plt.axhline(rows[0]["floor_fid"], color="gray", linestyle="--", label="floor (real vs real)")
+    plt.gca().set(xlabel="images seen", ylabel=f"FID (n = {N_EPOCH})", yscale="log", title="FID per epoch")
+    plt.legend()
+    plt.show()
+    '''),
+    md("""
+    ## Save → load → sample
+
+    The snapshot is a safetensors file whose JSON header describes the model (family, constructor arguments,
+    data codec, schema and package version, git commit), so it loads without the training code and without
+    unpickling anything. Copy it anywhere and load it back:
+    """),
+    code('''
+    import shutil
+
+    saved = Path(shutil.copy(result.snapshot, WORK / "my-mnist-diffusion.safetensors"))
+    gen = gl.load(saved)
+    print({k: gen.header.get(k) for k in ("family", "schema_version", "genlab_version", "git_commit", "dataset",
+                                          "step", "images_seen", "weights")})
+    labels = [i // 8 for i in range(80)]  # eight of each class
+    images = gen.generate(80, seed=0, labels=labels, sampler="dpmpp-2m", steps=STEPS, guidance=2.0)
+    show(images, "loaded-by-class", nrow=8)
+    again = gen.generate(seeds=[17], labels=[labels[17]], sampler="dpmpp-2m", steps=STEPS, guidance=2.0)
+    print("image 17 regenerated alone from its seed is identical:", torch.equal(again[0], images[17]))
+    '''),
+    md("""
+    ## Samplers compared: quality against the number of steps
+
+    DDPM's ancestral sampler, DDIM (deterministic, η = 0) and DPM-Solver++(2M) call the same network; they differ
+    in how they step from noise to image. With classifier-free guidance each step costs two network evaluations.
+    `gl.fid_vs_steps` measures every (sampler, steps) pair on the same seeds:
+    """),
+    code('''
+    fvs = gl.fid_vs_steps(RUN, samplers=SAMPLERS, steps_list=STEPS_LIST, n=N_SAMPLERS, max_train=MAX_TRAIN,
+                          output=WORK / "fid_vs_steps.json")
+    table(fvs["rows"], ["sampler", "steps", "nfe", "fid", "floor_fid", "precision", "recall", "generate_seconds"])
+    plt.figure(figsize=(5.5, 3.4))
+    for sampler in SAMPLERS:
+        pts = [r for r in fvs["rows"] if r["sampler"] == sampler]
+        plt.plot([r["steps"] for r in pts], [r["fid"] for r in pts], marker="o", label=sampler)
+    plt.axhline(fvs["floor"]["fid"], color="gray", linestyle="--", label="floor")
+    plt.gca().set(xscale="log", yscale="log", xlabel="sampler steps", ylabel=f"FID (n = {N_SAMPLERS})")
+    plt.legend()
+    plt.show()
+    '''),
+    code('''
+    panels = []
+    for sampler in SAMPLERS:
+        for steps in STEPS_LIST:
+            x = gen.generate(10, seed=100, labels=list(range(10)), sampler=sampler, steps=steps, guidance=2.0)
+            panels.append((f"{sampler}, {steps} steps", make_grid(x, nrow=10)))
+    show_panels(panels, "samplers", title="same seeds and classes", max_cols=len(STEPS_LIST))
+    '''),
+    md("""
+    ## Latent interpolation
+
+    A diffusion model has no encoder, but DDIM with η = 0 is a deterministic map from the initial noise x_T to
+    an image, so x_T acts as a latent code. Walking the great circle (slerp) between two seeds' noises keeps the
+    noise at a typical norm; each row fixes the class. The ends are exactly the two seeds' samples.
+    """),
+    code('''
+    strips = [gl.interpolate_noise(gen, a, b, n=10, label=k, steps=STEPS, guidance=2.0)
+              for a, b, k in [(0, 1, 3), (2, 3, 5), (4, 5, 8), (6, 7, 2)]]
+    show(torch.cat([gen.codec.to_display(s) for s in strips]), "interpolation", nrow=10, scale=3)
+    '''),
+]
+
+# ---------------------------------------------------------------------------------------------------- 02 audio
+
+NB02 = [
+    md(f"""
+    # 02 · Audio: regenerate a MUSDB18 stem from its spectrogram
+
+    Part 2 of the brief (seed document 000): take one stem of a MUSDB18 track, look at its STFT and mel
+    spectrogram, regenerate it through a trained spectral autoencoder (`musdb-vocals-spectral-ae`: log-magnitude
+    patches → a 128-number code per frame → magnitude), put the phase back three ways, listen, and measure it
+    against the classical baselines: Griffin-Lim on the exact magnitude and the oracle (exact magnitude with the
+    stem's own phase — the identity, an upper bound).
+
+    {RENDER_NOTE} Full mode reads the MUSDB18-7 previews (`.stem.mp4`, needs ffmpeg, which
+    `scripts/setup.sh` installs); tiny mode synthesises a toy multitrack (WAV) with no ffmpeg.
+    """),
+    *header("02_audio_musdb", 'gl.write_toy_musdb(WORK / "data", n_train=2, n_test=1, seconds=2.0)', {"Audio"}),
+    code('''
+    from genlab.audio.api import load_audio_model, load_input, regenerate_wave
+    from genlab.audio.evaluation import baseline_estimates
+    from genlab.audio.transforms import MelSpectrogram, Stft
+    from genlab.metrics.audio import compare_audio
+
+    STEM, SR = "vocals", 44100
+    PRESET = PRETRAINED = f"musdb-{STEM}-spectral-ae"  # the pretrained name, if this installation ships it
+    if FULL:
+        TRACK, OVERRIDES, GL_ITERS, N_TRACKS = "Al James - Schoolboy Facination", [], 100, 5
+    else:
+        TRACK, GL_ITERS, N_TRACKS = "Toy Band 2 - Song 2", 8, 1
+        OVERRIDES = ["model.hidden=8", "model.num_blocks=1", "model.code_dim=8", "train.batch_size=8",
+                     "train.max_steps=6", "train.epoch_images=16", "train.log_every=1", "sample.num_images=2"]
+    '''),
+    md("""
+    ## One track, one stem
+
+    `load_input` reads a MUSDB track by name (test subset first) and returns the stem and the mixture as float32
+    (channels, samples) at 44.1 kHz.
+    """),
+    code('''
+    wave, mixture, name = load_input(TRACK, STEM, str(DATA_DIR))
+    print(f"{name}: {STEM} {tuple(wave.shape)} = {wave.shape[-1] / SR:.1f} s stereo; peak {wave.abs().max():.2f}")
+    print("mixture:"); display(Audio(mixture.mean(0).numpy(), rate=SR))
+    print(f"{STEM} (the target):"); display(Audio(wave.mean(0).numpy(), rate=SR))
+    '''),
+    md("""
+    ## Time-frequency representations
+
+    The STFT (Hann window, n_fft 1024, hop 256: 23 ms frames every 5.8 ms) splits the signal into magnitude and
+    phase; the model works on the log-compressed magnitude. The mel spectrogram (128 bands) is a smaller,
+    perceptually spaced summary — what vocoders invert. Both in dB relative to the loudest bin:
+    """),
+    code('''
+    def db(mag):
+        mag = mag.abs().clamp_min(1e-8)
+        return (20 * torch.log10(mag / mag.max())).clamp(min=-80).numpy()
+
+    stft, mel = Stft(1024, 256), MelSpectrogram(SR, 2048, 512, 128)
+    S, M = stft(wave[0]), mel(wave[0])
+    fig, ax = plt.subplots(1, 2, figsize=(12, 3.6))
+    dur = wave.shape[-1] / SR
+    ax[0].imshow(db(S), origin="lower", aspect="auto", extent=[0, dur, 0, SR / 2000], cmap="magma")
+    ax[0].set(title=f"STFT magnitude ({S.shape[0]} bins x {S.shape[1]} frames)", xlabel="s", ylabel="kHz")
+    ax[1].imshow(db(M), origin="lower", aspect="auto", extent=[0, dur, 0, M.shape[0]], cmap="magma")
+    ax[1].set(title=f"mel spectrogram ({M.shape[0]} bands)", xlabel="s", ylabel="mel band")
+    plt.show()
+    '''),
+    md("""
+    ## The model: a pretrained snapshot, else trained from the preset
+
+    `spectral-ae` is a small convolutional VAE over time: each frame's 512-bin log magnitude (per-frequency
+    standardised with statistics fitted on the training stems) becomes a 128-number code and back. The snapshot
+    carries its codec (STFT settings and the fitted statistics), so loading it is all inference needs.
+    """),
+    code('''
+    source = gl.pretrained_or_train(PRETRAINED, PRESET, [*OVERRIDES, f"run_dir={RUNS / PRESET}"],
+                                    progress=FULL)
+    am = load_audio_model(source)
+    h = am.generator.header
+    print({k: h.get(k) for k in ("family", "step", "images_seen", "train_seconds")})
+    print("codec:", {k: v for k, v in am.codec.state().items() if k not in ("mean", "std")},
+          f"+ {len(am.codec.state()['mean'])} per-frequency means and stds")
+    print(f"{sum(p.numel() for p in am.model.parameters()):,} parameters")
+    '''),
+    md("""
+    ## Regenerate the stem
+
+    The model regenerates a *magnitude*; a waveform also needs a phase. Three strategies: Griffin-Lim (iterate
+    STFT/iSTFT consistency from random phase — a true regeneration), the mixture's phase (available in
+    separation-like settings), and the stem's own phase (the oracle: isolates the magnitude error).
+    """),
+    code('''
+    estimates = {f"{PRESET}/gl{GL_ITERS}": regenerate_wave(am, wave, "griffin-lim", gl_iters=GL_ITERS),
+                 f"{PRESET}/mixture-phase": regenerate_wave(am, wave, "mixture", mixture),
+                 f"{PRESET}/oracle-phase": regenerate_wave(am, wave, "oracle")}
+    estimates.update(baseline_estimates(wave, mixture, am.codec.stft, (GL_ITERS,), {}))
+    for label, est in estimates.items():
+        print(label)
+        display(Audio(est.mean(0).numpy(), rate=SR))
+    '''),
+    md("""
+    ## Measured against the baselines
+
+    SI-SDR and SNR (dB, higher is better) compare waveforms, so they punish a wrong phase; the log-spectral
+    distance (LSD, dB), spectral convergence, multi-resolution STFT and mel distances (lower is better) compare
+    magnitudes only. Compare like with like: the model with Griffin-Lim against `stft/gl` (exact magnitude, same
+    phase method), the model with the mixture's phase against `stft/mixture-phase`. `stft/oracle` is the
+    identity: its numbers are the ceiling.
+    """),
+    code('''
+    rows = [{"method": label, **compare_audio(wave, est, SR)} for label, est in estimates.items()]
+    table(rows, ["method", "si_sdr_db", "snr_db", "lsd_db", "spectral_convergence", "mr_stft", "mel_distance"],
+          fmt=".3g")
+    print(f"one track ({name}), {wave.shape[-1] / SR:.1f} s, channel-averaged")
+    '''),
+    md("""
+    ## Spectrograms and their errors
+
+    Top: the target and three regenerations in dB. Bottom: estimate minus target (dB), red where the estimate has
+    too much energy, blue where it has too little.
+    """),
+    code('''
+    show_keys = [f"{PRESET}/gl{GL_ITERS}", f"{PRESET}/mixture-phase", f"stft/gl{GL_ITERS}"]
+    ref_db = db(stft(wave[0]))
+    fig, ax = plt.subplots(2, 4, figsize=(16, 6), sharex=True, sharey=True)
+    ext = [0, wave.shape[-1] / SR, 0, SR / 2000]
+    ax[0, 0].imshow(ref_db, origin="lower", aspect="auto", extent=ext, cmap="magma", vmin=-80, vmax=0)
+    ax[0, 0].set(title=f"target {STEM}", ylabel="kHz")
+    ax[1, 0].axis("off")
+    for j, key in enumerate(show_keys, start=1):
+        est_db = db(stft(estimates[key][0]))
+        ax[0, j].imshow(est_db, origin="lower", aspect="auto", extent=ext, cmap="magma", vmin=-80, vmax=0)
+        ax[0, j].set(title=key)
+        im = ax[1, j].imshow(est_db - ref_db, origin="lower", aspect="auto", extent=ext, cmap="coolwarm",
+                             vmin=-30, vmax=30)
+        ax[1, j].set(title="estimate − target (dB)", xlabel="s")
+    fig.colorbar(im, ax=ax[1, 1:], shrink=0.8)
+    plt.show()
+    '''),
+    md("""
+    ## Over several tracks
+
+    `evaluate_audio` runs every method above (plus a mel → NNLS → Griffin-Lim baseline when a vocoder is given)
+    on the first test tracks and reports medians; it also writes a listening page (`index.html`).
+    """),
+    code('''
+    ev = gl.evaluate_audio("test", [STEM], [source], n_tracks=N_TRACKS, out_dir=WORK / "audio-eval",
+                           gl_iters=(GL_ITERS,), listen_tracks=1)
+    display(Markdown(ev.markdown))
+    print(f"listening page: {ev.html}")
+    print(f"reproduce: genlab audio evaluate {source} --tracks {N_TRACKS} -o {WORK / 'audio-eval'}")
+    '''),
+]
+
+# ---------------------------------------------------------------------------------------------------- 03 channels
+
+NB03 = [
+    md(f"""
+    # 03 · Geological channels: conv+dense vs fully convolutional VAEs, latent regularity, ES-MDA
+
+    Seed document 001 (LTrace): binary images of meandering channels (1 = channel, 0 = background) in the
+    `train_images.h5` format; a generator with a **regularized latent space**; and the comparison of a
+    convolutional + dense model with a **fully convolutional** one (no dense layer anywhere, latent included).
+    Then the latent space is used for what it is for in reservoir modelling: ES-MDA conditions realizations to
+    well data and a flow proxy.
+
+    {RENDER_NOTE} Without the real LTrace file, both modes write genlab's procedural look-alike in exactly its
+    format (docs/channels.md describes it and its statistics).
+    """),
+    *header("03_channels", 'WORK / "data"', {"np"}),
+    code('''
+    import h5py
+
+    from genlab.data.registry import load_dataset
+    from genlab.data.sources.channels import write_channels_h5
+    from genlab.facies import compare_models, esmda_demo
+    from genlab.facies import report as facies_report
+
+    MODELS = {  # label: (pretrained name, preset)
+        "conv+dense": ("channels-vae-dense", "channels-vae-dense"),
+        "fully convolutional": ("channels-vae-fullconv", "channels-vae-fullconv"),
+    }
+    if FULL:  # 64x64 (the presets' size), ~5 CPU minutes per model when trained here
+        SIZE, N_FILE, N_COMPARE, N_ENS, N_ASSIM, TINY = 64, 5000, 200, 100, 4, []
+    else:
+        SIZE, N_FILE, N_COMPARE, N_ENS, N_ASSIM = 32, 160, 16, 12, 2
+        TINY = ["model.base_channels=8", "model.max_channels=16", "model.latent_dim=8", "model.latent_channels=2",
+                "train.batch_size=16", "train.max_steps=6", "train.epoch_images=48", "train.log_every=1",
+                "sample.num_images=8"]
+    '''),
+    md("""
+    ## LTrace-format data
+
+    The LTrace file is HDF5 with one dataset `train_images` of shape (N, 128, 128, 1), uint8 in {0, 1}. If
+    `train_images.h5` is in the data directory it is used; otherwise the procedural generator writes one.
+    genlab streams it (never loads it whole), resizes on the fly (area average, then threshold) and holds out a
+    deterministic 10 % as the test split.
+    """),
+    code('''
+    h5 = DATA_DIR / "train_images.h5"  # the real LTrace file, if you have it
+    if not h5.is_file():  # else the procedural look-alike (the data directory may be read-only: write to WORK)
+        h5 = WORK / "data" / "train_images.h5"
+        h5.parent.mkdir(parents=True, exist_ok=True)
+        write_channels_h5(h5, N_FILE, seed=0, size=128 if FULL else SIZE, progress=False)
+        print(f"wrote {N_FILE} procedural images in the LTrace format to {h5}")
+    with h5py.File(h5, "r") as f:
+        ds = f["train_images"]
+        print(f"{h5.name}: keys {list(f)}, train_images {ds.shape} {ds.dtype}, values {np.unique(ds[:50]).tolist()}")
+    data = load_dataset("channels", "train", file=str(h5), size=SIZE)
+    x, _ = data.get_batch(np.arange(32))
+    print(f"{len(data)} training images resized to {data.image_shape}; channel fraction of these 32: "
+          f"{x.float().mean():.3f}")
+    show(x * 255, "real-channels", nrow=16)
+    DATA = ["data.dataset=channels", f"data.options={{size: {SIZE}, file: '{h5}'}}"]  # train on this file
+    '''),
+    md("""
+    ## Two architectures, same VAE
+
+    Both are VAEs with a Bernoulli decoder (binary cross-entropy on logits) and the KL term that pulls the
+    aggregate posterior towards N(0, I) — that is what makes the latent "regularized". *conv+dense* flattens the
+    last feature map into a latent **vector** through dense layers (GeoFacies_DL style); *fully convolutional*
+    keeps a small spatial latent **map** and contains no `nn.Linear` at all.
+    """),
+    code('''
+    from genlab.facies.evaluate import model_summary
+
+    sources, gens = {}, {}
+    for label, (name, preset) in MODELS.items():
+        sources[label] = gl.pretrained_or_train(name, preset, [*DATA, *TINY, f"run_dir={RUNS / preset}"],
+                                                progress=FULL)
+        gens[label] = gl.load(sources[label])
+    rows = [{"model": label, **model_summary(g)} for label, g in gens.items()]
+    table(rows, ["model", "architecture", "latent_shape", "params_total", "params_generator", "has_linear",
+                 "train_steps", "train_seconds"])
+    for label, g in gens.items():
+        kinds = sorted({type(m).__name__ for m in g.model.modules() if not list(m.children())})
+        print(f"{label}: layer types {kinds}")
+    '''),
+    md("""
+    ## Realism: every facies metric beside the real-vs-real floor
+
+    `compare_models` draws prior samples from each model (thresholded at p = 0.5) and compares them with
+    held-out real images: channel fraction, two-point statistics (indicator variograms) and connectivity along
+    both axes, 4×4 pattern histograms (Jensen-Shannon) and 3×3 pattern MMD, distance to the nearest training image
+    (0 would mean copies), reconstruction of held-out images, and the latent's regularity. The floor column
+    compares two halves of the real images: what a perfect generator would score.
+    """),
+    code('''
+    summary = compare_models([sources[k] for k in MODELS], n=N_COMPARE, out_dir=WORK / "compare")
+    for r, label in zip(summary["runs"], MODELS):
+        r["label"] = label
+    head, rows = facies_report.comparison_table(summary["runs"])
+    display(Markdown(facies_report.to_markdown([("table", head, rows)])))
+    print(f"reproduce: genlab channels compare {' '.join(str(s) for s in sources.values())} -n {N_COMPARE}")
+    '''),
+    code('''
+    cmp_dir = WORK / "compare"
+    display(Image(filename=str(cmp_dir / "real-samples.png")))
+    for r in summary["runs"]:
+        print(f"{r['label']}: prior samples, then slerp interpolations between seeds")
+        display(Image(filename=str(cmp_dir / r["assets"]["samples"])))
+        display(Image(filename=str(cmp_dir / r["assets"]["interpolation"])))
+    '''),
+    code('''
+    fig, ax = plt.subplots(1, 2, figsize=(12, 3.4))
+    for k, curve in enumerate(("variogram_x", "connectivity_y")):
+        ref = summary["runs"][0]["metrics"]["reference_curves"][curve]
+        ax[k].plot(range(1, len(ref) + 1), ref, "k--", label="real (held-out)")
+        for r in summary["runs"]:
+            ys = r["metrics"]["fake"]["curves"][curve]
+            ax[k].plot(range(1, len(ys) + 1), ys, label=r["label"])
+        ax[k].set(xlabel="lag (px)", title=curve.replace("_", " "))
+        ax[k].legend()
+    plt.show()
+    '''),
+    md("""
+    ## How regular is each latent?
+
+    Per latent dimension, the KL between the posterior q(z|x) and the prior, averaged over held-out images
+    (dimensions near 0 are unused: "posterior collapse"), and how far the aggregate posterior is from N(0, I)
+    (Fréchet distance of a Gaussian fit; 0 = exactly the prior). A regular latent is what makes prior samples
+    look like data and what ES-MDA's Gaussian update assumes.
+    """),
+    code('''
+    fig, ax = plt.subplots(1, len(summary["runs"]), figsize=(12, 3), squeeze=False)
+    for a, r in zip(ax[0], summary["runs"]):
+        kl = np.sort(np.asarray(r["regularity"]["kl_per_dim"]))[::-1]
+        a.bar(range(len(kl)), kl)
+        a.set(title=f"{r['label']}: {r['regularity']['active_units']} active of {len(kl)}",
+              xlabel="latent dimension (sorted)", ylabel="KL (nats)")
+    plt.show()
+    table([{"model": r["label"], **{k: r["regularity"][k] for k in ("kl_total", "active_units", "frechet_to_prior",
+                                                                     "kl_gaussian_fit_to_prior")}}
+           for r in summary["runs"]], ["model", "kl_total", "active_units", "frechet_to_prior",
+                                       "kl_gaussian_fit_to_prior"])
+    '''),
+    md("""
+    ## ES-MDA in the latent space
+
+    A synthetic truth (a procedural image no model has seen), facies observed at 9 wells and a steady flow proxy
+    (production rate and monitor pressures between an injector and a producer). The ensemble starts as prior
+    latents z ~ N(0, I) and ES-MDA (Emerick & Reynolds 2013) updates it through g(z) = observe(decode(z)) with
+    inflated error covariances α_i (Σ 1/α_i = 1). O_N is the normalised data mismatch (≈ 1 = fit to the noise
+    level); a latent that stays near ‖z‖²/D ≈ 1 means the posterior realizations are still plausible images.
+    """),
+    code('''
+    demo = esmda_demo(sources["fully convolutional"], truth_seed=3, wells=9, n_ens=N_ENS, n_assim=N_ASSIM,
+                      out_dir=WORK / "esmda")
+    head, rows = facies_report.esmda_table(demo["history"])
+    display(Markdown(facies_report.to_markdown([("table", head, rows)])))
+    print("prior latent:", demo["prior_latent"])
+    print("posterior latent:", demo["posterior_latent"])
+    for key, caption in [("wells", "truth and well cells"), ("prior", "truth + prior realizations"),
+                         ("posterior", "truth + posterior realizations"),
+                         ("means", "truth, prior mean, posterior mean")]:
+        print(caption)
+        display(Image(filename=str(WORK / "esmda" / demo["assets"][key])))
+    '''),
+]
+
+# ---------------------------------------------------------------------------------------------------- 04 diffusion
+
+NB04 = [
+    md(f"""
+    # 04 · Diffusion models, step by step
+
+    The algorithms of the diffusion course (seed document 003) on a trained MNIST model: the **forward process**
+    (a Markov chain that adds Gaussian noise, and its closed form that jumps to any step), **noise schedules**
+    (linear vs cosine), the **training objective** (predict the noise), the **reverse process** as run by three
+    samplers (DDPM ancestral, DDIM, DPM-Solver++), **classifier-free guidance** and its fidelity/diversity
+    trade-off, and the **intermediate predictions** of the clean image along the way.
+
+    {RENDER_NOTE}
+    """),
+    *header("04_diffusion", 'gl.write_toy_mnist(WORK / "data")', {"time", "np", "make_grid"}),
+    code('''
+    from genlab.data.registry import load_dataset
+
+    PRESET = PRETRAINED = "mnist-diffusion-quick"  # the pretrained name, if this installation ships it
+    if FULL:
+        OVERRIDES, STEPS, N_EVAL, MAX_TRAIN = [], 20, 500, 10000
+        STEP_COUNTS, GUIDANCE = (1, 2, 5, 10, 20, 50), (0.0, 1.0, 2.0, 4.0, 7.0)
+    else:
+        OVERRIDES = [__TINY_UNET__, "train.batch_size=16", "train.max_steps=8",
+                     "train.epoch_images=64", "train.log_every=1", "sample.num_images=8", "sample.steps=2",
+                     "data.download=false"]
+        STEPS, N_EVAL, MAX_TRAIN = 4, 16, None
+        STEP_COUNTS, GUIDANCE = (1, 2, 4), (0.0, 1.0, 4.0)
+    source = gl.pretrained_or_train(PRETRAINED, PRESET, [*OVERRIDES, f"run_dir={RUNS / PRESET}"],
+                                    progress=FULL)
+    gen = gl.load(source)
+    cfg = gen.model.cfg
+    print(f"schedule {cfg.schedule}, T = {cfg.num_train_steps} steps, the U-Net predicts {cfg.prediction}, "
+          f"{gen.num_classes} classes (+ a null class for guidance, dropped with p = {cfg.p_uncond})")
+    x_u8, y = load_dataset("mnist", "test", download=FULL).get_batch(np.arange(8))
+    x0 = gen.codec.encode(x_u8)  # uint8 0..255 -> model space [-1, 1]
+    '''),
+    md("""
+    ## 1. The forward process
+
+    Each step adds a little Gaussian noise: q(x_t | x_{t-1}) = N(√(1-β_t) x_{t-1}, β_t I). Because Gaussians
+    compose, any step can be reached in one jump: with ᾱ_t = ∏_{s≤t} (1-β_s),
+
+    x_t = √ᾱ_t · x_0 + √(1-ᾱ_t) · ε,  ε ~ N(0, I).
+
+    Below, eight test digits at increasing t under both schedules (each image keeps the same ε in every column,
+    so only the noise level changes):
+    """),
+    code('''
+    TS = [0, 50, 100, 200, 300, 500, 700, 999]
+    panels = []
+    for schedule in ("linear", "cosine"):
+        noisy = gl.forward_process(x0, TS, schedule)  # (len(TS), 8, 1, 28, 28)
+        grid = make_grid(gen.codec.to_display(noisy.transpose(0, 1).flatten(0, 1)), nrow=len(TS))
+        panels.append((f"{schedule}: columns t = {', '.join(map(str, TS))}", grid))
+    show_panels(panels, "forward-process", max_cols=2)
+    '''),
+    md("""
+    The jump is exact, not an approximation. Run the chain step by step (t + 1 small noise steps) for many
+    independent noise draws of one image and compare with the closed form: the mean of x_t is √ᾱ_t · x_0 (slope
+    of mean(x_t) against x_0) and its standard deviation is √(1-ᾱ_t).
+    """),
+    code('''
+    DRAWS, CHECK_TS = (400, (100, 500, 900)) if FULL else (48, (100, 900))
+    one = x0[:1].expand(DRAWS, -1, -1, -1)  # one image, DRAWS independent noise draws
+    rows = []
+    for schedule in ("linear", "cosine"):
+        ab = gl.schedule_curves([schedule])[schedule]["alpha_bar"]
+        for t in CHECK_TS:
+            chain = gl.forward_chain(one, t, schedule, seed=t)  # step by step
+            jump = gl.forward_process(one, [t], schedule, seed=10_000)[0]  # one jump
+            ref = x0[0].flatten().double()
+            slope = {k: float(torch.dot(v.mean(0).flatten().double(), ref) / torch.dot(ref, ref))
+                     for k, v in (("chain", chain), ("jump", jump))}
+            rows.append({"schedule": schedule, "t": t, "√ᾱ_t": ab[t] ** 0.5, "slope (chain)": slope["chain"],
+                         "slope (jump)": slope["jump"], "√(1-ᾱ_t)": (1 - ab[t]) ** 0.5,
+                         "std (chain)": float(chain.std(0).mean()), "std (jump)": float(jump.std(0).mean())})
+    table(rows, list(rows[0]), fmt=".3f")
+    '''),
+    md("""
+    ## 2. Noise schedules: linear vs cosine
+
+    DDPM's linear schedule (β from 1e-4 to 0.02 over T = 1000) destroys a 28×28 image early: ᾱ drops fast and the
+    last few hundred steps are nearly pure noise, wasted for training and sampling. The cosine schedule (Nichol &
+    Dhariwal 2021) makes log-SNR = log(ᾱ/(1-ᾱ)) fall almost linearly in t, spreading the work evenly — you can see
+    it in the forward-process grids above. genlab's presets use cosine.
+    """),
+    code('''
+    curves = gl.schedule_curves(("linear", "cosine"))
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.3))
+    for name, c in curves.items():
+        ax[0].plot(c["t"], c["alpha_bar"], label=name)
+        ax[1].plot(c["t"], c["log_snr"], label=name)
+        ax[2].plot(c["t"], c["beta"], label=name)
+    ax[0].set(title="ᾱ_t (signal kept)", xlabel="t")
+    ax[1].set(title="log SNR", xlabel="t")
+    ax[2].set(title="β_t (noise added per step)", xlabel="t", yscale="log")
+    ax[0].legend()
+    plt.show()
+    table([{"schedule": n, "ᾱ at t = T-1": float(c["alpha_bar"][-1]),
+            "steps with ᾱ < 0.01 (almost pure noise)": int((c["alpha_bar"] < 0.01).sum()),
+            "steps with ᾱ > 0.99 (almost clean)": int((c["alpha_bar"] > 0.99).sum())} for n, c in curves.items()],
+          ["schedule", "ᾱ at t = T-1", "steps with ᾱ < 0.01 (almost pure noise)",
+           "steps with ᾱ > 0.99 (almost clean)"])
+    '''),
+    md("""
+    ## 3. What the network learns
+
+    Training draws an image x_0, a step t and a noise ε, forms x_t in one jump, and regresses the network's output
+    on the noise (Ho et al. 2020): L = E ‖ε − ε_θ(x_t, t)‖². This model predicts v = √ᾱ ε − √(1-ᾱ) x_0 instead
+    (Salimans & Ho 2022), which is the same information and better conditioned at both ends; ε and x̂_0 follow by
+    linear algebra. The noise prediction is also the **score**: ∇ log p_t(x_t) = −ε/√(1-ᾱ_t), so a diffusion
+    model is a score-based model and sampling is annealed Langevin-like dynamics.
+
+    How well does the trained network recover x_0 from x_t at each noise level? Near t = 0 almost perfectly;
+    near t = T it can only guess the average digit of the class:
+    """),
+    code('''
+    TS_ERR = np.linspace(0, cfg.num_train_steps - 1, 25 if FULL else 6).round().astype(int)
+    err = gl.denoising_error(gen, x0, TS_ERR, labels=y)
+    plt.figure(figsize=(6, 3.3))
+    plt.plot(TS_ERR, err, marker="o", label="x̂_0 from x_t (this model)")
+    plt.axhline(float((x0 - x0.mean(0)).square().mean()), color="gray", linestyle="--",
+                label="predict the mean of these images")
+    plt.gca().set(xlabel="t", ylabel="MSE (model space)", title="denoising error per noise level")
+    plt.legend()
+    plt.show()
+    '''),
+    md("""
+    ## 4. The reverse process: three samplers, one network
+
+    All three start from the same x_T ~ N(0, I) and call the same denoiser; they differ in the update:
+
+    - **DDPM** (ancestral): sample x_{t-1} from the Gaussian posterior q(x_{t-1} | x_t, x̂_0) — fresh noise every
+      step; needs many steps.
+    - **DDIM** (η = 0): move along the deterministic path x_s = √ᾱ_s x̂_0 + √(1-ᾱ_s) ε̂ — no fresh noise, so large
+      jumps work and x_T fully determines the image.
+    - **DPM-Solver++(2M)**: a second-order multistep solver of the same ODE in log-SNR, using the previous x̂_0 to
+      correct the current one — good images in 10–20 steps.
+
+    Each picture: the top row is the state x_t fed to the network at each step (left = pure noise), the bottom row
+    the network's x̂_0 at that step; the last x̂_0 is the sample.
+    """),
+    code('''
+    TRAJ_STEPS = 10 if FULL else 4
+    for sampler in ("ddpm", "ddim", "dpmpp-2m"):
+        tr = gl.trajectory(gen, seeds=[7], labels=3, sampler=sampler, steps=TRAJ_STEPS, guidance=2.0)
+        print(f"{sampler}: t = {tr.timesteps}")
+        show(gen.codec.to_display(torch.cat([tr.x[:, 0], tr.x0_hat[:, 0]])), f"trajectory-{sampler}",
+             nrow=tr.nfe, scale=3)
+    '''),
+    md("""
+    **DDIM's η.** η interpolates between deterministic DDIM (η = 0) and DDPM's ancestral step (η = 1, the same
+    posterior variance). In genlab all the noise of image *i* — x_T and every step's fresh noise — comes from its
+    own seed, so even stochastic samplers are reproducible; what η changes is whether the image is a function of
+    x_T alone. DDIM with η = 1 and DDPM produce the same update, which the last line checks numerically.
+    """),
+    code('''
+    common = {"seed": 50, "labels": list(range(10)), "steps": STEPS, "guidance": 2.0}
+    panels = []
+    for eta in (0.0, 0.5, 1.0):
+        a = gen.generate(10, sampler="ddim", eta=eta, **common)
+        b = gen.generate(10, sampler="ddim", eta=eta, **common)
+        panels.append((f"DDIM η = {eta}", make_grid(a, nrow=10)))
+        print(f"η = {eta}: same seeds twice -> identical: {torch.equal(a, b)}")
+    show_panels(panels, "ddim-eta", max_cols=1)
+    ddim1 = gen.generate_model_space(list(range(50, 60)), torch.arange(10), sampler="ddim", eta=1.0, steps=STEPS,
+                                     guidance=2.0)
+    ddpm = gen.generate_model_space(list(range(50, 60)), torch.arange(10), sampler="ddpm", steps=STEPS, guidance=2.0)
+    print(f"max |DDIM(η = 1) − DDPM| = {float((ddim1 - ddpm).abs().max()):.2e} (model space, range 2)")
+    '''),
+    md("""
+    **Steps.** Fewer steps = fewer network evaluations. Same seeds and classes, each sampler at several step
+    counts, with the measured time per image:
+    """),
+    code('''
+    panels, rows = [], []
+    for sampler in ("ddpm", "ddim", "dpmpp-2m"):
+        for steps in STEP_COUNTS:
+            t0 = time.perf_counter()
+            x = gen.generate(10, seed=0, labels=list(range(10)), sampler=sampler, steps=steps, guidance=2.0)
+            rows.append({"sampler": sampler, "steps": steps, "network evaluations": 2 * steps,
+                         "ms per image": 100 * (time.perf_counter() - t0)})
+            panels.append((f"{sampler}, {steps} steps", make_grid(x, nrow=10)))
+    show_panels(panels, "steps", max_cols=len(STEP_COUNTS))
+    table(rows, ["sampler", "steps", "network evaluations", "ms per image"], fmt=".1f")
+    '''),
+    md("""
+    ## 5. Classifier-free guidance
+
+    The network was trained with the class label dropped 10 % of the time, so it predicts both ε(x_t, class) and
+    ε(x_t, ∅). Guidance extrapolates: ε̃ = ε(x_t, ∅) + w · (ε(x_t, class) − ε(x_t, ∅)). w = 0 is unconditional,
+    w = 1 plain conditional, w > 1 pushes samples towards what the classifier-free "classifier" finds most typical
+    of the class: more recognisable, less varied. Same seeds, classes 0–9 in each row:
+    """),
+    code('''
+    panels = []
+    for w in GUIDANCE:
+        x = gen.generate(20, seed=0, labels=[i % 10 for i in range(20)], sampler="dpmpp-2m", steps=STEPS, guidance=w)
+        panels.append((f"w = {w}", make_grid(x, nrow=10)))
+    show_panels(panels, "guidance", max_cols=len(GUIDANCE))
+    '''),
+    md("""
+    Measured: precision (fidelity) and Inception Score rise with w while recall (diversity) falls; FID is best at a
+    moderate w. Each row is `gl.evaluate` with that guidance on the same seeds; the floor is real vs real.
+    """),
+    code('''
+    rows = []
+    for w in GUIDANCE:
+        r = gl.evaluate(source, n=N_EVAL, sampler="dpmpp-2m", steps=STEPS, guidance=w, max_train=MAX_TRAIN)
+        rows.append({"w": w, "nfe": r["nfe"], **{k: r["metrics"][k] for k in
+                                                ("fid", "is_mean", "precision", "recall", "class_kl_uniform")}})
+    floor = r["metrics"]["floor"]
+    rows.append({"w": "floor (real vs real)", **{k: floor[k] for k in ("fid", "is_mean", "precision", "recall",
+                                                                       "class_kl_uniform")}})
+    table(rows, ["w", "nfe", "fid", "is_mean", "precision", "recall", "class_kl_uniform"])
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.2))
+    ws = list(GUIDANCE)
+    ax[0].plot(ws, [r["precision"] for r in rows[:-1]], marker="o", label="precision")
+    ax[0].plot(ws, [r["recall"] for r in rows[:-1]], marker="o", label="recall")
+    ax[0].set(xlabel="guidance w", title=f"fidelity vs diversity (n = {N_EVAL})")
+    ax[0].legend()
+    ax[1].plot(ws, [r["fid"] for r in rows[:-1]], marker="o")
+    ax[1].axhline(floor["fid"], color="gray", linestyle="--", label="floor")
+    ax[1].set(xlabel="guidance w", ylabel="FID", yscale="log")
+    ax[1].legend()
+    plt.show()
+    '''),
+    md("""
+    ## 6. Intermediate denoising steps
+
+    The network's running estimate of the final image, x̂_0, for ten samples (one column each) at every step of a
+    DDIM run (one row per step, top = pure noise): the coarse shape and the class are decided in the first,
+    noisiest steps; the later steps only refine strokes and edges.
+    """),
+    code('''
+    tr = gl.trajectory(gen, seeds=range(10), labels=list(range(10)), sampler="ddim", steps=STEPS * 2, guidance=2.0)
+    print(f"t per row: {tr.timesteps}")
+    show(gen.codec.to_display(tr.x0_hat.flatten(0, 1)), "x0-hat-per-step", nrow=10, scale=2)
+    print("and the states x_t the network saw:")
+    show(gen.codec.to_display(tr.x.flatten(0, 1)), "xt-per-step", nrow=10, scale=2)
+    '''),
+]
+
+# ---------------------------------------------------------------------------------------------------- 05 autoencoders
+
+NB05 = [
+    md(f"""
+    # 05 · Autoencoders: AE, denoising, sparse, VAE and β-VAE side by side
+
+    The autoencoder course (seed document 004): the conventional autoencoder, the denoising autoencoder, the
+    sparse autoencoder and the variational autoencoder (with β > 1 as the β-VAE), trained on MNIST with the same
+    convolutional encoder and decoder; compared on what the course evaluates: reconstruction error, robustness to
+    noise, sparsity of the code, samples, **latent-space projections** (PCA / t-SNE), interpolation, vector
+    arithmetic and **anomaly detection** with precision, recall and F1.
+
+    {RENDER_NOTE}
+    """),
+    *header("05_autoencoders", 'gl.write_toy_mnist(WORK / "data")', {"np", "make_grid"}),
+    code('''
+    from genlab.data.registry import load_dataset
+    from genlab.latent import anomaly_scores
+    from genlab.latent.encoding import encode_means, reconstruct
+    from genlab.models.autoencoder.regularizers import corrupt
+
+    MODELS = {  # label: (pretrained name, preset, overrides)
+        "AE": ("mnist-ae", "mnist-ae", []),
+        "denoising AE": ("mnist-dae", "mnist-dae", []),
+        "sparse AE": ("mnist-sparse-ae", "mnist-sparse-ae", []),
+        "VAE": ("mnist-vae", "mnist-vae", []),
+        "β-VAE (β = 4)": ("mnist-beta-vae", "mnist-vae", ["model.beta=4"]),
+    }
+    NORMAL = list(range(9))  # anomaly detection: a model trained on digits 0-8; 9 is the anomaly
+    if FULL:  # the presets as shipped: 3-5 CPU minutes each when trained here
+        TINY, N, N_PROJ, PROJECTION = [], 2000, 2000, "tsne"
+    else:
+        TINY = ["model.base_channels=4", "model.max_channels=16", "train.batch_size=16", "train.max_steps=6",
+                "train.epoch_images=32", "train.log_every=1", "sample.num_images=8", "data.download=false"]
+        N, N_PROJ, PROJECTION = 64, 64, "pca"
+    '''),
+    md("""
+    ## Five models, one architecture
+
+    All five use the same convolutional encoder and decoder and differ only in the loss:
+
+    | model | loss | code |
+    |---|---|---|
+    | AE | reconstruction | deterministic vector |
+    | denoising AE | reconstruct the **clean** image from a corrupted one (Gaussian noise σ = 0.3) | deterministic |
+    | sparse AE | reconstruction + λ·‖h‖₁ (a larger code, most of it pushed to zero) | deterministic, sparse |
+    | VAE | reconstruction + KL(q(z\\|x) ‖ N(0, I)) = the negative ELBO | a Gaussian per image |
+    | β-VAE | reconstruction + **β**·KL, β = 4: a more regular, more disentangled, blurrier latent | Gaussian |
+    """),
+    code('''
+    sources, gens = {}, {}
+    for label, (name, preset, extra) in MODELS.items():
+        sources[label] = gl.pretrained_or_train(name, preset, [*extra, *TINY, f"run_dir={RUNS / name}"],
+                                                progress=FULL)
+        gens[label] = gl.load(sources[label])
+    KEYS = ("likelihood", "corruption", "corruption_level", "sparsity", "sparsity_weight", "beta", "latent_dim")
+    table([{"model": label, "family": g.header["family"], "parameters": sum(p.numel() for p in g.model.parameters()),
+            "latent": tuple(g.model.latent_shape), "steps": g.header.get("step"),
+            "CPU min": g.header.get("train_seconds", 0.0) / 60,
+            "settings": ", ".join(f"{k}={v}" for k, v in vars(g.model.cfg).items() if k in KEYS)}
+           for label, g in gens.items()], ["model", "family", "parameters", "latent", "steps", "CPU min", "settings"])
+    codec = gens["AE"].codec
+    test = load_dataset("mnist", "test", download=FULL)
+    idx = np.sort(np.random.default_rng(0).choice(len(test), size=min(N, len(test)), replace=False))
+    x_u8, y = test.get_batch(idx)
+    x = codec.encode(x_u8)  # model space [-1, 1]
+    '''),
+    md("""
+    ## Reconstruction
+
+    Top row: test digits; then each model's reconstruction decode(E[z|x]). The error is measured on all
+    `N` test images, as mean squared error in pixel units (0–1) and as binary cross-entropy (nats per image,
+    the VAE's reconstruction term).
+    """),
+    code('''
+    recs = {label: reconstruct(g.model, x) for label, g in gens.items()}
+    show(torch.cat([x_u8[:12]] + [codec.to_display(r[:12]) for r in recs.values()]), "reconstructions", nrow=12)
+    print("rows:", ["input", *recs])
+
+    def bce(rec, target):
+        p = ((rec + 1) / 2).clamp(1e-6, 1 - 1e-6)
+        t = (target + 1) / 2
+        return float(-(t * p.log() + (1 - t) * (1 - p).log()).flatten(1).sum(1).mean())
+
+    table([{"model": label, "MSE (pixels 0-1)": float(((r - x) / 2).square().mean()), "BCE (nats/image)": bce(r, x)}
+           for label, r in recs.items()], ["model", "MSE (pixels 0-1)", "BCE (nats/image)"])
+    '''),
+    md("""
+    ## Denoising
+
+    Corrupt the test digits (Gaussian noise σ = 0.3 in model space, and masking 30 % of the pixels) and ask each
+    model for the clean digit. The denoising AE was trained for exactly this; the others only ever saw clean
+    inputs. Error against the **clean** images:
+    """),
+    code('''
+    torch.manual_seed(1)
+    noisy = {"gaussian σ = 0.3": corrupt(x, "gaussian", 0.3), "masking 30 %": corrupt(x, "masking", 0.3)}
+    rows = []
+    for kind, xn in noisy.items():
+        row = {"corruption": kind, "input itself": float(((xn - x) / 2).square().mean())}
+        for label, g in gens.items():
+            row[label] = float(((reconstruct(g.model, xn) - x) / 2).square().mean())
+        rows.append(row)
+    table(rows, ["corruption", "input itself", *gens])
+    xn = noisy["gaussian σ = 0.3"][:12]
+    show(torch.cat([codec.to_display(xn)] + [codec.to_display(reconstruct(gens[k].model, xn))
+                                             for k in ("AE", "denoising AE", "VAE")]), "denoising", nrow=12)
+    print("rows: noisy input, AE, denoising AE, VAE")
+    '''),
+    md("""
+    ## Sparsity of the code
+
+    The sparse AE's L1 penalty should leave most code units near zero for any given image (each image uses a few
+    features), while the plain AE spreads information over all of them. Histogram of |code| values over the
+    test images, and the fraction of units below 5 % of the largest:
+    """),
+    code('''
+    codes = {label: encode_means(gens[label].model, x).flatten(1) for label in ("AE", "sparse AE", "VAE")}
+    fig, ax = plt.subplots(1, len(codes), figsize=(13, 3))
+    rows = []
+    for a, (label, c) in zip(ax, codes.items()):
+        mag = c.abs()
+        a.hist(mag.flatten().numpy(), bins=50)
+        a.set(title=f"{label}: {c.shape[1]} units", xlabel="|code|", yscale="log")
+        rows.append({"model": label, "units": c.shape[1], "mean abs(code)": float(mag.mean()),
+                     "fraction < 5 % of max": float((mag < 0.05 * mag.max()).float().mean())})
+    plt.show()
+    table(rows, ["model", "units", "mean abs(code)", "fraction < 5 % of max"])
+    '''),
+    md("""
+    ## Generation
+
+    The VAEs sample z ~ N(0, I) and decode. Deterministic autoencoders have no prior; genlab samples them from a
+    Gaussian fitted to their training codes (Ghosh et al. 2020), which shows how much less regular their latent
+    is. Same seeds for every model:
+    """),
+    code('''
+    panels = [(label, make_grid(g.generate(32, seed=0), nrow=8)) for label, g in gens.items()]
+    show_panels(panels, "samples", max_cols=5)
+    '''),
+    md("""
+    ## The latent of the VAE vs the β-VAE
+
+    Per latent dimension, the average KL between q(z|x) and the prior (0 = an unused dimension), the number of
+    active units, and how far the aggregate posterior is from N(0, I). Larger β trades reconstruction for a latent
+    closer to the prior, with fewer, more independent active dimensions.
+    """),
+    code('''
+    reg = {label: gl.regularity(sources[label], n=N) for label in ("VAE", "β-VAE (β = 4)")}
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3))
+    for a, (label, r) in zip(ax, reg.items()):
+        kl = np.sort(np.asarray(r["kl_per_dim"]))[::-1]
+        a.bar(range(len(kl)), kl)
+        a.set(title=f"{label}: {r['active_units']} active units", xlabel="dimension (sorted)", ylabel="KL (nats)")
+    plt.show()
+    table([{"model": label, **{k: r[k] for k in ("kl_total", "active_units", "frechet_to_prior")}}
+           for label, r in reg.items()], ["model", "kl_total", "active_units", "frechet_to_prior"])
+    '''),
+    md("""
+    ## Latent projections
+
+    Each model's codes for `N_PROJ` test images, projected to 2-D (t-SNE in full mode, PCA in tiny mode) and
+    coloured by digit: a good latent groups the classes without ever having seen a label.
+    """),
+    code('''
+    for label in MODELS:
+        proj = gl.project(sources[label], method=PROJECTION, n=N_PROJ, out=FIG / f"projection-{label}.png")
+        print(label)
+        display(Image(filename=str(proj.path)))
+    '''),
+    md("""
+    ## Interpolation and vector arithmetic
+
+    Decoding points on the straight line between the codes of two test digits shows whether the latent is
+    continuous (a VAE's is; an AE's may pass through codes that decode to nothing). Arithmetic: add the
+    difference of two class means to codes of the first class.
+    """),
+    code('''
+    pair = (0, 1)
+    rows = [gl.interpolate(sources[label], images=pair, steps=10, method="lerp", split="test").images
+            for label in ("AE", "VAE", "β-VAE (β = 4)")]
+    show(torch.cat(rows), "interpolations", nrow=10, scale=3)
+    print("rows: AE, VAE, β-VAE; ends are the reconstructions of test images", pair)
+    a, b = 1, 7
+    arith = gl.arithmetic(sources["VAE"], from_class=a, to_class=b, n=N, rows=4, scales=(0.0, 0.5, 1.0, 1.5))
+    show(arith.images.flatten(0, 1), "arithmetic", nrow=arith.images.shape[1], scale=3)
+    print(f"VAE: codes of class {a} + s × (mean code of {b} − mean code of {a}), s = 0, 0.5, 1, 1.5 per column")
+    '''),
+    md("""
+    ## Anomaly detection
+
+    Train a VAE on digits 0–8 only, then score test images of all ten classes: a 9 was never seen, so it should
+    reconstruct worse. Three scores: reconstruction MSE, the negative ELBO (reconstruction + KL) and the norm of
+    the latent code. The threshold flags the 5 % worst-scored *normal* images; precision, recall and F1 are for
+    the 9s at that threshold; ROC AUC and average precision summarise all thresholds.
+    """),
+    code('''
+    classes = ",".join(map(str, NORMAL))
+    vae_no9 = gl.pretrained_or_train("mnist-vae-no9", "mnist-vae", [f"data.classes=[{classes}]", *TINY,
+                                                                   f"run_dir={RUNS / 'mnist-vae-no9'}"],
+                                     progress=FULL)
+    rows, scores = [], {}
+    for score in ("mse", "elbo", "latent"):
+        res = gl.anomaly(vae_no9, NORMAL, n=N, score=score)
+        rows.append({"score": score, **res.report.to_dict()})
+    table(rows, ["score", "roc_auc", "average_precision", "precision", "recall", "f1", "num_normal",
+                 "num_anomalous"], fmt=".3f")
+    g = gl.load(vae_no9)
+    s = anomaly_scores(g.model, x, score="mse").numpy()
+    is9 = ~np.isin(y.numpy(), NORMAL)
+    plt.figure(figsize=(6, 3.2))
+    bins = np.histogram_bin_edges(s, 40)
+    plt.hist(s[~is9], bins=bins, alpha=0.6, density=True, label="digits 0-8 (trained on)")
+    plt.hist(s[is9], bins=bins, alpha=0.6, density=True, label="digit 9 (anomaly)")
+    plt.gca().set(xlabel="reconstruction MSE", ylabel="density", title="anomaly scores on test images")
+    plt.legend()
+    plt.show()
+    '''),
+]
+
+NOTEBOOKS = {
+    "01_images": NB01,
+    "02_audio_musdb": NB02,
+    "03_channels": NB03,
+    "04_diffusion": NB04,
+    "05_autoencoders": NB05,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    """The notebook `name` without outputs, with stable cell ids (so regenerating it changes nothing)."""
+    nb = new_notebook(cells=NOTEBOOKS[name])
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{name[:2]}-{i:02d}"
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def text(name: str) -> str:
+    return nbformat.writes(build(name)) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for name in NOTEBOOKS:
+        path = HERE / f"{name}.ipynb"
+        new = text(name)
+        if check:
+            if not path.is_file() or path.read_text() != new:
+                stale.append(path.name)
+        else:
+            path.write_text(new)
+            print(f"wrote {path}")
+    if stale:
+        print(f"out of date (run python notebooks/build.py): {', '.join(stale)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
