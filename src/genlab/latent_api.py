@@ -95,12 +95,14 @@ class AnomalyResult:
 # ---------------------------------------------------------------------------------------------------- loading
 
 
-def _load(source: PathLike, device: str):
-    """(Generator, model) after checking that the model has a latent space (one-line GenlabError otherwise)."""
+def _load(source: PathLike, device: str, allow_diffusion: bool = False):
+    """(Generator, model) after checking that the model has a latent space (one-line GenlabError otherwise);
+    `allow_diffusion` also accepts a diffusion model (its DDIM starting noise acts as the latent)."""
     from genlab import api
 
     gen = api.load(source, device=device)
-    require_latent(gen.model)
+    if not (allow_diffusion and gen.model.family == "diffusion"):
+        require_latent(gen.model)
     return gen, gen.model
 
 
@@ -176,11 +178,20 @@ def interpolate(source: PathLike, seed_a: int = 0, seed_b: int = 1, *, images: S
                 split: str = "test", dataset: str | None = None, data_dir: PathLike | None = None,
                 device: str = "auto") -> LatentImages:
     """A strip of `steps` decoded latents between the samples of two seeds, or between the encoded means of two
-    dataset images (`images=(i, j)`: indices into `split`). Returns uint8 (steps, C, H, W); writes `out` (PNG)."""
-    gen, model = _load(source, device)
+    dataset images (`images=(i, j)`: indices into `split`). Returns uint8 (steps, C, H, W); writes `out` (PNG).
+
+    Diffusion models interpolate between the two seeds' starting noises and decode each with deterministic DDIM
+    (20 steps): DDIM is a fixed map from noise to image, so its x_T acts as a latent code (Song et al. 2021)."""
+    gen, model = _load(source, device, allow_diffusion=True)
     if label is not None and model.num_classes == 0:
         raise GenlabError("this model is unconditional: interpolate takes no label")
-    if images is None:
+    if model.family == "diffusion":
+        if images is not None:
+            raise GenlabError("a diffusion model interpolates between seeds only (it has no image encoder)")
+        from genlab.diffusion_tools import interpolate_noise
+
+        strip = interpolate_noise(gen, seed_a, seed_b, steps, label, method=method)
+    elif images is None:
         strip = interpolate_seeds(model, seed_a, seed_b, steps, method, label)
     else:
         strip = _interpolate_dataset(gen, list(images), steps, method, label, split, dataset, data_dir)

@@ -52,6 +52,15 @@ def test_seed_interpolation_ends_are_the_seeds_samples(runs, tmp_path):
     assert res.path == out and Image.open(out).size[0] > Image.open(out).size[1]  # a horizontal strip
 
 
+def test_diffusion_interpolates_its_ddim_starting_noise(runs):
+    res = gl.interpolate(runs["diffusion"], 3, 11, steps=4, label=2)
+    ends = gl.load(runs["diffusion"]).generate(seeds=[3, 11], labels=[2, 2], sampler="ddim", steps=20, eta=0.0)
+    assert res.images.shape == (4, 1, 28, 28)
+    assert (res.images[0].int() - ends[0].int()).abs().max() <= 1 and (res.images[-1].int() - ends[1].int()).abs().max() <= 1
+    with pytest.raises(GenlabError, match="between seeds only"):
+        gl.interpolate(runs["diffusion"], images=(0, 1))
+
+
 def test_image_interpolation_reads_the_snapshots_dataset(runs, tiny_data_dir):
     res = gl.interpolate(runs["ae"], images=(0, 5), steps=4, method="lerp")
     gen = gl.load(runs["ae"])
@@ -137,7 +146,7 @@ def test_regularity_reports_kl_and_prior_samples(runs, tmp_path):
 
 
 @pytest.mark.parametrize("kind, call, message", [
-    ("diffusion", lambda s: gl.interpolate(s), "'diffusion' has no latent space"),
+    ("diffusion", lambda s: gl.arithmetic(s, 1, 2, n=5), "'diffusion' has no latent space"),
     ("diffusion", lambda s: gl.project(s, n=5), "'diffusion' has no latent space"),
     ("ae", lambda s: gl.regularity(s, n=5), "'ae' has no posterior"),
     ("gan", lambda s: gl.regularity(s, n=5), "'dcgan' has no posterior"),

@@ -7,7 +7,7 @@ Endpoints (limits in genlab.web.schemas.LIMITS, also served at /api/config):
     GET  /api/snapshots         loadable snapshots (pretrained names, run directories under --runs-dir)
     GET  /api/status            the job queue (admitted, running, waiting, completed, failed, refused)
     POST /api/generate          images (JSON with per-cell PNGs, or format=png for the grid alone)
-    POST /api/interpolate       slerp/lerp strip between two seeds (VAE, GAN, autoencoder)
+    POST /api/interpolate       slerp/lerp strip between two seeds (VAE, GAN, autoencoder; diffusion via DDIM noise)
     POST /api/channels/esmda    ES-MDA conditioning of channel realizations
     GET  /api/audio/tracks      MUSDB18 test tracks in the data directory (or why there are none)
     POST /api/audio/regenerate  query parameters; body = an uploaded WAV (optional, else track=)

@@ -141,10 +141,11 @@ function onImageSnapshot() {
   $("img-diffusion").classList.toggle("hidden", !(s && s.samplers));
   const classes = s ? s.class_names.map((name, k) => [String(k), `${k}: ${name}`]) : [];
   fillSelect($("img-class"), [["", s && s.num_classes ? "all classes, cycling" : "none (unconditional)"], ...classes]);
-  const latent = s && s.has_latent;
+  const latent = s && (s.has_latent || s.family === "diffusion");
   $("interpolate").disabled = !latent;
   $("interp-note").textContent = s && !latent
-    ? `The ${s.family} family has no latent space to interpolate in (a VAE, GAN or autoencoder has).` : "";
+    ? `The ${s.family} family has no latent space to interpolate in (a VAE, GAN or autoencoder has).`
+    : s && s.family === "diffusion" ? "Diffusion: slerp between the two seeds' starting noises, decoded by DDIM (20 steps)." : "";
 }
 
 // --- images ------------------------------------------------------------------------------------------------------
