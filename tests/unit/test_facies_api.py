@@ -58,12 +58,16 @@ def test_compare_models_writes_the_side_by_side_report(runs, tmp_path):
     assert len(conv["regularity"]["kl_per_dim"]) == int(np.prod(conv["latent_shape"]))
     assert "reconstruction" not in gan and "regularity" not in gan
     assert dense["metrics"]["counts"]["fake"] == 12 and "floor" in dense["metrics"]
+    # the facies-classifier Fréchet distance, beside its real-vs-real floor (the shipped 64 px net; 16 px upsampled)
+    assert dense["metrics"]["fake"]["facies_frechet"] >= 0 and dense["metrics"]["floor"]["facies_frechet"] >= 0
+    assert dense["metrics"]["feature_net"]["name"] == "channels-64"
     assert dense["realizations_per_s"] > 0
     files = {p.name for p in out.iterdir()}
     assert {"report.md", "report.html", "comparison.json", "real-samples.png", "variogram_x.png"} <= files
     assert "0-vae-dense-samples.png" in files and "2-gan-conv-interpolation.png" in files
     md = (out / "report.md").read_text()
     assert "| metric | vae-dense | vae-conv | gan-conv | real vs real (floor) |" in md
+    assert "| Fréchet distance, facies-net features |" in md
     assert json.loads((out / "comparison.json").read_text())["n"] == 12
 
 
@@ -120,3 +124,22 @@ def test_report_helpers():
     html = rp.to_html([("h1", "a<b"), ("table", ["x"], [["1"]])], "t")
     assert "a&lt;b" in html and "<td>1</td>" in html
     assert not uses_linear(torch.nn.Conv2d(1, 1, 3)) and uses_linear(torch.nn.Sequential(torch.nn.Linear(2, 2)))
+
+
+def test_comparison_table_takes_other_rows():
+    runs = [{"label": "a", "train_step": {"64": {"seconds": 1.234}}, "metrics": {"fake": {"m": 0.5}, "floor": {"m": 0.1}}},
+            {"label": "b", "train_step": {}, "metrics": {"fake": {"m": 0.7}}}]
+    header, rows = rp.comparison_table(runs, [("step s", "train_step.64.seconds", ".2f", "lower"),
+                                              ("m", "metrics.fake.m", ".1f", "lower")])
+    assert header == ["metric", "a", "b", "real vs real (floor)", "better"]
+    assert rows == [["step s", "1.23", "—", "", "lower"], ["m", "0.5", "0.7", "0.1", "lower"]]
+    assert len(rp.comparison_table(runs)[1]) == len(rp.COMPARISON_ROWS)
+
+
+@pytest.mark.slow
+def test_cli_compare_prints_each_model_with_the_frechet_floor(runs, tmp_path, capsys):
+    from tests_helpers import run_cli
+
+    code, out, err = run_cli(["channels", "compare", str(runs[1]), "-n", "8", "-o", str(tmp_path / "c")], capsys)
+    assert code == 0, err
+    assert "vae-conv" in out and "facies Fréchet" in out and "(floor " in out and "report:" in out

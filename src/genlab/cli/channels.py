@@ -25,8 +25,10 @@ def compare(
     summary = compare_models(runs, n=n, out_dir=output, seed=seed, device=device)
     for r in summary["runs"]:
         m = r["metrics"]["fake"]
+        floor = r["metrics"]["floor"]
         typer.echo(f"{r['label']:28s} params {r['params_total']:>9,d}  fraction {m['proportion']['mean']:.3f}  "
-                   f"pattern JS {m['pattern_js_4x4']:.4f}  {r['realizations_per_s']:.0f} realizations/s")
+                   f"pattern JS {m['pattern_js_4x4']:.4f}  facies Fréchet {m['facies_frechet']:.2f} "
+                   f"(floor {floor['facies_frechet']:.2f})  {r['realizations_per_s']:.0f} realizations/s")
     typer.echo(f"report: {summary['report']['html']} and {summary['report']['markdown']}")
 
 

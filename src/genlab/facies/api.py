@@ -24,6 +24,7 @@ from genlab.errors import GenlabError
 from genlab.facies import report as rp
 from genlab.facies.conditioning import latent_norm_check, make_setup, run_esmda
 from genlab.facies.evaluate import RunData, evaluate_run, is_vae, load_run_data, run_label
+from genlab.metrics.facies import load_facies_feature_net
 
 __all__ = ["compare_models", "esmda_demo"]
 
@@ -73,10 +74,11 @@ def _comparison_blocks(results: list[dict[str, Any]], data: RunData, n: int, rea
     header, rows = rp.comparison_table(results)
     blocks: list[rp.Block] = [
         ("h1", "Channel facies: conv+dense vs fully convolutional"),
-        ("p", f"Real data: {data.description}. {n} prior samples per model (seeds 0..{n - 1}), thresholded at "
-              "p = 0.5. The floor column compares two disjoint halves of the held-out real images with the same "
-              "counts, so it is what a perfect generator would score. Training time is the CPU time recorded in "
-              "each snapshot header."),
+        ("p", (f"Real data: {data.description}. {n} prior samples per model (seeds 0..{n - 1}), thresholded at "
+               "p = 0.5. The floor column compares two disjoint halves of the held-out real images with the same "
+               "counts, so it is what a perfect generator would score. Training time is the CPU time recorded in "
+               "each snapshot header. The Fréchet distance uses the features of genlab's facies classifier "
+               "(channel count × width × sinuosity classes of the procedural generator).")),
         ("table", header, rows), ("h2", "Held-out real images"), ("img", real_grid, "real held-out images"),
     ]
     for r in results:
@@ -100,10 +102,11 @@ def compare_models(run_dirs: Sequence[str | Path], n: int = 500, out_dir: str | 
     out.mkdir(parents=True, exist_ok=True)
     first = load(find_snapshot(run_dirs[0]), device=device)
     data = load_run_data(first.header, 2 * n)
+    net = load_facies_feature_net()
     results = []
     for i, src in enumerate(run_dirs):
         t0 = time.perf_counter()
-        res, gen, binary = evaluate_run(src, data, n, seed, device)
+        res, gen, binary = evaluate_run(src, data, n, seed, device, feature_net=net)
         res["assets"] = _per_run_assets(gen, binary, out, f"{i}-{res['label']}")
         res["eval_seconds"] = time.perf_counter() - t0
         results.append(res)
@@ -143,11 +146,11 @@ def _esmda_blocks(summary: dict[str, Any]) -> list[rp.Block]:
     s, a = summary["setup"], summary["assets"]
     return [
         ("h1", f"ES-MDA in the latent space of {summary['label']}"),
-        ("p", f"Truth: procedural image (truth seed {s['truth_seed']}), {s['wells']} facies-logged wells, flow "
-              f"proxy with 1 injector, 1 producer, {s['n_monitors']} monitors. Ensemble {summary['n_ens']} members, "
-              f"{summary['n_assim']} assimilations, α = {summary['alphas']} (Σ 1/α = 1). Error std: {s['sd']}. "
-              "O_N is the normalised data mismatch (Emerick & Reynolds 2013, eq. 19); O_N ≈ 1 is a fit at noise "
-              "level. Iteration 0 is the prior, the last row the posterior."),
+        ("p", (f"Truth: procedural image (truth seed {s['truth_seed']}), {s['wells']} facies-logged wells, flow "
+               f"proxy with 1 injector, 1 producer, {s['n_monitors']} monitors. Ensemble {summary['n_ens']} members, "
+               f"{summary['n_assim']} assimilations, α = {summary['alphas']} (Σ 1/α = 1). Error std: {s['sd']}. "
+               "O_N is the normalised data mismatch (Emerick & Reynolds 2013, eq. 19); O_N ≈ 1 is a fit at noise "
+               "level. Iteration 0 is the prior, the last row the posterior.")),
         ("table", header, rows),
         ("p", f"Posterior latent check: {summary['posterior_latent']} (prior draws give mean ‖z‖²/D ≈ 1)."),
         ("img", a["wells"], "truth and facies-logged well cells"),

@@ -19,7 +19,13 @@ from torch import Tensor
 
 from genlab.api import Generator, find_snapshot, load
 from genlab.errors import GenlabError
-from genlab.metrics.facies import ambiguous_fraction, compare_facies, reconstruction_accuracy
+from genlab.metrics.facies import (
+    ambiguous_fraction,
+    compare_facies,
+    load_facies_feature_net,
+    reconstruction_accuracy,
+)
+from genlab.metrics.features import FeatureNet
 
 DEFAULT_TRAIN_REF = 2000  # training images scanned for the nearest-neighbour (memorisation) distance
 
@@ -151,13 +157,16 @@ def is_vae(gen: Generator) -> bool:
 
 
 def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, seed: int = 0,
-                 device: str = "auto") -> tuple[dict[str, Any], Generator, np.ndarray]:
+                 device: str = "auto", feature_net: FeatureNet | None = None
+                 ) -> tuple[dict[str, Any], Generator, np.ndarray]:
     """Every number of one run's column (JSON-ready), the loaded generator, and its binary samples (n, H, W).
 
     n: generated samples compared with held-out real images (the real set is split into halves for the floor, so
-    2·n held-out images are used when `data` is None).
+    2·n held-out images are used when `data` is None). feature_net: the facies classifier for the Fréchet distance
+    (default: the shipped one).
     """
     gen = load(find_snapshot(source), device=device)
+    feature_net = feature_net if feature_net is not None else load_facies_feature_net()
     if data is None:
         data = load_run_data(gen.header, 2 * n)
     if data.held_out.shape[1:] != tuple(gen.model.image_shape[1:]):
@@ -168,7 +177,7 @@ def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, 
     out: dict[str, Any] = {"label": run_label(source, gen), "source": str(source), **model_summary(gen)}
     out["realizations_per_s"] = realizations_per_second(gen)
     out["ambiguous_fraction"] = ambiguous_fraction(probs)
-    out["metrics"] = compare_facies(binary, data.held_out, train=data.train, seed=seed)
+    out["metrics"] = compare_facies(binary, data.held_out, train=data.train, seed=seed, feature_net=feature_net)
     if is_vae(gen):
         out["reconstruction"] = vae_reconstruction(gen, data.held_out[:n])
         out["regularity"] = vae_regularity(gen, data.held_out[:n])

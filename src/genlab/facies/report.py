@@ -35,6 +35,7 @@ COMPARISON_ROWS: list[tuple[str, str, str, str]] = [
     ("connectivity y RMSE", "metrics.fake.connectivity_y_rmse", ".3f", "lower"),
     ("4×4 pattern JS (bits)", "metrics.fake.pattern_js_4x4", ".4f", "lower"),
     ("3×3 pattern MMD²", "metrics.fake.pattern_mmd2_3x3", ".4f", "lower"),
+    ("Fréchet distance, facies-net features", "metrics.fake.facies_frechet", ".2f", "lower"),
     ("nearest-train Hamming (mean)", "metrics.nearest_train_hamming.fake.mean", ".3f", "≈ floor (0 = copies)"),
     ("pixels with p in (0.4, 0.6)", "ambiguous_fraction", ".4f", "lower"),
     ("held-out recon. pixel accuracy", "reconstruction.pixel_accuracy", ".3f", "higher"),
@@ -73,7 +74,7 @@ def fmt(value: Any, spec: str) -> str:
     if spec == "s" or isinstance(value, (str, list, bool)):
         return str(value)
     if spec.endswith("d"):
-        return format(int(round(value)), spec)
+        return format(round(float(value)), spec)
     return format(value, spec)
 
 
@@ -84,11 +85,13 @@ def floor_path(path: str) -> str | None:
     return None
 
 
-def comparison_table(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows): one column per run, then the real-vs-real floor (from the first run) and the direction."""
+def comparison_table(results: Sequence[dict[str, Any]], row_specs: Sequence[tuple[str, str, str, str]] | None = None
+                     ) -> tuple[list[str], list[list[str]]]:
+    """(header, rows): one column per run, then the real-vs-real floor (from the first run) and the direction.
+    row_specs: (label, path, format, better) per row; default COMPARISON_ROWS."""
     header = ["metric", *[r["label"] for r in results], "real vs real (floor)", "better"]
     rows = []
-    for label, path, spec, better in COMPARISON_ROWS:
+    for label, path, spec, better in COMPARISON_ROWS if row_specs is None else row_specs:
         fp = floor_path(path)
         floor = fmt(lookup(results[0], fp), spec) if fp and results else ""
         rows.append([label, *[fmt(lookup(r, path), spec) for r in results], floor, better])

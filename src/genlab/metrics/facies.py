@@ -8,12 +8,16 @@ pattern histogram (Boisvert, Pyrcz & Deutsch 2010, "Multiple-point statistics fo
 with the Jensen–Shannon divergence (as in Tan, Tahmasebi & Caers 2014, Math. Geosci. 46, "Comparing training-image
 based algorithms using an analysis of distance"), and per-image pattern histograms compared as sets with a Gaussian
 kernel MMD (Gretton et al. 2012, JMLR 13, eq. 5, biased V-statistic so MMD(X, X) = 0). Memorisation: normalised
-Hamming distance to the nearest training image. `compare_facies` reports every metric with sample counts and the
+Hamming distance to the nearest training image. Learned features: the Fréchet distance (Heusel et al. 2017) on the
+embedding of a small facies classifier trained on the procedural generator's own labels (channel count × width class
+× swing class; `genlab/assets/feature_nets/channels-64.*`, made by benchmarks/channels_feature_net.py), since
+Inception features mean nothing for binary facies. `compare_facies` reports every metric with sample counts and the
 real-vs-real floor (two disjoint random halves of the real set).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,8 @@ import torch
 from scipy import ndimage
 
 from genlab.errors import GenlabError
+from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net
+from genlab.metrics.frechet import feature_stats, frechet_distance
 
 ArrayLike = Any  # np.ndarray | torch.Tensor
 
@@ -235,6 +241,37 @@ def ambiguous_fraction(probs: ArrayLike, lo: float = 0.4, hi: float = 0.6) -> fl
     return float(np.mean((p > lo) & (p < hi)))
 
 
+FACIES_FEATURE_NET = "channels-64"  # genlab/assets/feature_nets/channels-64.safetensors (+ .json sidecar)
+
+
+def load_facies_feature_net(device: torch.device | str = "cpu", directory: str | Path | None = None) -> FeatureNet:
+    """The shipped facies classifier (safetensors + JSON sidecar, sha256-checked; never unpickled)."""
+    folder = Path(directory) if directory is not None else ASSET_DIR
+    if not (folder / f"{FACIES_FEATURE_NET}.safetensors").is_file():
+        raise GenlabError(f"{folder / FACIES_FEATURE_NET}.safetensors: facies feature net not found; create it with "
+                          "`python benchmarks/channels_feature_net.py`")
+    return load_feature_net(FACIES_FEATURE_NET, device=device, directory=folder)
+
+
+def facies_features(net: FeatureNet, images: ArrayLike, batch_size: int = 500) -> torch.Tensor:
+    """(N, D) float32 embedding of binary facies images (N, H, W) / (N, 1, H, W) by a facies FeatureNet.
+
+    Images of another size than the net's `image_size` are first resized like `data.options.size` does (area
+    average, threshold at 0.5), so 128×128 realizations are measured by the 64×64 net at its own scale.
+    """
+    x = torch.from_numpy(as_binary(images)).to(torch.uint8)[:, None]
+    if tuple(x.shape[-2:]) != (net.image_size, net.image_size):
+        from genlab.data.sources.channels import resize_binary
+
+        x = resize_binary(x, (net.image_size, net.image_size))
+    return net.extract(x.float(), batch_size=batch_size)[0]  # float {0, 1} = the net's [0, 1] display convention
+
+
+def feature_frechet(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Squared Fréchet distance between Gaussians fitted to feature sets x (n, D) and y (m, D)."""
+    return frechet_distance(*feature_stats(x), *feature_stats(y))
+
+
 def _curve_rmse(a: np.ndarray, b: np.ndarray) -> float:
     ok = ~(np.isnan(a) | np.isnan(b))
     return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2))) if ok.any() else float("nan")
@@ -271,12 +308,15 @@ def compare_facies(
     max_lag: int | None = None,
     k: int = 3,
     max_images: int = 1000,
+    feature_net: FeatureNet | None = None,
 ) -> dict[str, Any]:
     """Every facies metric of `fake` against held-out `real`, with the real-vs-real floor.
 
     The real set is split at random into disjoint halves A and B; `fake` (subsampled to |B|) and B are each compared
     with A, so "floor" says what a perfect generator would score with the same sample counts. With `train`, the
     nearest-training-image Hamming distance of fake and of B (held-out real) is reported (memorisation check).
+    With `feature_net` (e.g. `load_facies_feature_net()`), "facies_frechet" is the Fréchet distance of each set's
+    classifier features to those of A.
     """
     rng = np.random.default_rng(seed)
     f, r = as_binary(fake), as_binary(real)
@@ -295,6 +335,11 @@ def compare_facies(
         "floor": _versus(b, a, ref_curves, max_lag, k),
         "reference_curves": {name: c.tolist() for name, c in ref_curves.items()},
     }
+    if feature_net is not None:
+        ref = facies_features(feature_net, a)
+        for name, x in (("fake", f), ("floor", b)):
+            report[name]["facies_frechet"] = feature_frechet(facies_features(feature_net, x), ref)
+        report["feature_net"] = {"name": FACIES_FEATURE_NET, **feature_net.config}
     if train is not None:
         t = as_binary(train)
         report["nearest_train_hamming"] = {
