@@ -619,7 +619,7 @@ NB04 = [
     code('''
     from genlab.data.registry import load_dataset
 
-    PRESET = PRETRAINED = "mnist-diffusion-quick"  # the pretrained name, if this installation ships it
+    PRESET, PRETRAINED = "mnist-diffusion-quick", "mnist-ddpm"  # the pretrained name, if this installation ships it
     if FULL:
         OVERRIDES, STEPS, N_EVAL, MAX_TRAIN = [], 20, 500, 10000
         STEP_COUNTS, GUIDANCE = (1, 2, 5, 10, 20, 50), (0.0, 1.0, 2.0, 4.0, 7.0)
