@@ -217,3 +217,25 @@ def test_mel_prior_starts_from_the_mel_envelope():
         assert torch.allclose(model.magnitude(log_mel), envelope, rtol=1e-4)
         spec = model.generator.spectrum(log_mel)
     assert torch.allclose(spec.abs(), envelope, rtol=1e-4)
+
+
+def test_instantaneous_frequency_loss_is_blind_to_wraps_and_offsets():
+    from genlab.models.vocoder.model import instantaneous_frequency_loss
+
+    torch.manual_seed(0)
+    x = torch.from_numpy(tone(4096, 700))[None]
+    spec = torch.stft(x, 256, 64, window=torch.hann_window(256), return_complex=True)
+    true_phase = torch.angle(spec)
+    shifted = true_phase + 2 * torch.pi * torch.randint(-3, 4, true_phase.shape) + torch.rand(1, 129, 1) * 6
+    assert float(instantaneous_frequency_loss(true_phase, spec)) < 1e-4
+    assert float(instantaneous_frequency_loss(shifted, spec)) < 1e-4  # a constant offset per bin, wraps: no error
+    assert float(instantaneous_frequency_loss(torch.rand_like(true_phase) * 6.28, spec)) > 0.5
+
+
+def test_vocos_supervised_magnitude_and_phase_losses():
+    model = vocos(disc_start_step=-1, phase_mode="accumulated", mel_prior=True, prior_nnls_iters=3, lambda_mag=1.0,
+                  lambda_phase=1.0)
+    loss, logs = model("generator", torch.from_numpy(tone(1024))[None, None, None], None)
+    assert {"mag_log_l1", "mag_sc", "phase_if"} <= set(logs) and torch.isfinite(loss)
+    loss.backward()
+    assert model.generator.head.weight.grad.abs().sum() > 0

@@ -38,7 +38,7 @@ PHASES = ("griffin-lim", "mixture", "oracle")
 CHUNK_S, OVERLAP_S = 30.0, 1.0  # vocoder chunks for long inputs (a 6.8-s preview is one chunk)
 
 __all__ = ["PHASES", "AudioModel", "evaluate_audio", "load_audio_model", "load_input", "regenerate",
-           "vocoder_magnitude"]
+           "vocoder_polar"]
 
 
 @dataclass
@@ -85,11 +85,12 @@ def spectral_magnitude(am: AudioModel, wave: Tensor) -> Tensor:
 
 
 def apply_phase(magnitude: Tensor, stft, length: int, phase: str, reference: Tensor | None, gl_iters: int = 100,
-                seed: int = 0) -> Tensor:
-    """Waveform (C, S) from a magnitude (C, F, T) with a phase strategy (see PHASES)."""
+                seed: int = 0, start: Tensor | None = None) -> Tensor:
+    """Waveform (C, S) from a magnitude (C, F, T) with a phase strategy (see PHASES); Griffin-Lim starts from the
+    phase `start` (C, F, T) if given, else from a seeded random phase."""
     if phase == "griffin-lim":
         gen = torch.Generator().manual_seed(seed)
-        return griffin_lim(magnitude, stft, gl_iters, 0.99, length=length, generator=gen)
+        return griffin_lim(magnitude, stft, gl_iters, 0.99, length=length, generator=gen, phase=start)
     if phase in ("mixture", "oracle"):
         if reference is None:
             raise GenlabError(f"phase '{phase}' needs a reference signal (the mixture or the original stem)")
@@ -112,10 +113,11 @@ def vocode(am: AudioModel, wave: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def vocoder_magnitude(am: AudioModel, wave: Tensor) -> Tensor:
-    """(C, S) → the vocoder's predicted linear STFT magnitude (C, F, T) from each channel's log-mel (its STFT is
-    ``am.model.mel.stft``), for driving Griffin-Lim with the model's magnitude instead of its phase."""
-    return am.model.magnitude(am.model.log_mel(wave.to(am.device))).cpu()
+def vocoder_polar(am: AudioModel, wave: Tensor) -> tuple[Tensor, Tensor]:
+    """(C, S) → the vocoder's predicted linear STFT magnitude and phase, each (C, F, T), from each channel's log-mel
+    (its STFT is ``am.model.mel.stft``) — to drive Griffin-Lim with the model's magnitude and/or phase."""
+    log_mag, phase = am.model.generator.polar(am.model.log_mel(wave.to(am.device)))
+    return log_mag.exp().cpu(), phase.cpu()
 
 
 def _fit_length(x: Tensor, length: int) -> Tensor:

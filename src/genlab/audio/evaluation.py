@@ -11,7 +11,8 @@ For every (track, stem) of the subset, the same decoded stem feeds every method:
   then Griffin-Lim — the baseline a vocoder must beat on the same input; ``mel/nnls+oracle``: that magnitude with
   the true phase (what 128 mel numbers per frame hold, to set against the spectral model's 128-number code);
 - ``mel/<vocoder run>``: the vocoder's waveform from that same log-mel; ``mel/<vocoder run>/mag+glN``: its
-  predicted magnitude with the baseline's Griffin-Lim.
+  predicted magnitude with the baseline's Griffin-Lim; ``mel/<vocoder run>/glM-warm``: Griffin-Lim (M = the smallest
+  count) started from the vocoder's magnitude and phase.
 
 Only the ``mel/…`` rows share one input (128 log-mel numbers per frame). ``stft/…`` rows see the exact magnitude
 (513 numbers per frame) and the spectral model's rows a 128-number learned code: reference rows, not the same input.
@@ -97,22 +98,25 @@ def mel_baselines(vocoder, wave: Tensor, gl_iters: tuple[int, ...], timings: dic
     return out
 
 
-def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict, gl_iters: int = 100) -> dict[str, Tensor]:
+def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict, gl_iters: int = 100,
+                    warm_iters: int = 32) -> dict[str, Tensor]:
     """One audio model's regenerations of a (C, S) stem.
 
     Vocoders (input: their log-mel): ``mel/<run>`` is the vocoder's own waveform; ``mel/<run>/mag+glN`` is its
     predicted magnitude with the same Griffin-Lim as the ``mel/nnls+glN`` baseline (so the two rows differ only in
-    the magnitude estimate). Spectral models: their regenerated magnitude with every phase strategy (Griffin-Lim
-    with as many iterations as the strongest Griffin-Lim baseline)."""
-    from genlab.audio.api import apply_phase, spectral_magnitude, vocode, vocoder_magnitude
+    the magnitude estimate); ``mel/<run>/glM-warm`` (M = the smallest count) starts Griffin-Lim from the
+    vocoder's own phase instead of a random one. Spectral models: their regenerated magnitude with every phase
+    strategy (Griffin-Lim with as many iterations as the strongest Griffin-Lim baseline)."""
+    from genlab.audio.api import apply_phase, spectral_magnitude, vocode, vocoder_polar
 
     n = wave.shape[-1]
     if model.kind == "vocoder":
-        label = f"mel/{model.name}"
+        label, stft = f"mel/{model.name}", model.model.mel.stft.cpu()
         out = {label: _timed(timings, model.name, vocode, model, wave)}
-        mag = vocoder_magnitude(model, wave)
-        out[f"{label}/mag+gl{gl_iters}"] = apply_phase(mag, model.model.mel.stft.cpu(), n, "griffin-lim", None,
-                                                       gl_iters)
+        mag, phase = vocoder_polar(model, wave)
+        out[f"{label}/mag+gl{gl_iters}"] = apply_phase(mag, stft, n, "griffin-lim", None, gl_iters)
+        out[f"{label}/gl{warm_iters}-warm"] = _timed(timings, f"{model.name}/gl{warm_iters}-warm", apply_phase, mag,
+                                                     stft, n, "griffin-lim", None, warm_iters, start=phase)
         return out
     mag = _timed(timings, f"{model.name}", spectral_magnitude, model, wave)
     stft = model.codec.stft
@@ -140,7 +144,7 @@ def run_evaluation(subset: str, stems: list[str], models: list, n_tracks: int, o
             for m in models:
                 if m.kind == "vocoder":
                     ests |= mel_baselines(m, wave, gl_iters, timings)
-                ests |= model_estimates(m, wave, mix, timings, max(gl_iters))
+                ests |= model_estimates(m, wave, mix, timings, max(gl_iters), min(gl_iters))
             for method, est in ests.items():
                 table.update(track.name, stem, method, compare_audio(wave, est, SR, with_museval))
             if k < listen_tracks:

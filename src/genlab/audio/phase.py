@@ -84,10 +84,10 @@ def mel_to_linear(mel: Tensor, filterbank: Tensor, method: str = "nnls", n_iter:
         return x
     if method != "nnls":
         raise GenlabError(f"mel inversion method '{method}' is unknown; expected 'nnls' or 'pinv'")
-    return _nnls_multiplicative(mel, fb, x + eps * mel.amax(dim=(-2, -1), keepdim=True) + eps, n_iter, eps)
+    return nnls_multiplicative(mel, fb, x + eps * mel.amax(dim=(-2, -1), keepdim=True) + eps, n_iter, eps)
 
 
-def _nnls_multiplicative(mel: Tensor, fb: Tensor, x: Tensor, n_iter: int, eps: float) -> Tensor:
+def nnls_multiplicative(mel: Tensor, fb: Tensor, x: Tensor, n_iter: int, eps: float) -> Tensor:
     """Lee & Seung (2001) updates for min ||fb x − mel||², x ≥ 0 (fb fixed): x ← x ⊙ fbᵀmel / (fbᵀfb x)."""
     fbt = fb.transpose(0, 1)
     numerator = torch.matmul(fbt, mel.clamp_min(0))  # (..., F, T)

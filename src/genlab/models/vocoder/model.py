@@ -7,6 +7,12 @@ buffer) — so a snapshot vocodes any waveform's mel without the training flags.
 Losses (HiFi-GAN, Kong et al. 2020, eqs. 1–6, with LSGAN objectives; Vocos, Siuzdak 2023, §3.3):
 - generator: λ_mel · ‖log mel(ŵ) − log mel(w)‖₁ + λ_stft · MR-STFT(w, ŵ) (Yamamoto et al. 2020, eqs. 4–6)
   + λ_adv · Σ_k E[(1 − D_k(ŵ))²] + λ_fm · Σ_k Σ_l ‖D_k^l(w) − D_k^l(ŵ)‖₁ / L_k;
+  optionally, on the predicted STFT X̂ = m̂·e^{ip̂} itself against the target's STFT X at the same frames:
+  λ_mag · (‖m̂ − log max(|X|, 1e-5)‖₁ + ‖e^m̂ − |X|‖_F / ‖|X|‖_F) and λ_phase · the instantaneous-frequency loss
+  of APNet (Ai & Ling 2023, eq. 10): the anti-wrapped error ``|e − 2π round(e / 2π)|`` of the phase advance per
+  frame, here weighted by the target magnitude so a silent bin's random phase counts nothing. With λ_mag > 0 the
+  magnitude learns from its own loss only (it is detached inside the waveform losses), so it cannot grow wrong to
+  make up for a phase that is still cancelling in the overlap-add; the waveform losses then train the phase;
 - discriminator: Σ_k E[(1 − D_k(w))²] + E[D_k(ŵ)²].
 Phases: only "generator" before `disc_start_step` (a warm start on the reconstruction losses), then
 "discriminator" followed by "generator" every step (``disc_start_step`` < 0: never, the GAN is off).
@@ -52,10 +58,27 @@ class VocosConfig:
     stft_sizes: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
     phase_mode: str = "absolute"  # 'absolute' (Vocos) | 'accumulated' (phase-vocoder propagation), see networks.py
     mel_prior: bool = False  # predict the log-magnitude as a residual over the mel's band envelope (networks.py)
+    prior_nnls_iters: int = 0  # NNLS refinement of that envelope
+    lambda_mag: float = 0.0  # direct log-magnitude L1 + spectral convergence on the predicted STFT
+    lambda_phase: float = 0.0  # magnitude-weighted anti-wrapped instantaneous-frequency loss
 
 
 def _lsgan_generator(fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
     return sum(((1.0 - logits) ** 2).mean() for logits, _ in fake)
+
+
+def anti_wrap(x: Tensor) -> Tensor:
+    """|x − 2π round(x / 2π)|: the distance between two angles that differ by x (APNet, eq. 8)."""
+    return (x - 2 * torch.pi * torch.round(x / (2 * torch.pi))).abs()
+
+
+def instantaneous_frequency_loss(phase: Tensor, target: Tensor) -> Tensor:
+    """Magnitude-weighted anti-wrapped error of the phase advance per frame: predicted phase (N, F, T) against a
+    complex target STFT (N, F, T), whose advance is angle(X[t] · conj(X[t−1])); weights √(|X[t]| |X[t−1]|)."""
+    a, b = target[..., 1:], target[..., :-1]
+    weight = (a.abs() * b.abs()).sqrt()
+    err = anti_wrap(phase.diff(dim=-1) - torch.angle(a * b.conj()))
+    return (weight * err).sum() / weight.sum().clamp_min(1e-8)
 
 
 def _feature_matching(real: list[tuple[Tensor, list[Tensor]]], fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
@@ -82,7 +105,8 @@ class Vocos(GenerativeModel):
         self.cfg, self.hparams = cfg, dict(vars(cfg))
         self.mel = MelSpectrogram(cfg.sample_rate_hz, cfg.n_fft, cfg.hop, cfg.n_mels)
         self.generator = VocosGenerator(cfg.n_mels, cfg.n_fft, cfg.hop, cfg.dim, cfg.hidden, cfg.num_blocks,
-                                        cfg.phase_mode, prior_filterbank=self.mel.filterbank if cfg.mel_prior else None)
+                                        cfg.phase_mode, prior_filterbank=self.mel.filterbank if cfg.mel_prior else None,
+                                        prior_nnls_iters=cfg.prior_nnls_iters)
         self.discriminator = MultiPeriodDiscriminator(cfg.periods, cfg.disc_channels)
         self.mr_stft = MultiResolutionStftDistance(cfg.stft_sizes)
 
@@ -113,11 +137,13 @@ class Vocos(GenerativeModel):
     # --- training -----------------------------------------------------------------------------------------------
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
         wave = x.reshape(x.shape[0], -1)  # (N, 1, 1, S) → (N, S)
-        fake = self.vocode(self.log_mel(wave))
+        log_mag, phase_hat = self.generator.polar(self.log_mel(wave))
+        supervised = self.cfg.lambda_mag > 0
+        fake = self.generator.synthesise(torch.polar(torch.exp(log_mag.detach() if supervised else log_mag), phase_hat))
         if phase == "discriminator":
             return self._discriminator_loss(wave, fake.detach())
         if phase == "generator":
-            return self._generator_loss(wave, fake)
+            return self._generator_loss(wave, fake, log_mag, phase_hat)
         raise GenlabError(f"vocos: unknown phase '{phase}'")
 
     def _discriminator_loss(self, wave: Tensor, fake: Tensor) -> tuple[Tensor, Logs]:
@@ -127,12 +153,20 @@ class Vocos(GenerativeModel):
         loss = d_real + d_fake
         return loss, {"d_loss": loss.detach(), "d_real": d_real.detach(), "d_fake": d_fake.detach()}
 
-    def _generator_loss(self, wave: Tensor, fake: Tensor) -> tuple[Tensor, Logs]:
+    def _generator_loss(self, wave: Tensor, fake: Tensor, log_mag: Tensor, phase: Tensor) -> tuple[Tensor, Logs]:
         c = self.cfg
         mel_l1 = (self.log_mel(fake) - self.log_mel(wave)).abs().mean()
         stft = self.mr_stft(wave, fake).mean()
         loss = c.lambda_mel * mel_l1 + c.lambda_stft * stft
         logs: Logs = {"mel_l1": mel_l1.detach(), "mr_stft": stft.detach()}
+        if c.lambda_mag > 0 or c.lambda_phase > 0:
+            target = self.generator.stft(wave)  # the frames the generator predicts, (N, F, T)
+            mag = target.abs()
+            log_l1 = (log_mag - mag.clamp_min(LOG_MEL_FLOOR).log()).abs().mean()
+            sc = torch.linalg.vector_norm(torch.exp(log_mag) - mag) / torch.linalg.vector_norm(mag).clamp_min(1e-8)
+            inst_freq = instantaneous_frequency_loss(phase, target)
+            loss = loss + c.lambda_mag * (log_l1 + sc) + c.lambda_phase * inst_freq
+            logs |= {"mag_log_l1": log_l1.detach(), "mag_sc": sc.detach(), "phase_if": inst_freq.detach()}
         if self.training_step_adversarial():
             fake_out, real_out = self.discriminator(fake), self.discriminator(wave)
             adv, fm = _lsgan_generator(fake_out), _feature_matching(real_out, fake_out)

@@ -15,8 +15,10 @@ discriminator.
   at zero, so an untrained generator is already a coherent phase vocoder.
 - Magnitude prior (``mel_prior``): the head predicts a residual over ``log B(mel)``, where B spreads each mel
   band's average back over its bins (``B[k, m] = fb[m, k] / Σ_m' fb[m', k]`` applied to ``mel_m / Σ_k fb[m, k]``:
-  a flat spectrum comes back exactly, everything is non-negative). The residual half also starts at zero, so
-  training begins from the mel's smooth envelope instead of from noise and learns the detail the mel averaged away.
+  a flat spectrum comes back exactly, everything is non-negative), optionally refined by `prior_nnls_iters`
+  non-negative least-squares updates (`genlab.audio.phase`; three from this start reach the spectral convergence of
+  100 from the pseudo-inverse). The residual half also starts at zero, so training begins from the mel's
+  inversion instead of from noise and learns the detail the mel averaged away.
 - Discriminator: Kong, Kim & Bae 2020 (HiFi-GAN, §2.2): for each period p the waveform is folded into a
   (S / p, p) image and judged by 2-D convolutions with (k, 1) kernels, so each sub-discriminator sees periodic
   structure. Layouts: mel (N, M, T); waveform (N, S); STFT (N, F, T) complex.
@@ -31,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.audio.phase import nnls_multiplicative
 from genlab.audio.transforms import Stft
 from genlab.errors import GenlabError
 
@@ -66,7 +69,8 @@ class VocosGenerator(nn.Module):
     """log-mel (N, M, T) → waveform (N, (T − 1) · hop) through a predicted complex STFT (see PHASE_MODES)."""
 
     def __init__(self, n_mels: int, n_fft: int, hop: int, dim: int = 128, hidden: int = 384, num_blocks: int = 4,
-                 phase_mode: str = "absolute", max_log_mag: float = 5.0, prior_filterbank: Tensor | None = None):
+                 phase_mode: str = "absolute", max_log_mag: float = 5.0, prior_filterbank: Tensor | None = None,
+                 prior_nnls_iters: int = 0):
         super().__init__()
         if phase_mode not in PHASE_MODES:
             raise GenlabError(f"vocos: phase_mode '{phase_mode}' is unknown; expected one of {', '.join(PHASE_MODES)}")
@@ -83,6 +87,8 @@ class VocosGenerator(nn.Module):
             nn.init.zeros_(self.head.bias[f:])
         self.register_buffer("prior", None if prior_filterbank is None else band_spread(prior_filterbank),
                              persistent=False)
+        self.register_buffer("prior_fb", prior_filterbank, persistent=False)
+        self.prior_nnls_iters = int(prior_nnls_iters)
         if self.prior is not None:
             nn.init.zeros_(self.head.weight[:f])
             nn.init.zeros_(self.head.bias[:f])
@@ -93,11 +99,18 @@ class VocosGenerator(nn.Module):
         for block in self.blocks:
             h = block(h)
         m, p = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
-        if self.prior is not None:  # residual over the mel's envelope (floored like the log-mel itself)
-            m = m + torch.matmul(self.prior, log_mel.exp()).clamp_min(PRIOR_FLOOR).log()
+        if self.prior is not None:  # residual over the mel's inversion (floored like the log-mel itself)
+            m = m + self.prior_magnitude(log_mel).clamp_min(PRIOR_FLOOR).log()
         if self.phase_mode == "accumulated":
             p = self._accumulate(p)
         return m.clamp(max=self.max_log_mag), p
+
+    def prior_magnitude(self, log_mel: Tensor) -> Tensor:
+        """(N, M, T) → the mel prior's linear magnitude (N, F, T): band envelope, then NNLS refinement."""
+        with torch.no_grad():  # a fixed function of the input
+            mel = log_mel.exp()
+            start = torch.matmul(self.prior, mel) + 1e-12  # multiplicative updates cannot leave an exact zero
+            return nnls_multiplicative(mel, self.prior_fb, start, self.prior_nnls_iters, 1e-12)
 
     def _accumulate(self, delta: Tensor) -> Tensor:
         """Deviations δ (N, F, T) → p[t] = π k + ω_k·hop·t + Σ_{1≤τ≤t} δ[τ] (the ω_k·hop·t term reduced mod 2π in
