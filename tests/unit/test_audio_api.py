@@ -97,7 +97,7 @@ def test_evaluate_writes_table_page_and_beats_nothing_by_construction(tmp_path, 
     medians = {r["method"]: r for r in res.table.compute(("stem", "method"))}
     expected = {"stft/gl4", "stft/mixture-phase", "stft/oracle", "mel/nnls+oracle", "tiny-spectral/gl4", "tiny-spectral/mixture-phase",
                 "tiny-spectral/oracle-phase", "mel/nnls+gl4", "mel/tiny-vocos", "mel/tiny-vocos/mag+gl4",
-                "mel/tiny-vocos/gl4-warm"}
+                "mel/tiny-vocos/gl4-warm", "mel/tiny-vocos/mag+oracle-phase"}
     assert set(medians) == expected and all(r["n"] == 2 for r in medians.values())
     assert medians["stft/oracle"]["si_sdr_db"] > 40  # exact magnitude + own phase is the identity
     page = res.html.read_text()

@@ -12,7 +12,8 @@ For every (track, stem) of the subset, the same decoded stem feeds every method:
   the true phase (what 128 mel numbers per frame hold, to set against the spectral model's 128-number code);
 - ``mel/<vocoder run>``: the vocoder's waveform from that same log-mel; ``mel/<vocoder run>/mag+glN``: its
   predicted magnitude with the baseline's Griffin-Lim; ``mel/<vocoder run>/glM-warm``: Griffin-Lim (M = the smallest
-  count) started from the vocoder's magnitude and phase.
+  count) started from the vocoder's magnitude and phase; ``mel/<vocoder run>/mag+oracle-phase``: its magnitude with
+  the true phase (to set against ``mel/nnls+oracle``).
 
 Only the ``mel/…`` rows share one input (128 log-mel numbers per frame). ``stft/…`` rows see the exact magnitude
 (513 numbers per frame) and the spectral model's rows a 128-number learned code: reference rows, not the same input.
@@ -105,7 +106,7 @@ def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict, gl_iter
     Vocoders (input: their log-mel): ``mel/<run>`` is the vocoder's own waveform; ``mel/<run>/mag+glN`` is its
     predicted magnitude with the same Griffin-Lim as the ``mel/nnls+glN`` baseline (so the two rows differ only in
     the magnitude estimate); ``mel/<run>/glM-warm`` (M = the smallest count) starts Griffin-Lim from the
-    vocoder's own phase instead of a random one. Spectral models: their regenerated magnitude with every phase
+    vocoder's own phase instead of a random one; ``mel/<run>/mag+oracle-phase`` gives it the true phase. Spectral models: their regenerated magnitude with every phase
     strategy (Griffin-Lim with as many iterations as the strongest Griffin-Lim baseline)."""
     from genlab.audio.api import apply_phase, spectral_magnitude, vocode, vocoder_polar
 
@@ -113,10 +114,14 @@ def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict, gl_iter
     if model.kind == "vocoder":
         label, stft = f"mel/{model.name}", model.model.mel.stft.cpu()
         out = {label: _timed(timings, model.name, vocode, model, wave)}
+        t0 = time.perf_counter()
         mag, phase = vocoder_polar(model, wave)
-        out[f"{label}/mag+gl{gl_iters}"] = apply_phase(mag, stft, n, "griffin-lim", None, gl_iters)
-        out[f"{label}/gl{warm_iters}-warm"] = _timed(timings, f"{model.name}/gl{warm_iters}-warm", apply_phase, mag,
-                                                     stft, n, "griffin-lim", None, warm_iters, start=phase)
+        polar_s = time.perf_counter() - t0
+        for key, iters, start in ((f"mag+gl{gl_iters}", gl_iters, None), (f"gl{warm_iters}-warm", warm_iters, phase)):
+            out[f"{label}/{key}"] = _timed(timings, f"{label}/{key}", apply_phase, mag, stft, n, "griffin-lim", None,
+                                           iters, start=start)
+            timings[f"{label}/{key}"][-1] += polar_s  # the whole path: log-mel → network → Griffin-Lim
+        out[f"{label}/mag+oracle-phase"] = apply_phase(mag, stft, n, "oracle", wave)  # its magnitude error alone
         return out
     mag = _timed(timings, f"{model.name}", spectral_magnitude, model, wave)
     stft = model.codec.stft
