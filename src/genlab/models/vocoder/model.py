@@ -8,7 +8,7 @@ Losses (HiFi-GAN, Kong et al. 2020, eqs. 1–6, with LSGAN objectives; Vocos, Si
 - generator: λ_mel · ‖log mel(ŵ) − log mel(w)‖₁ + λ_stft · MR-STFT(w, ŵ) (Yamamoto et al. 2020, eqs. 4–6)
   + λ_adv · Σ_k E[(1 − D_k(ŵ))²] + λ_fm · Σ_k Σ_l ‖D_k^l(w) − D_k^l(ŵ)‖₁ / L_k;
   optionally, on the predicted STFT X̂ = m̂·e^{ip̂} itself against the target's STFT X at the same frames:
-  λ_mag · (‖m̂ − log max(|X|, 1e-5)‖₁ + ‖e^m̂ − |X|‖_F / ‖|X|‖_F) and λ_phase · the instantaneous-frequency loss
+  λ_mag · (‖m̂ − log max(|X|, 1e-5)‖₁ + w_sc · ‖e^m̂ − |X|‖_F / ‖|X|‖_F) and λ_phase · the instantaneous-frequency loss
   of APNet (Ai & Ling 2023, eq. 10): the anti-wrapped error ``|e − 2π round(e / 2π)|`` of the phase advance per
   frame, here weighted by the target magnitude so a silent bin's random phase counts nothing. With λ_mag > 0 the
   magnitude learns from its own loss only (it is detached inside the waveform losses), so it cannot grow wrong to
@@ -59,7 +59,8 @@ class VocosConfig:
     phase_mode: str = "absolute"  # 'absolute' (Vocos) | 'accumulated' (phase-vocoder propagation), see networks.py
     mel_prior: bool = False  # predict the log-magnitude as a residual over the mel's band envelope (networks.py)
     prior_nnls_iters: int = 0  # NNLS refinement of that envelope
-    lambda_mag: float = 0.0  # direct log-magnitude L1 + spectral convergence on the predicted STFT
+    lambda_mag: float = 0.0  # direct log-magnitude L1 + sc_weight · spectral convergence on the predicted STFT
+    sc_weight: float = 1.0  # > 1 keeps the loud bins (what spectral convergence measures) from trading for quiet ones
     lambda_phase: float = 0.0  # magnitude-weighted anti-wrapped instantaneous-frequency loss
 
 
@@ -165,7 +166,7 @@ class Vocos(GenerativeModel):
             log_l1 = (log_mag - mag.clamp_min(LOG_MEL_FLOOR).log()).abs().mean()
             sc = torch.linalg.vector_norm(torch.exp(log_mag) - mag) / torch.linalg.vector_norm(mag).clamp_min(1e-8)
             inst_freq = instantaneous_frequency_loss(phase, target)
-            loss = loss + c.lambda_mag * (log_l1 + sc) + c.lambda_phase * inst_freq
+            loss = loss + c.lambda_mag * (log_l1 + c.sc_weight * sc) + c.lambda_phase * inst_freq
             logs |= {"mag_log_l1": log_l1.detach(), "mag_sc": sc.detach(), "phase_if": inst_freq.detach()}
         if self.training_step_adversarial():
             fake_out, real_out = self.discriminator(fake), self.discriminator(wave)
