@@ -12,11 +12,13 @@ unchanged to rebuild the model, so loading never needs the training flags again.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+
+from genlab.errors import GenlabError
 
 Logs = dict[str, float | Tensor]
 
@@ -39,6 +41,15 @@ class GenerativeModel(nn.Module):
         self.image_shape = tuple(int(s) for s in image_shape)
         self.num_classes = int(num_classes)
         self.hparams = dict(hparams)
+
+    def _resolve_config(self, hparams: Mapping[str, Any]) -> Any:
+        """``self.Config`` built from `hparams` by `resolve_config` (checked against ``self.family``), kept as
+        ``self.cfg``; ``self.hparams`` becomes its fields, so the snapshot header holds the fully resolved options.
+        Returns the config."""
+        cfg = resolve_config(self.Config, hparams, self.family)
+        self.cfg = cfg
+        self.hparams = dict(vars(cfg))
+        return cfg
 
     # --- what the snapshot stores -------------------------------------------------------------------------------
     def constructor_kwargs(self) -> dict[str, Any]:
@@ -67,6 +78,17 @@ class GenerativeModel(nn.Module):
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, **kwargs: Any) -> Tensor:
         """One sample per seed, (N, C, H, W) in model space ([-1, 1]); sample i depends only on seeds[i]."""
         raise NotImplementedError
+
+
+def resolve_config(config_cls: type, hparams: Mapping[str, Any], family: str) -> Any:
+    """Build `config_cls` from keyword options, rejecting unknown names, then run its ``validate(family)``."""
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(hparams) - known)
+    if unknown:
+        raise GenlabError(f"{family}: unknown option '{unknown[0]}'; known options: {', '.join(sorted(known))}")
+    cfg = config_cls(**hparams)
+    cfg.validate(family)
+    return cfg
 
 
 def config_fields(config_cls: type) -> dict[str, Any]:

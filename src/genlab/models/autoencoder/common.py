@@ -1,5 +1,6 @@
-"""Pieces shared by the GAN, VAE and autoencoder families: config resolution, the conv-net options they all
-take, decoder likelihoods (Bernoulli / Gaussian) and the step counter used by schedules.
+"""Pieces shared by the GAN, VAE and autoencoder families: option checks (the configs are resolved by
+`GenerativeModel._resolve_config`), the conv-net options they all take, decoder likelihoods (Bernoulli / Gaussian)
+and the step counter used by schedules.
 
 Model space is (N, C, H, W) in [-1, 1]. A Bernoulli decoder reads targets as {0, 1} via (x + 1) / 2 and outputs
 logits; a Gaussian decoder outputs the mean in model space.
@@ -7,9 +8,7 @@ logits; a Gaussian decoder outputs the mean in model space.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +32,6 @@ def check_range(family: str, name: str, value: float, low: float, high: float = 
     """Raise a one-line GenlabError when option `name` is outside [low, high]."""
     if not (low <= value <= high):
         raise GenlabError(f"{family}: option '{name}' = {value!r} must be in [{low}, {high}]")
-
-
-def resolve_config(config_cls: type, hparams: Mapping[str, Any], family: str) -> Any:
-    """Build `config_cls` from keyword options, rejecting unknown names, then run its ``validate(family)``."""
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(hparams) - known)
-    if unknown:
-        raise GenlabError(f"{family}: unknown option '{unknown[0]}'; known options: {', '.join(sorted(known))}")
-    cfg = config_cls(**hparams)
-    cfg.validate(family)
-    return cfg
 
 
 @dataclass

@@ -31,7 +31,6 @@ from genlab.models.autoencoder.common import (
     net_kwargs,
     output_to_image,
     reconstruction_nll,
-    resolve_config,
 )
 from genlab.models.autoencoder.regularizers import CORRUPTIONS, SPARSITIES, corrupt, kl_sparsity, l1_sparsity
 from genlab.models.base import GenerativeModel, Logs
@@ -91,9 +90,7 @@ class Autoencoder(LatentGeneration, GenerativeModel):
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
-        cfg = resolve_config(self.Config, hparams, self.family)
-        self.cfg = cfg
-        self.hparams = dict(vars(cfg))
+        cfg = self._resolve_config(hparams)
         cond = cfg.class_embed_dim if num_classes > 0 else 0
         kw = net_kwargs(cfg, self.image_shape)
         self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, kw["num_down"], cfg.latent_size())

@@ -25,7 +25,6 @@ from genlab.models.autoencoder.common import (
     StepTracking,
     check_choice,
     check_range,
-    resolve_config,
 )
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.gan.losses import (
@@ -107,9 +106,7 @@ class GAN(LatentGeneration, StepTracking, GenerativeModel):
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
-        cfg = resolve_config(self.Config, hparams, self.family)
-        self.cfg = cfg
-        self.hparams = dict(vars(cfg))
+        cfg = self._resolve_config(hparams)
         num_down = cfg.resolved_num_down(self.image_shape)
         self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, num_down, cfg.latent_size())
         self.generator = Generator(self.image_shape, cfg.architecture, cfg.latent_size(), num_down,

@@ -26,7 +26,6 @@ from genlab.models.autoencoder.common import (
     net_kwargs,
     output_to_image,
     reconstruction_nll,
-    resolve_config,
 )
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.registry import register
@@ -63,9 +62,7 @@ class VAE(LatentGeneration, StepTracking, GenerativeModel):
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
-        cfg = resolve_config(self.Config, hparams, self.family)
-        self.cfg = cfg
-        self.hparams = dict(vars(cfg))  # the fully resolved options go into the snapshot header
+        cfg = self._resolve_config(hparams)
         cond = cfg.class_embed_dim if num_classes > 0 else 0
         kw = net_kwargs(cfg, self.image_shape)
         self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, kw["num_down"], cfg.latent_size())
