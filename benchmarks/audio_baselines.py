@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import statistics
 import sys
@@ -26,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import strict_json
 
 from genlab.audio.io import decode_stream, is_silent, rms_dbfs
 from genlab.audio.musdb import TARGETS, MusdbSource, musdb_root
@@ -119,17 +121,6 @@ def summarise(args, tracks, table: MetricTable, timings: dict, skipped: list, au
         "rows": json.loads(table.to_json())["rows"],
         "markdown_by_method": table.to_markdown(("method",)),
     }
-
-
-def strict_json(obj):
-    """NaN/±inf → None, recursively, so the output is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strict_json(v) for v in obj]
-    return obj
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import emit, machine_info
+from common import emit, machine_info, strict_json
 
 from genlab.audio.api import evaluate_audio, load_audio_model, regenerate_wave
 from genlab.audio.io import default_cache_dir
@@ -88,17 +88,6 @@ def real_time_factor(args, model, methods: dict[str, dict]) -> dict[str, float]:
             regenerate_wave(model, wave, mixture=mix, **kw)
             out.setdefault(label, []).append((time.perf_counter() - t0) / (wave.shape[-1] / 44100))
     return {k: statistics.median(v) for k, v in out.items()}
-
-
-def strict_json(obj):
-    """NaN/±inf → None, recursively (the oracle's SI-SDR is +inf on an exact match), so the output is strict JSON."""
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strict_json(v) for v in obj]
-    return obj
 
 
 def baseline_rtf(seconds: dict[str, list[float]]) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import sys
@@ -37,6 +38,17 @@ def matmul_peak_gflops(precision: str, n: int = 2048, repeats: int = 5) -> float
         a @ b
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
+
+
+def strict_json(obj: Any) -> Any:
+    """NaN/±inf → None, recursively (an oracle's SI-SDR is +inf on an exact match), so the output is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
 
 
 def emit(result: dict[str, Any], out: str | None) -> None:
