@@ -421,17 +421,6 @@ def _floor(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], count: int
             "sampling": "class-matched" if matched else "random"}
 
 
-def real_floor(real_test: ImagesLike, real_train: ImagesLike, net: FeatureNet, num_samples: int, seed: int = 0,
-               batch_size: int = 500, **kw: Any) -> dict[str, Any]:
-    """Metrics of `num_samples` random training images against the test images: what a perfect generator that
-    reproduced the training distribution would score at this sample count."""
-    count = min(num_samples, len(real_train))
-    idx = floor_indices(len(real_train), count, seed)
-    train = extract(net, as_uint8_images(real_train, "real_train")[torch.from_numpy(idx)], "real_train", batch_size)
-    test = extract(net, real_test, "real_test", batch_size)
-    return {**compare_features(train, test, seed=seed, **kw), "seed": seed}
-
-
 def _memorisation(fake_f: Tensor, test_f: Tensor, train_f: Tensor) -> dict[str, float]:
     """`Memorisation` of fake features against train, calibrated by test features."""
     memo = Memorisation()
