@@ -175,6 +175,7 @@ def test_vocoder_reproduces_its_own_mel_after_a_short_overfit():
     x = torch.from_numpy(0.3 * np.sin(2 * np.pi * 300.0 * np.arange(4096) / SR).astype(np.float32))[None, None, None]
 
     def overfit(mode: str) -> float:
+        torch.manual_seed(0)
         model = vocos(disc_start_step=-1, phase_mode=mode, dim=16, hidden=32, stft_sizes=[64, 128, 256])
         model.image_shape = (1, 1, 4096)
         opt = torch.optim.Adam(model.param_groups()["generator"], 3e-3)
