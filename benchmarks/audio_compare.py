@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     spec, voc = (load_audio_model(d, "cpu", name=d.name) for d in dirs.values())
     rtf = {f"{spec.name}/mixture-phase": real_time_factor(args, spec, {"x": {"phase": "mixture"}})["x"],
            f"{spec.name}/gl100": real_time_factor(args, spec, {"x": {"phase": "griffin-lim", "gl_iters": 100}})["x"],
-           f"mel/{voc.name}": real_time_factor(args, voc, {"x": {}})["x"]} | baseline_rtf(res.seconds)
+           f"mel/{voc.name}": real_time_factor(args, voc, {"x": {"phase": "model"}})["x"]} | baseline_rtf(res.seconds)
     seg_spec = (spec.model.image_shape[2] - 1) * spec.codec.hop / 44100
     seg_voc = voc.model.image_shape[2] / 44100
     result = {

@@ -118,3 +118,15 @@ def test_cli_audio_commands(tmp_path, data_dir, snapshots):
                             "-o", str(tmp_path / "e"), "--data-dir", str(data_dir)])
     assert r.exit_code == 0, r.output
     assert "tiny-vocos" in r.output and (tmp_path / "e" / "index.html").is_file()
+
+
+def test_vocoder_phase_strategies(tmp_path, data_dir, snapshots):
+    """A vocoder regenerates with its own phase ('model') or its magnitude + another phase; a spectral model has
+    no phase of its own."""
+    outs = {ph: read_wav(regenerate("Artist A - Song", "vocals", snapshots[1], tmp_path / f"{ph}.wav", phase=ph,
+                                    gl_iters=4, data_dir=str(data_dir)), SR, None)
+            for ph in ("model", "griffin-lim", "oracle")}
+    assert all(a.shape == (2, N) and np.isfinite(a).all() for a in outs.values())
+    assert not np.allclose(outs["model"], outs["griffin-lim"])
+    with pytest.raises(GenlabError, match="only a vocoder"):
+        regenerate("Artist A - Song", "vocals", snapshots[0], tmp_path / "x.wav", phase="model", data_dir=str(data_dir))

@@ -8,8 +8,9 @@
 
 Two kinds of snapshot are understood, told apart by their codec: a spectrogram model ("musdb-spectrogram" codec:
 magnitude regenerated through the model, then a phase strategy — Griffin-Lim, the mixture's phase, or the
-stem's own phase as an oracle) and a vocoder ("musdb-waveform" codec: log-mel → waveform). Waveforms are float32
-(C, S) at 44.1 kHz; each channel is processed as its own mono signal, as in training.
+stem's own phase as an oracle) and a vocoder ("musdb-waveform" codec: log-mel → predicted magnitude and phase →
+waveform; phase 'model' keeps its phase, the other strategies use its magnitude). Waveforms are float32 (C, S) at
+44.1 kHz; each channel is processed as its own mono signal, as in training.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from genlab.errors import GenlabError
 if TYPE_CHECKING:  # genlab.api re-exports this module, so it is imported lazily at run time
     from genlab.api import Generator
 
-PHASES = ("griffin-lim", "mixture", "oracle")
+PHASES = ("griffin-lim", "mixture", "oracle", "model")
 CHUNK_S, OVERLAP_S = 30.0, 1.0  # vocoder chunks for long inputs (a 6.8-s preview is one chunk)
 
 __all__ = ["PHASES", "AudioModel", "evaluate_audio", "load_audio_model", "load_input", "regenerate",
@@ -129,10 +130,16 @@ def _fit_length(x: Tensor, length: int) -> Tensor:
 
 def regenerate_wave(am: AudioModel, wave: Tensor, phase: str = "griffin-lim", mixture: Tensor | None = None,
                     gl_iters: int = 100) -> Tensor:
-    """The model's regeneration of a (C, S) stem: vocoders vocode; spectral models use `phase`."""
-    if am.kind == "vocoder":
+    """The model's regeneration of a (C, S) stem: the model's magnitude with the phase strategy `phase`, or for a
+    vocoder with phase 'model' its own waveform (its predicted phase)."""
+    if am.kind == "vocoder" and phase == "model":
         return vocode(am, wave)
+    if phase == "model":
+        raise GenlabError("phase 'model': only a vocoder predicts a phase; a spectral model needs griffin-lim, "
+                          "mixture or oracle")
     ref = mixture if phase == "mixture" else wave
+    if am.kind == "vocoder":
+        return apply_phase(vocoder_polar(am, wave)[0], am.model.mel.stft.cpu(), wave.shape[-1], phase, ref, gl_iters)
     return apply_phase(spectral_magnitude(am, wave), am.codec.stft, wave.shape[-1], phase, ref, gl_iters)
 
 
@@ -156,14 +163,16 @@ def regenerate(source: str | os.PathLike[str], stem: str, snapshot: str | os.Pat
                data_dir: str | None = None, subset: str | None = None, device: str = "auto") -> Path:
     """Regenerate `stem` of a WAV file or MUSDB track through a snapshot and write it to `out_wav` (44.1 kHz).
 
-    phase (spectral models only): 'griffin-lim' (gl_iters iterations), 'mixture' (the track's mixture phase;
-    MUSDB tracks only) or 'oracle' (the input's own phase — an upper bound, not a regeneration).
+    phase, applied to the model's magnitude: 'griffin-lim' (gl_iters iterations), 'mixture' (the track's mixture
+    phase; MUSDB tracks only), 'oracle' (the input's own phase — an upper bound, not a regeneration) or, for
+    vocoders, 'model' (the vocoder's own phase and waveform). For a vocoder 'griffin-lim' is its best path on the
+    MUSDB18-7 comparison (docs/audio.md).
     """
     if phase not in PHASES:
         raise GenlabError(f"--phase {phase}: expected one of {', '.join(PHASES)}")
     am = load_audio_model(snapshot, device)
     wave, mixture, _ = load_input(source, stem, data_dir, subset)
-    if phase == "mixture" and mixture is None and am.kind == "spectral":
+    if phase == "mixture" and mixture is None:
         raise GenlabError(f"{source}: --phase mixture needs a MUSDB track (a WAV input has no mixture)")
     out = regenerate_wave(am, wave, phase, mixture, gl_iters)
     return write_wav(out_wav, out.numpy(), SAMPLE_RATE_HZ)
