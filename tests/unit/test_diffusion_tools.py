@@ -17,17 +17,13 @@ from genlab.data.codecs import ImageCodec
 from genlab.errors import GenlabError
 from genlab.models.registry import get_family
 from genlab.utils.seeding import randn_per_sample
+from tests_helpers import save_tiny_diffusion
 
 
 @pytest.fixture(scope="module")
 def gen(tmp_path_factory):
     """An untrained tiny class-conditional diffusion model (the tools do not care whether it is trained)."""
-    torch.manual_seed(0)
-    model = get_family("diffusion")((1, 28, 28), num_classes=10, base_channels=8, channel_mults=[1, 2],
-                                    attention_resolutions=[14], num_heads=1)
-    path = save_snapshot(tmp_path_factory.mktemp("diff") / "snapshot.safetensors", model,
-                         ImageCodec(1, 28, 28).state(), extra={"config": {"data": {"dataset": "mnist"}}})
-    return gl.load(path)
+    return gl.load(save_tiny_diffusion(tmp_path_factory.mktemp("diff") / "snapshot.safetensors"))
 
 
 def test_schedule_curves_are_consistent():
