@@ -23,7 +23,8 @@ def regenerate_cmd(
     stem: str = typer.Option("vocals", "--stem", help="Stem of a MUSDB track: vocals, drums, bass, other."),
     snapshot: Path = typer.Option(..., "--snapshot", help="Snapshot file or run directory (spectral-ae or vocos)."),
     output: Path = typer.Option(Path("regenerated.wav"), "-o", "--output", help="WAV file to write (44.1 kHz)."),
-    phase: str = typer.Option("griffin-lim", help="Phase for the model's magnitude: griffin-lim | mixture (MUSDB tracks) | oracle (upper bound) | model (vocoders: their own phase)."),
+    phase: str = typer.Option("griffin-lim", help="Phase for the model's magnitude: griffin-lim | mixture (MUSDB "
+                              "tracks) | oracle (upper bound) | model (vocoders: their own phase)."),
     gl_iters: int = typer.Option(100, "--gl-iters", min=0, max=10_000, help="Griffin-Lim iterations."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Holds musdb/MUSDB18-7 (else "
                                                                       "$GENLAB_DATA_DIR)."),
