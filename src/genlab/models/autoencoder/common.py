@@ -1,6 +1,6 @@
 """Pieces shared by the GAN, VAE and autoencoder families: option checks (the configs are resolved by
-`GenerativeModel._resolve_config`), the conv-net options they all take, decoder likelihoods (Bernoulli / Gaussian)
-and the step counter used by schedules.
+`GenerativeModel._resolve_config`), the conv-net options they all take, the VAE/AE encoder-decoder construction,
+decoder likelihoods (Bernoulli / Gaussian) and the step counter used by schedules.
 
 Model space is (N, C, H, W) in [-1, 1]. A Bernoulli decoder reads targets as {0, 1} via (x + 1) / 2 and outputs
 logits; a Gaussian decoder outputs the mean in model space.
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genlab.errors import GenlabError
-from genlab.nn.convnets import ARCHITECTURES, NORMS, auto_num_down
+from genlab.nn.convnets import ARCHITECTURES, NORMS, ImageDecoder, ImageEncoder, auto_num_down, latent_shape_for
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -73,6 +73,29 @@ def net_kwargs(cfg: ConvNetConfig, image_shape: tuple[int, ...]) -> dict[str, An
 def label_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
     """A class-embedding table (an nn.Embedding lookup, not an nn.Linear) or None when unconditional."""
     return nn.Embedding(num_classes, dim) if num_classes > 0 else None
+
+
+class ConvEncoderDecoder:
+    """Mixin for the VAE and autoencoder families: a conv encoder and decoder built from a ConvNetConfig, both fed
+    the class embedding of a conditional model."""
+
+    def _build_networks(self, cfg: ConvNetConfig, encoder_outputs: int = 1) -> None:
+        """Set ``latent_shape``, ``encoder`` (``encoder_outputs`` × the latent size out, e.g. 2 for mean and
+        log-variance), ``decoder`` and ``label_emb`` (None when unconditional), created in that order."""
+        cond = cfg.class_embed_dim if self.num_classes > 0 else 0
+        kw = net_kwargs(cfg, self.image_shape)
+        self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, kw["num_down"], cfg.latent_size())
+        self.encoder = ImageEncoder(out_size=encoder_outputs * cfg.latent_size(), cond_dim=cond, **kw)
+        self.decoder = ImageDecoder(latent_size=cfg.latent_size(), cond_dim=cond, **kw)
+        self.label_emb = label_embedding(self.num_classes, cfg.class_embed_dim)
+
+    def _emb(self, y: Tensor | None) -> Tensor | None:
+        """Class embedding of labels y (N,), or None for an unconditional model; a conditional one needs labels."""
+        if self.label_emb is None:
+            return None
+        if y is None:
+            raise GenlabError(f"{self.family}: this model is class-conditional; pass labels")
+        return self.label_emb(y.to(self.label_emb.weight.device).long())
 
 
 def default_labels(seeds: list[int] | tuple[int, ...], num_classes: int, device: torch.device) -> Tensor:

@@ -23,19 +23,17 @@ from torch import Tensor
 from genlab.errors import GenlabError
 from genlab.models.autoencoder.common import (
     LIKELIHOODS,
+    ConvEncoderDecoder,
     ConvNetConfig,
     LatentGeneration,
     check_choice,
     check_range,
-    label_embedding,
-    net_kwargs,
     output_to_image,
     reconstruction_nll,
 )
 from genlab.models.autoencoder.regularizers import CORRUPTIONS, SPARSITIES, corrupt, kl_sparsity, l1_sparsity
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.registry import register
-from genlab.nn.convnets import ImageDecoder, ImageEncoder, latent_shape_for
 from genlab.utils.seeding import randn_per_sample
 
 
@@ -81,7 +79,7 @@ class SparseAEConfig(AEConfig):
     sparsity_weight: float = 0.1
 
 
-class Autoencoder(LatentGeneration, GenerativeModel):
+class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
     """x (N, C, H, W) in [-1, 1] → code (N, *latent_shape) → x̂ (N, C, H, W)."""
 
     family = "ae"
@@ -91,12 +89,7 @@ class Autoencoder(LatentGeneration, GenerativeModel):
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
-        cond = cfg.class_embed_dim if num_classes > 0 else 0
-        kw = net_kwargs(cfg, self.image_shape)
-        self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, kw["num_down"], cfg.latent_size())
-        self.encoder = ImageEncoder(out_size=cfg.latent_size(), cond_dim=cond, **kw)
-        self.decoder = ImageDecoder(latent_size=cfg.latent_size(), cond_dim=cond, **kw)
-        self.label_emb = label_embedding(num_classes, cfg.class_embed_dim)
+        self._build_networks(cfg)
         self.register_buffer("code_mean", torch.zeros(self.latent_shape))
         self.register_buffer("code_var", torch.ones(self.latent_shape))
         self.register_buffer("code_cov", torch.eye(self.code_mean.numel()))
@@ -141,13 +134,6 @@ class Autoencoder(LatentGeneration, GenerativeModel):
         self.code_cov.lerp_(flat.T @ flat / flat.shape[0], m)
 
     # --- latent interface -------------------------------------------------------------------------------------
-    def _emb(self, y: Tensor | None) -> Tensor | None:
-        if self.label_emb is None:
-            return None
-        if y is None:
-            raise GenlabError(f"{self.family}: this model is class-conditional; pass labels")
-        return self.label_emb(y.to(self.label_emb.weight.device).long())
-
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """x (N, C, H, W) → code (N, *latent_shape) (sigmoid activations when sparsity='kl')."""
         code = self.encoder(x, self._emb(y))

@@ -17,20 +17,18 @@ from torch import Tensor
 from genlab.errors import GenlabError
 from genlab.models.autoencoder.common import (
     LIKELIHOODS,
+    ConvEncoderDecoder,
     ConvNetConfig,
     LatentGeneration,
     StepTracking,
     check_choice,
     check_range,
-    label_embedding,
-    net_kwargs,
     output_to_image,
     reconstruction_nll,
 )
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.registry import register
 from genlab.models.vae.losses import free_bits_kl, kl_per_dimension, kl_to_standard_normal, kl_weight, reparameterize
-from genlab.nn.convnets import ImageDecoder, ImageEncoder, latent_shape_for
 from genlab.utils.seeding import randn_per_sample
 
 
@@ -53,7 +51,7 @@ class VAEConfig(ConvNetConfig):
         check_range(family, "free_bits", self.free_bits, 0.0)
 
 
-class VAE(LatentGeneration, StepTracking, GenerativeModel):
+class VAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
     """Gaussian-encoder VAE on images (N, C, H, W) in [-1, 1]; latent (N, D) or (N, C_z, h, w)."""
 
     family = "vae"
@@ -63,12 +61,7 @@ class VAE(LatentGeneration, StepTracking, GenerativeModel):
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
-        cond = cfg.class_embed_dim if num_classes > 0 else 0
-        kw = net_kwargs(cfg, self.image_shape)
-        self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, kw["num_down"], cfg.latent_size())
-        self.encoder = ImageEncoder(out_size=2 * cfg.latent_size(), cond_dim=cond, **kw)
-        self.decoder = ImageDecoder(latent_size=cfg.latent_size(), cond_dim=cond, **kw)
-        self.label_emb = label_embedding(num_classes, cfg.class_embed_dim)
+        self._build_networks(cfg, encoder_outputs=2)  # mean and log-variance
 
     # --- training ---------------------------------------------------------------------------------------------
     def phases(self, step: int) -> list[str]:
@@ -81,7 +74,7 @@ class VAE(LatentGeneration, StepTracking, GenerativeModel):
             raise GenlabError(f"vae: unknown training phase '{phase}'; expected 'model'")
         mu, logvar = self.encode(x, y)
         z = reparameterize(mu, logvar, torch.randn_like(mu))
-        out = self.decoder(z, self._emb(y, x.shape[0]))
+        out = self.decoder(z, self._emb(y))
         recon = reconstruction_nll(out, x, self.cfg.likelihood, self.cfg.gaussian_sigma).mean()
         kl_dims = kl_per_dimension(mu, logvar)  # (D,)
         kl = kl_dims.sum()
@@ -92,21 +85,14 @@ class VAE(LatentGeneration, StepTracking, GenerativeModel):
         return loss, logs
 
     # --- latent interface (used by genlab.latent) ------------------------------------------------------------
-    def _emb(self, y: Tensor | None, n: int) -> Tensor | None:
-        if self.label_emb is None:
-            return None
-        if y is None:
-            raise GenlabError("vae: this model is class-conditional; pass labels")
-        return self.label_emb(y.to(self.label_emb.weight.device).long())
-
     def encode(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x (N, C, H, W) in [-1, 1] → (mu, logvar), each (N, *latent_shape)."""
-        mu, logvar = self.encoder(x, self._emb(y, x.shape[0])).chunk(2, dim=1)
+        mu, logvar = self.encoder(x, self._emb(y)).chunk(2, dim=1)
         return mu, logvar.clamp_min(self.cfg.logvar_min)
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """z (N, *latent_shape) → images (N, C, H, W) in [-1, 1] (Bernoulli: 2·p − 1, the mean image)."""
-        return output_to_image(self.decoder(z, self._emb(y, z.shape[0])), self.cfg.likelihood)
+        return output_to_image(self.decoder(z, self._emb(y)), self.cfg.likelihood)
 
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """decode(E[z|x]): the deterministic reconstruction (N, C, H, W) in [-1, 1]."""
@@ -118,7 +104,7 @@ class VAE(LatentGeneration, StepTracking, GenerativeModel):
         An anomaly score that, unlike pixel MSE, charges an image for an unlikely code as well as a bad fit.
         """
         mu, logvar = self.encode(x, y)
-        out = self.decoder(mu, self._emb(y, x.shape[0]))
+        out = self.decoder(mu, self._emb(y))
         nll = reconstruction_nll(out, x, self.cfg.likelihood, self.cfg.gaussian_sigma)
         return nll + kl_to_standard_normal(mu, logvar).flatten(1).sum(1)
 
