@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -32,7 +31,7 @@ _DATA_DIR = typer.Option(None, "--data-dir", help="Data directory (else the run'
 _DEVICE = typer.Option("auto", help="auto, cpu, cuda or cuda:N.")
 
 
-def _data_opts(split: str, dataset: Optional[str], data_dir: Optional[Path]) -> dict:
+def _data_opts(split: str, dataset: str | None, data_dir: Path | None) -> dict:
     return {"split": split, "dataset": dataset, "data_dir": data_dir}
 
 
@@ -41,15 +40,15 @@ def interpolate(
     source: str = _SOURCE,
     seed_a: int = typer.Option(0, "--seed-a", help="Seed of the first endpoint (its sample from `genlab sample`)."),
     seed_b: int = typer.Option(1, "--seed-b", help="Seed of the second endpoint."),
-    images: Optional[tuple[int, int]] = typer.Option(None, "--images",
-                                                     help="Two dataset indices to encode instead of seeds."),
+    images: tuple[int, int] | None = typer.Option(None, "--images",
+                                                  help="Two dataset indices to encode instead of seeds."),
     steps: int = typer.Option(8, min=2, max=256, help="Images in the strip, endpoints included."),
     method: str = typer.Option("slerp", help="slerp (great circle, keeps the prior's norm) or lerp."),
-    class_label: Optional[int] = typer.Option(None, "--class", help="Class (conditional models)."),
+    class_label: int | None = typer.Option(None, "--class", help="Class (conditional models)."),
     output: Path = typer.Option(Path("interpolation.png"), "-o", "--output", help="Strip PNG to write."),
     split: str = typer.Option("test", help="Dataset split for --images."),
-    dataset: Optional[str] = _DATASET,
-    data_dir: Optional[Path] = _DATA_DIR,
+    dataset: str | None = _DATASET,
+    data_dir: Path | None = _DATA_DIR,
     device: str = _DEVICE,
 ) -> None:
     """Decode a straight (lerp) or spherical (slerp) path between two seeds or two encoded images."""
@@ -72,8 +71,8 @@ def arithmetic(
     output: Path = typer.Option(Path("arithmetic.png"), "-o", "--output", help="Grid PNG to write."),
     split: str = _SPLIT,
     seed: int = _SEED,
-    dataset: Optional[str] = _DATASET,
-    data_dir: Optional[Path] = _DATA_DIR,
+    dataset: str | None = _DATASET,
+    data_dir: Path | None = _DATA_DIR,
     device: str = _DEVICE,
 ) -> None:
     """Add s·(mean code of --to − mean code of --from) to encoded images of --from and decode them."""
@@ -97,8 +96,8 @@ def project(
     output: Path = typer.Option(Path("projection.png"), "-o", "--output", help="Scatter PNG to write."),
     split: str = _SPLIT,
     seed: int = typer.Option(0, help="Seed of the image subset and of t-SNE/UMAP."),
-    dataset: Optional[str] = _DATASET,
-    data_dir: Optional[Path] = _DATA_DIR,
+    dataset: str | None = _DATASET,
+    data_dir: Path | None = _DATA_DIR,
     device: str = _DEVICE,
 ) -> None:
     """Plot the encoded means of real images in 2-D, coloured by label (GANs encode by slow inversion)."""
@@ -111,17 +110,17 @@ def project(
 @latent_app.command()
 def anomaly(
     source: str = _SOURCE,
-    normal: Optional[str] = typer.Option(None, "--normal",
-                                         help="Comma-separated normal classes (default: the run's data.classes)."),
+    normal: str | None = typer.Option(None, "--normal",
+                                      help="Comma-separated normal classes (default: the run's data.classes)."),
     n: int = typer.Option(2000, "-n", min=2, max=100_000, help=_N_HELP),
-    threshold: Optional[float] = typer.Option(None, help="Score threshold (default: --quantile of normal scores)."),
+    threshold: float | None = typer.Option(None, help="Score threshold (default: --quantile of normal scores)."),
     quantile: float = typer.Option(0.95, min=0.0, max=1.0, help="Quantile of normal scores used as threshold."),
     score: str = typer.Option("mse", help="mse (reconstruction error), elbo (VAE -ELBO) or latent (VAE code norm)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="JSON report to write."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="JSON report to write."),
     split: str = _SPLIT,
     seed: int = _SEED,
-    dataset: Optional[str] = _DATASET,
-    data_dir: Optional[Path] = _DATA_DIR,
+    dataset: str | None = _DATASET,
+    data_dir: Path | None = _DATA_DIR,
     device: str = _DEVICE,
 ) -> None:
     """Score held-out classes (reconstruction error, VAE -ELBO or code norm): ROC AUC, AP, precision/recall/F1."""
@@ -146,12 +145,12 @@ def anomaly(
 def regularity(
     source: str = _SOURCE,
     n: int = typer.Option(2000, "-n", min=2, max=100_000, help=_N_HELP),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="JSON report to write (else stdout)."),
-    prior: Optional[Path] = typer.Option(None, "--prior", help="Also write a grid of 64 prior samples (PNG)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="JSON report to write (else stdout)."),
+    prior: Path | None = typer.Option(None, "--prior", help="Also write a grid of 64 prior samples (PNG)."),
     split: str = _SPLIT,
     seed: int = _SEED,
-    dataset: Optional[str] = _DATASET,
-    data_dir: Optional[Path] = _DATA_DIR,
+    dataset: str | None = _DATASET,
+    data_dir: Path | None = _DATA_DIR,
     device: str = _DEVICE,
 ) -> None:
     """VAE only: per-dimension KL, active units, aggregate posterior vs N(0, I), prior samples."""

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,9 +25,9 @@ _HEAVY_COMMANDS = {"train", "sample", "evaluate", "serve"}
 @app.command()
 def train(
     spec: str = typer.Argument(..., help="Preset name (see `genlab presets`) or a config .yaml file."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="key=value overrides, e.g. train.lr=1e-3"),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run directory (default runs/<preset>)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data directory (else $GENLAB_DATA_DIR, ./data)."),
+    overrides: list[str] | None = typer.Argument(None, help="key=value overrides, e.g. train.lr=1e-3"),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="Run directory (default runs/<preset>)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data directory (else $GENLAB_DATA_DIR, ./data)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config as JSON and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or scalar lines."),
 ) -> None:
@@ -56,12 +55,12 @@ def sample(
     sampler: str = typer.Option("dpmpp-2m", help="Diffusion sampler: ddpm, ddim or dpmpp-2m."),
     steps: int = typer.Option(20, min=1, max=1000, help="Sampler steps (network evaluations)."),
     seed: int = typer.Option(0, help="Sample i uses seed + i, so any one image can be regenerated alone."),
-    class_label: Optional[int] = typer.Option(None, "--class", help="Class for every sample (conditional models)."),
+    class_label: int | None = typer.Option(None, "--class", help="Class for every sample (conditional models)."),
     guidance: float = typer.Option(1.0, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none)."),
     eta: float = typer.Option(0.0, min=0.0, max=1.0, help="DDIM eta (0 = deterministic)."),
     weights: str = typer.Option("ema", help="ema (snapshot) or raw (from the run's training state)."),
     output: Path = typer.Option(Path("samples.png"), "-o", "--output", help="PNG grid to write."),
-    nrow: Optional[int] = typer.Option(None, help="Images per grid row."),
+    nrow: int | None = typer.Option(None, help="Images per grid row."),
     batch_size: int = typer.Option(256, min=1, max=4096, help="Samples generated at once."),
     precision: str = typer.Option("auto", help="auto, fp32 or bf16 (autocast; auto = bf16 where native)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -102,20 +101,28 @@ def info(snapshot: str = typer.Argument(..., help="Snapshot file or run director
     typer.echo(json.dumps(read_header(find_snapshot(snapshot)), indent=2))
 
 
-from genlab.cli.evaluate import evaluate, report  # noqa: E402  (thin commands over genlab.evaluation / report)
+from genlab.cli.evaluate import evaluate, report  # thin commands over genlab.evaluation / report
+
 app.command()(evaluate)
 app.command()(report)
 
 data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets (e.g. write an LTrace-format channel file).")
 app.add_typer(data_app, name="data")
 
-from genlab.cli.latent import latent_app  # noqa: E402  (latent-space tools over genlab.latent_api)
+from genlab.cli.latent import latent_app  # latent-space tools over genlab.latent_api
+
 app.add_typer(latent_app, name="latent")
-from genlab.cli.audio import audio_app  # noqa: E402  (audio regenerate / evaluate over genlab.audio.api)
+
+from genlab.cli.audio import audio_app  # audio regenerate / evaluate over genlab.audio.api
+
 app.add_typer(audio_app, name="audio")
-from genlab.cli.channels import channels_app  # noqa: E402  (facies comparison / ES-MDA over genlab.facies)
+
+from genlab.cli.channels import channels_app  # facies comparison / ES-MDA over genlab.facies
+
 app.add_typer(channels_app, name="channels")
-from genlab.cli.serve import serve  # noqa: E402  (the web UI, genlab.web)
+
+from genlab.cli.serve import serve  # the web UI, genlab.web
+
 app.command()(serve)
 
 
