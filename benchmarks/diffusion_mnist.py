@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import torch
+from common import autocast, emit, machine_info, matmul_peak_gflops
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import autocast, emit, machine_info, matmul_peak_gflops
 from genlab import api
 from genlab.training.loop import Trainer
 

@@ -21,22 +21,29 @@ from genlab.checkpoints.snapshot import Snapshot, load_snapshot
 from genlab.checkpoints.state import load_state, state_paths
 from genlab.config import RunConfig, preset_names, resolve
 from genlab.data.codecs import ImageCodec, codec_from_state
+from genlab.data.toy import write_toy_mnist, write_toy_musdb  # tiny stand-in datasets in the real formats
+from genlab.diffusion_tools import (  # looking inside diffusion models (notebook 04)
+    Trajectory,
+    denoising_error,
+    forward_chain,
+    forward_process,
+    interpolate_noise,
+    schedule_curves,
+    trajectory,
+)
 from genlab.errors import GenlabError
 from genlab.evaluation import evaluate, evaluate_run, fid_vs_steps
+from genlab.latent_api import anomaly, arithmetic, interpolate, project, regularity  # latent-space tools
+from genlab.pretrained_api import pretrained_names, pretrained_or_train
 from genlab.report.html import report
 from genlab.training.device import pick_device, resolve_precision
 from genlab.training.loop import Trainer, TrainResult, generate_kwargs
-from genlab.latent_api import anomaly, arithmetic, interpolate, project, regularity  # latent-space tools
-from genlab.diffusion_tools import (  # looking inside diffusion models (notebook 04)
-    Trajectory, denoising_error, forward_chain, forward_process, interpolate_noise, schedule_curves, trajectory)
-from genlab.data.toy import write_toy_mnist, write_toy_musdb  # tiny stand-in datasets in the real formats
-from genlab.pretrained_api import pretrained_names, pretrained_or_train
 
-__all__ = ["train", "resolve_config", "presets", "load", "Generator", "save_grid", "find_snapshot", "TrainResult",
-           "evaluate", "evaluate_run", "fid_vs_steps", "report",
-           "interpolate", "arithmetic", "project", "anomaly", "regularity",
-           "Trajectory", "denoising_error", "forward_chain", "forward_process", "interpolate_noise", "schedule_curves",
-           "trajectory", "write_toy_mnist", "write_toy_musdb", "pretrained_names", "pretrained_or_train"]
+__all__ = ["Generator", "TrainResult", "Trajectory", "anomaly", "arithmetic", "denoising_error", "evaluate",
+           "evaluate_run", "fid_vs_steps", "find_snapshot", "forward_chain", "forward_process", "interpolate",
+           "interpolate_noise", "load", "presets", "pretrained_names", "pretrained_or_train", "project", "regularity",
+           "report", "resolve_config", "save_grid", "schedule_curves", "train", "trajectory", "write_toy_mnist",
+           "write_toy_musdb"]
 
 
 def resolve_config(spec: str | dict | RunConfig, overrides: Sequence[str] | None = None) -> RunConfig:
@@ -176,4 +183,4 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
     return Path(path)
 
 
-from genlab.audio.api import evaluate_audio, regenerate  # noqa: E402,F401  (audio: MUSDB stems)
+from genlab.audio.api import evaluate_audio, regenerate  # noqa: F401  (audio: MUSDB stems)

@@ -6,8 +6,8 @@ drawing digits or channel facies. A codec's `state()` is JSON and goes into the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch

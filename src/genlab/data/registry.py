@@ -107,5 +107,5 @@ register_source("mnist", load_mnist)
 register_source("fashion-mnist", load_fashion_mnist, aliases=("fashion_mnist", "fmnist", "fashionmnist"))
 
 # Facies sources register themselves at the end of their modules (after this module is complete).
-import genlab.data.sources.channels  # noqa: E402,F401
-import genlab.data.sources.facies_refs  # noqa: E402,F401
+import genlab.data.sources.channels
+import genlab.data.sources.facies_refs  # noqa: F401
