@@ -139,7 +139,7 @@ def test_ddp_two_processes_gloo(tiny_data_dir, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script),
            *tiny_overrides(tiny_data_dir, run, "train.max_steps=3"), f"run_dir={run}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     # each rank writes its own marker (stdout of two processes can interleave)
     assert [(run / f"rank{r}.ok").read_text() for r in (0, 1)] == ["3", "3"]
