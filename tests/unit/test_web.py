@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,6 @@ import pytest
 import torch
 from PIL import Image
 
-from genlab.audio.dataset import WaveformCodec
 from genlab.audio.io import write_wav
 from genlab.checkpoints.snapshot import save_snapshot
 from genlab.data.codecs import ImageCodec
@@ -49,11 +48,11 @@ def _decode_uri(uri: str, mime: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory) -> dict[str, Path]:
+def roots(tmp_path_factory, tiny_channel_vae, tiny_vocos) -> dict[str, Path]:
     """A runs directory with untrained tiny snapshots (the server does not care whether they are trained): a
     conditional diffusion run laid out like a training run (final + epoch snapshots, a training state), a VAE, a
-    channel-facies VAE, a vocoder, and junk files; a snapshot outside it (and a symlink to it); a MUSDB18-HQ-layout
-    data directory with one test track."""
+    channel-facies VAE, a vocoder (both from conftest), and junk files; a snapshot outside it (and a symlink to it);
+    a MUSDB18-HQ-layout data directory with one test track."""
     root = tmp_path_factory.mktemp("web")
     runs = root / "runs"
     final = save_tiny_diffusion(runs / "diff" / "snapshot.safetensors")
@@ -63,14 +62,9 @@ def roots(tmp_path_factory) -> dict[str, Path]:
         (runs / "diff" / name).write_bytes(final.read_bytes())
     vae = get_family("vae")((1, 28, 28), latent_dim=4, base_channels=4, max_channels=8)
     save_snapshot(runs / "vae" / "snapshot.safetensors", vae, ImageCodec(1, 28, 28).state())
-    facies = get_family("vae")((1, 16, 16), architecture="fully_conv", latent_channels=2, base_channels=4,
-                               max_channels=8)
-    save_snapshot(runs / "facies" / "snapshot.safetensors", facies, ImageCodec(1, 16, 16, levels=2).state())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        voc = get_family("vocos")(image_shape=(1, 1, 1024), n_fft=256, hop=64, n_mels=16, dim=8, hidden=16,
-                                  num_blocks=1, periods=[2], disc_channels=2, stft_sizes=[64])
-    save_snapshot(runs / "audio" / "vocos" / "snapshot.safetensors", voc, WaveformCodec().state())
+    for snapshot, run in ((tiny_channel_vae, "facies"), (tiny_vocos, "audio/vocos")):
+        (runs / run).mkdir(parents=True)
+        shutil.copyfile(snapshot, runs / run / "snapshot.safetensors")
     (runs / "weights.pt").write_bytes(b"\x80\x04K\x01.")  # a pickle: must never be loaded
     (runs / "fake.safetensors").write_bytes(b"not a safetensors file")
     outside = root / "outside"
@@ -236,9 +230,15 @@ def test_audio_from_a_musdb_track_and_from_an_upload(client):
     regenerated, rate2 = sf.read(io.BytesIO(_decode_uri(body["regenerated"], "audio/wav")))
     assert rate == rate2 == SR and original.shape == regenerated.shape == (int(0.2 * SR), 2)
     assert body["input"] == "Artist - Song" and body["stem"] == "vocals"
+    assert body["method"] == "vocos magnitude + Griffin-Lim phase (32 iterations)"  # the page's player label
     body = client.post("/api/audio/regenerate", params={"snapshot": "audio/vocos"},
                        content=_wav_bytes(_audio(0.1, 22050, 1), 22050)).json()
     assert body["input"] == "upload" and body["audio_seconds"] == pytest.approx(0.1, abs=1e-3)  # resampled
+    own = client.post("/api/audio/regenerate", params={"snapshot": "audio/vocos", "track": "Artist - Song",
+                                                      "phase": "model"}).json()
+    assert own["method"] == "vocos waveform with its own predicted phase"
+    own_wave, _ = sf.read(io.BytesIO(_decode_uri(own["regenerated"], "audio/wav")))
+    assert own_wave.shape == regenerated.shape and not np.allclose(own_wave, regenerated)
 
 
 def test_audio_requests_outside_the_limits(client):
@@ -249,6 +249,10 @@ def test_audio_requests_outside_the_limits(client):
     assert "not a MUSDB18 test track" in _error(
         client.post("/api/audio/regenerate", params={**q, "track": "/etc/passwd"}), 400)
     assert "choose a MUSDB18 test track" in _error(client.post("/api/audio/regenerate", params=q), 400)
+    no_mixture = _error(client.post("/api/audio/regenerate", params={**q, "phase": "mixture"},
+                                    content=_wav_bytes(_audio(0.1))), 400)
+    assert no_mixture.startswith("phase 'mixture' needs a MUSDB18 track; an uploaded WAV has no mixture")
+    assert "/" not in no_mixture.split(";")[0] and "upload.wav" not in no_mixture  # no server temp path
     assert "gl_iters = '101': Input should be less than or equal to 100" in _error(
         client.post("/api/audio/regenerate", params={**q, "track": "Artist - Song", "gl_iters": 101}), 422)
     too_big = client.post("/api/audio/regenerate", params=q, content=b"\0" * (16 * 1024 * 1024 + 1))

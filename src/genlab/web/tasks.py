@@ -135,6 +135,16 @@ def _checked_upload(body: bytes, folder: Path) -> Path:
     return path
 
 
+def regeneration_method(family: str, phase: str, gl_iters: int) -> str:
+    """How a stem was regenerated, in words for the page: the model's magnitude and which phase, or (phase 'model',
+    vocoders only) its own waveform."""
+    if phase == "model":
+        return f"{family} waveform with its own predicted phase"
+    phases = {"griffin-lim": f"Griffin-Lim phase ({gl_iters} iterations)", "mixture": "the mixture's phase",
+              "oracle": "the original stem's phase (oracle: an upper bound)"}
+    return f"{family} magnitude + {phases[phase]}"
+
+
 def audio(catalog: SnapshotCatalog, req: AudioRequest, upload: bytes | None, data_dir: str | None) -> dict[str, Any]:
     """Regenerate a stem (of a MUSDB18 test track or an uploaded WAV); original and regeneration as WAV URIs."""
     from genlab.audio.api import load_input
@@ -144,6 +154,9 @@ def audio(catalog: SnapshotCatalog, req: AudioRequest, upload: bytes | None, dat
     _require_kind(info, ("audio",), "stem regeneration")
     if upload and req.track:
         raise GenlabError("give either track= (a MUSDB18 test track) or an uploaded WAV, not both")
+    if upload and req.phase == "mixture":  # checked here: genlab.audio's message would name the server's temp file
+        raise GenlabError("phase 'mixture' needs a MUSDB18 track; an uploaded WAV has no mixture (use griffin-lim, "
+                          "oracle or model)")
     with tempfile.TemporaryDirectory(prefix="genlab-web-audio-") as tmp:
         folder = Path(tmp)
         if upload:
@@ -165,7 +178,9 @@ def audio(catalog: SnapshotCatalog, req: AudioRequest, upload: bytes | None, dat
                              gl_iters=req.gl_iters, data_dir=data_dir, subset=subset, device=catalog.device)
         seconds = time.perf_counter() - t0
         original = write_wav(folder / "original.wav", wave.numpy(), SAMPLE_RATE_HZ)
-        return {"snapshot": info.id, "family": info.header.get("family"), "input": name if req.track else "upload",
-                "stem": req.stem, "phase": req.phase, "audio_seconds": round(wave.shape[-1] / SAMPLE_RATE_HZ, 3),
+        family = str(info.header.get("family"))
+        return {"snapshot": info.id, "family": family, "input": name if req.track else "upload",
+                "stem": req.stem, "phase": req.phase, "method": regeneration_method(family, req.phase, req.gl_iters),
+                "audio_seconds": round(wave.shape[-1] / SAMPLE_RATE_HZ, 3),
                 "seconds": round(seconds, 3), "original": data_uri(original.read_bytes(), "audio/wav"),
                 "regenerated": data_uri(out.read_bytes(), "audio/wav")}
