@@ -1,11 +1,14 @@
-"""End to end in headless Chromium: `genlab serve` in a subprocess, the page loads, a generation completes and its
-images appear, a single cell regenerates, an out-of-bounds value shows the server's message.
+"""End to end in headless Chromium: `genlab serve` in a subprocess on tiny untrained snapshots, and the page driven
+as a user would in each tab. Images: a generation completes and its images appear, a single cell regenerates, an
+out-of-bounds value shows the server's message. Channels: realizations appear, ES-MDA runs and its table and figures
+appear. Audio: a stem of a toy MUSDB18 track and of an uploaded WAV regenerates, and both players get a WAV they
+play.
 
 Needs Debian's `chromium` and `chromium-driver` (scripts/setup.sh installs them when run as root) and selenium
 (the dev extra). Skipped, with the reason, only when one of them is absent.
 
 Run as a script to take the docs' screenshots of a running server:
-    python tests/e2e/test_browser.py http://127.0.0.1:8000/ docs/images/web-images.png [snapshot-id] [images|channels]
+    python tests/e2e/test_browser.py http://127.0.0.1:8000/ docs/images/web-images.png [snapshot-id] [images|channels|audio]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -55,8 +59,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python -m genlab serve` on a free loopback port with one tiny snapshot; yields its URL."""
+def server(tmp_path_factory, tiny_channel_vae, tiny_vocos, toy_musdb_dir):
+    """`python -m genlab serve` on a free loopback port with one tiny snapshot per tab (a diffusion model, a
+    channel-facies VAE, a vocoder) and a toy MUSDB18 data directory; yields its URL."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("headless browser test needs Debian's chromium and chromium-driver (apt-get install chromium "
                     "chromium-driver; scripts/setup.sh does it when run as root)")
@@ -65,12 +70,17 @@ def server(tmp_path_factory):
 
     runs = tmp_path_factory.mktemp("web-e2e") / "runs"
     save_tiny_diffusion(runs / "tiny-diffusion" / "snapshot.safetensors")
+    for snapshot, run in ((tiny_channel_vae, "tiny-channels"), (tiny_vocos, "audio/tiny-vocos")):
+        (runs / run).mkdir(parents=True)
+        shutil.copyfile(snapshot, runs / run / "snapshot.safetensors")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GENLAB_MALLOC": "default", "OMP_NUM_THREADS": "1",
+           "GENLAB_CACHE_DIR": str(runs.parent / "cache")}  # decoded-audio cache: not the user's
     with open(runs.parent / "server.log", "w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--port", str(port), "--runs-dir",
-                                 str(runs), "--queue", "4", "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "GENLAB_MALLOC": "default", "OMP_NUM_THREADS": "1"})
+                                 str(runs), "--data-dir", str(toy_musdb_dir), "--queue", "4", "--device", "cpu"],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             _wait_for(url + "api/status", proc, log)
             yield url
@@ -95,6 +105,55 @@ def _wait_for(url: str, proc: subprocess.Popen, log) -> None:
                 pytest.fail(f"genlab serve did not come up ({url}): {log.read()[-2000:]}")
             time.sleep(0.3)
 
+
+def loaded_images(d, selector: str) -> list[int]:
+    """naturalWidth of every decoded image matching a CSS selector (images still loading or broken are left out)."""
+    return d.execute_script("return [...document.querySelectorAll(arguments[0])].filter(i => i.complete && "
+                            "i.naturalWidth).map(i => i.naturalWidth)", selector)
+
+
+def set_value(d, element_id: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    field = d.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(value)
+
+
+def severe_console_messages(d) -> list[str]:
+    """SEVERE browser-console entries since the last call, e.g. a resource blocked by the Content-Security-Policy."""
+    return [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def open_tab(d, url: str, tab: str) -> None:
+    """Load the page, wait until it has its data, and switch to `tab` (checking only that panel is shown)."""
+    from selenium.webdriver.common.by import By
+
+    d.get(url)
+    wait_ready(d)
+    d.find_element(By.CSS_SELECTOR, f"[data-tab={tab}]").click()
+    shown = [p.get_attribute("id") for p in d.find_elements(By.CSS_SELECTOR, ".panel") if p.is_displayed()]
+    assert shown == [f"tab-{tab}"]
+
+
+# Play a player muted (always allowed by Chromium's autoplay policy) until its clock moves (at most 5 s): the source
+# decodes and plays, not just loads. Returns [readyState, duration, error code or null, currentTime or the refusal].
+PLAY = """
+const [id, done] = arguments;
+const a = document.getElementById(id);
+const report = (position) => { a.pause(); done([a.readyState, a.duration, a.error && a.error.code, position]); };
+const deadline = Date.now() + 5000;
+const moved = () => a.currentTime > 0 || Date.now() > deadline ? report(a.currentTime) : setTimeout(moved, 50);
+a.muted = true;
+a.currentTime = 0;
+a.play().then(moved, (err) => report(String(err)));
+"""
+
+
+def played(d, player_id: str) -> tuple[int, float, int | None, float | str]:
+    return tuple(d.execute_async_script(PLAY, player_id))
+
+
 @pytest.mark.slow
 def test_page_loads_generates_and_shows_the_images(server):
     from selenium.webdriver.common.by import By
@@ -109,17 +168,13 @@ def test_page_loads_generates_and_shows_the_images(server):
         assert [o.get_attribute("value") for o in snapshot.options] == ["tiny-diffusion"]
         assert "diffusion, 1×28×28, 10 classes" in d.find_element(By.ID, "img-info").text
         for field, value in (("img-n", "4"), ("img-steps", "2")):
-            d.find_element(By.ID, field).clear()
-            d.find_element(By.ID, field).send_keys(value)
+            set_value(d, field, value)
         d.find_element(By.ID, "generate").click()
-        loaded = "return [...document.querySelectorAll('#grid img')].filter(i => i.complete && i.naturalWidth).length"
-        WebDriverWait(d, 60).until(lambda d: d.execute_script(loaded) == 4)
-        widths = d.execute_script("return [...document.querySelectorAll('#grid img')].map(i => i.naturalWidth)")
-        assert widths == [28, 28, 28, 28]
+        WebDriverWait(d, 60).until(lambda d: len(loaded_images(d, "#grid img")) == 4)
+        assert loaded_images(d, "#grid img") == [28, 28, 28, 28]
         assert d.find_element(By.ID, "img-summary").text.startswith("4 images from tiny-diffusion (diffusion)")
         assert not d.find_element(By.ID, "img-download").get_attribute("class")  # the download link is shown
-        severe = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
-        assert not severe, severe  # e.g. a resource blocked by the page's Content-Security-Policy
+        assert not severe_console_messages(d)
 
         d.find_elements(By.CSS_SELECTOR, "#grid figure")[2].click()  # regenerate one cell by its seed
         WebDriverWait(d, 60).until(lambda d: "regenerated seed 2" in d.find_element(By.ID, "message").text)
@@ -133,27 +188,134 @@ def test_page_loads_generates_and_shows_the_images(server):
         d.quit()
 
 
-def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "images") -> None:
-    """Generate on a running server and save a screenshot of a tab (used for docs/images/web-*.png): 'images'
-    (a 30-image grid) or 'channels' (8 realizations and an ES-MDA run with the page's defaults)."""
+@pytest.mark.slow
+def test_channels_tab_generates_realizations_and_runs_esmda(server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    d = chrome(1300, 860 if tab == "images" else 1360)
-    prefix, grid = ("img", "grid") if tab == "images" else ("ch", "ch-grid")
+    d = chrome()
     try:
-        d.get(url)
-        wait_ready(d)
-        d.find_element(By.CSS_SELECTOR, f"[data-tab={tab}]").click()
+        open_tab(d, server, "channels")
+        snapshot = Select(d.find_element(By.ID, "ch-snapshot"))
+        assert [o.get_attribute("value") for o in snapshot.options] == ["tiny-channels"]  # channel kind only
+        assert "vae, 1×16×16, unconditional" in d.find_element(By.ID, "ch-info").text
+        set_value(d, "ch-n", "6")
+        set_value(d, "ch-seed", "3")
+        d.find_element(By.ID, "ch-generate").click()
+        WebDriverWait(d, 60).until(lambda d: len(loaded_images(d, "#ch-grid img")) == 6)
+        assert loaded_images(d, "#ch-grid img") == [16] * 6
+        captions = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#ch-grid figcaption")]
+        assert captions == [f"seed {k}" for k in range(3, 9)]
+
+        for field, value in (("es-members", "8"), ("es-wells", "4"), ("es-assim", "1"), ("es-truth", "2")):
+            set_value(d, field, value)
+        d.find_element(By.ID, "esmda").click()
+        WebDriverWait(d, 60).until(lambda d: len(loaded_images(d, "#es-images img")) == 4)
+        alts = {i.get_attribute("alt") for i in d.find_elements(By.CSS_SELECTOR, "#es-images img")}
+        assert alts == {"prior", "posterior", "means", "wells"}
+        assert all(w > 16 for w in loaded_images(d, "#es-images img"))  # figures of several 16-px fields
+        assert d.find_element(By.ID, "es-summary").text.startswith(
+            "8 members, 1 assimilations (α = 1.00), 4 wells, truth seed 2:")
+        table = d.find_element(By.ID, "es-table")
+        assert table.is_displayed()
+        rows = [[c.text for c in r.find_elements(By.CSS_SELECTOR, "td")]
+                for r in table.find_elements(By.CSS_SELECTOR, "tr")[1:]]
+        assert [r[0] for r in rows] == ["0", "1"]  # the prior and one assimilation
+        assert all(float(v) >= 0 for r in rows for v in r[1:])  # mismatch, well match, accuracy, latent std
+        assert not d.find_element(By.ID, "message").text
+        assert not severe_console_messages(d)
+    finally:
+        d.quit()
+
+
+@pytest.mark.slow
+def test_audio_tab_regenerates_a_track_and_an_upload_into_two_playable_players(server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from genlab.audio.io import write_wav
+
+    d = chrome()
+    try:
+        open_tab(d, server, "audio")
+        assert [o.get_attribute("value") for o in Select(d.find_element(By.ID, "au-snapshot")).options] == [
+            "audio/tiny-vocos"]
+        assert d.find_element(By.ID, "au-info").text == "vocos (runs)"
+        assert [o.text for o in Select(d.find_element(By.ID, "au-track")).options] == ["Toy Band 0 - Song 0"]
+        assert d.find_element(By.ID, "au-src-track").is_selected()
+        Select(d.find_element(By.ID, "au-stem")).select_by_value("bass")
+        set_value(d, "au-gl", "4")
+        d.find_element(By.ID, "au-run").click()
+        summary = d.find_element(By.ID, "au-summary")
+        WebDriverWait(d, 60).until(lambda d: summary.text.startswith("1.0 s of audio regenerated"))
+        assert d.find_element(By.ID, "au-orig-label").text == "Original bass (Toy Band 0 - Song 0)"
+        assert d.find_element(By.ID, "au-regen-label").text == (
+            "Regenerated: vocos magnitude + Griffin-Lim phase (4 iterations)")
+        for player in ("au-original", "au-regenerated"):
+            assert d.find_element(By.ID, player).is_displayed()
+            assert d.find_element(By.ID, player).get_attribute("src").startswith("data:audio/wav;base64,")
+            state, duration, error, position = played(d, player)
+            assert error is None and state >= 1 and duration == pytest.approx(1.0, abs=0.01), (player, position)
+            assert isinstance(position, float) and position > 0, (player, position)
+
+        # An uploaded mono 22.05-kHz WAV, regenerated with the vocoder's own phase: resampled to 44.1 kHz stereo.
+        wav = write_wav(tmp_path / "upload.wav", 0.2 * np.sin(np.arange(11025) / 7.0)[None], 22050)
+        d.find_element(By.ID, "au-file").send_keys(str(wav))
+        assert d.find_element(By.ID, "au-src-upload").is_selected()  # choosing a file selects the upload
+        Select(d.find_element(By.ID, "au-phase")).select_by_value("model")
+        d.find_element(By.ID, "au-run").click()
+        WebDriverWait(d, 60).until(lambda d: d.find_element(By.ID, "au-orig-label").text == "Original bass (upload)")
+        assert summary.text.startswith("0.5 s of audio regenerated")
+        assert d.find_element(By.ID, "au-regen-label").text == "Regenerated: vocos waveform with its own predicted phase"
+        for player in ("au-original", "au-regenerated"):
+            state, duration, error, position = played(d, player)
+            assert error is None and duration == pytest.approx(0.5, abs=0.01) and position > 0, (player, position)
+
+        assert not severe_console_messages(d)
+
+        # An upload has no mixture: the server's one-line message, not a path on the server.
+        Select(d.find_element(By.ID, "au-phase")).select_by_value("mixture")
+        d.find_element(By.ID, "au-run").click()
+        message = d.find_element(By.ID, "message")
+        WebDriverWait(d, 30).until(lambda d: "error" in message.get_attribute("class"))
+        assert message.text.startswith("phase 'mixture' needs a MUSDB18 track; an uploaded WAV has no mixture")
+        refused = severe_console_messages(d)  # the console logs the refused request itself, nothing else
+        assert len(refused) == 1 and "status of 400" in refused[0], refused
+    finally:
+        d.quit()
+
+
+def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "images") -> None:
+    """Generate on a running server and save a screenshot of a tab (used for docs/images/web-*.png): 'images'
+    (a 30-image grid), 'channels' (8 realizations and an ES-MDA run with the page's defaults) or 'audio' (the
+    vocals of the first MUSDB18 test track regenerated with the page's defaults, both players loaded)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    if tab not in ("images", "channels", "audio"):
+        raise SystemExit(f"tab '{tab}': expected images, channels or audio")
+    d = chrome(1300, {"images": 860, "channels": 1360, "audio": 860}[tab])
+    prefix = {"images": "img", "channels": "ch", "audio": "au"}[tab]
+    try:
+        open_tab(d, url, tab)
         if snapshot:
             Select(d.find_element(By.ID, f"{prefix}-snapshot")).select_by_value(snapshot)
-        d.find_element(By.ID, f"{prefix}-n").clear()
-        d.find_element(By.ID, f"{prefix}-n").send_keys("30" if tab == "images" else "8")
-        d.find_element(By.ID, "generate" if tab == "images" else "ch-generate").click()
-        WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{grid} img"))
+        if tab == "audio":
+            d.find_element(By.ID, "au-run").click()
+            ready = "return ['au-original', 'au-regenerated'].every(id => document.getElementById(id).readyState >= 1)"
+            WebDriverWait(d, 300).until(lambda d: d.execute_script(ready) or "error" in d.find_element(
+                By.ID, "message").get_attribute("class"))
+        else:
+            grid = "grid" if tab == "images" else "ch-grid"
+            set_value(d, f"{prefix}-n", "30" if tab == "images" else "8")
+            d.find_element(By.ID, "generate" if tab == "images" else "ch-generate").click()
+            WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{grid} img"))
         if tab == "channels":
             d.find_element(By.ID, "esmda").click()
             WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#es-images img"))
+        if d.find_element(By.ID, "message").text:
+            raise SystemExit(f"the page reports: {d.find_element(By.ID, 'message').text}")
+        d.execute_script("window.scrollTo(0, 0)")  # clicking a button low on the page scrolled it
         time.sleep(0.5)
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         d.save_screenshot(out)
