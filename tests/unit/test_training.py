@@ -44,6 +44,16 @@ def test_run_directory_contents(tiny_data_dir, tmp_path):
     assert header["family"] == "diffusion" and header["step"] == 6 and header["weights"] == "ema"
 
 
+@pytest.mark.parametrize("epoch_images, steps", [(48, 6), (0, None)])
+def test_epochs_count_epoch_images(tiny_data_dir, tmp_path, epoch_images, steps):
+    """train.epochs counts "epochs" of train.epoch_images images when set (the same epochs that number the grids and
+    snapshots), else passes over the whole dataset."""
+    cfg = api.resolve_config("mnist-diffusion-quick", tiny_overrides(
+        tiny_data_dir, tmp_path / "run", "train.max_steps=0", "train.epochs=2", f"train.epoch_images={epoch_images}"))
+    trainer = Trainer(cfg, progress=False)
+    assert trainer.total_steps == (steps if steps else -(-2 * len(trainer.data) // 16))
+
+
 def test_resume_gives_the_same_losses(tiny_data_dir, tmp_path):
     full = tmp_path / "full"
     api.train("mnist-diffusion-quick", tiny_overrides(tiny_data_dir, full, "train.log_every=1"), progress=False)

@@ -46,7 +46,7 @@ class TrainConfig:
     epochs: float = 1.0  # length of training, in epochs (fractions allowed)
     max_steps: int = 0  # if > 0, stop after this many steps (overrides epochs)
     time_limit_min: float = 0.0  # if > 0, stop (with a snapshot) after this many minutes of training
-    epoch_images: int = 0  # images per "epoch" for grids/snapshots (0 = the whole dataset)
+    epoch_images: int = 0  # images per "epoch" for grids, snapshots and train.epochs (0 = the whole dataset)
     log_every: int = 50  # steps between JSON scalar lines
     checkpoint_every_min: float = 5.0  # minutes between resumable training states (also at every epoch end)
     keep_last: int = 2  # training states kept on disk

@@ -139,7 +139,8 @@ class Trainer:
         t = self.cfg.train
         if t.max_steps > 0:
             return t.max_steps
-        return max(1, math.ceil(t.epochs * len(self.data) / t.batch_size))
+        # an "epoch" is epoch_images images when set (as for grids and snapshots), else the whole dataset
+        return max(1, math.ceil(t.epochs * self.epoch_images / t.batch_size))
 
     @property
     def epoch_images(self) -> int:
