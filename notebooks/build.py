@@ -1089,6 +1089,12 @@ def text(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    unknown = [a for a in argv if a != "--check"]
+    if unknown:
+        asked = unknown in (["--help"], ["-h"])
+        print("usage: python notebooks/build.py [--check]\n  writes notebooks/*.ipynb from this file; --check only "
+              "reports the ones that differ (exit 1)", file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     check = "--check" in argv
     stale = []
     for name in NOTEBOOKS:

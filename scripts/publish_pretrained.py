@@ -5,7 +5,7 @@
 
 Copies the run's final snapshot to src/genlab/assets/pretrained/NAME.safetensors (refusing snapshots over 20 MB) and
 records sha256, size, family, dataset, steps / images / CPU minutes, the exact training command and the measured
-metrics (a JSON written by `genlab evaluate -o` or a benchmark) in manifest.json (genlab.checkpoints.pretrained).
+metrics (a JSON written by `genlab evaluate --json` or a benchmark) in manifest.json (genlab.checkpoints.pretrained).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("name", help="Pretrained name, e.g. mnist-ddpm.")
     ap.add_argument("source", help="Run directory or snapshot file.")
     ap.add_argument("--command", required=True, help="The exact command that trained it.")
-    ap.add_argument("--metrics", type=Path, help="JSON of measured metrics (genlab evaluate -o, a benchmark).")
+    ap.add_argument("--metrics", type=Path, help="JSON of measured metrics (genlab evaluate --json, a benchmark).")
     ap.add_argument("--note", default="", help="One line on what the model is and how good it is.")
     ap.add_argument("--max-mb", type=float, default=MAX_MB)
     args = ap.parse_args(argv)

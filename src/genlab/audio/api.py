@@ -166,7 +166,7 @@ def regenerate(source: str | os.PathLike[str], stem: str, snapshot: str | os.Pat
     phase, applied to the model's magnitude: 'griffin-lim' (gl_iters iterations), 'mixture' (the track's mixture
     phase; MUSDB tracks only), 'oracle' (the input's own phase — an upper bound, not a regeneration) or, for
     vocoders, 'model' (the vocoder's own phase and waveform). For a vocoder 'griffin-lim' is its best path on the
-    MUSDB18-7 comparison (docs/audio.md).
+    MUSDB18-7 comparison (README, "Audio" results).
     """
     if phase not in PHASES:
         raise GenlabError(f"--phase {phase}: expected one of {', '.join(PHASES)}")
