@@ -189,7 +189,7 @@ def test_vocoder_reproduces_its_own_mel_after_a_short_overfit():
             return float((model.log_mel(model.vocode(model.log_mel(wave))) - model.log_mel(wave)).abs().mean())
 
     accumulated, absolute = overfit("accumulated"), overfit("absolute")
-    assert accumulated < 0.3 and accumulated < 0.4 * absolute
+    assert accumulated < 0.35 and accumulated < 0.4 * absolute
 
 
 def test_vocos_gan_off_and_bad_phase_mode():

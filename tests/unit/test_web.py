@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from genlab.audio.io import write_wav
+from genlab.checkpoints import pretrained
 from genlab.checkpoints.snapshot import save_snapshot
 from genlab.data.codecs import ImageCodec
 from genlab.models.registry import get_family
@@ -109,8 +110,12 @@ def test_page_is_self_contained_and_config_serves_the_limits(client):
 
 def test_snapshot_listing(client, roots):
     resp = client.get("/api/snapshots")
-    snaps = {s["id"]: s for s in resp.json()["snapshots"]}
+    listed = {s["id"]: s for s in resp.json()["snapshots"]}
+    snaps = {k: v for k, v in listed.items() if not k.startswith("pretrained:")}
     assert set(snaps) == {"diff", "vae", "facies", "audio/vocos"}  # no junk, no states, nothing via the symlink
+    # the installation's shipped pretrained snapshots are listed beside the runs, marked as such
+    assert {k for k in listed if k.startswith("pretrained:")} == {f"pretrained:{n}" for n in pretrained.manifest()}
+    assert all(v["source"] == "pretrained" for k, v in listed.items() if k.startswith("pretrained:"))
     assert snaps["diff"]["kind"] == "image" and snaps["diff"]["num_classes"] == 10 and snaps["diff"]["samplers"]
     assert snaps["diff"]["step"] == 1
     assert snaps["diff"]["class_names"][:3] == ["0", "1", "2"] and not snaps["diff"]["has_latent"]
