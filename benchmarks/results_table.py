@@ -255,9 +255,12 @@ def main(argv: list[str] | None = None) -> int:
             facts = run_settings(run)
             if run.name in old_rows and old_rows[run.name].get("step") == facts["step"]:
                 rows.append(old_rows[run.name])
+                _log(f"{run.name}: reusing the earlier measurement (same step {facts['step']})")
                 if run.name in old_sweeps:
                     sweeps[run.name] = old_sweeps[run.name]
-                _log(f"{run.name}: reusing the earlier measurement (same step {facts['step']})")
+                elif facts["family"] == "diffusion":  # an earlier budget skipped (or never ran) its sweep
+                    sweeps[run.name] = nfe_sweep(run, args, facts, old_rows[run.name], budget)
+                write_results(args, payload(), None)
                 continue
             _log(f"{run.name}: {facts['family']} on {facts['dataset']}, n={args.n}")
             row = main_row(run, args, facts)
