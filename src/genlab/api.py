@@ -33,14 +33,14 @@ from genlab.diffusion_tools import (  # looking inside diffusion models (noteboo
 )
 from genlab.errors import GenlabError
 from genlab.evaluation import evaluate, evaluate_run, fid_vs_steps
-from genlab.latent_api import anomaly, arithmetic, interpolate, project, regularity  # latent-space tools
+from genlab.latent_api import anomaly, arithmetic, fit_density, interpolate, project, regularity  # latent-space tools
 from genlab.pretrained_api import pretrained_names, pretrained_or_train
 from genlab.report.html import report
 from genlab.training.device import pick_device, resolve_precision
 from genlab.training.loop import Trainer, TrainResult, generate_kwargs
 
 __all__ = ["Generator", "TrainResult", "Trajectory", "anomaly", "arithmetic", "denoising_error", "evaluate",
-           "evaluate_run", "fid_vs_steps", "find_snapshot", "forward_chain", "forward_process", "interpolate",
+           "evaluate_run", "fid_vs_steps", "find_snapshot", "fit_density", "forward_chain", "forward_process", "interpolate",
            "interpolate_noise", "load", "presets", "pretrained_names", "pretrained_or_train", "project", "regularity",
            "report", "resolve_config", "save_grid", "schedule_curves", "train", "trajectory", "write_toy_mnist",
            "write_toy_musdb"]

@@ -10,6 +10,7 @@ codec, so the tools see model space (N, C, H, W) in [-1, 1] like the model did i
     gl.project("runs/mnist-vae", method="tsne", n=2000, out="tsne.png")
     gl.anomaly("runs/mnist-vae-no9", out_json="anomaly.json")       # normal classes = the run's data.classes
     gl.regularity("runs/mnist-vae", n=5000, out_json="regularity.json")
+    gl.fit_density("runs/mnist-sparse-ae", out="runs/mnist-sparse-ae/snapshot-gmm.safetensors")
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "Projection",
     "anomaly",
     "arithmetic",
+    "fit_density",
     "interpolate",
     "latent_data",
     "project",
@@ -349,3 +351,34 @@ def regularity(source: PathLike, n: int = 2000, *, out_json: PathLike | None = N
     if path is not None:
         stats["path"] = str(path)
     return stats
+
+
+# snapshot header keys that save_snapshot writes itself (the rest of a header is carried over by fit_density)
+_OWN_HEADER_KEYS = {"schema_version", "family", "kwargs", "codec", "weights", "genlab_version", "git_commit"}
+
+
+def fit_density(source: PathLike, out: PathLike, n: int = 5000, *, split: str = "train", seed: int = 0,
+                dataset: str | None = None, data_dir: PathLike | None = None, device: str = "auto"
+                ) -> dict[str, Any]:
+    """Autoencoders: fit the code mixture that `generate` samples from (genlab.models.autoencoder.density) to the
+    codes of `n` real images of `split`, and write the model with it as a new snapshot `out` (atomic; the rest of
+    the header is kept, plus a "density" entry). Training does this itself; this is for snapshots written
+    before it did, or to refit on more images. Returns the fit's statistics and the path."""
+    from genlab.checkpoints.snapshot import save_snapshot
+
+    gen, model = _load(source, device)
+    if not hasattr(model, "fit_density"):
+        raise GenlabError(f"model family '{model.family}' samples from its own prior; fit-density is for the "
+                          "autoencoder families (ae, dae, sparse-ae)")
+    if model.cfg.code_density != "gmm":
+        raise GenlabError(f"{source}: the model's code_density is '{model.cfg.code_density}'; the mixture is "
+                          "fitted only when it is 'gmm'")
+    x, y = latent_data(gen, n, split=split, seed=seed, dataset=dataset, data_dir=data_dir)
+    labels = _cond(model, y)
+    stats = model.fit_density(x.to(gen.device), None if labels is None else labels.to(gen.device), seed=seed)
+    stats = {"source": str(source), "split": split, "num_images": int(x.shape[0]),
+             "components": int(model.cfg.density_components), **stats}
+    extra = {k: v for k, v in gen.header.items() if k not in _OWN_HEADER_KEYS}
+    path = save_snapshot(out, model, gen.codec.state(), weights=gen.header.get("weights", "raw"),
+                         extra={**extra, "density": stats})
+    return {**stats, "path": str(path)}

@@ -85,6 +85,35 @@ def test_diffusion_interpolates_noise_but_has_no_latent(tiny_data_dir, tmp_path,
         assert err.strip().count("\n") == 0 and "'diffusion' has no latent space" in err
 
 
+def test_fit_density_refits_an_autoencoder_snapshot(tiny_data_dir, tmp_path, capsys):
+    """Training fits the code mixture itself (the snapshot samples from it); fit-density refits a saved snapshot
+    on other images into a new snapshot that keeps the header and records the fit; a VAE is refused in one line."""
+    from genlab.checkpoints.snapshot import load_snapshot, read_header
+
+    run = _train("mnist-sparse-ae", tiny_data_dir, tmp_path / "sae",
+                 ["model.base_channels=4", "model.max_channels=16", "model.latent_dim=5",
+                  "model.density_components=3"], capsys)
+    trained = load_snapshot(run / "snapshot.safetensors").model
+    assert trained.density_fitted and trained.gmm_weights.shape == (3,)
+    out = tmp_path / "refit.safetensors"
+    code, stdout, err = run_cli(["latent", "fit-density", str(run), "-n", "40", "--seed", "3", "-o", str(out)],
+                                capsys)
+    assert code == 0, err
+    assert "fitted 3 components to the codes of 40 train images" in stdout
+    header = read_header(out)
+    assert header["density"]["num_images"] == 40 and header["config"] == read_header(run / "snapshot.safetensors")[
+        "config"]
+    refit = load_snapshot(out).model
+    assert refit.density_fitted and not refit.gmm_means.equal(trained.gmm_means)
+    assert {k: v for k, v in refit.state_dict().items() if not k.startswith("gmm_")}.keys() == \
+        {k for k in trained.state_dict() if not k.startswith("gmm_")}
+
+
+def test_fit_density_refuses_a_vae(vae_run, tmp_path, capsys):
+    code, _, err = run_cli(["latent", "fit-density", str(vae_run), "-o", str(tmp_path / "x.safetensors")], capsys)
+    assert code != 0 and err.strip().count("\n") == 0 and "'vae' samples from its own prior" in err
+
+
 @pytest.mark.parametrize("args, message", [
     (["arithmetic", "{run}", "--from", "1", "--to", "2", "--scales", "0,x"], "--scales '0,x'"),
     (["anomaly", "{run}", "--normal", "a,b"], "--normal 'a,b'"),
@@ -97,7 +126,7 @@ def test_bad_input_is_one_line(vae_run, args, message, capsys):
     assert code != 0 and message in err
 
 
-@pytest.mark.parametrize("command", ["interpolate", "arithmetic", "project", "anomaly", "regularity"])
+@pytest.mark.parametrize("command", ["interpolate", "arithmetic", "project", "anomaly", "regularity", "fit-density"])
 def test_every_command_has_help(command, capsys):
     code, stdout, _ = run_cli(["latent", command, "--help"], capsys)
     assert code == 0 and "Usage" in stdout and "--output" in stdout

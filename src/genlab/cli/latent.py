@@ -6,6 +6,7 @@
     genlab latent project runs/mnist-vae --method tsne -n 2000 -o tsne.png
     genlab latent anomaly runs/mnist-vae-no9 -o anomaly.json
     genlab latent regularity runs/mnist-vae -o regularity.json --prior prior.png
+    genlab latent fit-density runs/mnist-sparse-ae -o runs/mnist-sparse-ae/snapshot-gmm.safetensors
 
 A model without a latent (diffusion) gives a one-line error; so does regularity on a non-VAE.
 """
@@ -19,7 +20,8 @@ import typer
 
 latent_app = typer.Typer(no_args_is_help=True,
                          help="Latent-space tools for GANs, VAEs and autoencoders: interpolation strips, class-mean "
-                              "vector arithmetic, 2-D projections, anomaly detection, VAE regularity.")
+                              "vector arithmetic, 2-D projections, anomaly detection, VAE regularity, "
+                              "the code density autoencoders sample from.")
 
 _SOURCE = typer.Argument(..., help="Snapshot file, run directory or pretrained name.")
 _N_HELP = "Number of real images (a seeded random subset of --split)."
@@ -163,3 +165,23 @@ def regularity(
         return
     typer.echo(f"KL {stats['kl_total']:.2f} nats over {stats['num_dims']} dims, {stats['active_units']} active "
                f"units, Fréchet to N(0, I) {stats['frechet_to_prior']:.3f}; wrote {output}")
+
+
+@latent_app.command("fit-density")
+def fit_density(
+    source: str = _SOURCE,
+    output: Path = typer.Option(..., "-o", "--output", help="Snapshot (.safetensors) to write with the fitted mixture."),
+    n: int = typer.Option(5000, "-n", min=2, max=100_000, help=_N_HELP),
+    split: str = typer.Option("train", help="Dataset split."),
+    seed: int = typer.Option(0, help="Seed of the image subset and of the mixture's initial means."),
+    dataset: str | None = _DATASET,
+    data_dir: Path | None = _DATA_DIR,
+    device: str = _DEVICE,
+) -> None:
+    """Autoencoders: fit the Gaussian mixture their samples are drawn from to the codes of real images."""
+    from genlab.latent_api import fit_density as run
+
+    stats = run(source, output, n, seed=seed, device=device, **_data_opts(split, dataset, data_dir))
+    typer.echo(f"fitted {stats['components']} components to the codes of {stats['num_images']} {split} images "
+               f"(mean log-likelihood {stats['density_log_likelihood']:.2f} nats, "
+               f"{int(stats['density_iterations'])} EM iterations); wrote {stats['path']}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
@@ -270,11 +271,30 @@ class Trainer:
                  "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
         return save_snapshot(path, model, self.codec.state(), weights="ema" if self.ema else "raw", extra=extra)
 
+    def fit_density(self, images: int = 5000) -> dict[str, float]:
+        """Families that sample from a density fitted to their codes (autoencoders: ``fit_density``) refit it on
+        up to `images` training images (a fixed, seeded subset) with the sampling weights, before grids and
+        snapshots. Returns what the family reports ({} for the others)."""
+        model = self.ema.model if self.ema else self.model
+        if not hasattr(model, "fit_density"):
+            return {}
+        n = min(images, len(self.data))
+        idx = np.sort(np.random.default_rng(self.cfg.train.seed).choice(len(self.data), n, replace=False))
+        x_u8, y = self.data.get_batch(idx)
+        y = y.to(self.device) if y is not None and model.num_classes > 0 else None
+        was_training = model.training
+        model.eval()
+        stats = model.fit_density(self.codec.encode(x_u8).to(self.device), y, seed=self.cfg.train.seed)
+        model.train(was_training)
+        return stats
+
     def end_of_epoch(self, epoch: int) -> None:
         if self.dist.is_main:
+            density = self.fit_density()
             grid = self.sample_grid(self.run_dir / "samples" / f"epoch-{epoch:04d}.png")
             snap = self.write_snapshot(self.run_dir / "snapshots" / f"epoch-{epoch:04d}.safetensors")
-            self._emit({"type": "epoch", "epoch": epoch, "step": self.step, "grid": str(grid), "snapshot": str(snap)})
+            self._emit({"type": "epoch", "epoch": epoch, "step": self.step, "grid": str(grid), "snapshot": str(snap),
+                        **density})
         self.epochs_done = epoch
         self.save_state()
 
@@ -306,6 +326,7 @@ class Trainer:
             self._loop()
         final = self.run_dir / "snapshot.safetensors"
         if self.dist.is_main:
+            self.fit_density()
             self.write_snapshot(final)
             self.sample_grid(self.run_dir / "samples" / "final.png")
         barrier(self.dist)

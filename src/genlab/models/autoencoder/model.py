@@ -4,11 +4,14 @@ Loss (per image): reconstruction NLL (Gaussian = ½·SSE/σ² + const, or Bernou
 the (optionally corrupted) input, plus a sparsity penalty on the code. The three families share one class and
 differ only in Config defaults.
 
-Sampling: an autoencoder has no prior, so `generate` draws codes from a full-covariance Gaussian fitted to the
-training codes (running mean and covariance buffers updated in every training forward) — the "ex-post density
-estimation" of Ghosh et al. (2020, "From variational to deterministic autoencoders"). A diagonal Gaussian ignores
-the correlations between code units, which a sparse code is full of: its samples were scribbles on MNIST where the
-full covariance gives digit-like strokes. Samples stay rougher than a VAE's; that is the expected lesson.
+Sampling: an autoencoder has no prior, so `generate` draws codes from a density fitted to the training codes — the
+"ex-post density estimation" of Ghosh et al. (2020, "From variational to deterministic autoencoders"). With
+``code_density="gmm"`` (the default) the engine fits a full-covariance Gaussian mixture to the codes of training
+images with the sampling (EMA) weights before every grid and snapshot (`fit_density`; `genlab latent fit-density`
+does it for a saved snapshot). Until a mixture is fitted, and with ``code_density="gaussian"``, codes come from one
+full-covariance Gaussian tracked by running mean and covariance buffers in every training forward. One Gaussian
+fills the space between a sparse code's axis-aligned pieces with codes no image has: the sparse autoencoder's
+samples were scribbles on MNIST with it. Samples stay rougher than a VAE's; that is the expected lesson.
 """
 
 from __future__ import annotations
@@ -31,10 +34,14 @@ from genlab.models.autoencoder.common import (
     output_to_image,
     reconstruction_nll,
 )
+from genlab.models.autoencoder.density import fit_gmm, sample_gmm
 from genlab.models.autoencoder.regularizers import CORRUPTIONS, SPARSITIES, corrupt, kl_sparsity, l1_sparsity
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.registry import register
 from genlab.utils.seeding import randn_per_sample
+
+
+CODE_DENSITIES = ("gmm", "gaussian")
 
 
 @dataclass
@@ -48,7 +55,9 @@ class AEConfig(ConvNetConfig):
     sparsity: str = "none"  # "none" | "l1" | "kl" (kl puts a sigmoid on the code)
     sparsity_weight: float = 0.0  # weight of the sparsity penalty
     sparsity_target: float = 0.05  # target mean activation ρ of the kl penalty
-    code_momentum: float = 0.01  # momentum of the running code mean/variance used by `generate`
+    code_momentum: float = 0.01  # momentum of the running code mean/covariance (the "gaussian" code density)
+    code_density: str = "gmm"  # what `generate` samples codes from: "gmm" (fitted mixture) | "gaussian"
+    density_components: int = 10  # mixture components K (Ghosh et al. 2020 use 10)
 
     def validate(self, family: str) -> None:
         super().validate(family)
@@ -60,6 +69,8 @@ class AEConfig(ConvNetConfig):
         check_range(family, "sparsity_weight", self.sparsity_weight, 0.0)
         check_range(family, "sparsity_target", self.sparsity_target, 1e-4, 1 - 1e-4)
         check_range(family, "code_momentum", self.code_momentum, 0.0, 1.0)
+        check_choice(family, "code_density", self.code_density, CODE_DENSITIES)
+        check_range(family, "density_components", self.density_components, 1, 256)
 
 
 @dataclass
@@ -93,12 +104,22 @@ class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
         self.register_buffer("code_mean", torch.zeros(self.latent_shape))
         self.register_buffer("code_var", torch.ones(self.latent_shape))
         self.register_buffer("code_cov", torch.eye(self.code_mean.numel()))
+        k, d = cfg.density_components, self.code_mean.numel()
+        # the fitted mixture; all-zero weights = not fitted yet (sample from the running Gaussian)
+        self.register_buffer("gmm_weights", torch.zeros(k))
+        self.register_buffer("gmm_means", torch.zeros(k, d))
+        self.register_buffer("gmm_chol", torch.eye(d).expand(k, d, d).clone())
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
-        # Snapshots written before the covariance buffer existed sample from their diagonal, as they did then.
+        # Snapshots written before the covariance buffer existed sample from their diagonal, as they did then;
+        # those written before the mixture existed load as "not fitted" and sample from the running Gaussian.
         key = prefix + "code_cov"
         if key not in state_dict and prefix + "code_var" in state_dict:
             state_dict[key] = torch.diag(state_dict[prefix + "code_var"].flatten())
+        if prefix + "code_mean" in state_dict and prefix + "gmm_weights" not in state_dict:
+            state_dict[prefix + "gmm_weights"] = torch.zeros_like(self.gmm_weights)
+            for name in ("gmm_means", "gmm_chol"):
+                state_dict[prefix + name] = getattr(self, name).clone()
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
@@ -147,10 +168,39 @@ class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
         """decode(encode(x)), (N, C, H, W) in [-1, 1]."""
         return self.decode(self.encode(x, y), y)
 
+    @property
+    def density_fitted(self) -> bool:
+        """True when a code mixture has been fitted (and ``code_density`` is "gmm")."""
+        return self.cfg.code_density == "gmm" and bool(self.gmm_weights.sum() > 0)
+
+    @torch.no_grad()
+    def fit_density(self, x: Tensor, y: Tensor | None = None, batch_size: int = 256, seed: int = 0
+                    ) -> dict[str, float]:
+        """Fit the code mixture to the codes of images x (N, C, H, W) in [-1, 1] (labels y for a conditional
+        model) with the current weights. Returns its mean log-likelihood per code and EM iterations; {} when
+        ``code_density`` is not "gmm"."""
+        if self.cfg.code_density != "gmm":
+            return {}
+        codes = torch.cat([self.encode(x[i:i + batch_size], None if y is None else y[i:i + batch_size])
+                           for i in range(0, x.shape[0], batch_size)]).flatten(1)
+        fit = fit_gmm(codes, self.cfg.density_components, seed=seed)
+        k = fit.weights.shape[0]  # fewer than K when there are fewer codes than components
+        self.gmm_weights.zero_()[:k].copy_(fit.weights)
+        self.gmm_means.zero_()[:k].copy_(fit.means)
+        self.gmm_chol[:k].copy_(fit.chol)
+        return {"density_log_likelihood": fit.log_likelihood, "density_iterations": float(fit.iterations)}
+
     def sample_latent(self, seeds: Sequence[int], temperature: float = 1.0) -> Tensor:
-        """Codes from N(code_mean, T²·code_cov), (len(seeds), *latent_shape); row i uses only seeds[i]."""
-        eps = randn_per_sample(seeds, self.latent_shape, device=self.code_mean.device).flatten(1)
-        z = self.code_mean + temperature * (eps @ self._code_cholesky().T).view(-1, *self.latent_shape)
+        """Codes (len(seeds), *latent_shape) from the fitted mixture, else from N(code_mean, T²·code_cov); row i
+        uses only seeds[i]."""
+        device = self.code_mean.device
+        if self.density_fitted:
+            noise = randn_per_sample(seeds, (self.code_mean.numel() + 1,), device=device)
+            z = sample_gmm(noise, self.gmm_weights, self.gmm_means, self.gmm_chol, temperature)
+            z = z.view(-1, *self.latent_shape)
+        else:
+            eps = randn_per_sample(seeds, self.latent_shape, device=device).flatten(1)
+            z = self.code_mean + temperature * (eps @ self._code_cholesky().T).view(-1, *self.latent_shape)
         return z.clamp(0.0, 1.0) if self.cfg.sparsity == "kl" else z
 
     def _code_cholesky(self) -> Tensor:
