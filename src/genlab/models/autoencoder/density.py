@@ -98,7 +98,7 @@ def fit_gmm(x: Tensor, components: int = 10, iterations: int = 100, tol: float =
             break
         prev = mean_ll
     final_ll = float(mixture_log_prob(xd, weights, means, chol).mean())
-    to = dict(dtype=torch.float32, device=x.device)
+    to = {"dtype": torch.float32, "device": x.device}
     return MixtureFit(weights.to(**to), means.to(**to), chol.to(**to), final_ll, it)
 
 

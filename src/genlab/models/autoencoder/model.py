@@ -40,7 +40,6 @@ from genlab.models.base import GenerativeModel, Logs
 from genlab.models.registry import register
 from genlab.utils.seeding import randn_per_sample
 
-
 CODE_DENSITIES = ("gmm", "gaussian")
 
 
