@@ -253,6 +253,21 @@ def test_floor_of_a_conditional_generator_uses_its_class_counts():
         evaluate_features(fake, test, train, fake_labels=fake_labels[:10], train_labels=train_labels, **kw)
 
 
+def test_label_accuracy_of_a_conditional_generator_sits_beside_the_classifiers_own():
+    """A generator that ignores its labels for a third of the samples scores ~2/3 label accuracy; the floor's is
+    the classifier's accuracy on real images of the same classes (1 here); unconditional runs report none."""
+    rng = np.random.default_rng(1)
+    train_labels, test_labels = rng.integers(0, 10, 3000), rng.integers(0, 10, 1000)
+    asked = np.arange(300) % 10
+    made = asked.copy()
+    made[::3] = (made[::3] + 1) % 10  # every third sample is of the wrong class
+    train, test, fake = (_clustered(train_labels, 1), _clustered(test_labels, 2), _clustered(made, 3))
+    kw = {"kid_subsets": 5, "kid_subset_size": 100, "is_splits": 2}
+    res = evaluate_features(fake, test, train, fake_labels=asked, train_labels=train_labels, **kw)
+    assert res["label_accuracy"] == pytest.approx(2 / 3, abs=1e-6) and res["floor"]["label_accuracy"] == 1.0
+    assert "label_accuracy" not in evaluate_features(fake, test, train, **kw)
+
+
 def test_evaluate_images_reports_everything_with_counts():
     torch.manual_seed(0)
     net = FeatureNet(widths=(4, 4, 8), feature_dim=8).eval()

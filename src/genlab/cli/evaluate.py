@@ -21,6 +21,7 @@ _ROWS = (  # (label, key in the metrics dict, key in the floor dict or None)
     ("precision", "precision", "precision"),
     ("recall", "recall", "recall"),
     ("class KL to uniform (nats)", "class_kl_uniform", "class_kl_uniform"),
+    ("label accuracy (conditional)", "label_accuracy", "label_accuracy"),
 )
 
 

@@ -409,6 +409,13 @@ def _check_labels(labels: ArrayLike1d, count: int) -> ArrayLike1d:
     return labels
 
 
+def label_accuracy(logits: Tensor, labels: ArrayLike1d) -> float:
+    """Fraction of images (logits (N, K) of the domain classifier) classified as the class in `labels` (N,): for a
+    conditional generator, how often a sample is of the class it was asked for."""
+    target = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=logits.device)
+    return float((logits.argmax(1) == target).float().mean())
+
+
 def _floor(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], count: int, seed: int,
            fake_labels: ArrayLike1d | None = None, train_labels: ArrayLike1d | None = None, **kw: Any
            ) -> dict[str, Any]:
@@ -417,8 +424,11 @@ def _floor(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], count: int
     matched = fake_labels is not None and train_labels is not None
     idx = torch.from_numpy(class_matched_indices(train_labels, fake_labels, seed) if matched
                            else floor_indices(train[0].shape[0], count, seed))
-    return {**compare_features((train[0][idx], train[1][idx]), test, seed=seed, **kw), "seed": seed,
-            "sampling": "class-matched" if matched else "random"}
+    out = {**compare_features((train[0][idx], train[1][idx]), test, seed=seed, **kw), "seed": seed,
+           "sampling": "class-matched" if matched else "random"}
+    if matched and kw.get("class_balance", True):  # the classifier's accuracy on real images of those classes
+        out["label_accuracy"] = label_accuracy(train[1][idx], np.asarray(train_labels)[idx.numpy()])
+    return out
 
 
 def _memorisation(fake_f: Tensor, test_f: Tensor, train_f: Tensor) -> dict[str, float]:
@@ -442,6 +452,8 @@ def evaluate_features(fake: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor],
     if fake_labels is not None:
         _check_labels(fake_labels, fake[0].shape[0])
     result: dict[str, Any] = {**compare_features(fake, test, seed=seed, **kw), "seed": seed}
+    if fake_labels is not None and class_balance:
+        result["label_accuracy"] = label_accuracy(fake[1], fake_labels)
     if train is not None:
         result["memorisation"] = _memorisation(fake[0], test[0], train[0])
         if with_floor:
