@@ -353,10 +353,6 @@ def regularity(source: PathLike, n: int = 2000, *, out_json: PathLike | None = N
     return stats
 
 
-# snapshot header keys that save_snapshot writes itself (the rest of a header is carried over by fit_density)
-_OWN_HEADER_KEYS = {"schema_version", "family", "kwargs", "codec", "weights", "genlab_version", "git_commit"}
-
-
 def fit_density(source: PathLike, out: PathLike, n: int = 5000, *, split: str = "train", seed: int = 0,
                 dataset: str | None = None, data_dir: PathLike | None = None, device: str = "auto"
                 ) -> dict[str, Any]:
@@ -364,7 +360,7 @@ def fit_density(source: PathLike, out: PathLike, n: int = 5000, *, split: str = 
     codes of `n` real images of `split`, and write the model with it as a new snapshot `out` (atomic; the rest of
     the header is kept, plus a "density" entry). Training does this itself; this is for snapshots written
     before it did, or to refit on more images. Returns the fit's statistics and the path."""
-    from genlab.checkpoints.snapshot import save_snapshot
+    from genlab.checkpoints.snapshot import OWN_HEADER_KEYS, save_snapshot
 
     gen, model = _load(source, device)
     if not hasattr(model, "fit_density"):
@@ -378,7 +374,7 @@ def fit_density(source: PathLike, out: PathLike, n: int = 5000, *, split: str = 
     stats = model.fit_density(x.to(gen.device), None if labels is None else labels.to(gen.device), seed=seed)
     stats = {"source": str(source), "split": split, "num_images": int(x.shape[0]),
              "components": int(model.cfg.density_components), **stats}
-    extra = {k: v for k, v in gen.header.items() if k not in _OWN_HEADER_KEYS}
+    extra = {k: v for k, v in gen.header.items() if k not in OWN_HEADER_KEYS}
     path = save_snapshot(out, model, gen.codec.state(), weights=gen.header.get("weights", "raw"),
                          extra={**extra, "density": stats})
     return {**stats, "path": str(path)}

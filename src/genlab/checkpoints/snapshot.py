@@ -52,6 +52,10 @@ def state_dict_for_save(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
+# header keys save_snapshot writes itself; the rest of a header (run facts such as step or config) comes from `extra`
+OWN_HEADER_KEYS = frozenset({"schema_version", "family", "kwargs", "codec", "weights", "genlab_version", "git_commit"})
+
+
 def save_snapshot(path: str | Path, model: nn.Module, codec_state: dict[str, Any], *, weights: str = "ema",
                   extra: dict[str, Any] | None = None) -> Path:
     """Write `model` (a GenerativeModel) as safetensors with its self-describing header, atomically."""

@@ -105,6 +105,7 @@ class Trainer:
         self.images_seen = 0
         self.train_seconds = 0.0
         self.epochs_done = 0
+        self._density_batch: tuple[torch.Tensor, torch.Tensor | None] | None = None  # see fit_density
 
     # --- setup --------------------------------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -278,9 +279,11 @@ class Trainer:
         model = self.ema.model if self.ema else self.model
         if not hasattr(model, "fit_density"):
             return {}
-        n = min(images, len(self.data))
-        idx = np.sort(np.random.default_rng(self.cfg.train.seed).choice(len(self.data), n, replace=False))
-        x_u8, y = self.data.get_batch(idx)
+        if self._density_batch is None:  # the same seeded subset every time: read it once
+            n = min(images, len(self.data))
+            idx = np.sort(np.random.default_rng(self.cfg.train.seed).choice(len(self.data), n, replace=False))
+            self._density_batch = self.data.get_batch(idx)
+        x_u8, y = self._density_batch
         y = y.to(self.device) if y is not None and model.num_classes > 0 else None
         was_training = model.training
         model.eval()

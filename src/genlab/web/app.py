@@ -101,24 +101,8 @@ class BodyLimit:
                 await _error(413, f"{what} exceeds the limit of {limit} bytes")(scope, receive, send)
 
 
-def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None = None, workers: int = 1,
-               queue: int = 20, cache_size: int = 4, device: str = "auto") -> FastAPI:
-    """The web app. `data_dir` holds musdb/MUSDB18-7 (default $GENLAB_DATA_DIR); `queue` bounds admitted jobs."""
-    catalog = SnapshotCatalog(runs_dir, cache_size=cache_size, device=device)
-    jobs = JobQueue(workers=workers, capacity=queue)
-    data_dir = data_dir or os.environ.get("GENLAB_DATA_DIR") or None
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        yield
-        jobs.shutdown()
-
-    app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
-                  lifespan=lifespan)
-    app.state.catalog, app.state.jobs, app.state.data_dir = catalog, jobs, data_dir
-    app.add_middleware(BodyLimit)
-    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as JSON {"error": one line}: user mistakes 400/422, a full queue 503, the rest 500."""
     @app.exception_handler(GenlabError)
     async def _genlab_error(_req: Request, e: GenlabError) -> JSONResponse:
         return _error(400, str(e).splitlines()[0] if str(e) else type(e).__name__)
@@ -139,6 +123,27 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
     async def _unexpected(req: Request, e: Exception) -> JSONResponse:
         log.exception("unexpected error in %s %s", req.method, req.url.path)
         return _error(500, f"internal error ({type(e).__name__}); the server log has the details")
+
+
+def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None = None, workers: int = 1,
+               queue: int = 20, cache_size: int = 4, device: str = "auto") -> FastAPI:
+    """The web app. `data_dir` holds musdb/MUSDB18-7 (default $GENLAB_DATA_DIR); `queue` bounds admitted jobs."""
+    catalog = SnapshotCatalog(runs_dir, cache_size=cache_size, device=device)
+    jobs = JobQueue(workers=workers, capacity=queue)
+    data_dir = data_dir or os.environ.get("GENLAB_DATA_DIR") or None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  lifespan=lifespan)
+    app.state.catalog, app.state.jobs, app.state.data_dir = catalog, jobs, data_dir
+    app.add_middleware(BodyLimit)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    _add_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
