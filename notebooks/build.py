@@ -978,8 +978,10 @@ NB05 = [
     ## Generation
 
     The VAEs sample z ~ N(0, I) and decode. Deterministic autoencoders have no prior; genlab samples them from a
-    Gaussian fitted to their training codes (Ghosh et al. 2020), which shows how much less regular their latent
-    is. Same seeds for every model:
+    10-component Gaussian mixture fitted to their training codes after training (Ghosh et al. 2020). A single
+    Gaussian would fill the gaps between the clusters of an irregular latent with codes no image has; the mixture
+    follows the clusters, and on MNIST it beats the VAE's prior samples (FID 35.7 against 89.6, docs/families.md).
+    Same seeds for every model:
     """),
     code('''
     panels = [(label, make_grid(g.generate(32, seed=0), nrow=8)) for label, g in gens.items()]
