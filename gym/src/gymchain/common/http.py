@@ -1,0 +1,60 @@
+"""What every gymchain FastAPI app shares: offline Swagger, request ids, error handlers, health."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from gymchain.common.db import get_engine
+from gymchain.common.errors import install_error_handlers
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+log = logging.getLogger("gymchain.http")
+
+
+def incoming_request_id(value: str | None) -> str:
+    """Keep a well-formed incoming id (so one id follows a request across services), else make a new one."""
+    if value and _REQUEST_ID_RE.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next):
+        request.state.request_id = incoming_request_id(request.headers.get(REQUEST_ID_HEADER))
+        response = await call_next(request)
+        response.headers[REQUEST_ID_HEADER] = request.state.request_id
+        return response
+
+
+def create_app(name: str, description: str, version: str = "0.1.0", with_db_health: bool = True) -> FastAPI:
+    """A service app: Swagger UI served offline at /docs, JSON errors, X-Request-ID, GET /health."""
+    app = FastAPIOffline(title=f"gymchain {name}", description=description, version=version)
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["health"], summary="Liveness and database reachability (no authentication)")
+    def health() -> dict:
+        status = {"service": name, "status": "ok"}
+        if with_db_health:
+            try:
+                with get_engine().connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                status["database"] = "ok"
+            except SQLAlchemyError as exc:  # reported, not raised: health must answer
+                status.update(status="degraded", database=type(exc).__name__)
+        return status
+
+    return app
+
+
+def request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "") or uuid.uuid4().hex

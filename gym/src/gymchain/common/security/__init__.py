@@ -1,0 +1,1 @@
+"""Security kernel: password hashing, JWT access tokens, RBAC dependencies, PII encryption."""
