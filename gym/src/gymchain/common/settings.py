@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_PII_KEY = base64.urlsafe_b64encode(b"dev-only-pii-key-32-bytes-long!!").decode()
 DEV_INDEX_KEY = "dev-only-blind-index-key-change-me"
+DEV_SYNC_SECRET = "dev-only-sync-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "gym:"  # every Redis key of this deployment starts with it (tests use a per-run one)
     rabbit_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    rabbit_queue_suffix: str = ""  # tests use a per-run suffix
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_topic_suffix: str = ""  # tests use a per-run suffix
+    sync_secret: str = DEV_SYNC_SECRET  # HMAC key for unit <-> central sync tokens (G2's sync)
+    central_sync_url: str = "http://127.0.0.1:8110"
 
     jwt_secret: str = DEV_SECRET
     jwt_issuer: str = "gymchain-auth"
@@ -53,7 +59,8 @@ def check_production(settings: Settings) -> None:
     """Refuse development secrets in production."""
     if settings.env != "production":
         return
-    for name, dev in (("jwt_secret", DEV_SECRET), ("pii_key", DEV_PII_KEY), ("blind_index_key", DEV_INDEX_KEY)):
+    for name, dev in (("jwt_secret", DEV_SECRET), ("pii_key", DEV_PII_KEY), ("blind_index_key", DEV_INDEX_KEY),
+                      ("sync_secret", DEV_SYNC_SECRET)):
         if getattr(settings, name) == dev:
             raise SystemExit(f"GYM_{name.upper()}: the development default is not allowed when GYM_ENV=production")
 
