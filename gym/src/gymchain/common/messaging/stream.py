@@ -1,0 +1,150 @@
+"""The event stream over the Kafka protocol (confluent-kafka): topics, keyed producers, consumer groups.
+
+Locally the broker is Tansu (memory storage, started by ``gym/scripts/start_infra.sh``); in production the same
+code talks to Apache Kafka: only ``bootstrap`` changes. Messages are JSON envelopes written by the outbox relay
+(``event_id``, ``topic``, ``key``, ``created_at``, ``payload``) with the event id also in a header. Consumers
+commit offsets by hand after processing, so a crash re-delivers rather than loses; processing must therefore be
+idempotent (drop event ids already seen).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from gymchain.common.outbox import PublishError
+from gymchain.common.settings import get_settings
+
+STREAM_TOPICS = ("checkins", "bookings", "sensor-readings")
+# A short rebalance timeout keeps a group join at ~3 s on Tansu (it waits the whole timeout otherwise: ~23 s);
+# real Kafka clusters may prefer the library defaults (300 s / 45 s).
+GROUP_TIMEOUTS = {"max.poll.interval.ms": 10000, "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000}
+
+
+def bootstrap_servers() -> str:
+    return get_settings().kafka_bootstrap
+
+
+def topic_name(logical: str, suffix: str | None = None) -> str:
+    """The broker topic of a logical topic: ``GYM_KAFKA_TOPIC_SUFFIX`` appended (tests use a per-run one)."""
+    suffix = get_settings().kafka_topic_suffix if suffix is None else suffix
+    return f"{logical}{suffix}"
+
+
+def ensure_topics(names: Iterable[str], *, partitions: int = 3, bootstrap: str | None = None,
+                  timeout_s: float = 15.0) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap or bootstrap_servers()})
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    wanted = [name for name in names if name not in existing]
+    if not wanted:
+        return []
+    futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)
+                                   for name in wanted], operation_timeout=timeout_s)
+    for future in futures.values():
+        try:
+            future.result(timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return wanted
+
+
+class KafkaPublisher:
+    """The outbox relay's publisher: keyed, idempotent producer; ``flush`` raises if any message failed."""
+
+    def __init__(self, bootstrap: str | None = None, *, flush_timeout_s: float = 15.0):
+        self.producer = Producer({"bootstrap.servers": bootstrap or bootstrap_servers(), "acks": "all",
+                                  "enable.idempotence": True, "linger.ms": 5,
+                                  "message.timeout.ms": int(flush_timeout_s * 1000)})
+        self.flush_timeout_s = flush_timeout_s
+        self._errors: list[str] = []
+
+    def _on_delivery(self, error, message) -> None:
+        if error is not None:
+            self._errors.append(f"{message.topic()}: {error}")
+
+    def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
+        self.producer.produce(topic, key=key.encode(), value=value, headers=list(headers.items()),
+                              on_delivery=self._on_delivery)
+        self.producer.poll(0)
+
+    def flush(self) -> None:
+        left = self.producer.flush(self.flush_timeout_s)
+        errors, self._errors = self._errors, []
+        if left or errors:
+            raise PublishError(f"{left} message(s) unconfirmed, {len(errors)} failed: {errors[:3]}")
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    event_id: str
+    payload: dict
+    envelope: dict
+
+
+def decode(message) -> StreamEvent:
+    """A consumed message as a StreamEvent; ValueError naming topic/partition/offset if it is not an envelope."""
+    where = f"{message.topic()}[{message.partition()}]@{message.offset()}"
+    try:
+        envelope = json.loads(message.value())
+        event_id, payload = str(envelope["event_id"]), envelope["payload"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"stream message {where}: not an outbox envelope ({exc})") from None
+    key = message.key().decode() if message.key() is not None else None
+    return StreamEvent(message.topic(), message.partition(), message.offset(), key, event_id, payload, envelope)
+
+
+class GroupConsumer:
+    """A member of a consumer group with manual commits: poll a batch, process it, then ``commit``."""
+
+    def __init__(self, group_id: str, topics: Iterable[str], *, bootstrap: str | None = None,
+                 on_assign: Callable[[list[TopicPartition]], None] | None = None, **config):
+        settings = {"bootstrap.servers": bootstrap or bootstrap_servers(), "group.id": group_id,
+                    "enable.auto.commit": False, "auto.offset.reset": "earliest", **GROUP_TIMEOUTS, **config}
+        self.consumer = Consumer(settings)
+        self.assigned: list[TopicPartition] = []
+
+        def _assign(consumer, partitions):
+            self.assigned = list(partitions)
+            if on_assign:
+                on_assign(self.assigned)
+
+        def _revoke(consumer, partitions):
+            self.assigned = []
+
+        self.consumer.subscribe(list(topics), on_assign=_assign, on_revoke=_revoke)
+
+    def poll_batch(self, max_messages: int = 100, timeout_s: float = 1.0) -> list[StreamEvent]:
+        messages = self.consumer.consume(max_messages, timeout_s)
+        events = []
+        for message in messages:
+            if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(message.error())
+            events.append(decode(message))
+        return events
+
+    def commit(self) -> None:
+        """Commit the offsets of everything polled so far (synchronously)."""
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:  # nothing polled since the last commit
+                raise
+
+    def committed(self) -> dict[tuple[str, int], int]:
+        parts = self.consumer.committed(self.assigned, timeout=10)
+        return {(tp.topic, tp.partition): tp.offset for tp in parts}
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -1,0 +1,136 @@
+"""The transactional outbox against a real PostgreSQL database, and its relay into the real Kafka-protocol broker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from data_fixtures import kafka_bootstrap, pg_engine, pg_url, run_suffix  # noqa: F401
+from gymchain.common import outbox
+from gymchain.common.messaging import stream
+
+
+class RecordingPublisher:
+    """Keeps what the relay published; ``fail`` makes flush refuse the batch like a broker that is down."""
+
+    def __init__(self, fail: bool = False):
+        self.fail = fail
+        self.sent: list[tuple[str, str, dict, dict]] = []
+
+    def publish(self, topic, key, value, headers):
+        self.sent.append((topic, key, json.loads(value), headers))
+
+    def flush(self):
+        if self.fail:
+            self.sent.clear()
+            raise outbox.PublishError("broker down")
+
+
+@pytest.fixture
+def engine(pg_engine):  # noqa: F811
+    outbox.create_outbox_table(pg_engine)
+    return pg_engine
+
+
+def test_event_commits_and_rolls_back_with_the_callers_transaction(engine):
+    with Session(engine) as session:
+        kept = outbox.add_event(session, topic="checkins", key="m1", payload={"member_id": "m1"})
+        session.commit()
+    with Session(engine) as session:
+        outbox.add_event(session, topic="checkins", key="m2", payload={"member_id": "m2"})
+        session.rollback()
+    with engine.connect() as conn:
+        ids = conn.execute(sa.select(outbox.outbox_events.c.event_id)).scalars().all()
+    assert [str(i) for i in ids] == [kept]
+
+
+@pytest.mark.parametrize(("field", "kwargs"), [
+    ("topic", {"topic": "Check Ins", "key": "k", "payload": {}}),
+    ("key", {"topic": "checkins", "key": "", "payload": {}}),
+    ("payload", {"topic": "checkins", "key": "k", "payload": {"x": object()}}),
+    ("event_id", {"topic": "checkins", "key": "k", "payload": {}, "event_id": "not-a-uuid"}),
+])
+def test_bad_event_is_refused_with_the_field_named(engine, field, kwargs):
+    with Session(engine) as session, pytest.raises(ValueError, match=field):
+        outbox.add_event(session, **kwargs)
+
+
+def test_relay_publishes_in_order_marks_sent_and_never_twice(engine):
+    with Session(engine) as session:
+        ids = [outbox.add_event(session, topic="bookings", key=f"m{i % 2}", payload={"n": i}) for i in range(7)]
+        session.commit()
+    publisher = RecordingPublisher()
+    assert outbox.relay_once(engine, publisher, batch_size=5) == 5
+    assert outbox.relay_once(engine, publisher, batch_size=5) == 2
+    assert outbox.relay_once(engine, publisher) == 0
+    assert [sent[2]["event_id"] for sent in publisher.sent] == ids
+    assert [sent[2]["payload"]["n"] for sent in publisher.sent] == list(range(7))
+    assert publisher.sent[0][3] == {"event_id": ids[0]}
+    assert outbox.pending_count(engine) == 0
+
+
+def test_failed_flush_leaves_the_batch_unsent(engine):
+    with Session(engine) as session:
+        outbox.add_event(session, topic="bookings", key="m", payload={})
+        session.commit()
+    with pytest.raises(outbox.PublishError):
+        outbox.relay_once(engine, RecordingPublisher(fail=True))
+    assert outbox.pending_count(engine) == 1
+    assert outbox.relay_once(engine, RecordingPublisher()) == 1
+
+
+def test_second_relay_waits_while_the_first_holds_the_lock(engine):
+    with Session(engine) as session:
+        outbox.add_event(session, topic="bookings", key="m", payload={})
+        session.commit()
+    with engine.begin() as other:  # another relay in the middle of its batch
+        other.execute(sa.select(sa.func.pg_advisory_xact_lock(outbox.RELAY_LOCK_KEY)))
+        assert outbox.relay_once(engine, RecordingPublisher()) == 0
+    assert outbox.relay_once(engine, RecordingPublisher()) == 1
+
+
+def test_requeue_after_broker_loss_publishes_again(engine):
+    with Session(engine) as session:
+        outbox.add_event(session, topic="checkins", key="m", payload={"n": 1})
+        session.commit()
+    assert outbox.relay_once(engine, RecordingPublisher()) == 1
+    assert outbox.requeue_sent(engine) == 1  # the memory-only broker restarted and lost the topic
+    again = RecordingPublisher()
+    assert outbox.relay_once(engine, again) == 1
+    assert again.sent[0][2]["payload"] == {"n": 1}
+
+
+def test_relay_into_the_broker_keeps_per_key_order(engine, kafka_bootstrap, run_suffix):  # noqa: F811
+    topic = stream.topic_name("checkins", run_suffix)
+    stream.ensure_topics([topic], bootstrap=kafka_bootstrap)
+    with Session(engine) as session:
+        ids = [outbox.add_event(session, topic="checkins", key=f"member-{i % 3}", payload={"seq": i})
+               for i in range(30)]
+        session.commit()
+    stop = threading.Event()
+    relay = threading.Thread(target=outbox.run_relay, args=(engine, stream.KafkaPublisher(kafka_bootstrap)),
+                             kwargs={"stop": stop, "topic_name": lambda t: stream.topic_name(t, run_suffix)})
+    relay.start()
+    try:
+        assert outbox.wait_until_drained(engine, 20)
+    finally:
+        stop.set()
+        relay.join()
+    consumer = stream.GroupConsumer(f"outbox-test-{uuid.uuid4().hex[:6]}", [topic], bootstrap=kafka_bootstrap)
+    events = []
+    try:
+        for _ in range(60):
+            events += consumer.poll_batch(50, 1.0)
+            if len(events) >= 30:
+                break
+    finally:
+        consumer.close()
+    assert sorted(e.event_id for e in events) == sorted(ids)
+    for key in ("member-0", "member-1", "member-2"):
+        seqs = [e.payload["seq"] for e in sorted(events, key=lambda e: (e.partition, e.offset)) if e.key == key]
+        assert seqs == sorted(seqs) and len(seqs) == 10
