@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     kafka_topic_suffix: str = ""  # tests use a per-run suffix
     sync_secret: str = DEV_SYNC_SECRET  # HMAC key for unit <-> central sync tokens (G2's sync)
     central_sync_url: str = "http://127.0.0.1:8110"
+    docstore_backend: str = "postgres"  # or "mongo" where a MongoDB exists
+    mongo_url: str = "mongodb://127.0.0.1:27017/gymchain"
 
     jwt_secret: str = DEV_SECRET
     jwt_issuer: str = "gymchain-auth"
