@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import warnings
@@ -32,6 +33,11 @@ from genlab.errors import GenlabError
 STEM_STREAMS: dict[str, int] = {"mixture": 0, "drums": 1, "bass": 2, "other": 3, "vocals": 4}
 SAMPLE_RATE_HZ = 44100
 SILENCE_DBFS = -60.0  # RMS below this (dB re full scale) counts as a silent stem
+# One frame of the largest STFT genlab's audio models use (n_fft 2048, centred): shorter inputs have no frame.
+MIN_INPUT_SAMPLES = 2048
+# A decoded stream may fall short of the container's duration by AAC priming/padding (1024 samples a side) and
+# rounding; anything shorter than this tolerance means the file ended early.
+DECODE_SLACK_S = 0.1
 
 
 class AudioWarning(UserWarning):
@@ -46,6 +52,7 @@ class StreamInfo:
     sample_rate_hz: int
     channels: int
     codec: str
+    duration_s: float | None = None  # as the container declares it (None when it does not say)
 
 
 # --- ffmpeg ---------------------------------------------------------------------------------------------------------
@@ -61,12 +68,18 @@ def find_ffmpeg(tool: str = "ffmpeg") -> str:
 
 
 def _run(cmd: list[str], path: Path) -> bytes:
-    """Run an ffmpeg tool; on failure raise GenlabError with the file and ffmpeg's last stderr line."""
+    """Run an ffmpeg tool; on failure raise GenlabError with the file and ffmpeg's last stderr line.
+
+    ffmpeg exits 0 on a file cut short (it decodes what is there and logs "partial file"), so any stderr line saying
+    the input is partial or invalid is an error too."""
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    lines = [ln.strip() for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-        last = lines[-1].strip() if lines else f"exit code {proc.returncode}"
+        last = lines[-1] if lines else f"exit code {proc.returncode}"
         raise GenlabError(f"cannot decode audio file '{path}': {last}")
+    damaged = [ln for ln in lines if "partial file" in ln or "Invalid data" in ln]
+    if damaged:
+        raise GenlabError(f"audio file '{path}' is truncated or damaged (ffmpeg: {damaged[-1]})")
     return proc.stdout
 
 
@@ -80,10 +93,18 @@ def probe_streams(path: str | Path) -> list[StreamInfo]:
 @lru_cache(maxsize=1024)
 def _probe(path: str, mtime_ns: int, size: int, ffprobe: str) -> tuple[StreamInfo, ...]:
     cmd = [ffprobe, "-v", "error", "-select_streams", "a", "-show_entries",
-           "stream=sample_rate,channels,codec_name", "-of", "json", path]
+           "stream=sample_rate,channels,codec_name,duration", "-of", "json", path]
     streams = json.loads(_run(cmd, Path(path)) or b"{}").get("streams", [])
-    return tuple(StreamInfo(k, int(s.get("sample_rate", 0)), int(s.get("channels", 0)), s.get("codec_name", "?"))
+    return tuple(StreamInfo(k, int(s.get("sample_rate", 0)), int(s.get("channels", 0)), s.get("codec_name", "?"),
+                            _float_or_none(s.get("duration")))
                  for k, s in enumerate(streams))
+
+
+def _float_or_none(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "N/A") else None
+    except ValueError:
+        return None
 
 
 def stream_index(stem: str | int) -> int:
@@ -120,7 +141,22 @@ def decode_stream(path: str | Path, stream: str | int = 0, sample_rate_hz: int =
     cmd += ["-t", f"{duration_s:.6f}"] if duration_s is not None else []
     cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sample_rate_hz), "-"]
     raw = np.frombuffer(_run(cmd, path), dtype="<f4")
-    return np.ascontiguousarray(raw.reshape(-1, channels).T, dtype=np.float32)
+    audio = np.ascontiguousarray(raw.reshape(-1, channels).T, dtype=np.float32)
+    _check_decoded_length(path, k, audio.shape[1] / sample_rate_hz, infos[k].duration_s, start_s, duration_s)
+    return check_audio(audio, path)
+
+
+def _check_decoded_length(path: Path, k: int, got_s: float, stream_s: float | None, start_s: float,
+                          duration_s: float | None) -> None:
+    """GenlabError when ffmpeg returned less audio than the container declares for the window asked for."""
+    if stream_s is None:
+        return
+    expected_s = max(0.0, stream_s - start_s)
+    if duration_s is not None:
+        expected_s = min(expected_s, duration_s)
+    if got_s < expected_s - DECODE_SLACK_S:
+        raise GenlabError(f"audio file '{path}' is truncated: stream {k} declares {stream_s:.2f} s but only "
+                          f"{got_s:.2f} s of the {expected_s:.2f} s asked for could be decoded")
 
 
 def _warn_conversion(path: Path, info: StreamInfo, sample_rate_hz: int, channels: int) -> None:
@@ -142,27 +178,68 @@ def _soundfile():
 
 
 def read_wav(path: str | Path, sample_rate_hz: int | None = SAMPLE_RATE_HZ, channels: int | None = 2,
-             start_s: float = 0.0, duration_s: float | None = None, strict_rate: bool = False) -> np.ndarray:
+             start_s: float = 0.0, duration_s: float | None = None, strict_rate: bool = False,
+             min_samples: int = 1) -> np.ndarray:
     """Read a WAV/FLAC file as float32 ``(channels, S)``.
 
     A file at another rate is resampled to `sample_rate_hz` with a warning (or, with ``strict_rate``, rejected);
-    ``sample_rate_hz=None`` keeps the file's rate, ``channels=None`` keeps its channel count.
+    ``sample_rate_hz=None`` keeps the file's rate, ``channels=None`` keeps its channel count. A truncated WAV (its
+    data chunk declares more bytes than the file holds), NaN/Inf samples, or fewer than `min_samples` samples
+    (e.g. `MIN_INPUT_SAMPLES`, one STFT frame) are refused with GenlabError naming the file.
     """
     sf, path = _soundfile(), _existing(path)
+    check_wav_complete(path)
     try:
         with sf.SoundFile(str(path)) as f:
             rate = f.samplerate
             f.seek(round(start_s * rate))
             frames = -1 if duration_s is None else round(duration_s * rate)
             data = f.read(frames, dtype="float32", always_2d=True).T
-    except RuntimeError as e:  # soundfile raises LibsndfileError (a RuntimeError) on unreadable files
+    except (RuntimeError, ValueError) as e:  # soundfile raises LibsndfileError (a RuntimeError) on unreadable files
         raise GenlabError(f"cannot read audio file '{path}': {str(e).splitlines()[-1]}") from e
+    check_audio(data, path, min_samples)
     if sample_rate_hz is not None and rate != sample_rate_hz:
         if strict_rate:
             raise GenlabError(f"'{path}' has sample rate {rate} Hz; expected {sample_rate_hz} Hz")
         warnings.warn(f"'{path.name}': resampling {rate} Hz → {sample_rate_hz} Hz", AudioWarning, stacklevel=2)
         data = resample(data, rate, sample_rate_hz)
     return data if channels is None else to_channels(data, channels, name=path.name)
+
+
+def check_audio(audio: np.ndarray, path: str | Path, min_samples: int = 1) -> np.ndarray:
+    """`audio` ``(C, S)`` unchanged, or GenlabError naming `path` when it has fewer than `min_samples` samples or
+    holds NaN/Inf (which every transform downstream would turn into full-scale noise)."""
+    need = max(1, min_samples)
+    if audio.shape[-1] < need:
+        what = "no audio samples (0 frames)" if audio.shape[-1] == 0 else f"only {audio.shape[-1]} samples"
+        frame = " (one STFT frame)" if need > 1 else ""
+        raise GenlabError(f"audio file '{path}' has {what}; expected at least {need}{frame}")
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        first = int(np.argwhere(bad)[0][-1])
+        raise GenlabError(f"audio file '{path}' holds {int(bad.sum())} NaN/Inf sample(s) (first at sample {first}); "
+                          "expected finite values in [-1, 1]")
+    return audio
+
+
+def check_wav_complete(path: Path) -> None:
+    """GenlabError when a RIFF/WAVE file's data chunk declares more bytes than the file holds (a cut-off copy);
+    other formats, and streaming WAVs whose size field is 0 or 0xFFFFFFFF (unknown), are not checked here."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                held = size - offset - 8
+                if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > held:
+                    raise GenlabError(f"audio file '{path}' is truncated: its data chunk declares {chunk_size} bytes "
+                                      f"but the file holds {held} ({100 * held / chunk_size:.0f}%)")
+                return
+            offset += 8 + chunk_size + (chunk_size & 1)
 
 
 def wav_info(path: str | Path) -> tuple[int, int, int]:

@@ -49,6 +49,13 @@ class Stft(nn.Module):
     def num_bins(self) -> int:
         return self.n_fft // 2 + 1
 
+    def check_length(self, num_samples: int) -> None:
+        """GenlabError when `num_samples` cannot make one frame (centred reflect padding needs > n_fft/2)."""
+        need = self.n_fft // 2 + 1 if self.centre else self.n_fft
+        if num_samples < need:
+            raise GenlabError(f"audio of {num_samples} samples is shorter than one STFT frame; expected at least "
+                              f"{need} samples (n_fft={self.n_fft})")
+
     def num_frames(self, num_samples: int) -> int:
         """Frames produced for a signal of `num_samples` samples."""
         if self.centre:
@@ -56,7 +63,8 @@ class Stft(nn.Module):
         return max(0, (num_samples - self.n_fft) // self.hop + 1)
 
     def forward(self, wave: Tensor) -> Tensor:
-        """(..., S) real → (..., F, T) complex."""
+        """(..., S) real → (..., F, T) complex; GenlabError for a signal too short to hold one frame."""
+        self.check_length(wave.shape[-1])
         flat, lead = _fold(wave)
         spec = torch.stft(flat, self.n_fft, self.hop, window=self.window.to(flat.dtype), center=self.centre,
                           pad_mode="reflect", return_complex=True)
@@ -242,6 +250,13 @@ class SpectrogramCodec(nn.Module):
     def _fit(self, feats: Iterable[Tensor]) -> SpectrogramCodec:
         self.norm.fit(feats)
         return self
+
+    def check_length(self, num_samples: int) -> None:
+        """GenlabError when `num_samples` cannot make one frame (centred reflect padding needs > n_fft/2)."""
+        need = self.n_fft // 2 + 1 if self.centre else self.n_fft
+        if num_samples < need:
+            raise GenlabError(f"audio of {num_samples} samples is shorter than one STFT frame; expected at least "
+                              f"{need} samples (n_fft={self.n_fft})")
 
     def num_frames(self, num_samples: int) -> int:
         return self.stft.num_frames(num_samples)
