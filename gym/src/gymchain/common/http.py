@@ -35,25 +35,29 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
         return response
 
 
-def create_app(name: str, description: str, version: str = "0.1.0", with_db_health: bool = True) -> FastAPI:
+def create_app(name: str, description: str, version: str = "0.1.0", with_health: bool = True) -> FastAPI:
     """A service app: Swagger UI served offline at /docs, JSON errors, X-Request-ID, GET /health."""
     app = FastAPIOffline(title=f"gymchain {name}", description=description, version=version)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 
-    @app.get("/health", tags=["health"], summary="Liveness and database reachability (no authentication)")
-    def health() -> dict:
-        status = {"service": name, "status": "ok"}
-        if with_db_health:
-            try:
-                with get_engine().connect() as conn:
-                    conn.execute(text("SELECT 1"))
-                status["database"] = "ok"
-            except SQLAlchemyError as exc:  # reported, not raised: health must answer
-                status.update(status="degraded", database=type(exc).__name__)
-        return status
+    if with_health:
+        @app.get("/health", tags=["health"], summary="Liveness and database reachability (no authentication)")
+        def health() -> dict:
+            return database_health(name)
 
     return app
+
+
+def database_health(name: str) -> dict:
+    status = {"service": name, "status": "ok"}
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        status["database"] = "ok"
+    except SQLAlchemyError as exc:  # reported, not raised: health must answer
+        status.update(status="degraded", database=type(exc).__name__)
+    return status
 
 
 def request_id(request: Request) -> str:

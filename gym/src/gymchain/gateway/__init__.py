@@ -1,0 +1,1 @@
+"""The API gateway: one public entry that routes /api/<service>/... to the services."""

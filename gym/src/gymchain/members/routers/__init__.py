@@ -1,0 +1,1 @@
+"""HTTP routes of the members service, one module per domain."""
