@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,8 +126,76 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     return value
 
 
+# --- value ranges -----------------------------------------------------------------------------------------------
+# (accepts(value), what is expected) per key. Checked whenever a key is set — preset, YAML file, config.json or a
+# key=value override — so a bad value stops the run at resolve time instead of blowing the weights up later.
+def _number(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> Callable[[Any], bool]:
+    def accepts(v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    return accepts
+
+
+def _interval(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> str:
+    def text(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+    if hi == math.inf:
+        return f"a finite number {'>' if lo_open else '≥'} {text(lo)}"
+    return f"a number in {'(' if lo_open else '['}{text(lo)}, {text(hi)}{')' if hi_open else ']'}"
+
+
+def _range(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False) -> tuple[Callable, str]:
+    return _number(lo, hi, lo_open, hi_open), _interval(lo, hi, lo_open, hi_open)
+
+
+def _betas(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_number(0, 1, hi_open=True)(b) for b in v)
+
+
+def _class_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in v)
+
+
+MAX_SEED = 2**32 - 1  # NumPy's seed range (torch accepts more)
+VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "data.limit": _range(0),  # 0 = all
+    "data.classes": (_class_list, "a list of class indices ≥ 0"),
+    "train.batch_size": _range(1),
+    "train.lr": _range(0, lo_open=True),
+    "train.betas": (_betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+    "train.weight_decay": _range(0),
+    "train.warmup_steps": _range(0),
+    "train.grad_clip": _range(0),  # 0 = off
+    "train.ema_decay": _range(0, 1, hi_open=True),  # 0 = off; 1 would freeze the EMA at the initial weights
+    "train.accum_steps": _range(1),
+    "train.precision": (lambda v: v in ("auto", "fp32", "bf16"), "one of auto, fp32, bf16"),
+    "train.seed": _range(0, MAX_SEED),
+    "train.epochs": _range(0),
+    "train.max_steps": _range(0),
+    "train.time_limit_min": _range(0),
+    "train.epoch_images": _range(0),
+    "train.log_every": _range(1),
+    "train.checkpoint_every_min": _range(0, lo_open=True),
+    "train.keep_last": _range(1),
+    "train.threads": _range(0),  # 0 = torch's default
+    "sample.num_images": _range(1),
+    "sample.seed": _range(0, MAX_SEED),
+    "sample.steps": _range(1),
+    "sample.guidance": _range(0),
+}
+
+
+def check_value(key: str, value: Any) -> None:
+    """GenlabError naming the key, the value and the expected range when `value` is outside `VALUE_RULES[key]`."""
+    rule = VALUE_RULES.get(key)
+    if rule is not None and not rule[0](value):
+        raise GenlabError(f"config key '{key}' = {value!r} is out of range; expected {rule[1]}")
+
+
 def set_key(cfg: RunConfig, key: str, value: Any) -> None:
-    """Set a dotted key (``train.lr``) on `cfg`, checking the name and type."""
+    """Set a dotted key (``train.lr``) on `cfg`, checking the name, the type and the range (`VALUE_RULES`)."""
     if key == "family":
         if value != cfg.family:
             cfg.family = str(value)
@@ -140,7 +210,9 @@ def set_key(cfg: RunConfig, key: str, value: Any) -> None:
                 return
             raise _unknown_key(key, cfg)
         if i == len(parts) - 1:
-            setattr(obj, part, _coerce(key, value, getattr(obj, part)))
+            value = _coerce(key, value, getattr(obj, part))
+            check_value(key, value)
+            setattr(obj, part, value)
             return
         obj = getattr(obj, part)
     raise _unknown_key(key, cfg)
