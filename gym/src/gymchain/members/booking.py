@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gymchain.common.errors import CONSTRAINT_MESSAGES, Conflict, Forbidden, NotFound
@@ -125,7 +125,7 @@ def cancel(session: Session, booking: Booking, cls: ClassSession) -> Booking | N
     if not was_confirmed:
         return None
     promoted = session.scalars(select(Booking).where(Booking.class_id == cls.id, Booking.status == "waitlisted")
-                               .order_by(Booking.created_at, Booking.id).limit(1).with_for_update()).first()
+                               .order_by(Booking.id).limit(1).with_for_update()).first()
     if promoted is None:
         cls.booked_count -= 1
         return None
@@ -159,13 +159,16 @@ def cancel_class(session: Session, cls: ClassSession) -> list[Booking]:
 
 
 def waitlist_positions(session: Session, bookings: list[Booking]) -> dict[int, int]:
-    """1-based position of each wait-listed booking in its class's queue."""
+    """1-based position of each wait-listed booking in its class's queue.
+
+    The queue is in id order: ids are drawn while the class row is locked, so they follow the order in which
+    bookings were decided (``created_at`` is the transaction's start time and may not).
+    """
     waiting = [b for b in bookings if b.status == "waitlisted"]
     positions = {}
     for b in waiting:
         ahead = session.scalar(select(func.count()).select_from(Booking).where(
-            Booking.class_id == b.class_id, Booking.status == "waitlisted",
-            (Booking.created_at < b.created_at) | and_(Booking.created_at == b.created_at, Booking.id < b.id)))
+            Booking.class_id == b.class_id, Booking.status == "waitlisted", Booking.id < b.id))
         positions[b.id] = int(ahead or 0) + 1
     return positions
 

@@ -78,7 +78,7 @@ def roster(class_id: ClassId, principal: Staff, db: DB) -> list[BookingOut]:
         raise NotFound(f"class {class_id} not found")
     ensure_unit(principal, cls.unit_id)
     rows = list(db.scalars(select(Booking).where(Booking.class_id == cls.id, Booking.status != "cancelled")
-                           .order_by(Booking.status, Booking.created_at, Booking.id)))
+                           .order_by(Booking.status, Booking.id)))
     return service.booking_outs(db, rows)
 
 
