@@ -11,8 +11,6 @@ fades sum to exactly 1, so split → merge is the identity and a processed signa
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 from torch import Tensor
 
 from genlab.errors import GenlabError
+from genlab.utils.io import atomic_path
 
 ChunkFn = Callable[[Tensor], Tensor]
 
@@ -113,18 +112,10 @@ def process_file_in_chunks(in_path: str | Path, out_path: str | Path, fn: ChunkF
     in_path, out_path = Path(in_path), Path(out_path)
     if not in_path.is_file():
         raise GenlabError(f"audio file not found: '{in_path}'")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.stem}.", suffix=".wav")
-    os.close(fd)
-    try:
-        with sf.SoundFile(str(in_path)) as src:
-            plan = plan_chunks(src.frames, round(chunk_s * src.samplerate), round(overlap_s * src.samplerate))
-            with sf.SoundFile(tmp, "w", src.samplerate, src.channels, subtype=subtype, format="WAV") as dst:
-                _stream(src, dst, fn, plan)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(out_path, suffix=".wav") as tmp, sf.SoundFile(str(in_path)) as src:
+        plan = plan_chunks(src.frames, round(chunk_s * src.samplerate), round(overlap_s * src.samplerate))
+        with sf.SoundFile(str(tmp), "w", src.samplerate, src.channels, subtype=subtype, format="WAV") as dst:
+            _stream(src, dst, fn, plan)
     return out_path
 
 

@@ -20,7 +20,6 @@ import os
 import shutil
 import struct
 import subprocess
-import tempfile
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab.errors import GenlabError
+from genlab.utils.io import atomic_path
 
 STEM_STREAMS: dict[str, int] = {"mixture": 0, "drums": 1, "bass": 2, "other": 3, "vocals": 4}
 SAMPLE_RATE_HZ = 44100
@@ -257,15 +257,8 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate_hz: int = SAMPLE_
         audio = audio[None]
     if audio.ndim != 2:
         raise GenlabError(f"write_wav '{path}': expected audio of shape (channels, samples), got {audio.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, np.clip(audio, -1.0, 1.0).T, int(sample_rate_hz), subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, suffix=".wav") as tmp:
+        sf.write(str(tmp), np.clip(audio, -1.0, 1.0).T, int(sample_rate_hz), subtype=subtype, format="WAV")
     return path
 
 
@@ -333,15 +326,8 @@ def cache_key(path: str | Path, stream: int, sample_rate_hz: int, channels: int)
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.save(f, array, allow_pickle=False)
 
 
 def load_stream(path: str | Path, stream: str | int = 0, sample_rate_hz: int = SAMPLE_RATE_HZ, channels: int = 2,

@@ -33,7 +33,7 @@ from genlab.training.device import pick_device, resolve_precision
 from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed
 from genlab.training.ema import EMA
 from genlab.training.setup import build_model, codec_for, load_training_data
-from genlab.utils.io import append_jsonl, write_json
+from genlab.utils.io import append_jsonl, drop_jsonl_rows, remove_stale_temps, write_json
 from genlab.utils.seeding import seed_everything
 
 # Config fields that may change between a run and its resumption (length of training, logging, hardware).
@@ -305,6 +305,17 @@ class Trainer:
         if self.callback:
             self.callback(event)
 
+    def _remove_stale_temps(self) -> None:
+        """Temp files of killed writes in this run (a kill -9 mid-save leaves e.g. a whole snapshot) are deleted."""
+        removed = remove_stale_temps(self.run_dir)
+        if removed and self.progress:
+            tqdm.write(f"removed {len(removed)} temp file(s) left by an interrupted write in {self.run_dir}")
+
+    def _drop_rows_after_state(self) -> None:
+        """Scalar rows logged after the state we (re)start from were logged by a run killed before its next
+        state; training repeats those steps, so the old rows go (else every such step appears twice)."""
+        drop_jsonl_rows(self.run_dir / "scalars.jsonl", lambda row: int(row.get("step", 0)) <= self.step)
+
     def _log(self, logs: dict[str, float], bar: tqdm, t_interval: float, n_interval: int) -> None:
         row = {"step": self.step, "epoch": self.images_seen / self.epoch_images, "images_seen": self.images_seen,
                "images_per_s": round(n_interval / max(t_interval, 1e-9), 2),
@@ -319,9 +330,11 @@ class Trainer:
     def run(self) -> TrainResult:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._remove_stale_temps()
         barrier(self.dist)
         resumed = self.try_resume()
         if self.dist.is_main:
+            self._drop_rows_after_state()
             write_json(self.run_dir / "config.json", self.cfg.to_dict())
         if resumed and self.progress and self.dist.is_main:
             tqdm.write(f"resuming {self.run_dir} at step {self.step} ({self.images_seen} images seen)")

@@ -7,33 +7,49 @@ behind. Rename is atomic on POSIX and on Windows (``os.replace``) when source an
 which is why the temp file lives next to the target rather than in /tmp.
 
 `append_jsonl` is the one non-atomic writer: a training log grows one line at a time and is flushed per line,
-so a crash loses at most the line being written.
+so a crash loses at most the line being written (`drop_jsonl_rows` rewrites it on resume).
+
+A process killed with SIGKILL cannot remove its temp file. Temp names say whose they are —
+``.tmp-<pid>-<target name>.<random><suffix>`` — so `remove_stale_temps` can delete those whose writer is gone
+(training does it for its run directory on start and resume) without touching a live writer's. Finished files get
+the permissions a plain ``open()`` would give them (0666 minus the process's current umask), whatever the writing
+library did to the temp file (mkstemp and safetensors both leave 0600).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["append_jsonl", "atomic_path", "atomic_write_bytes", "atomic_write_text", "write_json"]
+__all__ = ["append_jsonl", "atomic_path", "atomic_write_bytes", "atomic_write_text", "drop_jsonl_rows",
+           "file_mode", "remove_stale_temps", "write_json"]
 
 _TMP_PREFIX = ".tmp-"
+_TMP_NAME = re.compile(r"^\.tmp-(\d+)-")  # .tmp-<pid>-<target name>.<random><suffix>
 
 
 def _read_umask() -> int:
-    """The process umask (read once at import, while it is safe to set and restore it)."""
+    """The process's current umask: from /proc (Linux ≥ 4.7, no side effect), else by setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-# mkstemp creates 0600 files; a renamed temp file would keep that, so results get the usual 0666 & ~umask.
-_FILE_MODE = 0o666 & ~_read_umask()
+def file_mode() -> int:
+    """Permissions of a file created now with ``open()``: 0666 & ~umask (e.g. 0644)."""
+    return 0o666 & ~_read_umask()
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -68,16 +84,16 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=_TMP_PREFIX + target.name + ".",
+        prefix=f"{_TMP_PREFIX}{os.getpid()}-{target.name}.",
         suffix=target.suffix if suffix is None else suffix,
         dir=target.parent,
     )
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, _FILE_MODE)
     try:
         yield tmp
         _fsync_file(tmp)
+        os.chmod(tmp, file_mode())  # after the writer: some (safetensors) recreate the file 0600
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -115,3 +131,54 @@ def append_jsonl(path: str | os.PathLike[str], obj: Any) -> None:
     with open(target, "a", encoding="utf-8") as fh:
         fh.write(line + "\n")
         fh.flush()
+
+
+def drop_jsonl_rows(path: str | os.PathLike[str], keep: Callable[[dict[str, Any]], bool]) -> int:
+    """Rewrite a JSON-lines file atomically keeping the rows `keep` accepts (and dropping a line cut short by a
+    crash); returns the number of rows dropped. A missing file drops nothing."""
+    target = Path(path)
+    if not target.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in target.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict) and keep(row):
+            kept.append(line)
+        elif line.strip():
+            dropped += 1
+    if dropped:
+        atomic_write_text(target, "".join(f"{line}\n" for line in kept))
+    return dropped
+
+
+def _writer_alive(name: str) -> bool:
+    match = _TMP_NAME.match(name)
+    if match is None:  # an older genlab's temp name (no pid): nothing can still be writing it
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete the ``.tmp-*`` files under `directory` (recursively) whose writing process is gone — what a killed
+    atomic write leaves (one can be a whole snapshot). Returns the removed paths."""
+    root = Path(directory)
+    if not root.is_dir():
+        return []
+    removed = []
+    for tmp in root.rglob(f"{_TMP_PREFIX}*"):
+        if tmp.is_file() and not tmp.is_symlink() and not _writer_alive(tmp.name):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
