@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
+from gymchain.common.messaging import cache
+from gymchain.common.messaging import notify as notifications
 from gymchain.common.outbox import add_event
 
 log = logging.getLogger("gymchain.members.events")
@@ -39,24 +42,30 @@ def occupancy_key(unit_id: int) -> str:
     return f"occupancy:unit:{unit_id}"
 
 
-def member_channel(member_id: int) -> str:
-    return f"member.{member_id}"
+def member_scope(member_id: int) -> str:
+    return f"member-{member_id}"
 
 
-def unit_channel(unit_id: int) -> str:
-    return f"unit.{unit_id}"
+def unit_scope(unit_id: int) -> str:
+    return f"unit-{unit_id}"
+
+
+def cached(key: str, ttl_s: float, loader: Callable[[], object]) -> object:
+    """Read-through cache (G2's Redis cache); falls back to the loader when Redis is unreachable."""
+    try:
+        return cache.cached(key, ttl_s, loader)
+    except RedisError:
+        log.warning("cache unreachable, reading through", exc_info=True)
+        return loader()
 
 
 def invalidate(*keys: str) -> None:
-    from gymchain.common.messaging import cache
-
     cache.invalidate(*keys)
 
 
-def notify(channel: str, message: dict) -> None:
-    from gymchain.common.messaging import notify as notifications
-
-    notifications.publish(channel, message)
+def notify(kind: str, scope: str, message: dict) -> None:
+    """Publish on Redis pub/sub; kinds: booking.confirmed, booking.cancelled, class.cancelled, occupancy.alert."""
+    notifications.publish(kind, message, scope=scope)
 
 
 def after_commit(*effects: Callable[[], None]) -> None:

@@ -89,7 +89,7 @@ class MemberCreate(Schema):
 
 
 class MemberUpdate(Schema):
-    full_name: str | None = NAME
+    full_name: str | None = Field(None, min_length=2, max_length=120)
     email: EmailStr | None = Field(None, max_length=254)
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ()-]{8,20}$")
 

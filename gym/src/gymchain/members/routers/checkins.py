@@ -25,9 +25,9 @@ def alert_if_crowded(db, unit_id: int, area_id: int) -> None:
     """Publish an occupancy alert when the area reaches the configured ratio of its capacity."""
     for area in service.occupancy(db, unit_id):
         if area.area_id == area_id and area.ratio >= get_settings().occupancy_alert_ratio:
-            events.notify(events.unit_channel(unit_id), {"type": "occupancy_alert", "area_id": area.area_id,
-                                                         "name": area.name, "present": area.present,
-                                                         "capacity": area.capacity, "ratio": area.ratio})
+            events.notify("occupancy.alert", events.unit_scope(unit_id),
+                          {"area_id": area.area_id, "name": area.name, "present": area.present,
+                           "capacity": area.capacity, "ratio": area.ratio})
 
 
 @router.post("/checkins", response_model=CheckInOut, status_code=201, tags=["check-ins"],
@@ -60,4 +60,6 @@ def occupancy(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge
         raise BadRequest("unit_id is required for admins")
     if db.get(Unit, unit) is None:
         raise NotFound(f"unit {unit} not found")
-    return OccupancyOut(unit_id=unit, at=datetime.now(UTC), areas=service.occupancy(db, unit))
+    areas = events.cached(events.occupancy_key(unit), 5,
+                          lambda: [a.model_dump(mode="json") for a in service.occupancy(db, unit)])
+    return OccupancyOut(unit_id=unit, at=datetime.now(UTC), areas=areas)

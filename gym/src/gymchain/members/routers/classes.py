@@ -21,20 +21,28 @@ router = APIRouter()
 ClassId = Annotated[int, Path(ge=1, le=2**62)]
 BookingId = Annotated[int, Path(ge=1, le=2**62)]
 MAX_WINDOW = timedelta(days=62)
+DEFAULT_LIMIT = 100
 
 
 @router.get("/classes", response_model=list[ClassOut], tags=["classes"],
             summary="Classes of your unit (admin: any unit) starting in [start, end), at most 62 days")
 def list_classes(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1)] = None,
                  start: datetime | None = None, end: datetime | None = None,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[ClassOut]:
+                 limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_LIMIT) -> list[ClassOut]:
+    start_given = start is not None or end is not None
     start = start or datetime.now(UTC)
     end = end or start + timedelta(days=7)
     if start.tzinfo is None or end.tzinfo is None:
         raise BadRequest("start and end need a time zone offset, e.g. 2026-12-07T00:00:00-03:00")
     if not timedelta(0) < end - start <= MAX_WINDOW:
         raise BadRequest(f"end must be after start and at most {MAX_WINDOW.days} days later")
-    return service.list_classes(db, scoped_unit(principal, unit_id), start, end, limit)
+    unit = scoped_unit(principal, unit_id)
+    if unit is None or start_given or limit != DEFAULT_LIMIT:
+        return service.list_classes(db, unit, start, end, limit)
+    # the default listing (one unit, next 7 days) is what the portals ask for most: cached, invalidated on writes
+    rows = events.cached(events.classes_key(unit), 15,
+                         lambda: [c.model_dump(mode="json") for c in service.list_classes(db, unit, start, end, limit)])
+    return [ClassOut.model_validate(r) for r in rows]
 
 
 @router.post("/classes", response_model=ClassOut, status_code=201, tags=["classes"],
@@ -62,11 +70,11 @@ def cancel_class(class_id: ClassId, principal: Managers, db: DB) -> ClassOut:
     ensure_unit(principal, cls.unit_id)
     live = service.cancel_class(db, cls)
     db.commit()
-    message = {"type": "class_cancelled", "class_id": cls.id, "title": cls.title,
-               "starts_at": cls.starts_at.isoformat()}
+    message = {"class_id": cls.id, "title": cls.title, "starts_at": cls.starts_at.isoformat()}
     events.after_commit(lambda: events.invalidate(events.classes_key(cls.unit_id)),
-                        lambda: events.notify(events.unit_channel(cls.unit_id), message),
-                        *[lambda b=b: events.notify(events.member_channel(b.member_id), message) for b in live])
+                        lambda: events.notify("class.cancelled", events.unit_scope(cls.unit_id), message),
+                        *[lambda b=b: events.notify("class.cancelled", events.member_scope(b.member_id), message)
+                          for b in live])
     return service.class_out(cls)
 
 
@@ -93,10 +101,12 @@ def create_booking(body: BookingCreate, principal: Caller, db: DB) -> BookingOut
         raise Forbidden("members may only book for themselves")
     booking, cls = service.book(db, principal, body.class_id, member_id)
     db.commit()
-    message = {"type": f"booking_{booking.status}", "booking_id": booking.id, "class_id": cls.id,
-               "title": cls.title, "starts_at": cls.starts_at.isoformat()}
-    events.after_commit(lambda: events.invalidate(events.classes_key(cls.unit_id)),
-                        lambda: events.notify(events.member_channel(member_id), message))
+    message = {"booking_id": booking.id, "status": booking.status, "class_id": cls.id, "title": cls.title,
+               "starts_at": cls.starts_at.isoformat()}
+    effects = [lambda: events.invalidate(events.classes_key(cls.unit_id))]
+    if booking.status == "confirmed":
+        effects.append(lambda: events.notify("booking.confirmed", events.member_scope(member_id), message))
+    events.after_commit(*effects)
     return service.booking_outs(db, [booking])[0]
 
 
@@ -109,8 +119,10 @@ def cancel_booking(booking_id: BookingId, principal: Caller, db: DB) -> BookingO
     db.commit()
     effects = [lambda: events.invalidate(events.classes_key(cls.unit_id))]
     if promoted is not None:
-        message = {"type": "booking_confirmed", "booking_id": promoted.id, "class_id": cls.id, "title": cls.title,
+        message = {"booking_id": promoted.id, "status": "confirmed", "class_id": cls.id, "title": cls.title,
                    "starts_at": cls.starts_at.isoformat(), "promoted_from_waitlist": True}
-        effects.append(lambda: events.notify(events.member_channel(promoted.member_id), message))
+        effects.append(lambda: events.notify("booking.confirmed", events.member_scope(promoted.member_id), message))
+    cancelled = {"booking_id": booking.id, "status": "cancelled", "class_id": cls.id, "title": cls.title}
+    effects.append(lambda: events.notify("booking.cancelled", events.member_scope(booking.member_id), cancelled))
     events.after_commit(*effects)
     return service.booking_outs(db, [booking])[0]
