@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -32,9 +33,12 @@ from genlab.training.batches import BatchOrder
 from genlab.training.device import pick_device, resolve_precision
 from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed
 from genlab.training.ema import EMA
+from genlab.training.scalars import ScalarLog
 from genlab.training.setup import build_model, codec_for, load_training_data
-from genlab.utils.io import append_jsonl, drop_jsonl_rows, remove_stale_temps, write_json
+from genlab.utils.io import remove_stale_temps, write_json
 from genlab.utils.seeding import seed_everything
+
+LOG = logging.getLogger("genlab.training")
 
 # Config fields that may change between a run and its resumption (length of training, logging, hardware).
 RESUMABLE_CHANGES = {"train.epochs", "train.max_steps", "train.time_limit_min", "train.log_every",
@@ -311,17 +315,23 @@ class Trainer:
         if removed and self.progress:
             tqdm.write(f"removed {len(removed)} temp file(s) left by an interrupted write in {self.run_dir}")
 
-    def _drop_rows_after_state(self) -> None:
-        """Scalar rows logged after the state we (re)start from were logged by a run killed before its next
-        state; training repeats those steps, so the old rows go (else every such step appears twice)."""
-        drop_jsonl_rows(self.run_dir / "scalars.jsonl", lambda row: int(row.get("step", 0)) <= self.step)
+    def _announce_seed(self) -> None:
+        """The seed, printed and logged at training start (and resume), so a run can be repeated."""
+        t, s = self.cfg.train, self.cfg.sample
+        text = (f"seed {t.seed} (train.seed; rank r uses seed + r), sample grids use seeds {s.seed}..."
+                f"{s.seed + s.num_images - 1} (sample.seed), starting at step {self.step}")
+        LOG.info(text)
+        self.log.add_text("seed", text, self.step)
+        self._emit({"type": "start", "seed": t.seed, "sample_seed": s.seed, "step": self.step})
+        if self.progress:
+            tqdm.write(text)
 
     def _log(self, logs: dict[str, float], bar: tqdm, t_interval: float, n_interval: int) -> None:
         row = {"step": self.step, "epoch": self.images_seen / self.epoch_images, "images_seen": self.images_seen,
                "images_per_s": round(n_interval / max(t_interval, 1e-9), 2),
                "lr": self.schedulers[next(iter(self.schedulers))].get_last_lr()[0],
                **{k: round(v, 6) for k, v in logs.items()}}
-        append_jsonl(self.run_dir / "scalars.jsonl", row)
+        self.log.add(row)
         self._emit({"type": "log", **row})
         if self.progress:
             bar.write(json.dumps(row))
@@ -334,7 +344,9 @@ class Trainer:
         barrier(self.dist)
         resumed = self.try_resume()
         if self.dist.is_main:
-            self._drop_rows_after_state()
+            # rows a killed run logged past the state we restart from are dropped: those steps run again
+            self.log = ScalarLog(self.run_dir, resume_step=self.step)
+            self._announce_seed()
             write_json(self.run_dir / "config.json", self.cfg.to_dict())
         if resumed and self.progress and self.dist.is_main:
             tqdm.write(f"resuming {self.run_dir} at step {self.step} ({self.images_seen} images seen)")
@@ -345,6 +357,7 @@ class Trainer:
             self.fit_density()
             self.write_snapshot(final)
             self.sample_grid(self.run_dir / "samples" / "final.png")
+            self.log.close()
         barrier(self.dist)
         return TrainResult(self.run_dir, final, self.step, self.images_seen, self.train_seconds)
 
