@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from conftest import _member, bearer, valid_cpf
@@ -136,9 +137,13 @@ def call(api, method, path, body, ctx, token):
 
 
 @pytest.mark.parametrize(("method", "path", "body", "expected"), TABLE, ids=[f"{m} {p}" for m, p, _, _ in TABLE])
-def test_route_authorisation(api, tokens, ctx, method, path, body, expected):
+def test_route_authorisation(api, platform, tokens, ctx, method, path, body, expected):
     without = call(api, method, path, body, ctx, None)
     assert without.status_code == 401, f"no token: {without.status_code} {without.text}"
+    service = path.split("/")[2]
+    with httpx.Client(base_url=platform.services[service], timeout=30) as direct:  # bypassing the gateway
+        bypass = call(direct, method, path.replace(f"/api/{service}", "", 1), body, ctx, None)
+    assert bypass.status_code == 401, f"service {service} without token: {bypass.status_code} {bypass.text}"
     for role, want in zip(ROLES, expected, strict=True):
         answer = call(api, method, path, body, ctx, tokens[role])
         if want == "D":

@@ -22,6 +22,9 @@ from gymchain.common.security.rbac import ADMIN, MANAGER, current_principal
 from gymchain.common.security.tokens import Principal
 
 COLLECTION = "jobs"
+Caller = Annotated[Principal, Depends(current_principal)]
+DB = Annotated[Session, Depends(get_session)]
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
 class JobOut(BaseModel):
@@ -78,12 +81,10 @@ def may_see(principal: Principal, doc: dict) -> bool:
 def job_router(service: str) -> APIRouter:
     """GET /jobs/{job_id} and GET /jobs for one service's jobs."""
     router = APIRouter(tags=["jobs"])
-    Caller = Annotated[Principal, Depends(current_principal)]
 
     @router.get("/jobs/{job_id}", response_model=JobOut,
                 summary="A job's status (the requester, a manager of its unit, admin)")
-    def get_job(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], principal: Caller,
-                db: Annotated[Session, Depends(get_session)]) -> JobOut:
+    def get_job(job_id: JobId, principal: Caller, db: DB) -> JobOut:
         doc = _collection(db.connection()).find_one({"_id": job_id, "service": service})
         if doc is None or not may_see(principal, doc):
             raise NotFound(f"job {job_id} not found")
@@ -91,8 +92,7 @@ def job_router(service: str) -> APIRouter:
 
     @router.get("/jobs", response_model=list[JobOut],
                 summary="Recent jobs (yours; managers: their unit's; admin: all)")
-    def list_jobs(principal: Caller, db: Annotated[Session, Depends(get_session)],
-                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[JobOut]:
+    def list_jobs(principal: Caller, db: DB, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[JobOut]:
         query: dict = {"service": service}
         if principal.role == MANAGER:
             query["unit_id"] = principal.unit_id
