@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from genlab.errors import GenlabError
+from genlab.latent.interpolate import interpolation_path
 from genlab.models.diffusion import objective
 from genlab.models.diffusion.samplers import get_sampler
 from genlab.models.diffusion.schedules import make_alphas_cumprod, sampling_timesteps
@@ -105,8 +106,8 @@ class Trajectory:
 
 
 def _diffusion(gen) -> torch.nn.Module:
-    if gen.header.get("family") != "diffusion":
-        raise GenlabError(f"this needs a diffusion snapshot, got family '{gen.header.get('family')}'")
+    if gen.capabilities.latent_kind != "noise" or "steps" not in gen.capabilities.sampling_options:
+        raise GenlabError(f"this needs a diffusion snapshot, got family '{gen.info.family}'")
     return gen.model
 
 
@@ -127,7 +128,7 @@ def trajectory(gen, seeds: Sequence[int], labels: int | Sequence[int] | None = N
 
     seeds = [int(s) for s in seeds]
     opts = {"eta": eta} if eta else {}
-    final = gen.generate_model_space(seeds, gen._labels(labels, len(seeds)), sampler=sampler, steps=steps,
+    final = gen.generate_model_space(seeds, gen.labels_for(labels, len(seeds)), sampler=sampler, steps=steps,
                                      guidance=guidance, callback=record, batch_size=len(seeds), **opts)
     return Trajectory(sampler, ts, torch.stack(xs), torch.stack(x0s), final)
 
@@ -153,15 +154,16 @@ def interpolate_noise(gen, seed_a: int, seed_b: int, n: int = 8, label: int | No
                       guidance: float = 1.0, method: str = "slerp") -> Tensor:
     """Images decoded by deterministic DDIM (eta = 0) from `n` noises on the path between seed_a's and seed_b's
     x_T: DDIM is a fixed map noise → image, so x_T is a latent code (Song et al. 2021, sec. 5.3). Slerp keeps the
-    noise at a typical norm. The ends equal ``gen.generate(seeds=[seed_a or seed_b], sampler="ddim")``.
+    noise at a typical norm. The ends equal ``gen.generate(seeds=[seed_a or seed_b], labels=label, sampler="ddim")``;
+    a conditional model with label None keeps seed_a's class (seed_a mod K) for the whole strip.
     Returns (n, C, H, W) model space."""
-    from genlab.latent.interpolate import interpolation_path
-
     model = _diffusion(gen)
     device = next(model.parameters()).device
     ends = randn_like_per_sample(sample_generators([seed_a, seed_b]), model.image_shape)
     x_T = interpolation_path(ends[0], ends[1], n, method).to(device)
-    labels = gen._labels(label, n)
+    if label is None and model.num_classes > 0:  # one class for the whole strip: seed_a's (seed_a mod K)
+        label = int(seed_a) % model.num_classes
+    labels = gen.labels_for(label, n)
     denoise = model.denoiser(None if labels is None else labels.to(device), guidance)
     timesteps = sampling_timesteps(steps, model.cfg.num_train_steps)
     was_training = model.training

@@ -17,6 +17,7 @@ extraction plus generation per epoch.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genlab.data.registry import canonical_name, load_dataset
 from genlab.errors import GenlabError
+from genlab.inference import LoadedModel, find_snapshot, load
+from genlab.metrics.facies import compare_facies
+from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net, load_feature_net_file, read_sidecar
+from genlab.metrics.image import evaluate_features
+from genlab.metrics.inception import InceptionV3
 from genlab.utils.io import append_jsonl, write_json
 
-__all__ = ["FID_VS_STEPS_FILE", "METRICS_FILE", "MIN_SAMPLES", "evaluate", "evaluate_run", "fid_vs_steps"]
+__all__ = ["FID_VS_STEPS_FILE", "METRICS_FILE", "MIN_SAMPLES", "check_evaluate_request", "evaluate", "evaluate_run",
+           "fid_vs_steps"]
 
 MIN_SAMPLES = 10  # KID needs >= 2 per subset and k-NN precision/recall needs > k=3 per set; below 10 it is noise
 FACIES_TRAIN = 2000  # default training images for the facies nearest-Hamming check (O(N_fake * N_train * H * W))
@@ -98,8 +106,6 @@ def _load_images(dataset: str, split: str, kwargs: dict[str, Any], limit: int | 
                  ) -> tuple[Tensor, Tensor | None]:
     """uint8 (N, C, H, W) of a split, or a seeded random subset of it (never a prefix: MNIST is ordered), and the
     labels (N,) (None for unlabelled data)."""
-    from genlab.data.registry import load_dataset
-
     data = load_dataset(dataset, split, **kwargs)
     return data.get_batch(_random_subset(len(data), limit, seed))
 
@@ -115,10 +121,6 @@ def train_pool(max_train: int | None, n: int, feature_net: Any = None) -> int | 
 
 def _feature_net(dataset: str, feature_net: Any, device: torch.device) -> tuple[Any, dict[str, Any]]:
     """A FeatureNet (given, or the shipped one for `dataset`) and what identifies it (dataset, sha256, accuracy)."""
-    from genlab.data.registry import _canonical
-    from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net, load_feature_net_file, read_sidecar
-    from genlab.metrics.inception import InceptionV3
-
     if isinstance(feature_net, FeatureNet):
         return feature_net.to(device).eval(), {"source": "given"}
     if isinstance(feature_net, InceptionV3):
@@ -126,7 +128,7 @@ def _feature_net(dataset: str, feature_net: Any, device: torch.device) -> tuple[
     if feature_net is not None:
         path = Path(feature_net).with_suffix(".safetensors")
         return load_feature_net_file(path, device), {"source": str(path), **_net_info(read_sidecar(path))}
-    name = _canonical(dataset)
+    name = canonical_name(dataset)
     net = load_feature_net(name, device=device)
     return net, {"source": name, **_net_info(read_sidecar(ASSET_DIR / f"{name}.safetensors"))}
 
@@ -155,7 +157,10 @@ def real_data(header: dict[str, Any], *, path: Path = Path("snapshot"), data_dir
 
 # ---------------------------------------------------------------------------------------------- one snapshot
 
-def _check_request(n: int, split: str) -> None:
+def check_evaluate_request(n: int, split: str) -> None:
+    """One-line GenlabError for a sample count or split `evaluate` cannot measure."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise GenlabError(f"n={n!r}: expected an integer number of samples")
     if n < MIN_SAMPLES:
         raise GenlabError(f"n={n}: too few samples; KID subsets need >= 2 and precision/recall need more than "
                           f"k=3 neighbours per set; use n >= {MIN_SAMPLES} (1000+ for numbers worth reporting)")
@@ -163,14 +168,13 @@ def _check_request(n: int, split: str) -> None:
         raise GenlabError(f"split='{split}': expected test (default) or train")
 
 
-def _sample(gen: Any, n: int, seed: int, sampler: str, steps: int, guidance: float, batch_size: int,
+def _sample(gen: LoadedModel, n: int, seed: int, options: dict[str, Any], batch_size: int,
             progress: Progress | None, domain: str) -> tuple[Tensor, Tensor | None]:
     """n samples, seeds seed..seed+n-1, classes cycling 0..K-1 for conditional models: uint8 (N, C, H, W) for
     images, (N, H, W) {0, 1} for facies; and the labels (N,) they were generated with (None: unconditional)."""
     labels = torch.arange(n) % gen.num_classes if gen.num_classes else None
-    images = gen.generate(n, seed=seed, labels=None if labels is None else labels.tolist(), sampler=sampler,
-                          steps=steps, guidance=guidance, batch_size=batch_size, progress=progress,
-                          display=domain == "image")
+    images = gen.generate(n, seed=seed, labels=None if labels is None else labels.tolist(), batch_size=batch_size,
+                          progress=progress, display=domain == "image", **options)
     return (images if domain == "image" else images[:, 0]), labels
 
 
@@ -182,12 +186,8 @@ def _measure(fake: Tensor, labels: Tensor | None, real: RealData, split: str, se
     fakes; a random subset would carry multinomial class-count noise that the fakes do not have, which inflates
     the floor (see `genlab.metrics.image.class_matched_indices`)."""
     if real.kind == "facies":
-        from genlab.metrics.facies import compare_facies
-
         ref, other = (real.test, real.train) if split == "test" else (real.train, real.test)
         return compare_facies(fake.numpy(), ref, train=other if split == "test" else None, seed=seed)
-    from genlab.metrics.image import evaluate_features
-
     fake_fl = real.net.extract(fake, batch_size)
     domain_classes = getattr(real.net, "classifies_domain", True)  # False for Inception: class balance skipped
     if split == "test":
@@ -201,12 +201,19 @@ def _measure(fake: Tensor, labels: Tensor | None, real: RealData, split: str, se
     return result
 
 
-def _nfe(gen: Any, sampler: str, steps: int, guidance: float) -> int | None:
-    """Network evaluations per image: the sampler's steps, doubled by classifier-free guidance (w not in {0, 1});
-    None for one-shot families (GAN/VAE decoders: one forward pass)."""
-    if gen.header.get("family") != "diffusion":
-        return None
-    return steps * (2 if gen.num_classes and guidance not in (0.0, 1.0) else 1)
+# Sampler settings `evaluate` uses when not given, for families that take them (the README's measured defaults).
+EVAL_SAMPLING = {"sampler": "dpmpp-2m", "steps": 20}
+
+
+def sampling_options(gen: LoadedModel, sampler: str | None = None, steps: int | None = None,
+                     guidance: float | None = None) -> dict[str, Any]:
+    """The sampling options an evaluation runs with: the ones given (a one-line GenlabError for one the family does
+    not take, e.g. steps for a GAN), else EVAL_SAMPLING, and for guidance the run's own sample.guidance (what its
+    grids show) or 1; only the options the family takes."""
+    given = gen.sampling_options({"sampler": sampler, "steps": steps, "guidance": guidance})
+    takes = gen.capabilities.sampling_options
+    defaults = {**EVAL_SAMPLING, "guidance": float(gen.info.sample_settings.get("guidance", 1.0))}
+    return {k: given.get(k, v) for k, v in defaults.items() if k in takes}
 
 
 def run_guidance(header: dict[str, Any]) -> float:
@@ -214,35 +221,49 @@ def run_guidance(header: dict[str, Any]) -> float:
     return float(((header.get("config") or {}).get("sample") or {}).get("guidance", 1.0))
 
 
-def _evaluate_loaded(gen: Any, real: RealData, *, n: int, sampler: str, steps: int, guidance: float | None, split: str,
-                     seed: int, batch_size: int, progress: Progress | None) -> dict[str, Any]:
-    """Generate with a loaded Generator and measure against precomputed real data; the result dict of `evaluate`."""
-    guidance = run_guidance(gen.header) if guidance is None else float(guidance)
+def _nfe(gen: LoadedModel, options: dict[str, Any]) -> int | None:
+    """Network evaluations per image: the sampler's steps, doubled by classifier-free guidance (w not in {0, 1});
+    None for one-shot families (GAN/VAE decoders: one forward pass)."""
+    if "steps" not in options:
+        return None
+    guided = gen.num_classes and options.get("guidance", 1.0) not in (0.0, 1.0)
+    return int(options["steps"]) * (2 if guided else 1)
+
+
+def _evaluate_loaded(gen: LoadedModel, real: RealData, *, n: int, options: dict[str, Any], split: str, seed: int,
+                     batch_size: int, progress: Progress | None) -> dict[str, Any]:
+    """Generate with a loaded model and measure against precomputed real data; the result dict of `evaluate`.
+    progress(done, total) counts every sampler step, then one last step for the metrics."""
+    per_image_steps = int(options.get("steps", 1))
+    total = math.ceil(n / batch_size) * per_image_steps + 1
     t0 = time.time()
-    fake, labels = _sample(gen, n, seed, sampler, steps, guidance, batch_size, progress, real.kind)
+    fake, labels = _sample(gen, n, seed, options, batch_size, (lambda d, _t: progress(d, total)) if progress else None,
+                           real.kind)
     t1 = time.time()
     metrics = _measure(fake, labels, real, split, seed, batch_size)
-    header = gen.header
-    diffusion = header.get("family") == "diffusion"
+    if progress:
+        progress(total, total)
+    info = gen.info
     return {
-        "family": header.get("family"), "dataset": real.dataset, "domain": real.kind, "split": split,
-        "num_samples": n, "seed": seed, "sampler": sampler if diffusion else None, "steps": steps if diffusion else None,
-        "guidance": guidance if diffusion and gen.num_classes else None, "nfe": _nfe(gen, sampler, steps, guidance),
-        "step": header.get("step"), "images_seen": header.get("images_seen"),
-        "train_seconds": header.get("train_seconds"), "feature_net": real.net_info,
+        "family": info.family, "dataset": real.dataset, "domain": real.kind, "split": split,
+        "num_samples": n, "seed": seed, "sampler": options.get("sampler"), "steps": options.get("steps"),
+        "guidance": options.get("guidance") if gen.num_classes else None, "nfe": _nfe(gen, options),
+        "step": info.step, "images_seen": info.images_seen,
+        "train_seconds": info.train_seconds, "feature_net": real.net_info,
         "generate_seconds": round(t1 - t0, 2), "metric_seconds": round(time.time() - t1, 2), "metrics": metrics,
     }
 
 
-def evaluate(source: str | Path, n: int = 10000, *, sampler: str = "dpmpp-2m", steps: int = 20,
+def evaluate(source: str | Path, n: int = 1000, *, sampler: str | None = None, steps: int | None = None,
              guidance: float | None = None, split: str = "test", seed: int = 0, batch_size: int = 256,
              progress: Progress | None = None, data_dir: str | Path | None = None, feature_net: Any = None,
              max_train: int | None = None, device: str = "auto", weights: str = "ema") -> dict[str, Any]:
     """Generate `n` samples from a snapshot (file, run directory or pretrained name) and measure them.
 
-    sampler/steps/guidance apply to diffusion models only (ignored, and reported as None, for other families);
-    guidance=None uses the run's own sample.guidance (what its grids show), so conditional runs trained with CFG
-    are measured as they are meant to be sampled.
+    sampler/steps/guidance: for families that take them (diffusion; given to any other family they are refused
+    in one line); unset, they are dpmpp-2m / 20 steps and the run's own sample.guidance (what its grids show), so
+    conditional runs trained with CFG are measured as they are meant to be sampled.
+    progress(done, total): after every sampler step of every batch, and once more when the metrics are done.
     split: the real reference ("test", default; "train" swaps the roles of the two splits).
     data_dir: where the real data lives (default: the run's data.data_dir, else $GENLAB_DATA_DIR / ./data).
     feature_net: a FeatureNet or a .safetensors path (default: the shipped net for the run's dataset), or an
@@ -252,16 +273,14 @@ def evaluate(source: str | Path, n: int = 10000, *, sampler: str = "dpmpp-2m", s
     Returns a JSON-ready dict: run facts (family, dataset, step, train_seconds, sampler, steps, nfe, timings) and
     "metrics" (FID, KID, IS, precision/recall, class balance, memorisation, each with counts, and "floor").
     """
-    from genlab.api import find_snapshot, load
-
-    _check_request(n, split)
+    check_evaluate_request(n, split)
     path = find_snapshot(source)
     gen = load(path, device=device, weights=weights)
+    options = sampling_options(gen, sampler, steps, guidance)
     real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
                      max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device)
-    return {"snapshot": str(path), **_evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance,
-                                                      split=split, seed=seed, batch_size=batch_size,
-                                                      progress=progress)}
+    return {"snapshot": str(path), **_evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
+                                                      batch_size=batch_size, progress=progress)}
 
 
 # ---------------------------------------------------------------------------------------------- epochs of a run
@@ -278,8 +297,6 @@ def _epoch_snapshots(run: Path, every_epoch: bool) -> list[tuple[int | None, Pat
     epochs = sorted(run.glob("snapshots/epoch-*.safetensors"))
     if every_epoch and epochs:
         return [(int(p.stem.split("-")[1]), p) for p in epochs]
-    from genlab.api import find_snapshot
-
     return [(None, find_snapshot(run))]
 
 
@@ -321,17 +338,15 @@ def metrics_row(result: dict[str, Any], epoch: int | None) -> dict[str, Any]:
     return {"epoch": epoch, **facts, **scalars, **floor, **memo}
 
 
-def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *, sampler: str = "dpmpp-2m",
-                 steps: int = 20, guidance: float | None = None, split: str = "test", seed: int = 0,
+def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *, sampler: str | None = None,
+                 steps: int | None = None, guidance: float | None = None, split: str = "test", seed: int = 0,
                  batch_size: int = 256,
                  data_dir: str | Path | None = None, feature_net: Any = None, max_train: int | None = None,
                  device: str = "auto", progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Measure every snapshots/epoch-*.safetensors of a run (or only its final snapshot) and append one line per
     snapshot to run_dir/metrics.jsonl. Lines already there with the same settings are kept, not recomputed, so an
     interrupted evaluation resumes. Real features are extracted once. Returns all rows for these settings."""
-    from genlab.api import load
-
-    _check_request(n, split)
+    check_evaluate_request(n, split)
     run = _run_dir(run_dir)
     out = run / METRICS_FILE
     done = {_settings_key(r): r for r in read_jsonl(out)}
@@ -340,11 +355,12 @@ def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *
         row = done.get((epoch, n, seed, split, sampler, steps, guidance))
         if row is None:
             gen = load(path, device=device)
+            options = sampling_options(gen, sampler, steps, guidance)
             real = real or real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
                                      max_train=train_pool(max_train, n, feature_net), seed=seed,
                                      device=gen.device)
-            result = _evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance, split=split,
-                                      seed=seed, batch_size=batch_size, progress=None)
+            result = _evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
+                                      batch_size=batch_size, progress=None)
             row = metrics_row({"snapshot": str(path), **result}, epoch)
             row["requested"] = {"sampler": sampler, "steps": steps, "guidance": guidance}
             append_jsonl(out, row)
@@ -371,20 +387,20 @@ def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2
     Writes the result as JSON to `output` (default: run_dir/fid_vs_steps.json when `source` is a run directory)
     so `genlab report` can plot it. Returns {"rows": [{sampler, steps, nfe, fid, ...}], "floor": {...}, ...}.
     """
-    from genlab.api import find_snapshot, load
-
-    _check_request(n, "test")
+    check_evaluate_request(n, "test")
     path = find_snapshot(source)
     gen = load(path, device=device)
-    if gen.header.get("family") != "diffusion":
-        raise GenlabError(f"{path}: fid_vs_steps needs a diffusion snapshot, got family '{gen.header.get('family')}'")
+    if "steps" not in gen.capabilities.sampling_options:
+        raise GenlabError(f"{path}: fid_vs_steps needs a diffusion snapshot (a family with sampler steps), got "
+                          f"family '{gen.info.family}'")
     real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
                      max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device)
     rows, floor = [], None
     for sampler in samplers:
         for steps in steps_list:
-            result = _evaluate_loaded(gen, real, n=n, sampler=sampler, steps=steps, guidance=guidance, split="test",
-                                      seed=seed, batch_size=batch_size, progress=None)
+            options = sampling_options(gen, sampler, steps, guidance)
+            result = _evaluate_loaded(gen, real, n=n, options=options, split="test", seed=seed,
+                                      batch_size=batch_size, progress=None)
             row = metrics_row(result, None)
             floor = floor or (result["metrics"].get("floor") if real.kind == "image" else None)
             rows.append({k: row.get(k) for k in ("sampler", "steps", "nfe", "num_samples", "generate_seconds")

@@ -1,7 +1,7 @@
 """The latent-space tools as API calls on a saved model: what `genlab latent …`, the web UI and notebooks call.
 
-Every function takes a `source` (snapshot file, run directory or pretrained name), loads it with `genlab.api.load`
-and, where real images are needed, reads them with `genlab.data.registry.load_dataset` using the dataset recorded
+Every function takes a `source` (snapshot file, run directory or pretrained name), loads it with
+`genlab.inference.load` and, where real images are needed, reads them with `genlab.data.registry.load_dataset` using the dataset recorded
 in the snapshot header's run config (override with `dataset=` / `data_dir=`). Images go through the snapshot's
 codec, so the tools see model space (N, C, H, W) in [-1, 1] like the model did in training.
 
@@ -26,7 +26,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genlab.checkpoints.snapshot import OWN_HEADER_KEYS, save_snapshot
+from genlab.config import preset_names
+from genlab.data.registry import load_dataset
+from genlab.diffusion_tools import interpolate_noise
 from genlab.errors import GenlabError
+from genlab.inference import LoadedModel, load
 from genlab.latent import (
     anomaly_report,
     anomaly_scores,
@@ -43,6 +48,8 @@ from genlab.latent import (
 )
 from genlab.latent.anomaly import AnomalyReport, anomaly_labels
 from genlab.latent.encoding import require_latent
+from genlab.training_api import train
+from genlab.viz.grid import save_grid
 
 __all__ = [
     "AnomalyResult",
@@ -97,21 +104,19 @@ class AnomalyResult:
 # ---------------------------------------------------------------------------------------------------- loading
 
 
-def _load(source: PathLike, device: str, allow_diffusion: bool = False):
-    """(Generator, model) after checking that the model has a latent space (one-line GenlabError otherwise);
-    `allow_diffusion` also accepts a diffusion model (its DDIM starting noise acts as the latent)."""
-    from genlab import api
-
-    gen = api.load(source, device=device)
-    if not (allow_diffusion and gen.model.family == "diffusion"):
+def _load(source: PathLike, device: str, allow_noise: bool = False) -> tuple[LoadedModel, Any]:
+    """(loaded model, model) after checking that the model has a latent space (one-line GenlabError otherwise);
+    `allow_noise` also accepts a family whose seeded starting noise acts as the latent (diffusion with DDIM)."""
+    gen = load(source, device=device)
+    if not (allow_noise and gen.capabilities.latent_kind == "noise"):
         require_latent(gen.model)
     return gen, gen.model
 
 
 def _data_config(gen, dataset: str | None, data_dir: PathLike | None) -> dict[str, Any]:
     """dataset name, data_dir and source options: explicit arguments win over the snapshot's run config."""
-    data = dict((gen.header.get("config") or {}).get("data") or {})
-    name = dataset or data.get("dataset") or gen.header.get("dataset")
+    data = dict(gen.info.data_config)
+    name = dataset or data.get("dataset") or gen.info.dataset
     if not name:
         raise GenlabError("the snapshot header records no dataset; pass dataset= (e.g. mnist)")
     same = dataset is None or dataset == data.get("dataset")
@@ -137,8 +142,6 @@ def _pick(labels: np.ndarray | None, total: int, n: int, classes: Sequence[int] 
 
 def _dataset(gen, split: str, dataset: str | None, data_dir: PathLike | None):
     """The ImageDataset of `split` that the snapshot was trained on (or `dataset`)."""
-    from genlab.data.registry import load_dataset
-
     cfg = _data_config(gen, dataset, data_dir)
     ds = load_dataset(cfg["dataset"], split=split, data_dir=cfg["data_dir"], download=cfg["download"],
                       **cfg["options"])
@@ -183,15 +186,17 @@ def interpolate(source: PathLike, seed_a: int = 0, seed_b: int = 1, *, images: S
     dataset images (`images=(i, j)`: indices into `split`). Returns uint8 (steps, C, H, W); writes `out` (PNG).
 
     Diffusion models interpolate between the two seeds' starting noises and decode each with deterministic DDIM
-    (20 steps): DDIM is a fixed map from noise to image, so its x_T acts as a latent code (Song et al. 2021)."""
-    gen, model = _load(source, device, allow_diffusion=True)
+    (20 steps): DDIM is a fixed map from noise to image, so its x_T acts as a latent code (Song et al. 2021).
+    A conditional model keeps one class for the whole strip: `label`, else seed_a's class (seed_a mod K, the class
+    a latent model gives seed_a alone), so the strip goes between the two seeds' images of that class."""
+    gen, model = _load(source, device, allow_noise=True)
     if label is not None and model.num_classes == 0:
         raise GenlabError("this model is unconditional: interpolate takes no label")
-    if model.family == "diffusion":
+    if label is None and model.num_classes > 0:
+        label = int(seed_a) % model.num_classes
+    if gen.capabilities.latent_kind == "noise":
         if images is not None:
             raise GenlabError("a diffusion model interpolates between seeds only (it has no image encoder)")
-        from genlab.diffusion_tools import interpolate_noise
-
         strip = interpolate_noise(gen, seed_a, seed_b, steps, label, method=method)
     elif images is None:
         strip = interpolate_seeds(model, seed_a, seed_b, steps, method, label)
@@ -235,8 +240,6 @@ def arithmetic(source: PathLike, from_class: int, to_class: int, *, n: int = 100
 
 def _save_table(table: Tensor, out: PathLike) -> Path:
     """(R, S, C, H, W) uint8 → one PNG grid with S images per row."""
-    from genlab.viz.grid import save_grid
-
     save_grid(table.flatten(0, 1), Path(out), nrow=table.shape[1], scale=2)
     return Path(out)
 
@@ -253,7 +256,7 @@ def project(source: PathLike, method: str = "pca", n: int = 2000, *, out: PathLi
     labels = None if y is None else y.numpy()
     path = None
     if out:
-        title = f"{gen.header['family']} latent, {method}, {len(points)} {split} images"
+        title = f"{gen.info.family} latent, {method}, {len(points)} {split} images"
         path = plot_projection(points, labels, out, title, tuple(ds.class_names or ()))
     return Projection(points, labels, method, path)
 
@@ -302,14 +305,12 @@ def _auc_per_held_out_class(scores: Tensor, y: Tensor, normal: list[int]) -> dic
 def _train_if_preset(source: PathLike, normal_classes: Sequence[int] | None,
                      overrides: Sequence[str] | None) -> PathLike:
     """A preset name (not an existing path) → train it on `normal_classes` and return its run directory."""
-    from genlab import api
-
-    if Path(source).exists() or str(source) not in api.presets():
+    if Path(source).exists() or str(source) not in preset_names():
         return source
     if not normal_classes:
         raise GenlabError(f"anomaly on preset '{source}' trains it on the normal classes: pass normal_classes")
     classes = ",".join(str(int(k)) for k in normal_classes)
-    result = api.train(str(source), [f"data.classes=[{classes}]", *(overrides or [])], progress=False)
+    result = train(str(source), [f"data.classes=[{classes}]", *(overrides or [])], progress=False)
     return result.run_dir
 
 
@@ -317,7 +318,7 @@ def _normal_classes(gen, normal_classes: Sequence[int] | None) -> list[int]:
     """Explicit classes, else the `data.classes` the snapshot was trained on."""
     if normal_classes:
         return sorted(int(k) for k in normal_classes)
-    trained = ((gen.header.get("config") or {}).get("data") or {}).get("classes") or []
+    trained = gen.info.data_config.get("classes") or []
     if not trained:
         raise GenlabError("this model was trained on every class (its data.classes is empty): pass normal_classes, "
                           "or train with data.classes=[...] holding some classes out")
@@ -328,7 +329,7 @@ def _require_posterior(gen, x: Tensor, y: Tensor | None) -> None:
     """One-line error unless encoding one image (1, C, H, W) gives a Gaussian posterior (mu, logvar)."""
     require_latent(gen.model, need_encoder=True)
     if not isinstance(gen.model.encode(x, y), tuple):
-        raise GenlabError(f"model family '{gen.header['family']}' has no posterior q(z|x); regularity needs a VAE")
+        raise GenlabError(f"model family '{gen.info.family}' has no posterior q(z|x); regularity needs a VAE")
 
 
 def regularity(source: PathLike, n: int = 2000, *, out_json: PathLike | None = None,
@@ -343,9 +344,7 @@ def regularity(source: PathLike, n: int = 2000, *, out_json: PathLike | None = N
     stats = {"source": str(source), "split": split, "num_images": int(x.shape[0]),
              **regularity_report(model, x, _cond(model, y))}
     if prior_out:
-        from genlab import api
-
-        api.save_grid(gen.generate(num_prior, seed=0), prior_out, scale=2)
+        save_grid(gen.generate(num_prior, seed=0), prior_out, scale=2)
         stats["prior_samples"] = str(prior_out)
     path = _write_json(stats, out_json)
     if path is not None:
@@ -360,10 +359,8 @@ def fit_density(source: PathLike, out: PathLike, n: int = 5000, *, split: str = 
     codes of `n` real images of `split`, and write the model with it as a new snapshot `out` (atomic; the rest of
     the header is kept, plus a "density" entry). Training does this itself; this is for snapshots written
     before it did, or to refit on more images. Returns the fit's statistics and the path."""
-    from genlab.checkpoints.snapshot import OWN_HEADER_KEYS, save_snapshot
-
     gen, model = _load(source, device)
-    if not hasattr(model, "fit_density"):
+    if not gen.capabilities.fits_density:
         raise GenlabError(f"model family '{model.family}' samples from its own prior; fit-density is for the "
                           "autoencoder families (ae, dae, sparse-ae)")
     if model.cfg.code_density != "gmm":
@@ -375,6 +372,6 @@ def fit_density(source: PathLike, out: PathLike, n: int = 5000, *, split: str = 
     stats = {"source": str(source), "split": split, "num_images": int(x.shape[0]),
              "components": int(model.cfg.density_components), **stats}
     extra = {k: v for k, v in gen.header.items() if k not in OWN_HEADER_KEYS}
-    path = save_snapshot(out, model, gen.codec.state(), weights=gen.header.get("weights", "raw"),
+    path = save_snapshot(out, model, gen.codec.state(), weights=gen.info.weights,
                          extra={**extra, "density": stats})
     return {**stats, "path": str(path)}

@@ -13,16 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from genlab.checkpoints import pretrained
 from genlab.errors import GenlabError
+from genlab.training_api import train
 
-__all__ = ["pretrained_names", "pretrained_or_train"]
+__all__ = ["pretrained_manifest", "pretrained_names", "pretrained_or_train", "resolve_pretrained"]
 
 
 def pretrained_names() -> list[str]:
     """Names in the pretrained manifest of this installation (possibly none)."""
-    from genlab.checkpoints import pretrained
-
     return sorted(pretrained.manifest())
+
+
+def pretrained_manifest() -> dict[str, dict]:
+    """Name → manifest entry (file, sha256, family, dataset, command, metrics, note) of every shipped snapshot."""
+    return pretrained.manifest()
+
+
+def resolve_pretrained(name: str) -> Path:
+    """The sha256-verified file of pretrained snapshot `name`."""
+    return pretrained.resolve(name)
 
 
 def pretrained_or_train(name: str | None, preset: str, overrides: Sequence[str] = (), *, progress: bool = True,
@@ -30,9 +40,6 @@ def pretrained_or_train(name: str | None, preset: str, overrides: Sequence[str] 
     """The verified snapshot file of pretrained `name`, or (name None, not in the manifest, or its file missing or
     corrupt) the run directory of `preset` trained with `overrides` — a finished run is not retrained and an
     interrupted one resumes. `log` gets one line saying which it was."""
-    from genlab import api
-    from genlab.checkpoints import pretrained
-
     if name is not None and name in pretrained.manifest():
         try:
             path = pretrained.resolve(name)
@@ -43,7 +50,7 @@ def pretrained_or_train(name: str | None, preset: str, overrides: Sequence[str] 
             reason = str(e)
     else:
         reason = "no pretrained name given" if name is None else f"'{name}' is not in the pretrained manifest"
-    result = api.train(preset, list(overrides), progress=progress)
+    result = train(preset, list(overrides), progress=progress)
     if log:
         log(f"{reason}: trained preset '{preset}' → {result.run_dir} (step {result.step}, "
             f"{result.train_seconds / 60:.1f} CPU min)")

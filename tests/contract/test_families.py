@@ -1,17 +1,21 @@
 """One contract every registered model family passes (build tiny, finite loss per phase, backward, snapshot
-round trip with identical outputs, sample shape and range, per-seed determinism).
+round trip with identical outputs, sample shape and range, per-seed determinism, declared capabilities that hold).
 
 A new family adds one entry to TINY; the test fails for a registered family without one.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
-from genlab.checkpoints.snapshot import load_snapshot, save_snapshot
-from genlab.models.registry import family_names, get_family
-from genlab.training.loop import generate_kwargs
+from genlab.checkpoints.snapshot import save_snapshot
+from genlab.errors import GenlabError
+from genlab.inference import load_snapshot
+from genlab.models.base import DOMAINS, LATENT_KINDS, GenerativeModel, LatentModel
+from genlab.models.registry import ALIASES, FAMILIES, family_names, get_family
 
 _GAN = {"base_channels": 8, "latent_dim": 8}
 _AE = {"base_channels": 8, "latent_dim": 4}
@@ -43,6 +47,32 @@ def test_every_registered_family_has_a_tiny_config():
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
+def test_family_declares_its_capabilities(name):
+    """Class-level declarations, checked against the class: table key = family name, known latent kind and
+    domain, has_latent iff latent_kind "code", every sampling option is a keyword of `generate`."""
+    cls = FAMILIES[name]
+    assert issubclass(cls, GenerativeModel) and cls.family == name
+    caps = cls.capabilities()
+    assert caps.latent_kind in LATENT_KINDS and caps.domain in DOMAINS
+    assert cls.has_latent == (caps.latent_kind == "code") == caps.has_latent
+    params = inspect.signature(cls.generate).parameters
+    assert all(option in params for option in caps.sampling_options), (name, caps.sampling_options)
+    assert "callback" in params  # every family takes the per-step callback (one-shot ones never call it)
+    assert all(get_family(alias) is FAMILIES[target] for alias, target in ALIASES.items())
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_an_option_the_family_does_not_take_is_refused(name):
+    cls = FAMILIES[name]
+    assert cls.check_sampling_options({k: 1 for k in cls.sampling_options} | {"sampler": None}) is not None
+    with pytest.raises(GenlabError, match=f"family '{name}' does not take sampling option 'nonsense'"):
+        cls.check_sampling_options({"nonsense": 3})
+    if "steps" not in cls.sampling_options:
+        with pytest.raises(GenlabError, match="does not take sampling option 'steps'"):
+            cls.check_sampling_options({"steps": 20})
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
 @pytest.mark.parametrize("num_classes", [0, 3])
 def test_family_contract(name, num_classes, tmp_path):
     if name in SKIP:
@@ -63,7 +93,7 @@ def test_family_contract(name, num_classes, tmp_path):
     # sampling: shape, range, per-seed determinism
     model.eval()
     labels = torch.tensor([0, 1, 2]) % max(1, num_classes) if num_classes else None
-    kw = generate_kwargs(model, **FAST_SAMPLING)
+    kw = {k: v for k, v in FAST_SAMPLING.items() if k in model.sampling_options}
     out = model.generate([1, 2, 3], labels, **kw)
     assert out.shape == (3, *SHAPE) and out.min() >= -1 and out.max() <= 1
     alone = model.generate([3], labels[2:] if labels is not None else None, **kw)
@@ -72,3 +102,11 @@ def test_family_contract(name, num_classes, tmp_path):
     path = save_snapshot(tmp_path / f"{name}.safetensors", model, {"channels": 1, "height": 16, "width": 16})
     loaded = load_snapshot(path, family=model.family).model
     assert torch.equal(loaded.generate([1, 2, 3], labels, **kw), out)
+    # the latent-model protocol: families with a code latent decode what sample_latent draws
+    if model.latent_kind == "code":
+        assert isinstance(model, LatentModel)
+        z = model.sample_latent([1, 2, 3])
+        assert torch.allclose(model.decode(z, labels), out, atol=1e-5)
+    else:
+        with pytest.raises(GenlabError, match="has no latent space"):
+            model.sample_latent([1])

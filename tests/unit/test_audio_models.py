@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from genlab.audio.dataset import SpectrogramPatchCodec, StemSegments, WaveformCodec
-from genlab.checkpoints.snapshot import load_snapshot, save_snapshot
+from genlab.checkpoints.snapshot import save_snapshot
 from genlab.data.codecs import codec_from_state
 from genlab.errors import GenlabError
+from genlab.inference import load_snapshot
 from genlab.models.registry import get_family
 
 SR = 44100

@@ -10,9 +10,10 @@ import torch
 from safetensors.torch import save_file
 
 from genlab.checkpoints.pack import pack, unpack
-from genlab.checkpoints.snapshot import SCHEMA_VERSION, load_snapshot, read_header, save_snapshot
+from genlab.checkpoints.snapshot import SCHEMA_VERSION, read_header, save_snapshot
 from genlab.checkpoints.state import load_state, rng_state, save_state, set_rng_state, state_paths
 from genlab.errors import GenlabError
+from genlab.inference import load_snapshot, read_snapshot_header
 
 
 def test_pack_round_trip_optimizer_and_rng():
@@ -64,8 +65,8 @@ def test_snapshot_errors(tmp_path):
     newer = tmp_path / "newer.safetensors"
     save_file({"w": torch.zeros(1)}, str(newer),
               metadata={"genlab": json.dumps({"schema_version": SCHEMA_VERSION + 1, "family": "diffusion"})})
-    with pytest.raises(GenlabError, match="newer than this genlab supports"):
-        read_header(newer)
+    with pytest.raises(GenlabError, match="newer than this genlab reads"):
+        read_snapshot_header(newer)
 
 
 def test_snapshot_family_mismatch(tmp_path):

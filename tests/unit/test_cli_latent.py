@@ -88,7 +88,8 @@ def test_diffusion_interpolates_noise_but_has_no_latent(tiny_data_dir, tmp_path,
 def test_fit_density_refits_an_autoencoder_snapshot(tiny_data_dir, tmp_path, capsys):
     """Training fits the code mixture itself (the snapshot samples from it); fit-density refits a saved snapshot
     on other images into a new snapshot that keeps the header and records the fit; a VAE is refused in one line."""
-    from genlab.checkpoints.snapshot import load_snapshot, read_header
+    from genlab.checkpoints.snapshot import read_header
+    from genlab.inference import load_snapshot
 
     run = _train("mnist-sparse-ae", tiny_data_dir, tmp_path / "sae",
                  ["model.base_channels=4", "model.max_channels=16", "model.latent_dim=5",

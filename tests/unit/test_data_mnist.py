@@ -254,9 +254,9 @@ def test_load_dataset_uses_env_dir_and_aliases(tmp_path: Path, monkeypatch) -> N
         registry.load_dataset("tt", "test", download=False)
         assert seen == [("test", tmp_path, False)]
     finally:
-        registry._SOURCES.pop("tiny-test"), registry._ALIASES.pop("tt")
+        registry.SOURCES.pop("tiny-test"), registry.ALIASES.pop("tt")
     for alias in ("fashion_mnist", "fmnist"):
-        assert registry._canonical(alias) == "fashion-mnist"
+        assert registry.canonical_name(alias) == "fashion-mnist"
 
 
 def test_unknown_dataset_suggests_closest() -> None:
@@ -289,4 +289,4 @@ def test_options_are_checked_against_the_loader(tmp_path: Path) -> None:
         with pytest.raises(GenlabError, match=r"option\(s\) rezise; it takes: resize"):
             registry.load_dataset("opt-test", data_dir=tmp_path, rezise=64)
     finally:
-        registry._SOURCES.pop("opt-test")
+        registry.SOURCES.pop("opt-test")

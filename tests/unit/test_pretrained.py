@@ -71,7 +71,7 @@ def test_the_publish_script_reports_errors_in_one_line(tiny_run, manifest_dir, t
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.main(["x", str(tmp_path / "nowhere"), "--command", "c"]) == 2
-    assert "not a snapshot file" in capsys.readouterr().err
+    assert "no finished snapshot to publish" in capsys.readouterr().err
     metrics = tmp_path / "m.json"
     metrics.write_text('{"fid": 2.5}')
     assert mod.main(["tiny", str(tiny_run), "--command", "genlab train x", "--metrics", str(metrics)]) == 0

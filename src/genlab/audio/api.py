@@ -17,145 +17,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-from torch import Tensor
-
-import genlab.audio.presets  # noqa: F401  (registers the audio presets and MUSDB sources)
-from genlab.audio.chunking import process_in_chunks
-from genlab.audio.io import SAMPLE_RATE_HZ, default_cache_dir, read_wav, write_wav
+from genlab.audio.evaluation import Evaluation, run_evaluation
+from genlab.audio.io import SAMPLE_RATE_HZ, write_wav
 from genlab.audio.musdb import MusdbSource, musdb_root
-from genlab.audio.phase import griffin_lim, oracle_phase
+from genlab.audio.sampling import (
+    PHASES,
+    AudioModel,
+    apply_phase,
+    load_audio_model,
+    load_input,
+    regenerate_wave,
+    spectral_magnitude,
+    vocode,
+    vocoder_polar,
+)
 from genlab.errors import GenlabError
 
-if TYPE_CHECKING:  # genlab.api re-exports this module, so it is imported lazily at run time
-    from genlab.api import Generator
-
-PHASES = ("griffin-lim", "mixture", "oracle", "model")
-CHUNK_S, OVERLAP_S = 30.0, 1.0  # vocoder chunks for long inputs (a 6.8-s preview is one chunk)
-
-__all__ = ["PHASES", "AudioModel", "evaluate_audio", "load_audio_model", "load_input", "regenerate",
-           "vocoder_polar"]
+__all__ = ["PHASES", "AudioModel", "apply_phase", "evaluate_audio", "load_audio_model", "load_input",
+           "musdb_track_names", "regenerate", "regenerate_wave", "spectral_magnitude", "vocode", "vocoder_polar"]
 
 
-@dataclass
-class AudioModel:
-    """A loaded audio snapshot: `kind` is 'spectral' or 'vocoder'; `name` labels it in tables."""
-
-    generator: Generator
-    kind: str
-    name: str
-
-    @property
-    def model(self):
-        return self.generator.model
-
-    @property
-    def codec(self):
-        return self.generator.codec
-
-    @property
-    def device(self) -> torch.device:
-        return self.generator.device
-
-
-def load_audio_model(snapshot: str | os.PathLike[str], device: str = "auto", name: str | None = None) -> AudioModel:
-    """Load a spectral-model or vocoder snapshot (file or run directory); GenlabError for any other kind."""
-    from genlab.api import load
-
-    gen = load(snapshot, device=device)
-    kinds = {"musdb-spectrogram": "spectral", "musdb-waveform": "vocoder"}
-    kind = kinds.get(gen.header["codec"].get("kind", "image"))
-    if kind is None:
-        raise GenlabError(f"{snapshot}: not an audio snapshot (codec '{gen.header['codec'].get('kind')}'); expected "
-                          "a spectral-ae or vocos run")
-    gen.model.eval()
-    return AudioModel(gen, kind, name or f"{gen.header['family']}")
-
-
-# --- inference ----------------------------------------------------------------------------------------------------
-@torch.no_grad()
-def spectral_magnitude(am: AudioModel, wave: Tensor) -> Tensor:
-    """(C, S) → the model's regenerated linear magnitude (C, F + 1, T), channels as a batch of mono signals."""
-    x = am.codec.encode(wave[:, None].to(am.device))  # (C, 1, F, T)
-    return am.codec.decode(am.model.reconstruct(x))[:, 0].cpu()
-
-
-def apply_phase(magnitude: Tensor, stft, length: int, phase: str, reference: Tensor | None, gl_iters: int = 100,
-                seed: int = 0, start: Tensor | None = None) -> Tensor:
-    """Waveform (C, S) from a magnitude (C, F, T) with a phase strategy (see PHASES); Griffin-Lim starts from the
-    phase `start` (C, F, T) if given, else from a seeded random phase."""
-    if phase == "griffin-lim":
-        gen = torch.Generator().manual_seed(seed)
-        return griffin_lim(magnitude, stft, gl_iters, 0.99, length=length, generator=gen, phase=start)
-    if phase in ("mixture", "oracle"):
-        if reference is None:
-            raise GenlabError(f"phase '{phase}' needs a reference signal (the mixture or the original stem)")
-        return oracle_phase(magnitude, reference, stft)
-    raise GenlabError(f"phase '{phase}': expected one of {', '.join(PHASES)}")
-
-
-@torch.no_grad()
-def vocode(am: AudioModel, wave: Tensor) -> Tensor:
-    """(C, S) → vocoded (C, S): the model's own log-mel of each channel, then its generator (chunked if long)."""
-    def run(chunk: Tensor) -> Tensor:  # (B, C, s) → (B, C, s)
-        flat = chunk.reshape(-1, chunk.shape[-1]).to(am.device)
-        out = am.model.vocode(am.model.log_mel(flat)).cpu()
-        return _fit_length(out, chunk.shape[-1]).reshape(chunk.shape)
-
-    sr = am.model.cfg.sample_rate_hz
-    if wave.shape[-1] <= CHUNK_S * sr:
-        return run(wave[None])[0]
-    return process_in_chunks(wave, run, int(CHUNK_S * sr), int(OVERLAP_S * sr))
-
-
-@torch.no_grad()
-def vocoder_polar(am: AudioModel, wave: Tensor) -> tuple[Tensor, Tensor]:
-    """(C, S) → the vocoder's predicted linear STFT magnitude and phase, each (C, F, T), from each channel's log-mel
-    (its STFT is ``am.model.mel.stft``) — to drive Griffin-Lim with the model's magnitude and/or phase."""
-    log_mag, phase = am.model.generator.polar(am.model.log_mel(wave.to(am.device)))
-    return log_mag.exp().cpu(), phase.cpu()
-
-
-def _fit_length(x: Tensor, length: int) -> Tensor:
-    """Trim or zero-pad the last axis to `length`."""
-    if x.shape[-1] >= length:
-        return x[..., :length]
-    return torch.nn.functional.pad(x, (0, length - x.shape[-1]))
-
-
-def regenerate_wave(am: AudioModel, wave: Tensor, phase: str = "griffin-lim", mixture: Tensor | None = None,
-                    gl_iters: int = 100) -> Tensor:
-    """The model's regeneration of a (C, S) stem: the model's magnitude with the phase strategy `phase`, or for a
-    vocoder with phase 'model' its own waveform (its predicted phase)."""
-    if am.kind == "vocoder" and phase == "model":
-        return vocode(am, wave)
-    if phase == "model":
-        raise GenlabError("phase 'model': only a vocoder predicts a phase; a spectral model needs griffin-lim, "
-                          "mixture or oracle")
-    ref = mixture if phase == "mixture" else wave
-    if am.kind == "vocoder":
-        return apply_phase(vocoder_polar(am, wave)[0], am.model.mel.stft.cpu(), wave.shape[-1], phase, ref, gl_iters)
-    return apply_phase(spectral_magnitude(am, wave), am.codec.stft, wave.shape[-1], phase, ref, gl_iters)
-
-
-# --- inputs -------------------------------------------------------------------------------------------------------
-def load_input(source: str | os.PathLike[str], stem: str, data_dir: str | None = None,
-               subset: str | None = None) -> tuple[Tensor, Tensor | None, str]:
-    """(stem (C, S), mixture (C, S) or None, name) from a WAV file or a MUSDB track name."""
-    p = Path(source)
-    if p.suffix.lower() in (".wav", ".flac") or p.is_file():
-        if not p.is_file():
-            raise GenlabError(f"{p}: input audio file not found")
-        return torch.from_numpy(read_wav(p, SAMPLE_RATE_HZ, None)), None, p.stem
-    src = MusdbSource(musdb_root(data_dir), cache_dir=default_cache_dir())
-    track = src.track(str(source), subset)
-    wave, mix = (torch.from_numpy(np.array(src.load(track, s), dtype=np.float32)) for s in (stem, "mixture"))
-    return wave, mix, track.name
+def musdb_track_names(data_dir: str | os.PathLike[str] | None = None, subset: str = "test") -> list[str]:
+    """Names of the MUSDB18 tracks of `subset` under the data directory; GenlabError saying why when there are
+    none (no MUSDB folder, or an empty subset)."""
+    names = [t.name for t in MusdbSource(musdb_root(data_dir)).tracks(subset)]
+    if not names:
+        raise GenlabError(f"the MUSDB18 '{subset}' folder under the data directory holds no tracks")
+    return names
 
 
 def regenerate(source: str | os.PathLike[str], stem: str, snapshot: str | os.PathLike[str],
@@ -182,14 +72,12 @@ def evaluate_audio(subset: str = "test", stems: Sequence[str] = ("vocals",),
                    snapshots: Sequence[str | os.PathLike[str]] = (), n_tracks: int = 5,
                    out_dir: str | os.PathLike[str] = "runs/audio-eval", *, data_dir: str | None = None,
                    gl_iters: Sequence[int] = (32, 100), with_museval: bool = False, listen_tracks: int = 3,
-                   device: str = "auto"):
+                   device: str = "auto") -> Evaluation:
     """Per stem and track: every snapshot's regeneration and the baselines on the same input, measured.
 
     Writes `out_dir`/results.json (rows + medians), table.md, WAVs and PNGs for the first `listen_tracks` tracks,
     and index.html (the listening page). Returns an `genlab.audio.evaluation.Evaluation`.
     """
-    from genlab.audio.evaluation import run_evaluation
-
     models = [load_audio_model(s, device, name=_label(s)) for s in snapshots]
     return run_evaluation(subset, list(stems), models, n_tracks, Path(out_dir), data_dir, tuple(gl_iters),
                           with_museval, listen_tracks)

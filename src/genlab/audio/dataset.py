@@ -8,7 +8,7 @@ Both datasets hold mono waveform segments (each channel of a stereo stem is its 
   [-1, 1]; the Nyquist bin is dropped so F = n_fft / 2 is a power of two. Model space ``(B, 1, F, T)``.
 - ``WaveformCodec`` (source ``musdb-wave``, for vocoders): the waveform itself as ``(B, 1, 1, S)`` in [-1, 1].
 
-Both codecs are JSON (`state()`, registered with `genlab.data.codecs.register_codec`), so snapshots rebuild them,
+Both codecs are JSON (`state()`, listed in `genlab.data.codecs.CODECS`), so snapshots rebuild them,
 statistics included. Silent segments (RMS below `min_rms_dbfs`) are left out, so a vocals model does not learn
 mostly silence.
 """
@@ -27,7 +27,6 @@ from torch import Tensor
 from genlab.audio.io import default_cache_dir, is_silent
 from genlab.audio.musdb import TARGETS, MusdbSource, musdb_root
 from genlab.audio.transforms import SpectrogramCodec, SpectrogramConfig
-from genlab.data.codecs import register_codec
 from genlab.errors import GenlabError
 
 SPLITS = ("train", "valid", "test")
@@ -120,9 +119,6 @@ class WaveformCodec:
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "sample_rate_hz": self.sample_rate_hz, "display_fft": self.display_fft}
 
-
-register_codec(SpectrogramPatchCodec.kind, lambda s: SpectrogramPatchCodec(**{k: v for k, v in s.items() if k != "kind"}))
-register_codec(WaveformCodec.kind, lambda s: WaveformCodec(**{k: v for k, v in s.items() if k != "kind"}))
 
 
 @dataclass
@@ -239,11 +235,3 @@ def load_spec(split: str, data_dir: Path, download: bool = False, **options: Any
 
 def load_wave(split: str, data_dir: Path, download: bool = False, **options: Any) -> StemSegments:
     return load_musdb_segments(split, data_dir, download, representation="waveform", **options)
-
-
-def register_sources() -> None:
-    """Add `musdb-spec` and `musdb-wave` to the dataset registry."""
-    from genlab.data.registry import register_source
-
-    register_source("musdb-spec", load_spec)
-    register_source("musdb-wave", load_wave)

@@ -39,6 +39,7 @@ from torch import Tensor
 from genlab.audio.io import default_cache_dir, is_silent, write_wav
 from genlab.audio.musdb import MusdbSource, musdb_root
 from genlab.audio.phase import griffin_lim, mel_to_linear, oracle_phase
+from genlab.audio.sampling import apply_phase, spectral_magnitude, vocode, vocoder_polar
 from genlab.audio.transforms import Stft
 from genlab.metrics.audio import MetricTable, compare_audio
 
@@ -108,8 +109,6 @@ def model_estimates(model, wave: Tensor, mixture: Tensor, timings: dict, gl_iter
     the magnitude estimate); ``mel/<run>/glM-warm`` (M = the smallest count) starts Griffin-Lim from the
     vocoder's own phase instead of a random one; ``mel/<run>/mag+oracle-phase`` gives it the true phase. Spectral models: their regenerated magnitude with every phase
     strategy (Griffin-Lim with as many iterations as the strongest Griffin-Lim baseline)."""
-    from genlab.audio.api import apply_phase, spectral_magnitude, vocode, vocoder_polar
-
     n = wave.shape[-1]
     if model.kind == "vocoder":
         label, stft = f"mel/{model.name}", model.model.mel.stft.cpu()

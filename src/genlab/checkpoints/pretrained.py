@@ -12,7 +12,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from genlab.checkpoints.snapshot import read_header
 from genlab.errors import GenlabError
+from genlab.utils.io import atomic_path, write_json
 
 MANIFEST = Path(__file__).resolve().parent.parent / "assets" / "pretrained" / "manifest.json"
 MAX_MB = 20.0  # shipped snapshots stay small: the package must install quickly
@@ -49,22 +51,23 @@ def resolve(name: str) -> Path:
 
 def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any] | None = None, note: str = "",
             max_mb: float = MAX_MB) -> dict[str, Any]:
-    """Copy a run's snapshot next to the manifest as NAME.safetensors and record it (atomic manifest rewrite).
+    """Copy a finished run's snapshot (`source`: the run directory or a snapshot file) next to the manifest as
+    NAME.safetensors and record it (atomic manifest rewrite).
 
     The entry holds sha256, size, family, dataset, training steps / images / CPU minutes (from the snapshot
     header), the exact training `command` and the measured `metrics` (with their sample counts and floors).
     """
-    from genlab.api import find_snapshot
-    from genlab.checkpoints.snapshot import read_header
-    from genlab.utils.io import atomic_path, write_json
-
     if not name or "/" in name or name.endswith(".safetensors"):
         raise GenlabError(f"pretrained name '{name}': expected a short name such as mnist-ddpm")
-    snap = find_snapshot(source)
+    snap = Path(source) / "snapshot.safetensors" if Path(source).is_dir() else Path(source)
+    if not snap.is_file():
+        raise GenlabError(f"{source}: no finished snapshot to publish (expected a snapshot file or a run directory "
+                          "with snapshot.safetensors)")
     size_mb = snap.stat().st_size / 2**20
     if size_mb > max_mb:
         raise GenlabError(f"{snap}: {size_mb:.1f} MB is over the {max_mb:g} MB limit for shipped snapshots")
     header = read_header(snap)
+    header = header if isinstance(header, dict) else {}
     dest = MANIFEST.parent / f"{name}.safetensors"
     with atomic_path(dest) as tmp:
         shutil.copyfile(snap, tmp)

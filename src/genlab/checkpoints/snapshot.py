@@ -1,20 +1,21 @@
 """Snapshots: safetensors weights + a JSON header that rebuilds the model (no pickle, no training flags).
 
 Header (stored in the safetensors metadata under "genlab"): schema version, family, constructor kwargs, the data
-codec's state, which weights these are (ema/raw), the package version, the git commit, and free-form extras
-(training step, images seen, config). Loading checks the family and the schema version before building anything.
+codec's state, which weights these are (ema/raw), the package version, the git commit, and run facts (training
+step, images seen, config, dataset). This module writes snapshots and reads their raw parts (the header as JSON, the
+tensor names and shapes, the tensors); `genlab.inference` validates the header as a whole (`SnapshotHeader`) and
+rebuilds the model.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -22,19 +23,8 @@ from genlab import __version__
 from genlab.errors import GenlabError
 from genlab.utils.io import atomic_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the header layout this genlab writes; genlab.inference reads 1..SCHEMA_VERSION
 HEADER_KEY = "genlab"
-
-
-@dataclass
-class Snapshot:
-    model: nn.Module
-    header: dict[str, Any]
-    path: Path
-
-    @property
-    def family(self) -> str:
-        return self.header["family"]
 
 
 def git_commit() -> str | None:
@@ -76,47 +66,41 @@ def save_snapshot(path: str | Path, model: nn.Module, codec_state: dict[str, Any
     return path
 
 
-def read_header(path: str | Path) -> dict[str, Any]:
-    """The JSON header of a snapshot, validated (file exists, is safetensors, has a genlab header we can read)."""
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+
+
+def read_header(path: str | Path) -> Any:
+    """The raw JSON header of a snapshot file (file exists, is safetensors, has a genlab header that parses as
+    JSON). Its content is validated by `genlab.inference.parse_header`."""
     path = Path(path)
     if not path.is_file():
         raise GenlabError(f"{path}: snapshot file not found")
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise GenlabError(f"{path}: not a safetensors file ({str(e).splitlines()[0][:120]})") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise GenlabError(f"{path}: not a safetensors file ({_first_line(e)})") from None
     if HEADER_KEY not in meta:
         raise GenlabError(f"{path}: safetensors file without a genlab header (not a genlab snapshot)")
     try:
-        header = json.loads(meta[HEADER_KEY])
-    except json.JSONDecodeError:
+        return json.loads(meta[HEADER_KEY])
+    except (json.JSONDecodeError, RecursionError):
         raise GenlabError(f"{path}: genlab header is not valid JSON") from None
-    version = header.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise GenlabError(f"{path}: snapshot schema version {version} is newer than this genlab supports "
-                          f"({SCHEMA_VERSION}); upgrade genlab")
-    return header
 
 
-def load_snapshot(path: str | Path, *, family: str | None = None, device: str | torch.device = "cpu") -> Snapshot:
-    """Rebuild the model from a snapshot. `family`, if given, must match the snapshot's."""
-    from genlab.models.registry import get_family
-
-    header = read_header(path)
-    if family is not None and header["family"] != family:
-        raise GenlabError(f"{path}: snapshot is a '{header['family']}' model, expected '{family}'")
-    cls = get_family(header["family"])
+def tensor_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Name → shape of every tensor in a snapshot file, read from its index (no tensor data is loaded)."""
     try:
-        model = cls(**header["kwargs"])
-    except TypeError as e:
-        raise GenlabError(f"{path}: header kwargs do not fit family '{header['family']}' ({e})") from None
-    tensors = load_file(str(path), device="cpu")
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
-    if missing or unexpected:
-        raise GenlabError(f"{path}: weights do not match the model (missing {list(missing)[:3]}, "
-                          f"unexpected {list(unexpected)[:3]})")
-    model.to(device).eval()
-    return Snapshot(model=model, header=header, path=Path(path))
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118  (not a dict)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise GenlabError(f"{path}: unreadable tensor index ({_first_line(e)})") from None
+
+
+def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a snapshot file, on the CPU."""
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise GenlabError(f"{path}: unreadable tensors ({_first_line(e)})") from None

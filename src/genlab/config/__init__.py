@@ -1,7 +1,7 @@
 """Typed configuration and named presets."""
 
 from genlab.config.core import DataConfig, RunConfig, SampleConfig, TrainConfig, config_from_dict
-from genlab.config.presets import PRESETS, preset_names, register_preset, resolve
+from genlab.config.presets import PRESETS, apply_overrides, preset_info, preset_names, resolve
 
-__all__ = ["PRESETS", "DataConfig", "RunConfig", "SampleConfig", "TrainConfig", "config_from_dict", "preset_names",
-           "register_preset", "resolve"]
+__all__ = ["PRESETS", "DataConfig", "RunConfig", "SampleConfig", "TrainConfig", "apply_overrides",
+           "config_from_dict", "preset_info", "preset_names", "resolve"]

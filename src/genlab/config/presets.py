@@ -1,5 +1,6 @@
 """Named presets: a preset is a nested dict of config values applied on top of the dataclass defaults.
 
+`PRESETS` is the one table of them (image, facies and audio presets alike); nothing registers presets on import.
 `resolve("mnist-diffusion", ["train.lr=1e-3"])` → RunConfig; a YAML file may name a base preset with `preset:`.
 """
 
@@ -10,8 +11,10 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from genlab.audio.musdb import TARGETS
 from genlab.config.core import RunConfig, apply_nested, load_yaml, parse_override, set_key
 from genlab.errors import GenlabError
+from genlab.models.registry import get_family
 
 # U-Net for 28x28: 28 -> 14 -> 7, attention at 7x7. SMALL (0.66 M parameters) trains at ~160 images/s in fp32
 # on the 2-core reference CPU (batch 64), so a few minutes give recognisable digits.
@@ -39,9 +42,6 @@ def _diffusion_presets() -> dict[str, dict[str, Any]]:
                 "family": "diffusion", "data": {"dataset": dataset, "conditional": True}, "model": dict(model),
                 "train": dict(train), "sample": {"sampler": "dpmpp-2m", "steps": 20, "guidance": 2.0}}
     return out
-
-
-PRESETS: dict[str, dict[str, Any]] = _diffusion_presets()
 
 
 def _family_presets() -> dict[str, dict[str, Any]]:
@@ -107,28 +107,65 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     }
 
 
-PRESETS.update(_family_presets())
-PRESETS.update(_channel_presets())
+# Audio (MUSDB18 stems): sized for a CPU — the previews (50 train tracks × 6.8 s) give ~3,600 half-overlapping
+# 32-frame patches per stem; both stop after `train.time_limit_min` minutes. fp32: bf16 autocast is slower on CPUs
+# without native bf16, and the STFT/iSTFT inside the vocoder needs fp32.
+_AUDIO_TRAIN = {"precision": "fp32", "warmup_steps": 50, "grad_clip": 0.0, "log_every": 20, "threads": 1,
+                "checkpoint_every_min": 3.0}
 
 
-def register_preset(name: str, values: dict[str, Any]) -> None:
-    PRESETS[name] = values
+def _spectral_preset(stem: str) -> dict[str, Any]:
+    """spectral-ae on 32-frame patches (n_fft 1024, hop 256 → 512 × 32), a 128-number code per frame."""
+    return {"family": "spectral-ae",
+            "data": {"dataset": "musdb-spec", "options": {"stem": stem, "frames": 32}},
+            "model": {"hidden": 256, "num_blocks": 2, "code_dim": 128, "beta": 1e-3},
+            "train": {**_AUDIO_TRAIN, "batch_size": 32, "lr": 2e-3, "epochs": 20.0, "time_limit_min": 8.0,
+                      "ema_decay": 0.99, "epoch_images": 2048},
+            "sample": {"num_images": 16}}
 
 
-def _load_family_presets() -> None:
-    # Families may register presets of their own domain (e.g. audio) when they are imported.
-    from genlab.models.registry import family_names
+def _vocoder_preset(stem: str) -> dict[str, Any]:
+    """vocos on 16,384-sample (0.37 s) segments, 6 CPU minutes: phase-vocoder phase propagation, magnitude as a
+    residual over the mel's NNLS inversion, mel-L1 + MR-STFT losses plus direct magnitude and instantaneous-frequency
+    losses (see genlab.models.vocoder).
 
-    family_names()
+    The adversarial phase is off (``disc_start_step=-1``): on a CPU the discriminator costs ~5x the generator's
+    step, and in the first minutes the reconstruction losses are what moves the model (set it ≥ 0 to turn it on).
+    """
+    return {"family": "vocos",
+            "data": {"dataset": "musdb-wave", "options": {"stem": stem, "segment_samples": 16384}},
+            "model": {"dim": 128, "hidden": 384, "num_blocks": 4, "disc_channels": 8, "disc_start_step": -1,
+                      "phase_mode": "accumulated", "mel_prior": True, "prior_nnls_iters": 3, "lambda_mag": 2.0,
+                      "sc_weight": 10.0, "lambda_phase": 2.0},
+            "train": {**_AUDIO_TRAIN, "batch_size": 16, "lr": 1e-3, "epochs": 40.0, "time_limit_min": 6.0,
+                      "ema_decay": 0.99, "epoch_images": 2048},
+            "sample": {"num_images": 4}}
+
+
+def _audio_presets() -> dict[str, dict[str, Any]]:
+    """`musdb-<stem>-spectral-ae` and `musdb-<stem>-vocos` for every MUSDB18 target stem."""
+    out = {}
+    for stem in TARGETS:
+        out[f"musdb-{stem}-spectral-ae"] = _spectral_preset(stem)
+        out[f"musdb-{stem}-vocos"] = _vocoder_preset(stem)
+    return out
+
+
+# The table: every built-in preset, by name.
+PRESETS: dict[str, dict[str, Any]] = {**_diffusion_presets(), **_family_presets(), **_channel_presets(),
+                                      **_audio_presets()}
 
 
 def preset_names() -> list[str]:
-    _load_family_presets()
     return sorted(PRESETS)
 
 
+def preset_info(name: str) -> dict[str, Any]:
+    """A copy of preset `name`'s values (family, data, model, train, sample), for listings."""
+    return _preset_values(name)
+
+
 def _preset_values(name: str) -> dict[str, Any]:
-    _load_family_presets()
     if name not in PRESETS:
         close = difflib.get_close_matches(name, list(PRESETS), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -137,8 +174,6 @@ def _preset_values(name: str) -> dict[str, Any]:
 
 
 def _base(values: dict[str, Any], name: str) -> RunConfig:
-    from genlab.models.registry import get_family
-
     family = values.get("family", "diffusion")
     cfg = RunConfig(name=name, family=family, model=get_family(family).Config())
     apply_nested(cfg, values)
@@ -155,14 +190,15 @@ def resolve(spec: str | dict[str, Any], overrides: list[str] | None = None) -> R
             base = _preset_values(values["preset"])
             cfg = _base(base, values.get("name", name))
             apply_nested(cfg, {k: v for k, v in values.items() if k != "name"})
-            return _apply_overrides(cfg, overrides)
+            return apply_overrides(cfg, overrides)
     else:
         values, name = _preset_values(spec), spec
     cfg = _base({k: v for k, v in values.items() if k != "name"}, values.get("name", name))
-    return _apply_overrides(cfg, overrides)
+    return apply_overrides(cfg, overrides)
 
 
-def _apply_overrides(cfg: RunConfig, overrides: list[str] | None) -> RunConfig:
+def apply_overrides(cfg: RunConfig, overrides: list[str] | None) -> RunConfig:
+    """`cfg` with key=value `overrides` applied in order (name and run_dir included)."""
     for text in overrides or []:
         key, value = parse_override(text)
         if key == "name":

@@ -2,10 +2,9 @@
 
 A loader is any callable ``fn(split: str, data_dir: Path, download: bool, **options) -> ImageDataset``; the
 options are source-specific keyword arguments (e.g. ``resize`` for facies, from ``data.options`` in a run config)
-and are checked against the loader's signature before the call. Adding a source is one line in that source's
-module or here::
-
-    register_source("facies", load_facies, aliases=("channels",))
+and are checked against the loader's signature before the call. `SOURCES` is the one table of built-in datasets:
+adding a source is its module under genlab/data/sources/ plus one line there (nothing registers itself on import;
+`register_source` is for plug-ins and tests).
 
 The data folder is never hard-coded in a loader: `resolve_data_dir` picks it once (argument > GENLAB_DATA_DIR >
 ./data) and every loader receives it.
@@ -20,31 +19,65 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from genlab.audio.dataset import load_spec, load_wave
 from genlab.data.dataset import ImageDataset
-from genlab.data.sources.mnist import load_fashion_mnist, load_mnist
+from genlab.data.sources.channels import load_channels_source, load_procedural_source
+from genlab.data.sources.facies_refs import reference_loader
+from genlab.data.sources.mnist import FASHION_MNIST, MNIST, load_fashion_mnist, load_mnist
 from genlab.errors import GenlabError
 
-__all__ = ["DATA_DIR_ENV", "Loader", "dataset_names", "load_dataset", "register_source", "resolve_data_dir"]
+__all__ = ["ALIASES", "CLASS_NAMES", "DATA_DIR_ENV", "SOURCES", "Loader", "canonical_name", "class_names",
+           "dataset_names", "load_dataset",
+           "register_source", "resolve_data_dir"]
 
 DATA_DIR_ENV = "GENLAB_DATA_DIR"
 
 Loader = Callable[..., ImageDataset]  # (split, data_dir, download, **options) -> ImageDataset
 
-_SOURCES: dict[str, Loader] = {}
-_ALIASES: dict[str, str] = {}
+# The table: dataset name → loader. A new source adds one line here (and aliases below if it has other names).
+SOURCES: dict[str, Loader] = {
+    "mnist": load_mnist,  # IDX files (downloaded)
+    "fashion-mnist": load_fashion_mnist,
+    "channels": load_channels_source,  # LTrace-style train_images.h5 (binary facies)
+    "channels-procedural": load_procedural_source,  # seeded procedural channels
+    "mps45": reference_loader("mps45"),  # facies reference sets under data_dir/channels/
+    "channels64": reference_loader("channels64"),
+    "strebelle": reference_loader("strebelle"),
+    "musdb-spec": load_spec,  # MUSDB18 stems as log-magnitude patches
+    "musdb-wave": load_wave,  # MUSDB18 stems as waveform segments
+}
+
+ALIASES: dict[str, str] = {
+    "fashion_mnist": "fashion-mnist", "fmnist": "fashion-mnist", "fashionmnist": "fashion-mnist",
+    "ltrace": "channels", "train_images": "channels", "channels_procedural": "channels-procedural",
+}
+
+
+# Class names of the labelled sources (label order), for headers and the faces without opening the data.
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(MNIST.class_names), "fashion-mnist": tuple(FASHION_MNIST.class_names),
+}
+
+
+def class_names(name: str) -> tuple[str, ...]:
+    """The class names of dataset `name` (or an alias), () when unknown or unlabelled."""
+    if not isinstance(name, str):
+        return ()
+    key = name.strip().lower()
+    return CLASS_NAMES.get(ALIASES.get(key, key), ())
 
 
 def register_source(name: str, loader: Loader, aliases: Iterable[str] = ()) -> Loader:
-    """Register `loader` under `name` (and `aliases`); re-registering a name replaces it. Returns `loader`."""
-    _SOURCES[name] = loader
+    """Add a source at run time (plug-ins and tests; the built-ins are listed in `SOURCES`). Returns `loader`."""
+    SOURCES[name] = loader
     for alias in aliases:
-        _ALIASES[alias] = name
+        ALIASES[alias] = name
     return loader
 
 
 def dataset_names() -> list[str]:
     """Registered canonical dataset names, sorted."""
-    return sorted(_SOURCES)
+    return sorted(SOURCES)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -57,15 +90,17 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(data_dir).expanduser()
 
 
-def _canonical(name: str) -> str:
+def canonical_name(name: str) -> str:
     """The registered name for `name` or an alias of it (case-insensitive); GenlabError with a suggestion if none."""
+    if not isinstance(name, str):
+        raise GenlabError(f"dataset name must be text, got {name!r:.60}")
     key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key in _SOURCES:
+    key = ALIASES.get(key, key)
+    if key in SOURCES:
         return key
-    known = sorted(_SOURCES) + sorted(_ALIASES)
+    known = sorted(SOURCES) + sorted(ALIASES)
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-    hint = f" (did you mean '{_ALIASES.get(close[0], close[0])}'?)" if close else ""
+    hint = f" (did you mean '{ALIASES.get(close[0], close[0])}'?)" if close else ""
     raise GenlabError(f"unknown dataset '{name}'{hint}; known: {', '.join(dataset_names())}")
 
 
@@ -97,15 +132,8 @@ def load_dataset(
     missing/corrupt files.
     """
     # Each loader validates `split` itself: some sources may offer more than train/test.
-    canonical = _canonical(name)
-    loader = _SOURCES[canonical]
+    canonical = canonical_name(name)
+    loader = SOURCES[canonical]
     _check_options(canonical, loader, options)
     return loader(split, resolve_data_dir(data_dir), download, **options)
 
-
-register_source("mnist", load_mnist)
-register_source("fashion-mnist", load_fashion_mnist, aliases=("fashion_mnist", "fmnist", "fashionmnist"))
-
-# Facies sources register themselves at the end of their modules (after this module is complete).
-import genlab.data.sources.channels
-import genlab.data.sources.facies_refs  # noqa: F401

@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.api import find_snapshot, load
 from genlab.errors import GenlabError
 from genlab.facies import report as rp
 from genlab.facies.conditioning import latent_norm_check, make_setup, run_esmda
 from genlab.facies.evaluate import RunData, evaluate_run, is_vae, load_run_data, run_label
+from genlab.inference import find_snapshot, load
+from genlab.latent.interpolate import interpolate_seeds
 from genlab.metrics.facies import load_facies_feature_net
+from genlab.viz import plot_curves, save_grid, save_strip
 
 __all__ = ["compare_models", "esmda_demo"]
 
@@ -36,17 +38,12 @@ def _u8(binary: Any) -> np.ndarray:
 
 
 def _save_grid(images: np.ndarray, path: Path, nrow: int = 8, scale: int = 2) -> str:
-    from genlab.viz import save_grid
-
     save_grid(images, path, nrow=nrow, scale=scale)
     return path.name
 
 
 def _interpolation(gen: Any, path: Path, pairs: int = 4, steps: int = 8) -> str:
     """Slerp strips between prior seeds (2i, 2i+1), thresholded; row i is one pair."""
-    from genlab.latent.interpolate import interpolate_seeds
-    from genlab.viz import save_strip
-
     rows = [interpolate_seeds(gen.model, 2 * i, 2 * i + 1, steps=steps) for i in range(pairs)]
     display = torch.stack([gen.codec.to_display(r) for r in rows])  # (R, S, 1, H, W) uint8
     save_strip(display, path, scale=2)
@@ -54,8 +51,6 @@ def _interpolation(gen: Any, path: Path, pairs: int = 4, steps: int = 8) -> str:
 
 
 def _curve_plot(results: list[dict[str, Any]], name: str, path: Path) -> str:
-    from genlab.viz import plot_curves
-
     ref = results[0]["metrics"]["reference_curves"][name]
     lags = list(range(1, len(ref) + 1))
     curves = {"real (held-out)": (lags, ref)}

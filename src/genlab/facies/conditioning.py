@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.api import Generator
+from genlab.data.sources.channels import generate_channels
 from genlab.errors import GenlabError
 from genlab.geo.flow import WellPattern, facies_at_wells, flow_proxy
+from genlab.inference import LoadedModel
 from genlab.latent.esmda import EsmdaResult, condition_latent, esmda_alphas
 
 
@@ -54,8 +55,6 @@ def make_setup(size: int, truth_seed: int, wells: int, facies_sd: float = 0.1, r
     facies_sd: error std of facies at wells (probability units); rate_sd: of log10 production rate;
     pressure_sd: of monitor pressures (bar, injector at 1 bar, producer at 0). Noise is drawn with `truth_seed`.
     """
-    from genlab.data.sources.channels import generate_channels
-
     truth = generate_channels(1, seed=10_000 + truth_seed, size=size)[0]
     cells, pattern = well_grid(size, wells), WellPattern.line_drive(size, n_monitors=n_monitors)
     d_true = observe(truth[None].astype(np.float64), cells, pattern)[0]
@@ -88,7 +87,7 @@ def _stats(probs: np.ndarray, setup: DemoSetup) -> dict[str, float]:
     }
 
 
-def latent_decoder(gen: Generator):
+def latent_decoder(gen: LoadedModel):
     """z (Ne, *latent_shape) → channel probabilities (Ne, H, W) as a float32 CPU tensor."""
     model = gen.model
 
@@ -100,7 +99,7 @@ def latent_decoder(gen: Generator):
     return fn
 
 
-def run_esmda(gen: Generator, setup: DemoSetup, n_ens: int, n_assim: int, seed: int = 0,
+def run_esmda(gen: LoadedModel, setup: DemoSetup, n_ens: int, n_assim: int, seed: int = 0,
               alphas: Any = None) -> tuple[EsmdaResult, np.ndarray, np.ndarray]:
     """ES-MDA from the prior z_j = sample_latent(seed + j), j < n_ens. Returns (result, prior probabilities
     (Ne, H, W), posterior probabilities (Ne, H, W))."""

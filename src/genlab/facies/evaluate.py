@@ -17,8 +17,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genlab.api import Generator, find_snapshot, load
+from genlab.data.registry import load_dataset
+from genlab.data.sources.channels import generate_channels
 from genlab.errors import GenlabError
+from genlab.inference import LoadedModel, find_snapshot, load
+from genlab.latent.encoding import reconstruct
+from genlab.latent.regularity import regularity_report
 from genlab.metrics.facies import (
     ambiguous_fraction,
     compare_facies,
@@ -39,7 +43,7 @@ class RunData:
     description: str
 
 
-def run_label(source: str | Path, gen: Generator) -> str:
+def run_label(source: str | Path, gen: LoadedModel) -> str:
     """A short name for a run: its config name, else the run directory / file stem."""
     name = gen.header.get("config", {}).get("name")
     if name:
@@ -70,15 +74,11 @@ def load_run_data(header: dict[str, Any], n_held_out: int, n_train: int = DEFAUL
     """
     name, options, data_dir = data_spec(header)
     if name.replace("_", "-") == "channels-procedural":
-        from genlab.data.sources.channels import generate_channels
-
         n, size, seed = int(options.get("n", 2000)), int(options.get("size", 128)), int(options.get("seed", 0))
         held = generate_channels(n_held_out, seed, size, start=n)
         train = generate_channels(min(n_train, n), seed, size)
         return RunData(held, train, f"procedural channels {size}x{size}, seed {seed}: held-out images {n}.."
                                     f"{n + n_held_out - 1}, training images 0..{min(n_train, n) - 1}")
-    from genlab.data.registry import load_dataset
-
     test, train = load_dataset(name, "test", data_dir, **options), load_dataset(name, "train", data_dir, **options)
     held = test.get_batch(np.arange(min(n_held_out, len(test))))[0].numpy()[:, 0]
     tr = train.get_batch(np.arange(min(n_train, len(train))))[0].numpy()[:, 0]
@@ -102,7 +102,7 @@ def uses_linear(module: torch.nn.Module) -> bool:
     return any(isinstance(m, torch.nn.Linear) for m in module.modules())
 
 
-def model_summary(gen: Generator) -> dict[str, Any]:
+def model_summary(gen: LoadedModel) -> dict[str, Any]:
     """Family, architecture, latent shape, parameter counts and training cost from the snapshot header."""
     model, h = gen.model, gen.header
     seconds = float(h.get("train_seconds", float("nan")))
@@ -117,7 +117,7 @@ def model_summary(gen: Generator) -> dict[str, Any]:
     }
 
 
-def sample_probabilities(gen: Generator, n: int, seed: int = 0, batch_size: int = 256) -> tuple[Tensor, float]:
+def sample_probabilities(gen: LoadedModel, n: int, seed: int = 0, batch_size: int = 256) -> tuple[Tensor, float]:
     """Channel probabilities (n, 1, H, W) in [0, 1] for seeds seed..seed+n−1, and realizations per second."""
     t0 = time.perf_counter()
     x = gen.generate_model_space(list(range(seed, seed + n)), batch_size=batch_size, precision="fp32")
@@ -125,17 +125,15 @@ def sample_probabilities(gen: Generator, n: int, seed: int = 0, batch_size: int 
     return ((x + 1) / 2).clamp(0, 1), n / max(dt, 1e-9)
 
 
-def realizations_per_second(gen: Generator, batch_size: int = 64, repeats: int = 3) -> float:
+def realizations_per_second(gen: LoadedModel, batch_size: int = 64, repeats: int = 3) -> float:
     """Best-of-`repeats` generation throughput (images/s) at `batch_size`, after one warm-up batch."""
     sample_probabilities(gen, batch_size, 0, batch_size)
     return max(sample_probabilities(gen, batch_size, 1000 * (r + 1), batch_size)[1] for r in range(repeats))
 
 
 @torch.no_grad()
-def vae_reconstruction(gen: Generator, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+def vae_reconstruction(gen: LoadedModel, real: np.ndarray, batch_size: int = 256) -> dict[str, float]:
     """Pixel accuracy and channel IoU of decode(E[z|x]) thresholded at 0.5 on real images (N, H, W) {0, 1}."""
-    from genlab.latent.encoding import reconstruct
-
     x = torch.from_numpy(real.astype(np.float32))[:, None] * 2 - 1
     rec = reconstruct(gen.model, x.to(gen.device), batch_size=batch_size)
     out = reconstruction_accuracy(rec > 0, real)
@@ -144,21 +142,19 @@ def vae_reconstruction(gen: Generator, real: np.ndarray, batch_size: int = 256) 
     return out
 
 
-def vae_regularity(gen: Generator, real: np.ndarray) -> dict[str, Any]:
+def vae_regularity(gen: LoadedModel, real: np.ndarray) -> dict[str, Any]:
     """Per-dimension KL and aggregate posterior vs N(0, I) on real images (N, H, W) (see genlab.latent.regularity)."""
-    from genlab.latent.regularity import regularity_report
-
     x = torch.from_numpy(real.astype(np.float32))[:, None] * 2 - 1
     return regularity_report(gen.model, x.to(gen.device))
 
 
-def is_vae(gen: Generator) -> bool:
+def is_vae(gen: LoadedModel) -> bool:
     return gen.header["family"] in ("vae", "beta-vae")
 
 
 def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, seed: int = 0,
                  device: str = "auto", feature_net: FeatureNet | None = None
-                 ) -> tuple[dict[str, Any], Generator, np.ndarray]:
+                 ) -> tuple[dict[str, Any], LoadedModel, np.ndarray]:
     """Every number of one run's column (JSON-ready), the loaded generator, and its binary samples (n, H, W).
 
     n: generated samples compared with held-out real images (the real set is split into halves for the floor, so

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from genlab.audio.transforms import MelSpectrogram, Stft
+from genlab.models.vocoder.losses import MultiResolutionStftDistance
 
 SPEC_EPS = 1e-10  # power floor (−100 dB) for log-spectral quantities
 MR_FFT_SIZES = (512, 1024, 2048)
@@ -73,28 +74,6 @@ def spectral_convergence(reference: Tensor, estimate: Tensor, n_fft: int = 2048,
     """``‖ |S| − |Ŝ| ‖_F / ‖ |S| ‖_F`` over the (F, T) magnitude (Sturmel & Daudet 2011; Arık et al. 2019)."""
     ref, est = _magnitudes(reference, estimate, n_fft, hop)
     return torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / torch.linalg.vector_norm(ref, dim=(-2, -1))
-
-
-class MultiResolutionStftDistance(nn.Module):
-    """Multi-resolution STFT distance (Yamamoto, Song & Kim 2020, Parallel WaveGAN, eqs. 4–6).
-
-    Per resolution (window = n_fft, hop = n_fft/4): spectral convergence + mean |log|S| − log|Ŝ||; averaged over
-    resolutions. Differentiable, so a vocoder can train on it; as a metric the value is per leading index.
-    """
-
-    def __init__(self, fft_sizes: Sequence[int] = MR_FFT_SIZES, eps: float = 1e-7):
-        super().__init__()
-        self.stfts = nn.ModuleList([Stft(n, n // 4) for n in fft_sizes])
-        self.eps = eps
-
-    def forward(self, reference: Tensor, estimate: Tensor) -> Tensor:
-        total = 0.0
-        for stft in self.stfts:
-            ref, est = stft(reference).abs(), stft(estimate).abs()
-            sc = torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / torch.linalg.vector_norm(ref, dim=(-2, -1))
-            log_mag = (ref.clamp_min(self.eps).log() - est.clamp_min(self.eps).log()).abs().mean((-2, -1))
-            total = total + sc + log_mag
-        return total / len(self.stfts)
 
 
 @lru_cache(maxsize=4)

@@ -1,42 +1,56 @@
-"""Explicit name → model family registry (one place; aliases for renamed families)."""
+"""Explicit name → model family table (the one place a new family adds a line), plus aliases of renamed families.
+
+Nothing registers itself on import: `FAMILIES` lists every built-in family class. To add one, write its module
+(a `GenerativeModel` subclass, see genlab.models.base and docs/contributing.md) and add one line below.
+"""
 
 from __future__ import annotations
 
 import difflib
 
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel
+from genlab.models.autoencoder.model import Autoencoder, DenoisingAutoencoder, SparseAutoencoder
+from genlab.models.base import Capabilities, GenerativeModel
+from genlab.models.diffusion.model import Diffusion
+from genlab.models.gan.model import GAN, WGANGP
+from genlab.models.spectral.model import SpectralAE
+from genlab.models.vae.model import VAE
+from genlab.models.vocoder.model import Vocos
 
-_FAMILIES: dict[str, type[GenerativeModel]] = {}
-_ALIASES: dict[str, str] = {}
+FAMILIES: dict[str, type[GenerativeModel]] = {
+    "diffusion": Diffusion,  # DDPM/DDIM/DPM-Solver++ with a U-Net
+    "dcgan": GAN,  # DCGAN (SN-GAN recipe options)
+    "wgan-gp": WGANGP,
+    "vae": VAE,
+    "ae": Autoencoder,
+    "dae": DenoisingAutoencoder,
+    "sparse-ae": SparseAutoencoder,
+    "spectral-ae": SpectralAE,  # audio: frame-rate VAE on log-magnitude patches
+    "vocos": Vocos,  # audio: mel → waveform vocoder
+}
 
-
-def register(cls: type[GenerativeModel], *aliases: str) -> type[GenerativeModel]:
-    """Register a family class under ``cls.family`` (and optional aliases)."""
-    if not cls.family:
-        raise ValueError(f"{cls.__name__} has no 'family' name")
-    _FAMILIES[cls.family] = cls
-    for alias in aliases:
-        _ALIASES[alias] = cls.family
-    return cls
-
-
-def _load_builtin_families() -> None:
-    # Imported here so that `genlab.models.registry` stays importable on its own and the families register once.
-    import genlab.models.families  # noqa: F401
+ALIASES: dict[str, str] = {
+    "ddpm-unet": "diffusion", "gan": "dcgan", "wgan": "wgan-gp", "beta-vae": "vae", "autoencoder": "ae",
+    "denoising-ae": "dae", "sparse-autoencoder": "sparse-ae", "spectral-vae": "spectral-ae", "vocoder": "vocos",
+}
 
 
 def family_names() -> list[str]:
-    _load_builtin_families()
-    return sorted(_FAMILIES)
+    return sorted(FAMILIES)
 
 
 def get_family(name: str) -> type[GenerativeModel]:
     """The class of family `name`; a typo names the closest registered family."""
-    _load_builtin_families()
-    name = _ALIASES.get(name, name)
-    if name not in _FAMILIES:
-        close = difflib.get_close_matches(name, list(_FAMILIES) + list(_ALIASES), n=1)
+    if not isinstance(name, str):
+        raise GenlabError(f"model family must be a name (text), got {name!r}")
+    name = ALIASES.get(name, name)
+    if name not in FAMILIES:
+        close = difflib.get_close_matches(name, list(FAMILIES) + list(ALIASES), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise GenlabError(f"unknown model family '{name}'{hint}; known: {', '.join(sorted(_FAMILIES))}")
-    return _FAMILIES[name]
+        raise GenlabError(f"unknown model family '{name}'{hint}; known: {', '.join(sorted(FAMILIES))}")
+    return FAMILIES[name]
+
+
+def family_capabilities(name: str) -> Capabilities:
+    """What family `name` can do (sampling options, latent kind, conditional, domain)."""
+    return get_family(name).capabilities()

@@ -20,6 +20,7 @@ from typing import Any
 
 from genlab.errors import GenlabError
 from genlab.evaluation import FID_VS_STEPS_FILE, METRICS_FILE, read_jsonl
+from genlab.inference import read_snapshot_header
 from genlab.utils.io import atomic_write_text
 
 __all__ = ["render_report", "report"]
@@ -172,11 +173,8 @@ def _steps_section(run: Path, tmp: Path) -> str:
 
 def _facts(run: Path) -> tuple[str, str]:
     """(title, HTML list of run facts) from the final snapshot header, if any."""
-    from genlab.api import find_snapshot
-    from genlab.checkpoints.snapshot import read_header
-
     try:
-        header = read_header(find_snapshot(run))
+        header = read_snapshot_header(run).to_dict()
     except GenlabError:
         return run.name, "<p class=note>No snapshot yet.</p>"
     keys = ("family", "dataset", "step", "images_seen", "train_seconds", "weights", "git_commit", "version")

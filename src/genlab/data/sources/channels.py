@@ -520,15 +520,3 @@ def load_procedural_source(
         levels=2,
         class_names=("background", "channel"),
     )
-
-
-def _register() -> None:
-    try:
-        from genlab.data.registry import register_source
-    except ImportError:  # the registry is optional for this module
-        return
-    register_source("channels", load_channels_source, aliases=("ltrace", "train_images"))
-    register_source("channels-procedural", load_procedural_source, aliases=("channels_procedural",))
-
-
-_register()

@@ -179,7 +179,7 @@ def load_reference(name: str, root: str | os.PathLike | None = None, **kwargs) -
     raise GenlabError(f"unknown facies reference set '{name}'; known: mps45, channels64, strebelle")
 
 
-def _reference_loader(name: str):
+def reference_loader(name: str):
     """Registry loader (split, data_dir, download, val_fraction, seed, **kw) for reference set `name` under
     data_dir/channels/ (the layout of shared/data/channels); 'test' is a deterministic held-out fraction."""
 
@@ -198,15 +198,3 @@ def _reference_loader(name: str):
 
     load.__name__ = f"load_{name}_source"
     return load
-
-
-def _register() -> None:
-    try:
-        from genlab.data.registry import register_source
-    except ImportError:
-        return
-    for name in ("mps45", "channels64", "strebelle"):
-        register_source(name, _reference_loader(name))
-
-
-_register()

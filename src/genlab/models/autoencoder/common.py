@@ -143,8 +143,9 @@ class LatentGeneration:
     the fitted code Gaussian, as the family defines it); conditional models default to label = seed mod K."""
 
     @torch.no_grad()
-    def generate(self, seeds, labels: Tensor | None = None, temperature: float = 1.0, **kwargs: Any) -> Tensor:
-        """One sample per seed, (len(seeds), C, H, W) in [-1, 1]; sample i depends only on seeds[i]."""
+    def generate(self, seeds, labels: Tensor | None = None, temperature: float = 1.0, callback: Any = None) -> Tensor:
+        """One sample per seed, (len(seeds), C, H, W) in [-1, 1]; sample i depends only on seeds[i] (one network
+        pass: `callback` is never called)."""
         z = self.sample_latent(seeds, temperature)
         if self.num_classes > 0 and labels is None:
             labels = default_labels(seeds, self.num_classes, z.device)

@@ -37,7 +37,6 @@ from genlab.models.autoencoder.common import (
 from genlab.models.autoencoder.density import fit_gmm, sample_gmm
 from genlab.models.autoencoder.regularizers import CORRUPTIONS, SPARSITIES, corrupt, kl_sparsity, l1_sparsity
 from genlab.models.base import GenerativeModel, Logs
-from genlab.models.registry import register
 from genlab.utils.seeding import randn_per_sample
 
 CODE_DENSITIES = ("gmm", "gaussian")
@@ -94,7 +93,10 @@ class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
 
     family = "ae"
     Config = AEConfig
+    sampling_options = ("temperature",)
+    latent_kind = "code"
     has_latent = True
+    fits_density = True
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
@@ -225,7 +227,3 @@ class SparseAutoencoder(Autoencoder):
     family = "sparse-ae"
     Config = SparseAEConfig
 
-
-register(Autoencoder, "autoencoder")
-register(DenoisingAutoencoder, "denoising-ae")
-register(SparseAutoencoder, "sparse-autoencoder")

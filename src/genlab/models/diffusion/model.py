@@ -19,7 +19,6 @@ from genlab.models.base import GenerativeModel, Logs
 from genlab.models.diffusion import objective
 from genlab.models.diffusion.samplers import SAMPLERS, get_sampler
 from genlab.models.diffusion.schedules import make_alphas_cumprod, sampling_timesteps
-from genlab.models.registry import register
 from genlab.nn.unet import UNet
 from genlab.utils.seeding import randn_like_per_sample, sample_generators
 
@@ -42,17 +41,30 @@ class DiffusionConfig:
     p_uncond: float = 0.1  # label dropout for classifier-free guidance (only when num_classes > 0)
     min_snr_gamma: float = 0.0  # > 0: min-SNR-gamma loss weighting (Hang et al. 2023); 0 = plain MSE
 
+    def validate(self, family: str) -> None:
+        """One-line GenlabError naming a bad value (types are checked by `resolve_config`)."""
+        objective.check_prediction(self.prediction)
+        make_alphas_cumprod(self.schedule, self.num_train_steps)  # validates the schedule name and T
+        if not 0.0 <= self.p_uncond < 1.0:
+            raise GenlabError(f"{family}: p_uncond must be in [0, 1), got {self.p_uncond}")
+        for name in ("base_channels", "num_res_blocks", "num_heads"):
+            if getattr(self, name) < 1:
+                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be at least 1")
+        if not self.channel_mults or min(self.channel_mults) < 1:
+            raise GenlabError(f"{family}: channel_mults = {self.channel_mults}: expected positive integers")
+
 
 class Diffusion(GenerativeModel):
     """Denoising diffusion (DDPM/DDIM/DPM-Solver++) with a U-Net; images (N, C, H, W) in [-1, 1]."""
 
     family = "diffusion"
     Config = DiffusionConfig
+    sampling_options = ("sampler", "steps", "guidance", "eta")
+    latent_kind = "noise"  # DDIM (eta = 0) maps a seed's x_T to its image deterministically
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
-        cfg = _parse_config(hparams)
-        super().__init__(image_shape, num_classes, **dataclasses.asdict(cfg))
-        self.cfg = cfg
+        super().__init__(image_shape, num_classes, **hparams)
+        cfg = self._resolve_config(hparams)
         c, h, w = self.image_shape
         self.unet = UNet(in_channels=c, out_channels=c, base_channels=cfg.base_channels,
                          channel_mults=tuple(cfg.channel_mults), num_res_blocks=cfg.num_res_blocks,
@@ -144,20 +156,3 @@ class Diffusion(GenerativeModel):
         return labels
 
 
-def _parse_config(hparams: dict[str, Any]) -> DiffusionConfig:
-    """Config from keyword arguments; GenlabError naming an unknown field or a bad value."""
-    known = {f.name for f in dataclasses.fields(DiffusionConfig)}
-    unknown = sorted(set(hparams) - known)
-    if unknown:
-        raise GenlabError(f"diffusion: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
-    cfg = DiffusionConfig(**hparams)
-    cfg.channel_mults = [int(m) for m in cfg.channel_mults]
-    cfg.attention_resolutions = [int(r) for r in cfg.attention_resolutions]
-    objective.check_prediction(cfg.prediction)
-    make_alphas_cumprod(cfg.schedule, cfg.num_train_steps)  # validates schedule name and T
-    if not 0.0 <= cfg.p_uncond < 1.0:
-        raise GenlabError(f"diffusion: p_uncond must be in [0, 1), got {cfg.p_uncond}")
-    return cfg
-
-
-register(Diffusion, "ddpm-unet")

@@ -130,6 +130,7 @@ def dpmpp_2m(denoise: Denoise, x_T: Tensor, timesteps, alphas_cumprod: Tensor, *
 
 
 SAMPLERS: dict[str, Callable[..., Tensor]] = {"ddpm": ddpm, "ddim": ddim, "dpmpp-2m": dpmpp_2m}
+SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 _ALIASES = {"dpmpp_2m": "dpmpp-2m", "dpm++2m": "dpmpp-2m", "dpm-solver++": "dpmpp-2m"}
 
 

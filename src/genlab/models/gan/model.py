@@ -35,8 +35,7 @@ from genlab.models.gan.losses import (
     instance_noise_sigma,
     r1_penalty,
 )
-from genlab.models.gan.networks import Discriminator, Generator
-from genlab.models.registry import register
+from genlab.models.gan.networks import Discriminator, ImageGenerator
 from genlab.nn.convnets import latent_shape_for
 from genlab.utils.seeding import randn_per_sample
 
@@ -102,6 +101,8 @@ class GAN(LatentGeneration, StepTracking, GenerativeModel):
 
     family = "dcgan"
     Config = GANConfig
+    sampling_options = ("temperature",)
+    latent_kind = "code"
     has_latent = True
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
@@ -109,7 +110,7 @@ class GAN(LatentGeneration, StepTracking, GenerativeModel):
         cfg = self._resolve_config(hparams)
         num_down = cfg.resolved_num_down(self.image_shape)
         self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, num_down, cfg.latent_size())
-        self.generator = Generator(self.image_shape, cfg.architecture, cfg.latent_size(), num_down,
+        self.generator = ImageGenerator(self.image_shape, cfg.architecture, cfg.latent_size(), num_down,
                                    cfg.base_channels, cfg.max_channels, cfg.norm, num_classes, cfg.class_embed_dim)
         self.discriminator = Discriminator(self.image_shape, cfg.architecture, num_down, cfg.base_channels,
                                            cfg.max_channels, cfg.d_norm, cfg.spectral_norm, num_classes)
@@ -213,6 +214,3 @@ class WGANGP(GAN):
     family = "wgan-gp"
     Config = WGANGPConfig
 
-
-register(GAN, "gan")
-register(WGANGP, "wgan")

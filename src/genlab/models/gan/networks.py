@@ -1,6 +1,6 @@
 """Generator and discriminator networks for the GAN families, built from the shared conv stacks.
 
-Generator: z → ImageDecoder → tanh, so samples are in [-1, 1] (Radford et al. 2016). conv_dense takes z (N, D);
+ImageGenerator: z → ImageDecoder → tanh, so samples are in [-1, 1] (Radford et al. 2016). conv_dense takes z (N, D);
 fully_conv takes a spatial z (N, C_z, h, w) as in SGAN (Jetchev et al. 2016) and contains no nn.Linear.
 Discriminator: ConvEncoder → a score per image (N,). conv_dense: flatten → nn.Linear; fully_conv: 3×3 conv to a
 score map averaged over positions (a PatchGAN-like mean). Class conditioning uses the projection discriminator
@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from genlab.nn.convnets import ConvEncoder, ImageDecoder, feature_sizes, level_channels, maybe_sn
 
 
-class Generator(nn.Module):
+class ImageGenerator(nn.Module):
     """z (N, *latent_shape) [+ labels (N,)] → images (N, C, H, W) in [-1, 1]."""
 
     def __init__(self, image_shape: Sequence[int], architecture: str, latent_size: int, num_down: int,

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, Logs
-from genlab.models.registry import register
 from genlab.utils.seeding import randn_per_sample
 
 
@@ -35,6 +34,11 @@ class SpectralAEConfig:
     time_kernel: int = 3  # frames of context per conv (odd)
     beta: float = 1e-3  # KL weight
     class_embed_dim: int = 0  # unused (labels are embedded to code_dim); kept for config symmetry
+
+    def validate(self, family: str) -> None:
+        if self.time_kernel % 2 == 0 or self.code_dim < 1 or self.hidden < 1 or self.num_blocks < 0 or self.beta < 0:
+            raise GenlabError(f"{family}: time_kernel must be odd, code_dim/hidden ≥ 1, num_blocks/beta ≥ 0; "
+                              f"got {self}")
 
 
 class _ResBlock(nn.Module):
@@ -56,14 +60,15 @@ class SpectralAE(GenerativeModel):
 
     family = "spectral-ae"
     Config = SpectralAEConfig
+    sampling_options = ("frames", "temperature")
+    latent_kind = "code"
     has_latent = True
+    domain = "audio"
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
-        cfg = SpectralAEConfig(**hparams)
-        if cfg.time_kernel % 2 == 0 or cfg.code_dim < 1 or cfg.hidden < 1 or cfg.beta < 0:
-            raise GenlabError(f"spectral-ae: time_kernel must be odd, code_dim/hidden ≥ 1, beta ≥ 0; got {cfg}")
-        self.cfg, self.hparams = cfg, dict(vars(cfg))
+        cfg = self._resolve_config(hparams)
+        self.latent_shape = (cfg.code_dim, self.image_shape[2])
         c, f, _ = self.image_shape
         k, h = cfg.time_kernel, cfg.hidden
         self.encoder = nn.Sequential(nn.Conv1d(c * f, h, k, padding=k // 2),
@@ -75,7 +80,7 @@ class SpectralAE(GenerativeModel):
         self.label_emb = nn.Embedding(num_classes, cfg.code_dim) if num_classes > 0 else None
 
     # --- encoder / decoder ------------------------------------------------------------------------------------
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def encode(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(N, C, F, T) → mean and log-variance of q(z|x), each (N, code_dim, T). Frequency bins are channels."""
         n, c, f, t = x.shape
         mean, logvar = self.encoder(x.reshape(n, c * f, t)).chunk(2, dim=1)
@@ -107,14 +112,13 @@ class SpectralAE(GenerativeModel):
                       "mse": (x_hat - x).square().mean().detach()}
 
     # --- inference --------------------------------------------------------------------------------------------
+    def sample_latent(self, seeds: Sequence[int], temperature: float = 1.0, frames: int | None = None) -> Tensor:
+        """Seeded N(0, T²·I) codes (len(seeds), code_dim, frames or T); row i depends only on seeds[i]."""
+        device = next(self.parameters()).device
+        return temperature * randn_per_sample(seeds, (self.cfg.code_dim, frames or self.image_shape[2]), device=device)
+
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, frames: int | None = None,
-                 **_: Any) -> Tensor:
-        """Patches decoded from seeded N(0, I) codes: (N, C, F, frames or T) in [-1, 1]."""
-        t = frames or self.image_shape[2]
-        device = next(self.parameters()).device
-        z = randn_per_sample(seeds, (self.cfg.code_dim, t), device=device)
-        return self.decode(z, labels)
-
-
-register(SpectralAE, "spectral-vae")
+                 temperature: float = 1.0, callback: Any = None) -> Tensor:
+        """Patches decoded from seeded N(0, T²·I) codes: (N, C, F, frames or T) in [-1, 1]."""
+        return self.decode(self.sample_latent(seeds, temperature, frames), labels)

@@ -27,7 +27,6 @@ from genlab.models.autoencoder.common import (
     reconstruction_nll,
 )
 from genlab.models.base import GenerativeModel, Logs
-from genlab.models.registry import register
 from genlab.models.vae.losses import free_bits_kl, kl_per_dimension, kl_to_standard_normal, kl_weight, reparameterize
 from genlab.utils.seeding import randn_per_sample
 
@@ -56,6 +55,8 @@ class VAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
 
     family = "vae"
     Config = VAEConfig
+    sampling_options = ("temperature",)
+    latent_kind = "code"
     has_latent = True
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
@@ -114,5 +115,3 @@ class VAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
         return temperature * randn_per_sample(seeds, self.latent_shape, device=device)
 
 
-
-register(VAE, "beta-vae")

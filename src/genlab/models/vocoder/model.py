@@ -30,9 +30,8 @@ from torch import Tensor, nn
 
 from genlab.audio.transforms import MelSpectrogram
 from genlab.errors import GenlabError
-from genlab.metrics.audio import MultiResolutionStftDistance
 from genlab.models.base import GenerativeModel, Logs
-from genlab.models.registry import register
+from genlab.models.vocoder.losses import MultiResolutionStftDistance
 from genlab.models.vocoder.networks import MultiPeriodDiscriminator, VocosGenerator
 from genlab.utils.seeding import randn_per_sample
 
@@ -62,6 +61,17 @@ class VocosConfig:
     lambda_mag: float = 0.0  # direct log-magnitude L1 + sc_weight · spectral convergence on the predicted STFT
     sc_weight: float = 1.0  # > 1 keeps the loud bins (what spectral convergence measures) from trading for quiet ones
     lambda_phase: float = 0.0  # magnitude-weighted anti-wrapped instantaneous-frequency loss
+
+    def validate(self, family: str) -> None:
+        """One-line GenlabError naming a bad value (types are checked by `resolve_config`)."""
+        for name in ("sample_rate_hz", "n_fft", "hop", "n_mels", "dim", "hidden", "num_blocks", "disc_channels"):
+            if getattr(self, name) < 1:
+                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be at least 1")
+        if self.phase_mode not in ("absolute", "accumulated"):
+            raise GenlabError(f"{family}: phase_mode '{self.phase_mode}': expected absolute or accumulated")
+        if not self.stft_sizes or min(self.stft_sizes) < 4 or not self.periods or min(self.periods) < 1:
+            raise GenlabError(f"{family}: stft_sizes {self.stft_sizes} (each >= 4) and periods {self.periods} "
+                              "(each >= 1) must be non-empty")
 
 
 def _lsgan_generator(fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
@@ -94,16 +104,18 @@ class Vocos(GenerativeModel):
 
     family = "vocos"
     Config = VocosConfig
+    sampling_options = ("log_mel",)  # the mel spectrogram to vocode (default: a seeded smooth random one)
+    conditional = False  # conditioned on a mel spectrogram, not on class labels
+    domain = "audio"
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
-        cfg = VocosConfig(**hparams)
+        cfg = self._resolve_config(hparams)
         if self.image_shape[0] != 1 or self.image_shape[1] != 1 or self.image_shape[2] < cfg.n_fft:
             raise GenlabError(f"vocos: expects waveform segments image_shape=(1, 1, S) with S ≥ n_fft={cfg.n_fft}, "
                               f"got {self.image_shape} (use the musdb-wave dataset)")
         if num_classes:
             raise GenlabError("vocos: a vocoder is conditioned on a mel spectrogram, not on class labels")
-        self.cfg, self.hparams = cfg, dict(vars(cfg))
         self.mel = MelSpectrogram(cfg.sample_rate_hz, cfg.n_fft, cfg.hop, cfg.n_mels)
         self.generator = VocosGenerator(cfg.n_mels, cfg.n_fft, cfg.hop, cfg.dim, cfg.hidden, cfg.num_blocks,
                                         cfg.phase_mode, prior_filterbank=self.mel.filterbank if cfg.mel_prior else None,
@@ -185,7 +197,7 @@ class Vocos(GenerativeModel):
     # --- inference ----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, log_mel: Tensor | None = None,
-                 **_: Any) -> Tensor:
+                 callback: Any = None) -> Tensor:
         """Waveforms (N, 1, 1, S) in [-1, 1]: from `log_mel` (N, M, T) if given, else from a seeded smooth random
         log-mel (a smoke-test signal: mean −4, time-smoothed N(0, 1.5²) per bin) of the training segment length."""
         n_frames = self.image_shape[2] // self.cfg.hop + 1
@@ -195,5 +207,3 @@ class Vocos(GenerativeModel):
         wave = self.vocode(log_mel).clamp(-1.0, 1.0)
         return wave[:, None, None, :]
 
-
-register(Vocos, "vocoder")
