@@ -30,7 +30,7 @@ from gymchain.common.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-JOB_KINDS = ("video-analysis", "report-generation", "retraining")
+JOB_KINDS = ("video-analysis", "report-generation", "retraining", "assistant-reply")
 MAX_PAYLOAD_BYTES = 256_000
 
 
