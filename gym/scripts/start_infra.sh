@@ -60,6 +60,9 @@ if ! port_open "$KAFKA_PORT"; then
     >"$VAR_DIR/tansu.log" 2>&1 &
   echo $! >"$VAR_DIR/tansu.pid"
   wait_port "$KAFKA_PORT" Tansu 20
+  date -u +%Y-%m-%dT%H:%M:%S+00:00 >"$VAR_DIR/tansu.started"
+  say "Tansu starts empty: events published into an earlier broker are gone; re-publish them from the outbox with"
+  say "  python -m gymchain.common.messaging.relay --requeue-since <when the earlier broker started | all>"
 fi
 say "Kafka-protocol broker up on 127.0.0.1:$KAFKA_PORT"
 
