@@ -13,6 +13,7 @@ audio `genlab.audio.api`; facies `genlab.facies`). Nothing below imports it.
 
 from __future__ import annotations
 
+from genlab import __version__
 from genlab.audio.api import PHASES as AUDIO_PHASES  # audio: MUSDB stems
 from genlab.audio.api import evaluate_audio, musdb_track_names, regenerate
 from genlab.audio.api import load_input as load_audio_input
@@ -70,6 +71,7 @@ __all__ = [
     "SnapshotHeader",
     "TrainResult",
     "Trajectory",
+    "__version__",
     "anomaly",
     "arithmetic",
     "check_evaluate_request",

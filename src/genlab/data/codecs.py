@@ -110,7 +110,7 @@ def _check_codec_options(kind: str, build: Callable[..., Any], options: dict[str
         params = {n: type(d) if d is not None and d is not inspect.Parameter.empty else list for n, d in params.items()}
     unknown = sorted(set(options) - set(params))
     if unknown:
-        raise GenlabError(f"codec '{kind}' does not take '{unknown[0]}'; it takes: {', '.join(sorted(params))}")
+        raise GenlabError(f"codec '{kind}' does not take {unknown[0]!r:.60}; it takes: {', '.join(sorted(params))}")
     for name, value in options.items():
         if not _fits(value, params[name]):
             raise GenlabError(f"codec '{kind}': {name} = {value!r:.60} is not {params[name].__name__}")

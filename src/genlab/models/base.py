@@ -106,7 +106,7 @@ class GenerativeModel(nn.Module):
         unknown = sorted(set(given) - set(cls.sampling_options))
         if unknown:
             takes = ", ".join(cls.sampling_options) or "none"
-            raise GenlabError(f"family '{cls.family}' does not take sampling option '{unknown[0]}' "
+            raise GenlabError(f"family '{cls.family}' does not take sampling option {unknown[0]!r:.60} "
                               f"(it takes: {takes})")
         return given
 
@@ -202,7 +202,7 @@ def resolve_config(config_cls: type, hparams: Mapping[str, Any], family: str) ->
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(hparams) - known)
     if unknown:
-        raise GenlabError(f"{family}: unknown option '{unknown[0]}'; known options: {', '.join(sorted(known))}")
+        raise GenlabError(f"{family}: unknown option {unknown[0]!r:.60}; known options: {', '.join(sorted(known))}")
     hints = typing.get_type_hints(config_cls)
     for name, value in hparams.items():
         hparams = {**hparams, name: _checked(family, name, value, hints[name])}

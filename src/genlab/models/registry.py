@@ -47,7 +47,7 @@ def get_family(name: str) -> type[GenerativeModel]:
     if name not in FAMILIES:
         close = difflib.get_close_matches(name, list(FAMILIES) + list(ALIASES), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise GenlabError(f"unknown model family '{name}'{hint}; known: {', '.join(sorted(FAMILIES))}")
+        raise GenlabError(f"unknown model family {name!r:.60}{hint}; known: {', '.join(sorted(FAMILIES))}")
     return FAMILIES[name]
 
 

@@ -44,14 +44,18 @@ class DiffusionConfig:
     def validate(self, family: str) -> None:
         """One-line GenlabError naming a bad value (types are checked by `resolve_config`)."""
         objective.check_prediction(self.prediction)
+        if not 1 <= self.num_train_steps <= 100_000:
+            raise GenlabError(f"{family}: num_train_steps = {self.num_train_steps} must be in 1..100000")
         make_alphas_cumprod(self.schedule, self.num_train_steps)  # validates the schedule name and T
         if not 0.0 <= self.p_uncond < 1.0:
             raise GenlabError(f"{family}: p_uncond must be in [0, 1), got {self.p_uncond}")
-        for name in ("base_channels", "num_res_blocks", "num_heads"):
-            if getattr(self, name) < 1:
-                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be at least 1")
-        if not self.channel_mults or min(self.channel_mults) < 1:
-            raise GenlabError(f"{family}: channel_mults = {self.channel_mults}: expected positive integers")
+        for name, high in (("base_channels", 1 << 16), ("num_res_blocks", 16), ("num_heads", 64)):
+            if not 1 <= getattr(self, name) <= high:
+                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be in 1..{high}")
+        if not 1 <= len(self.channel_mults) <= 8 or not all(1 <= m <= 64 for m in self.channel_mults):
+            raise GenlabError(f"{family}: channel_mults = {self.channel_mults}: expected 1-8 integers in 1..64")
+        if not 0.0 <= self.dropout < 1.0:
+            raise GenlabError(f"{family}: dropout must be in [0, 1), got {self.dropout}")
 
 
 class Diffusion(GenerativeModel):

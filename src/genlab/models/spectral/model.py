@@ -36,9 +36,10 @@ class SpectralAEConfig:
     class_embed_dim: int = 0  # unused (labels are embedded to code_dim); kept for config symmetry
 
     def validate(self, family: str) -> None:
-        if self.time_kernel % 2 == 0 or self.code_dim < 1 or self.hidden < 1 or self.num_blocks < 0 or self.beta < 0:
-            raise GenlabError(f"{family}: time_kernel must be odd, code_dim/hidden ≥ 1, num_blocks/beta ≥ 0; "
-                              f"got {self}")
+        if (self.time_kernel % 2 == 0 or not 1 <= self.time_kernel <= 63 or not 1 <= self.code_dim <= 1 << 14
+                or not 1 <= self.hidden <= 1 << 16 or not 0 <= self.num_blocks <= 64 or self.beta < 0):
+            raise GenlabError(f"{family}: time_kernel must be odd in 1..63, code_dim 1..16384, hidden 1..65536, "
+                              f"num_blocks 0..64, beta ≥ 0; got {self}")
 
 
 class _ResBlock(nn.Module):

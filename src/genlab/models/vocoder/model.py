@@ -64,14 +64,18 @@ class VocosConfig:
 
     def validate(self, family: str) -> None:
         """One-line GenlabError naming a bad value (types are checked by `resolve_config`)."""
-        for name in ("sample_rate_hz", "n_fft", "hop", "n_mels", "dim", "hidden", "num_blocks", "disc_channels"):
-            if getattr(self, name) < 1:
-                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be at least 1")
+        for name, high in (("sample_rate_hz", 384_000), ("n_fft", 1 << 16), ("hop", 1 << 16), ("n_mels", 4096),
+                           ("dim", 1 << 14), ("hidden", 1 << 16), ("num_blocks", 64), ("disc_channels", 1 << 12)):
+            if not 1 <= getattr(self, name) <= high:
+                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be in 1..{high}")
         if self.phase_mode not in ("absolute", "accumulated"):
             raise GenlabError(f"{family}: phase_mode '{self.phase_mode}': expected absolute or accumulated")
-        if not self.stft_sizes or min(self.stft_sizes) < 4 or not self.periods or min(self.periods) < 1:
-            raise GenlabError(f"{family}: stft_sizes {self.stft_sizes} (each >= 4) and periods {self.periods} "
-                              "(each >= 1) must be non-empty")
+        if not 1 <= len(self.stft_sizes) <= 8 or not all(4 <= n <= 1 << 16 for n in self.stft_sizes):
+            raise GenlabError(f"{family}: stft_sizes {self.stft_sizes}: expected 1-8 sizes in 4..65536")
+        if not 1 <= len(self.periods) <= 16 or not all(1 <= p <= 1024 for p in self.periods):
+            raise GenlabError(f"{family}: periods {self.periods}: expected 1-16 periods in 1..1024")
+        if not 0 <= self.prior_nnls_iters <= 1000:
+            raise GenlabError(f"{family}: prior_nnls_iters = {self.prior_nnls_iters} must be in 0..1000")
 
 
 def _lsgan_generator(fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
