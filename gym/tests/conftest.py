@@ -202,8 +202,8 @@ def world(database_url) -> World:
         members = {"member1": _member(s, u1, "Ana Souza", "ana@example.com", valid_cpf(123456789), plan.id),
                    "member2": _member(s, u1, "Bruno Lima", "bruno@example.com", valid_cpf(234567891), plan.id),
                    "member3": _member(s, u2, "Carla Dias", "carla@example.com", valid_cpf(345678912), plan.id)}
-        logins = {"admin": "admin@gymchain.example.com", "manager1": "manager1@gymchain.example.com", "manager2": "manager2@gymchain.example.com",
-                  "trainer1": "trainer1@gymchain.example.com", "member1": "ana@example.com", "member2": "bruno@example.com",
+        staff = {name: f"{name}@gymchain.example.com" for name in ("admin", "manager1", "manager2", "trainer1")}
+        logins = staff | {"member1": "ana@example.com", "member2": "bruno@example.com",
                   "member3": "carla@example.com"}
         users = {"admin": _user(s, logins["admin"], "admin", None),
                  "manager1": _user(s, logins["manager1"], "manager", u1),

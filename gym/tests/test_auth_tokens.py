@@ -60,7 +60,8 @@ def test_tampered_or_missing_token_is_401(api, tokens):
 
 
 def test_manager_creates_member_login_in_own_unit_only(api, tokens, world):
-    body = {"email": "newtrainer@gymchain.example.com", "password": PASSWORD, "role": "trainer", "unit_id": world.units[0]}
+    body = {"email": "newtrainer@gymchain.example.com", "password": PASSWORD, "role": "trainer",
+            "unit_id": world.units[0]}
     created = api.post("/api/auth/users", json=body, headers=bearer(tokens["manager1"]))
     assert created.status_code == 201, created.text
     assert api.post("/api/auth/users", json=body, headers=bearer(tokens["manager1"])).status_code == 409

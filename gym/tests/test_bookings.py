@@ -89,7 +89,8 @@ def test_cancel_promotes_the_oldest_waitlisted(api, tokens, world, extra_members
     roster = api.get(f"/api/members/classes/{cls['id']}/bookings", headers=bearer(tokens["trainer1"])).json()
     by_member = {b["member_id"]: b for b in roster}
     assert by_member[extra_members[2]]["status"] == "confirmed"
-    assert by_member[extra_members[3]]["status"] == "waitlisted" and by_member[extra_members[3]]["waitlist_position"] == 1
+    assert by_member[extra_members[3]]["status"] == "waitlisted"
+    assert by_member[extra_members[3]]["waitlist_position"] == 1
     # cancelling a wait-listed booking frees no seat; cancelling twice is a conflict
     assert api.post(f"/api/members/bookings/{booked[3]['id']}/cancel",
                     headers=bearer(tokens["manager1"])).status_code == 200

@@ -51,7 +51,8 @@ class Area(Base):
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
     capacity: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    __table_args__ = (UniqueConstraint("unit_id", "name"), CheckConstraint("capacity BETWEEN 1 AND 2000", name="capacity"))
+    __table_args__ = (UniqueConstraint("unit_id", "name"),
+                      CheckConstraint("capacity BETWEEN 1 AND 2000", name="capacity"))
 
 
 class Member(Base):

@@ -214,6 +214,28 @@ class OccupancyOut(Schema):
     areas: list[AreaOccupancy]
 
 
+class OccupancyPoint(Schema):
+    bucket: datetime
+    area_id: int
+    mean_people: float
+    peak_people: int
+    peak_ratio: float
+
+
+class CheckinRatePoint(Schema):
+    bucket: datetime
+    checkins: int
+
+
+class OccupancyHistoryOut(Schema):
+    unit_id: int
+    start: datetime
+    end: datetime
+    bucket: str
+    areas: list[OccupancyPoint]
+    checkins: list[CheckinRatePoint]
+
+
 class NoteCreate(Schema):
     text: str = Field(min_length=1, max_length=2000)
 

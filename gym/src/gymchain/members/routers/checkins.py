@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from gymchain.common import timeseries
 from gymchain.common.errors import BadRequest, NotFound
 from gymchain.common.security.rbac import scoped_unit
 from gymchain.common.settings import get_settings
@@ -15,7 +16,7 @@ from .. import checkins as service
 from .. import events
 from ..dependencies import DB, Caller
 from ..models import Unit
-from ..schemas import CheckInCreate, CheckInOut, OccupancyOut
+from ..schemas import CheckInCreate, CheckInOut, CheckinRatePoint, OccupancyHistoryOut, OccupancyOut, OccupancyPoint
 
 router = APIRouter()
 CheckInId = Annotated[int, Path(ge=1, le=2**62)]
@@ -60,6 +61,33 @@ def occupancy(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge
         raise BadRequest("unit_id is required for admins")
     if db.get(Unit, unit) is None:
         raise NotFound(f"unit {unit} not found")
-    areas = events.cached(events.occupancy_key(unit), 5,
-                          lambda: [a.model_dump(mode="json") for a in service.occupancy(db, unit)])
+    def load() -> list[dict]:
+        return [a.model_dump(mode="json") for a in service.occupancy(db, unit, sensor_people(db, unit))]
+
+    areas = events.cached(events.occupancy_key(unit), 5, load)
     return OccupancyOut(unit_id=unit, at=datetime.now(UTC), areas=areas)
+
+
+def sensor_people(db, unit_id: int) -> dict[int, float]:
+    """Latest people count per area from the sensors' time series (G2's ``occupancy_samples``), last 30 min."""
+    since = datetime.now(UTC) - timedelta(minutes=30)
+    return {row["area_id"]: float(row["people"])
+            for row in timeseries.latest_occupancy(db.connection(), unit_id=unit_id, since=since)}
+
+
+@router.get("/occupancy/history", response_model=OccupancyHistoryOut, tags=["check-ins"],
+            summary="Occupancy per area and check-ins over time, from the time series (your unit; admin: any)")
+def occupancy_history(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1)] = None,
+                      hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
+                      bucket: Literal["15 minutes", "1 hour", "1 day"] = "1 hour") -> OccupancyHistoryOut:
+    unit = scoped_unit(principal, unit_id)
+    if unit is None:
+        raise BadRequest("unit_id is required for admins")
+    end = datetime.now(UTC)
+    start = end - timedelta(hours=hours)
+    conn = db.connection()
+    areas = timeseries.occupancy_per_area(conn, unit_id=unit, start=start, end=end, bucket=bucket)
+    rate = timeseries.checkin_rate(conn, unit_id=unit, start=start, end=end, bucket=bucket)
+    return OccupancyHistoryOut(unit_id=unit, start=start, end=end, bucket=bucket,
+                               areas=[OccupancyPoint(**row) for row in areas],
+                               checkins=[CheckinRatePoint(**row) for row in rate])

@@ -1,0 +1,3 @@
+from gymchain.simulate.seed import main
+
+raise SystemExit(main())
