@@ -30,7 +30,7 @@ def test_train_then_sample(tiny_data_dir, tmp_path, capsys):
                               "--guidance", "2", "-o", str(grid)], capsys)
     assert code == 0, err
     assert grid.is_file() and grid.stat().st_size > 100
-    code, out, _ = run_cli(["info", str(run)], capsys)
+    code, out, _ = run_cli(["info", str(run), "--json"], capsys)
     assert code == 0 and json.loads(out)["family"] == "diffusion"
 
 

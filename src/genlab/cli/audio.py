@@ -1,8 +1,6 @@
 """`genlab audio`: regenerate a stem through a snapshot; evaluate snapshots against Griffin-Lim and the oracle.
 
-Thin commands over `genlab.audio.api`. The audio presets (`genlab train musdb-vocals-spectral-ae`, … one pair per
-stem) register with the model families (genlab.models.families), so nothing heavy is imported here: `genlab --help`
-stays fast.
+Thin commands over `genlab.api`. Nothing heavy is imported at module level, so `genlab --help` stays fast.
 """
 
 from __future__ import annotations
@@ -11,7 +9,10 @@ from pathlib import Path
 
 import typer
 
-audio_app = typer.Typer(no_args_is_help=True, help="Audio (MUSDB18 stems): regenerate and evaluate.")
+from genlab.cli import checks
+from genlab.errors import GenlabError
+
+audio_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Audio (MUSDB18 stems): regenerate and evaluate.")
 
 _STEMS = ("vocals", "drums", "bass", "other", "mixture")
 
@@ -31,12 +32,12 @@ def regenerate_cmd(
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
 ) -> None:
     """Regenerate one stem through a trained snapshot and write it as a WAV file."""
-    from genlab.audio.api import regenerate
-    from genlab.errors import GenlabError
+    from genlab import api
 
     if stem not in _STEMS:
         raise GenlabError(f"--stem {stem}: expected one of {', '.join(_STEMS)}")
-    out = regenerate(source, stem, snapshot, output, phase=phase, gl_iters=gl_iters,
+    checks.output_file(output, suffixes=(".wav",))
+    out = api.regenerate(source, stem, snapshot, output, phase=phase, gl_iters=gl_iters,
                      data_dir=str(data_dir) if data_dir else None, device=device)
     typer.echo(f"wrote {out}")
 
@@ -54,13 +55,13 @@ def evaluate_cmd(
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
 ) -> None:
     """Compare snapshots with Griffin-Lim (32/100 iterations) and the oracle phase on the same stems."""
-    from genlab.audio.api import evaluate_audio
-    from genlab.errors import GenlabError
+    from genlab import api
 
     bad = [s for s in stems if s not in _STEMS]
     if bad:
         raise GenlabError(f"--stem {bad[0]}: expected one of {', '.join(_STEMS)}")
-    result = evaluate_audio(subset, stems, snapshots, n_tracks, out_dir, data_dir=str(data_dir) if data_dir else None,
+    checks.output_dir(out_dir, "--out-dir")
+    result = api.evaluate_audio(subset, stems, snapshots, n_tracks, out_dir, data_dir=str(data_dir) if data_dir else None,
                             with_museval=museval, listen_tracks=listen_tracks, device=device)
     typer.echo(result.markdown)
     typer.echo(f"results: {result.json}\nlistening page: {result.html}")

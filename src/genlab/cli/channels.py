@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-channels_app = typer.Typer(no_args_is_help=True,
+from genlab.cli import checks
+
+channels_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                            help="Channel facies: compare trained generators side by side; ES-MDA in latent space.")
 
 
@@ -15,14 +17,15 @@ def compare(
     runs: list[str] = typer.Argument(..., help="Run directories or snapshot files (e.g. runs/channels-vae-dense)."),
     n: int = typer.Option(500, "-n", min=4, max=100_000, help="Prior samples per model (and held-out images)."),
     output: Path = typer.Option(Path("channels-compare"), "-o", "--output", help="Directory for the report."),
-    seed: int = typer.Option(0, help="Samples use seeds seed..seed+n-1; also seeds the real-vs-real split."),
+    seed: int = typer.Option(0, min=0, help="Samples use seeds seed..seed+n-1; also seeds the real-vs-real split."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Side-by-side report: parameters, CPU training time, reconstruction, every facies metric with the
     real-vs-real floor, sample grids, interpolation strips and latent regularity (VAEs)."""
-    from genlab.facies import compare_models
+    from genlab import api
 
-    summary = compare_models(runs, n=n, out_dir=output, seed=seed, device=device)
+    checks.output_dir(output)
+    summary = api.compare_models(runs, n=n, out_dir=output, seed=seed, device=device)
     for r in summary["runs"]:
         m = r["metrics"]["fake"]
         floor = r["metrics"]["floor"]
@@ -40,13 +43,14 @@ def esmda(
     n_ens: int = typer.Option(100, min=2, max=10_000, help="Ensemble size."),
     n_assim: int = typer.Option(4, min=1, max=50, help="Number of assimilations (constant alpha = n_assim)."),
     output: Path = typer.Option(Path("channels-esmda"), "-o", "--output", help="Directory for the report."),
-    seed: int = typer.Option(0, help="Prior members use seeds seed..seed+n_ens-1."),
+    seed: int = typer.Option(0, min=0, help="Prior members use seeds seed..seed+n_ens-1."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
     """Condition realizations to facies at wells and flow-proxy data of a synthetic truth with ES-MDA."""
-    from genlab.facies import esmda_demo
+    from genlab import api
 
-    s = esmda_demo(snapshot, truth_seed=truth_seed, wells=wells, n_ens=n_ens, n_assim=n_assim, out_dir=output,
+    checks.output_dir(output)
+    s = api.esmda_demo(snapshot, truth_seed=truth_seed, wells=wells, n_ens=n_ens, n_assim=n_assim, out_dir=output,
                    seed=seed, device=device)
     for h in s["history"]:
         x = h["extras"]

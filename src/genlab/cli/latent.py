@@ -1,14 +1,16 @@
-"""`genlab latent …`: latent-space tools on a trained GAN, VAE or autoencoder (thin wrappers of genlab.latent_api).
+"""`genlab latent …`: latent-space tools on a trained GAN, VAE or autoencoder (thin wrappers of genlab.api).
 
     genlab latent interpolate runs/mnist-vae --seed-a 0 --seed-b 7 --steps 10 -o strip.png
     genlab latent interpolate runs/mnist-ae --images 3 12 -o strip.png
     genlab latent arithmetic runs/mnist-vae --from 1 --to 7 -o arith.png
     genlab latent project runs/mnist-vae --method tsne -n 2000 -o tsne.png
     genlab latent anomaly runs/mnist-vae-no9 -o anomaly.json
+    genlab latent anomaly --train-preset mnist-vae --normal 0,1,2,3,4,5,6,7,8 -o anomaly.json
     genlab latent regularity runs/mnist-vae -o regularity.json --prior prior.png
     genlab latent fit-density runs/mnist-sparse-ae -o runs/mnist-sparse-ae/snapshot-gmm.safetensors
 
-A model without a latent (diffusion) gives a one-line error; so does regularity on a non-VAE.
+A SOURCE is always a snapshot: a file, a run directory or a pretrained name (never a preset to train); a model
+without a latent gives a one-line error; so does regularity on a non-VAE. Output paths are checked before any work.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import typer
 
-latent_app = typer.Typer(no_args_is_help=True,
+from genlab.cli import checks
+from genlab.cli.output import write_grid
+from genlab.errors import GenlabError
+
+latent_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                          help="Latent-space tools for GANs, VAEs and autoencoders: interpolation strips, class-mean "
                               "vector arithmetic, 2-D projections, anomaly detection, VAE regularity, "
                               "the code density autoencoders sample from.")
@@ -27,7 +34,7 @@ _SOURCE = typer.Argument(..., help="Snapshot file, run directory or pretrained n
 _N_HELP = "Number of real images (a seeded random subset of --split)."
 # Options shared by every command (typer accepts one OptionInfo as the default of several commands).
 _SPLIT = typer.Option("test", help="Dataset split.")
-_SEED = typer.Option(0, help="Seed of the image subset.")
+_SEED = typer.Option(0, min=0, help="Seed of the image subset.")
 _DATASET = typer.Option(None, help="Dataset (default: the one in the snapshot's config).")
 _DATA_DIR = typer.Option(None, "--data-dir", help="Data directory (else the run's / env).")
 _DEVICE = typer.Option("auto", help="auto, cpu, cuda or cuda:N.")
@@ -40,13 +47,15 @@ def _data_opts(split: str, dataset: str | None, data_dir: Path | None) -> dict:
 @latent_app.command()
 def interpolate(
     source: str = _SOURCE,
-    seed_a: int = typer.Option(0, "--seed-a", help="Seed of the first endpoint (its sample from `genlab sample`)."),
-    seed_b: int = typer.Option(1, "--seed-b", help="Seed of the second endpoint."),
+    seed_a: int = typer.Option(0, "--seed-a", min=0, help="Seed of the first endpoint (its sample from `genlab "
+                               "sample`)."),
+    seed_b: int = typer.Option(1, "--seed-b", min=0, help="Seed of the second endpoint."),
     images: tuple[int, int] | None = typer.Option(None, "--images",
                                                   help="Two dataset indices to encode instead of seeds."),
     steps: int = typer.Option(8, min=2, max=256, help="Images in the strip, endpoints included."),
     method: str = typer.Option("slerp", help="slerp (great circle, keeps the prior's norm) or lerp."),
-    class_label: int | None = typer.Option(None, "--class", help="Class (conditional models)."),
+    class_label: int | None = typer.Option(None, "--class", min=0, help="Class of the strip (conditional models) "
+                                           "[default: one strip per class, each keeping its class]."),
     output: Path = typer.Option(Path("interpolation.png"), "-o", "--output", help="Strip PNG to write."),
     split: str = typer.Option("test", help="Dataset split for --images."),
     dataset: str | None = _DATASET,
@@ -54,12 +63,19 @@ def interpolate(
     device: str = _DEVICE,
 ) -> None:
     """Decode a straight (lerp) or spherical (slerp) path between two seeds or two encoded images."""
-    from genlab.latent_api import interpolate as run
+    from genlab import api
 
-    res = run(source, seed_a, seed_b, images=images, steps=steps, method=method, label=class_label, out=output,
-              device=device, **_data_opts(split, dataset, data_dir))
+    checks.output_file(output, suffixes=(".png",))
+    for option, seed in (("--seed-a", seed_a), ("--seed-b", seed_b)):
+        checks.seed_range(seed, 1, api.MAX_SEED, option)
+    info = api.snapshot_info(source)
+    classes = [class_label] if class_label is not None or not info.num_classes else list(range(info.num_classes))
+    strips = [api.interpolate(source, seed_a, seed_b, images=images, steps=steps, method=method, label=k,
+                              device=device, **_data_opts(split, dataset, data_dir)).images for k in classes]
+    write_grid(np.concatenate([strip.numpy() for strip in strips]), output, nrow=steps, scale=2)
     ends = f"images {images[0]}..{images[1]}" if images else f"seeds {seed_a}..{seed_b}"
-    typer.echo(f"wrote a {steps}-step {method} strip ({ends}) to {res.path}")
+    rows = f", one strip per class 0..{len(classes) - 1}" if len(classes) > 1 else ""
+    typer.echo(f"wrote a {steps}-step {method} strip ({ends}{rows}) to {output}")
 
 
 @latent_app.command()
@@ -78,15 +94,15 @@ def arithmetic(
     device: str = _DEVICE,
 ) -> None:
     """Add s·(mean code of --to − mean code of --from) to encoded images of --from and decode them."""
-    from genlab.errors import GenlabError
-    from genlab.latent_api import arithmetic as run
+    from genlab import api
 
+    checks.output_file(output, suffixes=(".png",))
     try:
         factors = [float(s) for s in scales.split(",") if s.strip()]
     except ValueError:
         raise GenlabError(f"--scales '{scales}': expected comma-separated numbers, e.g. 0,0.5,1") from None
-    res = run(source, from_class, to_class, n=n, rows=rows, scales=factors, out=output, seed=seed, device=device,
-              **_data_opts(split, dataset, data_dir))
+    res = api.arithmetic(source, from_class, to_class, n=n, rows=rows, scales=factors, out=output, seed=seed,
+                         device=device, **_data_opts(split, dataset, data_dir))
     typer.echo(f"wrote {res.images.shape[0]} rows x {len(factors)} scales ({from_class} -> {to_class}) to {res.path}")
 
 
@@ -103,15 +119,19 @@ def project(
     device: str = _DEVICE,
 ) -> None:
     """Plot the encoded means of real images in 2-D, coloured by label (GANs encode by slow inversion)."""
-    from genlab.latent_api import project as run
+    from genlab import api
 
-    res = run(source, method, n, out=output, seed=seed, device=device, **_data_opts(split, dataset, data_dir))
+    checks.output_file(output, suffixes=(".png",))
+    res = api.project(source, method, n, out=output, seed=seed, device=device, **_data_opts(split, dataset, data_dir))
     typer.echo(f"wrote a {method} projection of {len(res.points)} images to {res.path}")
 
 
 @latent_app.command()
 def anomaly(
-    source: str = _SOURCE,
+    source: str | None = typer.Argument(None, metavar="[SOURCE]", help="Snapshot file, run directory or pretrained "
+                                        "name (omit with --train-preset)."),
+    train_preset: str | None = typer.Option(None, "--train-preset", help="Train this preset on the --normal "
+                                            "classes first (into runs/<preset>-normal-<classes>), then score it."),
     normal: str | None = typer.Option(None, "--normal",
                                       help="Comma-separated normal classes (default: the run's data.classes)."),
     n: int = typer.Option(2000, "-n", min=2, max=100_000, help=_N_HELP),
@@ -126,21 +146,45 @@ def anomaly(
     device: str = _DEVICE,
 ) -> None:
     """Score held-out classes (reconstruction error, VAE -ELBO or code norm): ROC AUC, AP, precision/recall/F1."""
-    from genlab.errors import GenlabError
-    from genlab.latent_api import anomaly as run
+    from genlab import api
 
+    if output is not None:
+        checks.output_file(output, suffixes=(".json",))
     try:
         classes = [int(k) for k in normal.split(",")] if normal else None
     except ValueError:
         raise GenlabError(f"--normal '{normal}': expected comma-separated class numbers, e.g. 0,1,2") from None
-    res = run(source, classes, n=n, threshold=threshold, normal_quantile=quantile, score=score, out_json=output, seed=seed,
-              device=device, **_data_opts(split, dataset, data_dir))
+    source = _anomaly_source(source, train_preset, classes)
+    res = api.anomaly(source, classes, n=n, threshold=threshold, normal_quantile=quantile, score=score,
+                      out_json=output, seed=seed, device=device, **_data_opts(split, dataset, data_dir))
     r = res.report
     typer.echo(f"ROC AUC {r.roc_auc:.4f}, AP {r.average_precision:.4f}; at threshold {r.threshold:.4g}: precision "
                f"{r.precision:.3f} recall {r.recall:.3f} F1 {r.f1:.3f} ({r.num_normal} normal, {r.num_anomalous} "
                f"anomalous)" + (f"; wrote {res.path}" if res.path else ""))
     per = ", ".join(f"{k}: {v:.3f}" for k, v in res.auc_per_held_out_class.items())
     typer.echo(f"ROC AUC per held-out class: {per}")
+
+
+def _anomaly_source(source: str | None, preset: str | None, classes: list[int] | None) -> str:
+    """The snapshot to score: SOURCE (a pretrained name means the shipped snapshot, as in every command), or the run
+    of --train-preset trained on the --normal classes. Checked before any scoring or training."""
+    from genlab import api
+
+    if (source is None) == (preset is None):
+        raise GenlabError("give either SOURCE (a snapshot, run directory or pretrained name) or --train-preset PRESET")
+    if preset is not None:
+        if not classes:
+            raise GenlabError("--train-preset trains on the normal classes only: pass --normal, e.g. --normal 0,1,2")
+        listed = ",".join(map(str, classes))
+        run_dir = f"runs/{preset}-normal-{''.join(map(str, classes))}"
+        result = api.train(preset, [f"data.classes=[{listed}]", f"run_dir={run_dir}"], progress=True)
+        return str(result.run_dir)
+    info = api.snapshot_info(source)
+    trained_on = ((info.config or {}).get("data") or {}).get("classes")
+    if not classes and not trained_on:
+        raise GenlabError(f"{source} was trained on every class: pass --normal with the classes to treat as normal "
+                          "(the others are scored as anomalies), e.g. --normal 0,1,2,3,4,5,6,7,8")
+    return str(api.find_snapshot(source))
 
 
 @latent_app.command()
@@ -156,10 +200,14 @@ def regularity(
     device: str = _DEVICE,
 ) -> None:
     """VAE only: per-dimension KL, active units, aggregate posterior vs N(0, I), prior samples."""
-    from genlab.latent_api import regularity as run
+    from genlab import api
 
-    stats = run(source, n, out_json=output, prior_out=prior, seed=seed, device=device,
-                **_data_opts(split, dataset, data_dir))
+    if output is not None:
+        checks.output_file(output, suffixes=(".json",))
+    if prior is not None:
+        checks.output_file(prior, "--prior", suffixes=(".png",))
+    stats = api.regularity(source, n, out_json=output, prior_out=prior, seed=seed, device=device,
+                           **_data_opts(split, dataset, data_dir))
     if output is None:
         typer.echo(json.dumps(stats, indent=2))
         return
@@ -179,9 +227,10 @@ def fit_density(
     device: str = _DEVICE,
 ) -> None:
     """Autoencoders: fit the Gaussian mixture their samples are drawn from to the codes of real images."""
-    from genlab.latent_api import fit_density as run
+    from genlab import api
 
-    stats = run(source, output, n, seed=seed, device=device, **_data_opts(split, dataset, data_dir))
+    checks.output_file(output, suffixes=(".safetensors",))
+    stats = api.fit_density(source, output, n, seed=seed, device=device, **_data_opts(split, dataset, data_dir))
     typer.echo(f"fitted {stats['components']} components to the codes of {stats['num_images']} {split} images "
                f"(mean log-likelihood {stats['density_log_likelihood']:.2f} nats, "
                f"{int(stats['density_iterations'])} EM iterations); wrote {stats['path']}")

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import typer
 
+from genlab.cli import checks
+from genlab.cli.output import headline_fid, progress_bar, write_grid
 from genlab.errors import GenlabError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+PROG = "genlab"
+# Plain (not rich) help: it shows flags as they are typed (`--dry-run`, not `--dry-run <bool>`).
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="genlab: train, sample, evaluate and serve generative models (diffusion, GANs, VAEs, "
                        "autoencoders) on images, channel facies and audio.")
 
@@ -50,74 +54,121 @@ def train(
 
 @app.command()
 def sample(
-    source: str = typer.Argument(..., help="Snapshot file, run directory or pretrained name."),
+    source: str = typer.Argument(..., metavar="SOURCE", help="Snapshot file, run directory or pretrained name "
+                                 "(see `genlab presets`)."),
     n: int = typer.Option(64, "-n", min=1, max=100_000, help="Number of samples."),
-    sampler: str = typer.Option("dpmpp-2m", help="Diffusion sampler: ddpm, ddim or dpmpp-2m."),
-    steps: int = typer.Option(20, min=1, max=1000, help="Sampler steps (network evaluations)."),
-    seed: int = typer.Option(0, help="Sample i uses seed + i, so any one image can be regenerated alone."),
-    class_label: int | None = typer.Option(None, "--class", help="Class for every sample (conditional models)."),
-    guidance: float = typer.Option(1.0, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none)."),
-    eta: float = typer.Option(0.0, min=0.0, max=1.0, help="DDIM eta (0 = deterministic)."),
+    sampler: str | None = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpmpp-2m [default: the "
+                                       "snapshot's own sample settings]."),
+    steps: int | None = typer.Option(None, min=1, max=1000, help="Sampler steps (diffusion) [default: the "
+                                     "snapshot's sample settings]."),
+    seed: int = typer.Option(0, min=0, help="Sample i uses seed + i, so any one image can be regenerated alone."),
+    class_label: int | None = typer.Option(None, "--class", min=0, help="Class for every sample (conditional "
+                                           "models) [default: classes cycle 0..K-1]."),
+    guidance: float | None = typer.Option(None, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none; "
+                                          "conditional diffusion) [default: the snapshot's sample settings]."),
+    eta: float | None = typer.Option(None, min=0.0, max=1.0, help="DDIM eta (0 = deterministic) [default: 0]."),
+    temperature: float | None = typer.Option(None, min=0.0, max=10.0, help="Scale of the latent noise (GANs, "
+                                             "VAEs, autoencoders; < 1 trades variety for typicality) [default: 1]."),
     weights: str = typer.Option("ema", help="ema (snapshot) or raw (from the run's training state)."),
-    output: Path = typer.Option(Path("samples.png"), "-o", "--output", help="PNG grid to write."),
-    nrow: int | None = typer.Option(None, help="Images per grid row."),
+    output: Path = typer.Option(Path("samples.png"), "-o", "--output", help="Grid image to write: .png, .jpg or "
+                                ".jpeg."),
+    nrow: int | None = typer.Option(None, min=1, max=10_000, help="Images per grid row [default: one column per "
+                                    "class when classes cycle, else a square]."),
     batch_size: int = typer.Option(256, min=1, max=4096, help="Samples generated at once."),
     precision: str = typer.Option("auto", help="auto, fp32 or bf16 (autocast; auto = bf16 where native)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    threads: int | None = typer.Option(None, min=1, max=1024, help="CPU threads for PyTorch [default: PyTorch's]."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Generate samples from a snapshot (no training flags needed) and save them as a PNG grid."""
-    from tqdm import tqdm
-
+    """Generate samples from a snapshot (no training flags needed) and save them as an image grid."""
     from genlab import api
 
+    checks.output_file(output, suffixes=checks.IMAGE_SUFFIXES)
+    checks.seed_range(seed, n, api.MAX_SEED)
+    api.pick_device(device)
+    if threads:
+        api.set_threads(threads)
+    info = api.snapshot_info(source)
+    options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, eta=eta,
+                                      temperature=temperature)
     gen = api.load(source, device=device, weights=weights)
-    bar = tqdm(total=n, unit="img", disable=n <= batch_size)
-    images = gen.generate(n, seed=seed, labels=class_label, sampler=sampler, steps=steps, guidance=guidance,
-                          eta=eta, batch_size=batch_size, precision=precision,
-                          progress=lambda done, total: bar.update(done - bar.n))
-    bar.close()
-    api.save_grid(images, output, nrow=nrow or (gen.num_classes if gen.num_classes and class_label is None else None),
-                  scale=2)
-    typer.echo(f"wrote {n} samples ({gen.header['family']}, seeds {seed}..{seed + n - 1}) to {output}")
+    with progress_bar(f"sampling {n} images", quiet) as bar:
+        images = gen.generate(n, seed=seed, labels=class_label, batch_size=batch_size, precision=precision,
+                              progress=bar, **options)
+    cycling = info.capabilities.conditional and class_label is None
+    write_grid(images, output, nrow=nrow or (gen.num_classes if cycling else None), scale=2)
+    used = ", ".join(f"{k} {v}" for k, v in options.items())
+    typer.echo(f"wrote {n} samples ({info.family}{', ' + used if used else ''}; seeds {seed}..{seed + n - 1}) "
+               f"to {output}")
 
 
 @app.command()
 def presets() -> None:
-    """List the named presets."""
+    """List the named presets (train them) and the pretrained snapshots (sample, evaluate, info, latent ... them)."""
     from genlab import api
-    from genlab.config.presets import PRESETS
 
+    typer.echo("presets: `genlab train NAME` trains one into runs/NAME")
     for name in api.presets():
-        p = PRESETS[name]
-        typer.echo(f"{name:28s} {p.get('family', 'diffusion'):10s} {p.get('data', {}).get('dataset', '')}")
+        p = api.preset_info(name)
+        typer.echo(f"  {name:28s} {p.get('family', 'diffusion'):12s} {(p.get('data') or {}).get('dataset', '')}")
+    shipped = api.pretrained_manifest()
+    typer.echo("pretrained snapshots: use the name wherever a command takes a snapshot (`genlab sample NAME`)")
+    if not shipped:
+        typer.echo("  (none shipped with this installation)")
+    for name, entry in sorted(shipped.items()):
+        fid, floor = headline_fid(entry)
+        typer.echo(f"  {name:28s} {entry.get('family', '?'):12s} {entry.get('dataset', '?'):20s} [pretrained]"
+                   + (f"  FID {fid:.1f} (floor {floor:.2f})" if fid is not None and floor is not None else
+                      f"  FID {fid:.1f}" if fid is not None else ""))
 
 
 @app.command()
-def info(snapshot: str = typer.Argument(..., help="Snapshot file or run directory.")) -> None:
-    """Print a snapshot's header (family, constructor kwargs, codec, versions, training step)."""
-    from genlab.api import find_snapshot
-    from genlab.checkpoints.snapshot import read_header
+def info(
+    snapshot: str = typer.Argument(..., metavar="SOURCE", help="Snapshot file, run directory or pretrained name."),
+    json_out: bool = typer.Option(False, "--json", help="Print the raw snapshot header as JSON instead."),
+) -> None:
+    """Describe a snapshot: family, dataset, domain, capabilities, parameters, training command, metrics with
+    their floors (its model card)."""
+    from genlab import api
 
-    typer.echo(json.dumps(read_header(find_snapshot(snapshot)), indent=2))
+    if json_out:
+        typer.echo(json.dumps(api.read_header(snapshot), indent=2))
+        return
+    typer.echo(api.model_card(snapshot).rstrip())
 
 
-from genlab.cli.evaluate import evaluate, report  # thin commands over genlab.evaluation / report
+@app.command()
+def export(
+    source: str = typer.Argument(..., metavar="SOURCE", help="Snapshot file, run directory or pretrained name."),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write: .onnx (ONNX) or .pt2 (torch.export)."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Compare onnxruntime's outputs with PyTorch's."),
+) -> None:
+    """Export a snapshot's sampling network (ONNX or torch.export) for use outside genlab."""
+    from genlab import api
+
+    checks.output_file(output, suffixes=(".onnx", ".pt2"))
+    result = api.export(source, output, check=check)
+    typer.echo(f"wrote {output}" + (f" ({result})" if result else ""))
+
+
+from genlab.cli.evaluate import evaluate, report  # thin commands over genlab.api
 
 app.command()(evaluate)
 app.command()(report)
 
-data_app = typer.Typer(no_args_is_help=True, help="Prepare datasets (e.g. write an LTrace-format channel file).")
+data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                       help="Prepare datasets: write an LTrace-format channel-facies file.")
 app.add_typer(data_app, name="data")
 
-from genlab.cli.latent import latent_app  # latent-space tools over genlab.latent_api
+from genlab.cli.latent import latent_app  # latent-space tools
 
 app.add_typer(latent_app, name="latent")
 
-from genlab.cli.audio import audio_app  # audio regenerate / evaluate over genlab.audio.api
+from genlab.cli.audio import audio_app  # audio regenerate / evaluate
 
 app.add_typer(audio_app, name="audio")
 
-from genlab.cli.channels import channels_app  # facies comparison / ES-MDA over genlab.facies
+from genlab.cli.channels import channels_app  # facies comparison / ES-MDA
 
 app.add_typer(channels_app, name="channels")
 
@@ -135,9 +186,10 @@ def data_channels(
 ) -> None:
     """Write procedural meandering-channel images in the LTrace train_images.h5 format (key train_images,
     (N, size, size, 1) uint8 in {0, 1})."""
-    from genlab.data.sources.channels import write_channels_h5
+    from genlab import api
 
-    path = write_channels_h5(output, n, seed=seed, size=size, progress=True)
+    checks.output_file(output, suffixes=(".h5", ".hdf5"))
+    path = api.write_channels_h5(output, n, seed=seed, size=size, progress=True)
     typer.echo(f"wrote {n} channel images ({size}x{size}) to {path}")
 
 
@@ -153,19 +205,53 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     _maybe_reexec(argv)
     try:
-        app(args=argv, standalone_mode=False)
+        command().main(args=argv, prog_name=PROG, standalone_mode=False)
     except GenlabError as e:
-        typer.echo(f"genlab: error: {e}", err=True)
+        typer.echo(f"genlab: error: {_one_line(str(e))}", err=True)
         raise SystemExit(e.exit_code) from None
     except KeyboardInterrupt:
-        typer.echo("genlab: interrupted; the training state was saved: run the same command again to resume",
-                   err=True)
+        resume = "; the training state was saved: run the same command again to resume" if argv[:1] == ["train"] else ""
+        typer.echo(f"genlab: interrupted{resume}", err=True)
         raise SystemExit(130) from None
     except (typer.Abort, typer.Exit) as e:
         raise SystemExit(getattr(e, "exit_code", 1)) from None
-    except typer.TyperException as e:  # usage errors (bad option values, missing arguments)
-        if hasattr(e, "show"):
-            e.show()
-        else:
-            typer.echo(f"genlab: error: {e}", err=True)
+    except typer.TyperException as e:  # usage errors (bad option values, missing arguments): one line
+        typer.echo(_usage_line(e), err=True)
         raise SystemExit(getattr(e, "exit_code", 2)) from None
+    except Exception as e:  # a bug, not a user mistake: still one line, the traceback on request
+        if os.environ.get("GENLAB_DEBUG"):
+            raise
+        typer.echo(f"genlab: internal error ({type(e).__name__}: {_one_line(str(e))[:200]}); run with "
+                   "GENLAB_DEBUG=1 for the traceback and please report it", err=True)
+        raise SystemExit(1) from None
+
+
+_METAVARS = {"int": "N", "float": "X", "str": "TEXT", "path": "PATH"}
+
+
+def command() -> typer.core.TyperGroup:
+    """The click command tree of `app`, with value placeholders as a user types them (`-n N`, `-o PATH`)."""
+    root = typer.main.get_command(app)
+    stack = [root]
+    while stack:
+        cmd = stack.pop()
+        stack.extend(getattr(cmd, "commands", {}).values())
+        for param in cmd.params:
+            if param.metavar is None and param.param_type_name == "option" and not param.is_flag:
+                bare = param.bare_type() if hasattr(param, "bare_type") else "value"
+                param.metavar = _METAVARS.get(bare, bare.upper().replace(" RANGE", ""))
+            elif param.metavar is None and param.param_type_name == "argument":
+                param.metavar = param.name.upper() + ("..." if param.nargs != 1 else "")
+    return root
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if text else ""
+
+
+def _usage_line(e: Exception) -> str:
+    """'genlab sample: error: Invalid value for '--steps': ... (see genlab sample --help)'."""
+    ctx = getattr(e, "ctx", None)
+    command = ctx.command_path if ctx is not None else PROG
+    message = e.format_message() if hasattr(e, "format_message") else str(e)
+    return f"{command}: error: {_one_line(message)} (see {command} --help)"
