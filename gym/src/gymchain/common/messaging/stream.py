@@ -10,6 +10,7 @@ idempotent (drop event ids already seen).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from gymchain.common.outbox import PublishError
 from gymchain.common.settings import get_settings
 
+log = logging.getLogger(__name__)  # librdkafka's own log lines go here instead of stderr
 STREAM_TOPICS = ("checkins", "bookings", "sensor-readings")
 # A short rebalance timeout keeps a group join at ~3 s on Tansu (it waits the whole timeout otherwise: ~23 s);
 # real Kafka clusters may prefer the library defaults (300 s / 45 s).
@@ -60,7 +62,7 @@ class KafkaPublisher:
     def __init__(self, bootstrap: str | None = None, *, flush_timeout_s: float = 15.0):
         self.producer = Producer({"bootstrap.servers": bootstrap or bootstrap_servers(), "acks": "all",
                                   "enable.idempotence": True, "linger.ms": 5,
-                                  "message.timeout.ms": int(flush_timeout_s * 1000)})
+                                  "message.timeout.ms": int(flush_timeout_s * 1000), "logger": log})
         self.flush_timeout_s = flush_timeout_s
         self._errors: list[str] = []
 
@@ -109,7 +111,8 @@ class GroupConsumer:
     def __init__(self, group_id: str, topics: Iterable[str], *, bootstrap: str | None = None,
                  on_assign: Callable[[list[TopicPartition]], None] | None = None, **config):
         settings = {"bootstrap.servers": bootstrap or bootstrap_servers(), "group.id": group_id,
-                    "enable.auto.commit": False, "auto.offset.reset": "earliest", **GROUP_TIMEOUTS, **config}
+                    "enable.auto.commit": False, "auto.offset.reset": "earliest", "logger": log, **GROUP_TIMEOUTS,
+                    **config}
         self.consumer = Consumer(settings)
         self.assigned: list[TopicPartition] = []
 
