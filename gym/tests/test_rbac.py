@@ -84,6 +84,7 @@ TABLE = [
     ("POST", "/api/members/checkins", lambda c: {"member_id": c["m1"], "area_id": c["area1"]}, "DAADA"),
     ("POST", "/api/members/checkins/{checkin}/checkout", None, "AAADA"),
     ("GET", "/api/members/occupancy?unit_id={u1}", None, "AAADA"),
+    ("GET", "/api/members/occupancy/history?unit_id={u1}", None, "AAADA"),
     ("POST", "/api/analytics/reports", lambda c: {"unit_id": c["u1"], "report": "attendance",
                                                   "period_start": "2026-11-01", "period_end": "2026-11-30"}, "DDADA"),
     ("POST", "/api/analytics/retraining", {"model": "churn"}, "DDDDA"),
