@@ -21,6 +21,7 @@ from gymchain.common.errors import ApiError, NotFound, Unauthorized
 from gymchain.common.http import REQUEST_ID_HEADER, create_app
 from gymchain.common.security.tokens import decode_access_token
 from gymchain.common.settings import get_settings
+from gymchain.web import router as web_router
 
 from . import openapi, ratelimit
 
@@ -50,6 +51,7 @@ async def lifespan(app):
 
 app = create_app("gateway", DESCRIPTION, with_health=False)
 app.router.lifespan_context = lifespan
+app.include_router(web_router)  # the web front end under /app/ (G3's gymchain.web)
 
 
 class TooManyRequests(ApiError):
