@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("genlab.training",),
     ("genlab.inference",),
     ("genlab.training_api", "genlab.audio.sampling", "genlab.diffusion_tools", "genlab.latent_api",
-     "genlab.evaluation", "genlab.image_evaluation", "genlab.audio.evaluation", "genlab.facies.evaluate",
+     "genlab.evaluation", "genlab.audio.evaluation",
      "genlab.facies.evaluation", "genlab.facies.conditioning"),
     ("genlab.report", "genlab.pretrained_api", "genlab.audio.api", "genlab.facies", "genlab.facies.api",
      "genlab.facies.report"),

@@ -178,16 +178,22 @@ def _sample(gen: LoadedModel, n: int, seed: int, options: dict[str, Any], batch_
     return (images if domain == "image" else images[:, 0]), labels
 
 
-def _measure(fake: Tensor, labels: Tensor | None, real: RealData, split: str, seed: int, batch_size: int
-             ) -> dict[str, Any]:
-    """Every metric of fake samples against `real` (the test split by default), with counts and the floor.
+def _facies_metrics(fake: Tensor, labels: Tensor | None, real: RealData, split: str, seed: int, batch_size: int
+                    ) -> dict[str, Any]:
+    """Channel proportion, variograms, connectivity, pattern statistics and the real-vs-real floor
+    (genlab.metrics.facies.compare_facies) of binary (N, H, W) samples."""
+    ref, other = (real.test, real.train) if split == "test" else (real.train, real.test)
+    return compare_facies(fake.numpy(), ref, train=other if split == "test" else None, seed=seed)
+
+
+def _feature_metrics(fake: Tensor, labels: Tensor | None, real: RealData, split: str, seed: int, batch_size: int
+                     ) -> dict[str, Any]:
+    """FID, KID, IS, precision/recall, class balance, label accuracy and memorisation on the domain feature net,
+    with counts and the floor (genlab.metrics.image.evaluate_features).
 
     For a conditional generator (`labels` given) the floor uses real images with the same class counts as the
     fakes; a random subset would carry multinomial class-count noise that the fakes do not have, which inflates
     the floor (see `genlab.metrics.image.class_matched_indices`)."""
-    if real.kind == "facies":
-        ref, other = (real.test, real.train) if split == "test" else (real.train, real.test)
-        return compare_facies(fake.numpy(), ref, train=other if split == "test" else None, seed=seed)
     fake_fl = real.net.extract(fake, batch_size)
     domain_classes = getattr(real.net, "classifies_domain", True)  # False for Inception: class balance skipped
     if split == "test":
@@ -199,6 +205,29 @@ def _measure(fake: Tensor, labels: Tensor | None, real: RealData, split: str, se
                                train_labels=real.test_labels, class_balance=domain_classes)
     result.pop("memorisation", None)
     return result
+
+
+Measure = Callable[[Tensor, "Tensor | None", RealData, str, int, int], "dict[str, Any] | float"]
+# The table of what `evaluate` measures, per domain: name → fn(fake, labels, real, split, seed, batch_size).
+# A dict result is merged into result["metrics"], a number is stored under its name. A new metric is a function in
+# genlab/metrics/<domain>.py (display-space samples in, numbers out) plus one line here.
+MEASURES: dict[str, dict[str, Measure]] = {
+    "image": {"features": _feature_metrics},
+    "facies": {"facies": _facies_metrics},
+}
+
+
+def _measure(fake: Tensor, labels: Tensor | None, real: RealData, split: str, seed: int, batch_size: int
+             ) -> dict[str, Any]:
+    """Every metric of MEASURES[domain] on fake samples against `real` (the test split by default)."""
+    out: dict[str, Any] = {}
+    for name, fn in MEASURES[real.kind].items():
+        value = fn(fake, labels, real, split, seed, batch_size)
+        if isinstance(value, dict):
+            out.update(value)
+        else:
+            out[name] = value
+    return out
 
 
 # Sampler settings `evaluate` uses when not given, for families that take them (the README's measured defaults).

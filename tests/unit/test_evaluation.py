@@ -145,3 +145,22 @@ def test_facies_snapshots_go_to_compare_facies(tmp_path):
     assert "floor" in result["metrics"] and "nearest_train_hamming" in result["metrics"]
     row = evaluation.metrics_row(result, None)
     assert any(k.startswith("floor_") for k in row)
+
+
+def test_a_sampler_option_a_family_does_not_take_is_refused(runs, net_path):
+    with pytest.raises(GenlabError, match="family 'dcgan' does not take sampling option 'steps'"):
+        evaluation.evaluate(runs["dcgan"], n=N, steps=2, feature_net=net_path, device="cpu")
+
+
+def test_evaluate_reports_progress_per_sampler_step_then_the_metrics(runs, net_path):
+    calls = []
+    evaluation.evaluate(runs["diffusion"], n=N, steps=2, batch_size=N, feature_net=net_path, device="cpu",
+                        progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]  # two sampler steps of the one batch, then the metrics
+
+
+def test_a_new_metric_is_one_line_in_the_measures_table(runs, net_path, monkeypatch):
+    monkeypatch.setitem(evaluation.MEASURES["image"], "mean_grey",
+                        lambda fake, labels, real, split, seed, batch_size: float(fake.float().mean()))
+    metrics = evaluation.evaluate(runs["dcgan"], n=N, feature_net=net_path, device="cpu")["metrics"]
+    assert 0.0 <= metrics["mean_grey"] <= 255.0 and _finite(metrics["fid"])

@@ -14,7 +14,7 @@ from genlab.errors import GenlabError
 from genlab.facies import compare_models, esmda_demo
 from genlab.facies import report as rp
 from genlab.facies.conditioning import make_setup, observe, well_grid
-from genlab.facies.evaluate import load_run_data, uses_linear
+from genlab.facies.evaluation import load_run_data, uses_linear
 from genlab.models.gan.model import WGANGP
 from genlab.models.vae.model import VAE
 

@@ -22,7 +22,7 @@ import torch
 from genlab.errors import GenlabError
 from genlab.facies import report as rp
 from genlab.facies.conditioning import latent_norm_check, make_setup, run_esmda
-from genlab.facies.evaluate import RunData, evaluate_run, is_vae, load_run_data, run_label
+from genlab.facies.evaluation import RunData, evaluate_run, is_vae, load_run_data, run_label
 from genlab.inference import find_snapshot, load
 from genlab.latent.interpolate import interpolate_seeds
 from genlab.metrics.facies import load_facies_feature_net

@@ -81,6 +81,10 @@ class GenerativeModel(nn.Module):
     Subclasses set `family` (registry name) and `Config` (a dataclass of hyper-parameters with defaults), and
     accept ``image_shape`` (C, H, W) and ``num_classes`` (0 = unconditional) plus the Config fields as keyword
     arguments. Data reaches the model in "model space": float tensors (N, C, H, W) in [-1, 1].
+
+    ``image_shape`` is the model-space shape of one sample whatever the domain — (channels, bins, frames) for
+    spectrogram patches, (1, 1, samples) for waveforms; `sample_shape` is the same under a name that says so (the
+    constructor keyword keeps its old name because every snapshot header stores it).
     """
 
     family: ClassVar[str] = ""
@@ -124,6 +128,11 @@ class GenerativeModel(nn.Module):
         self.cfg = cfg
         self.hparams = dict(vars(cfg))
         return cfg
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Model-space shape of one sample: (C, H, W) images, (C, F, T) spectrogram patches, (1, 1, S) waveforms."""
+        return self.image_shape
 
     # --- what the snapshot stores -------------------------------------------------------------------------------
     def constructor_kwargs(self) -> dict[str, Any]:

@@ -149,7 +149,7 @@ def vae_regularity(gen: LoadedModel, real: np.ndarray) -> dict[str, Any]:
 
 
 def is_vae(gen: LoadedModel) -> bool:
-    return gen.header["family"] in ("vae", "beta-vae")
+    return gen.info.family == "vae"  # aliases (beta-vae) are resolved when the header is read
 
 
 def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, seed: int = 0,
