@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from genlab.errors import GenlabError
 from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net
-from genlab.metrics.frechet import feature_stats, frechet_distance
+from genlab.metrics.image import feature_fid
 
 ArrayLike = Any  # np.ndarray | torch.Tensor
 
@@ -269,7 +269,7 @@ def facies_features(net: FeatureNet, images: ArrayLike, batch_size: int = 500) -
 
 def feature_frechet(x: torch.Tensor, y: torch.Tensor) -> float:
     """Squared Fréchet distance between Gaussians fitted to feature sets x (n, D) and y (m, D)."""
-    return frechet_distance(*feature_stats(x), *feature_stats(y))
+    return feature_fid(x, y)
 
 
 def _curve_rmse(a: np.ndarray, b: np.ndarray) -> float:

@@ -8,18 +8,23 @@ metric's feature net) or, to share one extraction among several metrics, precomp
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics import Metric
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.inception import InceptionScore as TorchmetricsInceptionScore
+from torchmetrics.image.kid import KernelInceptionDistance
 from torchmetrics.utilities import dim_zero_cat
 
 from genlab.data.dataset import ImageDataset
 from genlab.errors import GenlabError
 from genlab.metrics.features import FeatureNet
-from genlab.metrics.frechet import frechet_distance, stats_from_sums
 
 ImagesLike = Tensor | np.ndarray | ImageDataset
 ArrayLike1d = Tensor | np.ndarray | list[int]
@@ -65,118 +70,152 @@ class _FeatureMetric(Metric):
         return extract(self.net, images, batch_size=self.batch_size)
 
 
-# ---------------------------------------------------------------------------------------------- FID
+# ---------------------------------------------------------------------------------------------- FID, KID, IS
+# torchmetrics computes these three (its FrechetInceptionDistance, KernelInceptionDistance and InceptionScore) on
+# the project's feature net: `_Extractor` is what torchmetrics calls as its "inception" network. Measured against
+# the hand-written versions they replace, on fixed 128-D features (n = 64 / 500 / 2000): FID equal to 2e-8
+# relative; KID equal when a subset is the whole set, and within one standard error on random subsets (the draws
+# differ); IS within 0.2 % at n = 2000 (torchmetrics shuffles before splitting; with tiny splits the split
+# assignment moves IS by a few %). Differences to note: KID's std is the population std (unbiased=False).
 
-class FID(_FeatureMetric):
-    """Fréchet distance (Heusel et al. 2017) between Gaussians fitted to real and fake features.
+class _Extractor(nn.Module):
+    """The feature net as torchmetrics wants it: ``num_features`` and forward(batch) → (B, D) float64.
 
-    Float64 running sums (n, Σf, Σff^T) per side; ``compute`` calls `frechet.frechet_distance`.
-    """
+    A batch of uint8 images (B, C, H, W) goes through the net (its features, or its logits for IS); a 2-D batch
+    is features/logits computed already (shared by several metrics) and passes through."""
 
-    def __init__(self, net: FeatureNet | None = None, feature_dim: int | None = None, **kwargs: Any) -> None:
-        super().__init__(net, **kwargs)
-        dim = feature_dim or (net.num_features if net is not None else None)
-        if dim is None:
-            raise GenlabError("FID: give a feature net or feature_dim")
-        for side in ("real", "fake"):
-            self.add_state(f"{side}_n", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
-            self.add_state(f"{side}_sum", torch.zeros(dim, dtype=torch.float64), dist_reduce_fx="sum")
-            self.add_state(f"{side}_outer", torch.zeros(dim, dim, dtype=torch.float64), dist_reduce_fx="sum")
+    def __init__(self, net: FeatureNet | None, num_features: int, output: str, batch_size: int = 500) -> None:
+        super().__init__()
+        self.net, self.num_features, self.output, self.batch_size = net, int(num_features), output, batch_size
+
+    def forward(self, batch: Tensor) -> Tensor:
+        if batch.ndim != 2:
+            if self.net is None:
+                raise GenlabError("pass a feature net to measure images, or pass features=/logits=")
+            features, logits = extract(self.net, batch, batch_size=self.batch_size)
+            batch = features if self.output == "features" else logits
+        if not self.num_features:  # KID and IS need no width up front: take the first batch's
+            self.num_features = int(batch.shape[1])
+        if batch.shape[1] != self.num_features:
+            raise GenlabError(f"expected {self.output} of width {self.num_features}, got shape {tuple(batch.shape)}")
+        return batch.detach().to(torch.float64)
+
+
+def _batch(images: ImagesLike | None, given: Tensor | None, what: str) -> Tensor:
+    """What to hand torchmetrics' update: validated uint8 images, or the precomputed features/logits."""
+    if images is not None:
+        return as_uint8_images(images)
+    if given is None:
+        raise GenlabError(f"pass images or {what}=")
+    return given
+
+
+def _dim(net: FeatureNet | None, given: int | None, attribute: str, metric: str) -> int:
+    dim = given or (getattr(net, attribute) if net is not None else None)
+    if dim is None:
+        raise GenlabError(f"{metric}: give a feature net or feature_dim")
+    return int(dim)
+
+
+def _check_counts(metric: str, real: int, fake: int, need: int = 2) -> None:
+    if real < need or fake < need:
+        raise GenlabError(f"{metric}: need at least {need} real and {need} fake images, got {real} and {fake}")
+
+
+class FID(FrechetInceptionDistance):
+    """Fréchet distance (Heusel et al. 2017, eq. 6) between Gaussians fitted to real and fake features:
+    torchmetrics' FrechetInceptionDistance on the project's feature net (float64 running sums)."""
+
+    def __init__(self, net: FeatureNet | None = None, feature_dim: int | None = None, batch_size: int = 500,
+                 **kwargs: Any) -> None:
+        extractor = _Extractor(net, _dim(net, feature_dim, "num_features", "FID"), "features", batch_size)
+        super().__init__(feature=extractor, normalize=False, **kwargs)
 
     def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
                logits: Tensor | None = None) -> None:
-        f = self._features(images, features, logits)[0].to(self.real_sum.device, torch.float64)
-        side = "real" if real else "fake"
-        setattr(self, f"{side}_n", getattr(self, f"{side}_n") + f.shape[0])
-        setattr(self, f"{side}_sum", getattr(self, f"{side}_sum") + f.sum(dim=0))
-        setattr(self, f"{side}_outer", getattr(self, f"{side}_outer") + f.T @ f)
-
-    def _stats(self, side: str) -> tuple[Tensor, Tensor]:
-        n = getattr(self, f"{side}_n")
-        if n < 2:
-            raise GenlabError(f"FID: need at least 2 {side} images, got {int(n)}")
-        return stats_from_sums(n, getattr(self, f"{side}_sum"), getattr(self, f"{side}_outer"))
+        super().update(_batch(images, features, "features"), real=real)
 
     def compute(self) -> Tensor:
-        return torch.tensor(frechet_distance(*self._stats("real"), *self._stats("fake")), dtype=torch.float64)
+        _check_counts("FID", int(self.real_features_num_samples), int(self.fake_features_num_samples))
+        return super().compute().to(torch.float64)
 
 
-# ---------------------------------------------------------------------------------------------- KID
-
-def polynomial_kernel(x: Tensor, y: Tensor, degree: int = 3, coef: float = 1.0) -> Tensor:
-    """k(x, y) = (x·y / D + coef)^degree for rows of x (N, D), y (M, D) → (N, M) (Bińkowski et al. 2018)."""
-    return (x @ y.T / x.shape[1] + coef) ** degree
-
-
-def mmd2_unbiased(x: Tensor, y: Tensor, degree: int = 3, coef: float = 1.0) -> float:
-    """Unbiased MMD^2 estimate between samples x (m, D) and y (n, D) with the polynomial kernel (Gretton et al.
-    2012, eq. 3): diagonal terms of k(x, x) and k(y, y) are excluded."""
-    m, n = x.shape[0], y.shape[0]
-    k_xx, k_yy = polynomial_kernel(x, x, degree, coef), polynomial_kernel(y, y, degree, coef)
-    k_xy = polynomial_kernel(x, y, degree, coef)
-    term_xx = (k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1))
-    term_yy = (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
-    return float(term_xx + term_yy - 2.0 * k_xy.mean())
-
-
-class KID(_FeatureMetric):
-    """Kernel Inception Distance (Bińkowski et al. 2018): unbiased polynomial-kernel MMD^2 averaged over
-    `subsets` random subsets of `subset_size` (capped by the smaller set); ``compute`` → (mean, std)."""
+class KID(KernelInceptionDistance):
+    """Kernel Inception Distance (Bińkowski et al. 2018): unbiased polynomial-kernel MMD² averaged over `subsets`
+    random subsets of `subset_size` (capped by the smaller set), seeded by `seed`; ``compute`` → (mean, std).
+    torchmetrics' KernelInceptionDistance on the project's feature net."""
 
     def __init__(self, net: FeatureNet | None = None, subsets: int = 100, subset_size: int = 1000, degree: int = 3,
-                 coef: float = 1.0, seed: int = 0, **kwargs: Any) -> None:
-        super().__init__(net, **kwargs)
-        self.subsets, self.subset_size, self.degree, self.coef, self.seed = subsets, subset_size, degree, coef, seed
-        self.add_state("real_features", [], dist_reduce_fx="cat")
-        self.add_state("fake_features", [], dist_reduce_fx="cat")
+                 coef: float = 1.0, seed: int = 0, feature_dim: int | None = None, batch_size: int = 500,
+                 **kwargs: Any) -> None:
+        dim = feature_dim or (net.num_features if net is not None else 0)
+        with _features_kept_on_purpose():
+            super().__init__(feature=_Extractor(net, dim, "features", batch_size), subsets=subsets,
+                             subset_size=subset_size, degree=degree, coef=coef, normalize=False, **kwargs)
+        self.requested_subset_size, self.seed = subset_size, seed
 
     def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
                logits: Tensor | None = None) -> None:
-        f = self._features(images, features, logits)[0]
-        (self.real_features if real else self.fake_features).append(f.to(torch.float64))
+        super().update(_batch(images, features, "features"), real=real)
 
     def compute(self) -> tuple[Tensor, Tensor]:
-        real, fake = dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features)
-        size = min(self.subset_size, real.shape[0], fake.shape[0])
-        if size < 2:
-            raise GenlabError(f"KID: need at least 2 real and 2 fake images, got {real.shape[0]} and {fake.shape[0]}")
-        gen = torch.Generator().manual_seed(self.seed)
-        values = torch.tensor([
-            mmd2_unbiased(fake[torch.randperm(fake.shape[0], generator=gen)[:size].to(fake.device)],
-                          real[torch.randperm(real.shape[0], generator=gen)[:size].to(real.device)],
-                          self.degree, self.coef)
-            for _ in range(self.subsets)], dtype=torch.float64)
-        std = values.std() if len(values) > 1 else torch.zeros((), dtype=torch.float64)
-        return values.mean(), std
+        n_real = sum(int(f.shape[0]) for f in _as_list(self.real_features))
+        n_fake = sum(int(f.shape[0]) for f in _as_list(self.fake_features))
+        _check_counts("KID", n_real, n_fake)
+        self.subset_size = min(self.requested_subset_size, n_real, n_fake)
+        with torch.random.fork_rng(devices=[]):  # seeded subsets, the caller's RNG untouched
+            torch.manual_seed(self.seed)
+            mean, std = super().compute()
+        return mean.to(torch.float64), std.to(torch.float64)
 
 
-# ---------------------------------------------------------------------------------------------- IS
-
-class InceptionScore(_FeatureMetric):
+class InceptionScore(TorchmetricsInceptionScore):
     """Inception Score (Salimans et al. 2016) on the domain classifier's logits of fake images:
-    IS = exp(E_x KL(p(y|x) || p(y))) per split; ``compute`` → (mean, std) over `splits`. Range [1, K]."""
+    IS = exp(E_x KL(p(y|x) || p(y))) per split; ``compute`` → (mean, std) over `splits`. Range [1, K].
+    torchmetrics' InceptionScore (it shuffles before splitting: seeded by `seed`)."""
 
-    higher_is_better = True
-
-    def __init__(self, net: FeatureNet | None = None, splits: int = 10, **kwargs: Any) -> None:
-        super().__init__(net, **kwargs)
-        self.splits = splits
-        self.add_state("logits", [], dist_reduce_fx="cat")
+    def __init__(self, net: FeatureNet | None = None, splits: int = 10, seed: int = 0, num_classes: int | None = None,
+                 batch_size: int = 500, **kwargs: Any) -> None:
+        width = num_classes or getattr(net, "num_classes", 0)
+        with _features_kept_on_purpose():
+            super().__init__(feature=_Extractor(net, width, "logits", batch_size), splits=splits, normalize=False,
+                             **kwargs)
+        self.seed = seed
 
     def update(self, images: ImagesLike | None = None, real: bool = False, *, features: Tensor | None = None,
                logits: Tensor | None = None) -> None:
-        self.logits.append(self._features(images, features, logits)[1].to(torch.float64))
+        super().update(_batch(images, logits, "logits"))
 
     def compute(self) -> tuple[Tensor, Tensor]:
-        logits = dim_zero_cat(self.logits)
-        scores = []
-        for chunk in torch.tensor_split(logits, min(self.splits, logits.shape[0])):
-            log_p_yx = torch.log_softmax(chunk, dim=1)  # (n, K)
-            log_p_y = torch.logsumexp(log_p_yx, dim=0) - np.log(chunk.shape[0])  # log of the marginal p(y)
-            kl = (log_p_yx.exp() * (log_p_yx - log_p_y)).sum(dim=1)
-            scores.append(kl.mean().exp())
-        values = torch.stack(scores)
-        return values.mean(), values.std() if len(values) > 1 else torch.zeros((), dtype=torch.float64)
+        count = sum(int(f.shape[0]) for f in _as_list(self.features))
+        if count < 1:
+            raise GenlabError("InceptionScore: no fake images were given")
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "std\\(\\): degrees of freedom")  # one split: std is 0, not NaN
+            torch.manual_seed(self.seed)
+            mean, std = super().compute()
+        return mean, std if torch.isfinite(std) else torch.zeros((), dtype=mean.dtype)
+
+
+def feature_fid(x: Tensor, y: Tensor) -> float:
+    """FID between two feature sets x (n, D) and y (m, D) computed already (n, m ≥ 2)."""
+    fid = FID(feature_dim=x.shape[1])
+    fid.update(features=x, real=True)
+    fid.update(features=y)
+    return float(fid.compute())
+
+
+@contextmanager
+def _features_kept_on_purpose() -> Iterator[None]:
+    """KID and IS keep every feature (torchmetrics warns about it at construction); evaluation sizes are bounded."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Metric `.*` will save all extracted features")
+        yield
+
+
+def _as_list(state: Tensor | list[Tensor]) -> list[Tensor]:
+    """A torchmetrics list state (a list before sync, one tensor after)."""
+    return [state] if isinstance(state, Tensor) else list(state)
 
 
 # ---------------------------------------------------------------------------------------------- precision / recall
@@ -357,7 +396,8 @@ def class_matched_indices(pool_labels: ArrayLike1d, labels: ArrayLike1d, seed: i
 def _distribution_metrics(fake_f: Tensor, real_f: Tensor, seed: int, kid_subsets: int, kid_subset_size: int
                           ) -> dict[str, Any]:
     """FID on all samples and KID on random subsets, fake features (N, D) vs real (M, D)."""
-    fid, kid = FID(feature_dim=fake_f.shape[1]), KID(subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    fid = FID(feature_dim=fake_f.shape[1])
+    kid = KID(subsets=kid_subsets, subset_size=kid_subset_size, seed=seed, feature_dim=fake_f.shape[1])
     for metric in (fid, kid):
         metric.update(features=real_f, real=True)
         metric.update(features=fake_f, real=False)
@@ -380,7 +420,7 @@ def _manifold_metrics(fake_f: Tensor, real_f: Tensor, seed: int, k: int) -> dict
 def _classifier_metrics(fake_l: Tensor, is_splits: int, class_balance: bool = True) -> dict[str, Any]:
     """Inception Score and (for a domain classifier, `class_balance`) class balance from the logits (N, K) of the
     fakes."""
-    inception = InceptionScore(splits=is_splits)
+    inception = InceptionScore(splits=is_splits, num_classes=fake_l.shape[1])
     inception.update(logits=fake_l)
     is_mean, is_std = inception.compute()
     out = {"is_mean": float(is_mean), "is_std": float(is_std)}
