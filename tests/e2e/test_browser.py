@@ -173,16 +173,21 @@ def test_page_loads_generates_and_shows_the_images(server):
         snapshot = Select(d.find_element(By.ID, "img-snapshot"))
         assert run_options(snapshot) == ["tiny-diffusion"]
         snapshot.select_by_value("tiny-diffusion")
-        assert "diffusion, 1×28×28, 10 classes" in d.find_element(By.ID, "img-info").text
-        for field, value in (("img-n", "4"), ("img-steps", "2")):
+        assert "tiny-diffusion: diffusion on mnist, 1×28×28, 10 classes" in d.find_element(By.ID, "img-info").text
+        # per-step progress while it runs: enough steps on the tiny model to see the bar move
+        for field, value in (("img-n", "4"), ("img-steps", "120")):
             set_value(d, field, value)
         d.find_element(By.ID, "generate").click()
-        WebDriverWait(d, 60).until(lambda d: len(loaded_images(d, "#grid img")) == 4)
+        WebDriverWait(d, 60).until(lambda d: "/ 120" in d.find_element(By.ID, "progress-text").text)
+        WebDriverWait(d, 120).until(lambda d: len(loaded_images(d, "#grid img")) == 4)
+        assert not d.find_element(By.ID, "progress-box").is_displayed()  # hidden again when done
         assert loaded_images(d, "#grid img") == [28, 28, 28, 28]
-        assert d.find_element(By.ID, "img-summary").text.startswith("4 images from tiny-diffusion (diffusion)")
+        WebDriverWait(d, 60).until(lambda d: d.find_element(By.ID, "img-summary").text.startswith(
+            "4 images from tiny-diffusion (diffusion)"))
         assert not d.find_element(By.ID, "img-download").get_attribute("class")  # the download link is shown
         assert not severe_console_messages(d)
 
+        set_value(d, "img-steps", "2")
         d.find_elements(By.CSS_SELECTOR, "#grid figure")[2].click()  # regenerate one cell by its seed
         WebDriverWait(d, 60).until(lambda d: "regenerated seed 2" in d.find_element(By.ID, "message").text)
 
@@ -191,6 +196,30 @@ def test_page_loads_generates_and_shows_the_images(server):
         d.find_element(By.ID, "generate").click()
         WebDriverWait(d, 30).until(lambda d: "error" in d.find_element(By.ID, "message").get_attribute("class"))
         assert "steps = 500: Input should be less than or equal to 200" in d.find_element(By.ID, "message").text
+
+        # "All classes": one interpolation strip per class (10 rows of 3 frames), each keeping its class.
+        d.execute_script("document.getElementById('img-steps').value = 2")
+        set_value(d, "interp-steps", "3")
+        d.find_element(By.ID, "interpolate").click()
+        WebDriverWait(d, 120).until(lambda d: len(loaded_images(d, "#strip img")) == 30)
+        captions = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#strip figcaption")]
+        assert captions[0] == "seed 0, class 0" and captions[3] == "seed 0, class 1" and captions[29] == "seed 1"
+    finally:
+        d.quit()
+
+
+@pytest.mark.slow
+def test_api_reference_page_renders_offline(server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = chrome()
+    try:
+        d.get(server + "docs")
+        WebDriverWait(d, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+        paths = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".endpoint summary code")]
+        assert "/api/generate" in paths and "/api/jobs/{key}" in paths
+        assert not severe_console_messages(d)  # nothing blocked: no CDN, everything from this server
     finally:
         d.quit()
 
@@ -249,7 +278,7 @@ def test_audio_tab_regenerates_a_track_and_an_upload_into_two_playable_players(s
         snapshot = Select(d.find_element(By.ID, "au-snapshot"))
         assert run_options(snapshot) == ["audio/tiny-vocos"]
         snapshot.select_by_value("audio/tiny-vocos")
-        assert d.find_element(By.ID, "au-info").text == "vocos (runs)"
+        assert d.find_element(By.ID, "au-info").text.startswith("audio/tiny-vocos: vocos")
         assert [o.text for o in Select(d.find_element(By.ID, "au-track")).options] == ["Toy Band 0 - Song 0"]
         assert d.find_element(By.ID, "au-src-track").is_selected()
         Select(d.find_element(By.ID, "au-stem")).select_by_value("bass")
@@ -301,8 +330,12 @@ def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "ima
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    if tab not in ("images", "channels", "audio"):
-        raise SystemExit(f"tab '{tab}': expected images, channels or audio")
+    if tab == "api":
+        return _screenshot_api(url, out)
+    if tab not in ("images", "channels", "audio", "progress"):
+        raise SystemExit(f"tab '{tab}': expected images, channels, audio, progress or api")
+    if tab == "progress":  # the images tab while a 64-image request runs: its per-step progress bar
+        return _screenshot_progress(url, out, snapshot)
     d = chrome(1300, {"images": 860, "channels": 1360, "audio": 860}[tab])
     prefix = {"images": "img", "channels": "ch", "audio": "au"}[tab]
     try:
@@ -327,6 +360,44 @@ def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "ima
         d.execute_script("window.scrollTo(0, 0)")  # clicking a button low on the page scrolled it
         time.sleep(0.5)
         Path(out).parent.mkdir(parents=True, exist_ok=True)
+        d.save_screenshot(out)
+    finally:
+        d.quit()
+
+
+def _screenshot_progress(url: str, out: str, snapshot: str | None) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    d = chrome(1300, 420)
+    try:
+        open_tab(d, url, "images")
+        if snapshot:
+            Select(d.find_element(By.ID, "img-snapshot")).select_by_value(snapshot)
+        set_value(d, "img-n", "64")
+        d.find_element(By.ID, "generate").click()
+        WebDriverWait(d, 300).until(lambda d: " / " in d.find_element(By.ID, "progress-text").text
+                                    and not d.find_element(By.ID, "progress-text").text.startswith("Generating… step 0"))
+        d.execute_script("window.scrollTo(0, 0)")
+        time.sleep(2)
+        d.save_screenshot(out)
+    finally:
+        d.quit()
+
+
+def _screenshot_api(url: str, out: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = chrome(1300, 900)
+    try:
+        d.get(url + "docs")
+        WebDriverWait(d, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+        for summary in d.find_elements(By.CSS_SELECTOR, ".endpoint summary code"):
+            if summary.text.strip() == "/api/generate":
+                summary.click()
+                break
+        time.sleep(0.5)
         d.save_screenshot(out)
     finally:
         d.quit()

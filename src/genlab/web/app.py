@@ -4,8 +4,11 @@ Endpoints (limits in genlab.web.schemas.LIMITS, also served at /api/config):
 
     GET  /                      the page (HTML/JS/CSS from genlab/web/static, nothing from a CDN)
     GET  /api/config            limits, samplers, phases, stems, queue settings
-    GET  /api/snapshots         loadable snapshots (pretrained names, run directories under --runs-dir)
-    GET  /api/status            the job queue (admitted, running, waiting, completed, failed, refused)
+    GET  /api/snapshots         loadable snapshots (pretrained names, run directories under --runs-dir), the default
+                                per kind, and the files skipped as unreadable (never a 500 for everyone)
+    GET  /api/status            the job queue (admitted, running, waiting, completed, failed, refused, cancelled)
+    GET  /api/jobs/{key}        progress of the request sent with progress_key=key (state, step, total)
+    GET  /docs                  the OpenAPI page (served offline from genlab/web/static, reads /api/openapi.json)
     POST /api/generate          images (JSON with per-cell PNGs, or format=png for the grid alone)
     POST /api/interpolate       slerp/lerp strip between two seeds (VAE, GAN, autoencoder; diffusion via DDIM noise)
     POST /api/channels/esmda    ES-MDA conditioning of channel realizations
@@ -13,19 +16,24 @@ Endpoints (limits in genlab.web.schemas.LIMITS, also served at /api/config):
     POST /api/audio/regenerate  query parameters; body = an uploaded WAV (optional, else track=)
 
 Errors are JSON {"error": "<one line>"}: 422 for a parameter outside its limits (naming both), 400 for a
-GenlabError (bad snapshot id, wrong model kind, unreadable upload), 413 for an oversized body, 503 when the job
-queue is full, 500 (type only, details in the server log) for anything unexpected. Never a traceback.
+GenlabError (bad snapshot id, malformed snapshot, wrong model kind, unreadable upload), 413 for an oversized body,
+503 when the job queue is full, 499 when the client went away, 500 (type only, details in the server log) for
+anything unexpected. Never a traceback, and never a server path: messages name snapshots by their ids.
+A client that disconnects gives its queue slot back (a waiting job is dropped, a running one stops at its next
+step).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import tempfile
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -33,11 +41,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genlab.errors import GenlabError
 from genlab.web import tasks
-from genlab.web.catalog import SnapshotCatalog
-from genlab.web.jobs import JobQueue, QueueFull
+from genlab.web.catalog import SnapshotCatalog, default_snapshots
+from genlab.web.jobs import Job, JobCancelled, JobQueue, QueueFull
 from genlab.web.schemas import (
     LIMITS,
+    PHASES,
+    PROGRESS_KEY,
     SAMPLER_NAMES,
+    TARGETS,
     AudioRequest,
     EsmdaRequest,
     GenerateRequest,
@@ -55,6 +66,29 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: b
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class PathScrubber:
+    """Keep the server's file system out of messages: the runs and data directories, the temp directory, the
+    installation and the home and working directories are cut from any path in a message (a snapshot file under the
+    runs directory becomes its id). Paths the client sent itself are echoed unchanged."""
+
+    def __init__(self, *roots: str | os.PathLike[str] | None):
+        import genlab
+
+        places = [*roots, tempfile.gettempdir(), os.path.dirname(os.path.dirname(genlab.__file__)), sys.prefix,
+                  sys.base_prefix, os.path.expanduser("~"), os.getcwd()]
+        prefixes = set()
+        for root in filter(None, places):
+            for form in (str(root), os.path.abspath(root), os.path.realpath(root)):
+                if form.rstrip("/"):
+                    prefixes.add(form.rstrip("/") + "/")
+        self.prefixes = sorted(prefixes, key=len, reverse=True)
+
+    def __call__(self, message: str) -> str:
+        for prefix in self.prefixes:
+            message = message.replace(prefix, "")
+        return message
 
 
 class _TooLarge(Exception):
@@ -101,11 +135,15 @@ class BodyLimit:
                 await _error(413, f"{what} exceeds the limit of {limit} bytes")(scope, receive, send)
 
 
-def _add_error_handlers(app: FastAPI) -> None:
+def _add_error_handlers(app: FastAPI, scrub: PathScrubber) -> None:
     """Every error leaves as JSON {"error": one line}: user mistakes 400/422, a full queue 503, the rest 500."""
     @app.exception_handler(GenlabError)
     async def _genlab_error(_req: Request, e: GenlabError) -> JSONResponse:
-        return _error(400, str(e).splitlines()[0] if str(e) else type(e).__name__)
+        return _error(400, scrub(str(e).splitlines()[0]) if str(e) else type(e).__name__)
+
+    @app.exception_handler(JobCancelled)
+    async def _gone(_req: Request, e: JobCancelled) -> JSONResponse:
+        return _error(499, "request cancelled: the client went away")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, e: RequestValidationError) -> JSONResponse:
@@ -117,7 +155,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, e: StarletteHTTPException) -> JSONResponse:
-        return _error(e.status_code, str(e.detail))
+        return _error(e.status_code, scrub(str(e.detail)))
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, e: Exception) -> JSONResponse:
@@ -138,45 +176,58 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
         jobs.shutdown()
 
     app = FastAPI(title="genlab", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
-                  lifespan=lifespan)
+                  lifespan=lifespan, description="genlab's web API: generate, interpolate, ES-MDA and audio "
+                                                 "regeneration from snapshots. Every parameter is bounded.")
     app.state.catalog, app.state.jobs, app.state.data_dir = catalog, jobs, data_dir
     app.add_middleware(BodyLimit)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    _add_error_handlers(app)
+    _add_error_handlers(app, PathScrubber(runs_dir, data_dir))
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), headers={"Content-Security-Policy": CSP})
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return FileResponse(str(STATIC / "docs.html"), headers={"Content-Security-Policy": CSP})
+
     @app.get("/api/config")
     async def config() -> dict[str, Any]:
-        from genlab.audio.api import PHASES
-        from genlab.audio.musdb import TARGETS
-
         return {"limits": LIMITS, "samplers": list(SAMPLER_NAMES), "phases": list(PHASES), "stems": list(TARGETS),
                 "queue": {"workers": jobs.workers, "capacity": jobs.capacity}}
 
     @app.get("/api/snapshots")
     async def snapshots() -> dict[str, Any]:
-        return {"runs_dir": str(catalog.runs_dir), "snapshots": await _in_thread(catalog.listing)}
+        listed, skipped = await _in_thread(catalog.listing)
+        return {"snapshots": listed, "defaults": default_snapshots(listed), "skipped": skipped}
 
     @app.get("/api/status")
     async def status() -> dict[str, Any]:
         return jobs.stats()
 
+    @app.get("/api/jobs/{key}", response_model=None)
+    async def job_progress(key: Annotated[str, Path(pattern=PROGRESS_KEY)]) -> dict[str, Any] | JSONResponse:
+        found = jobs.progress(key)
+        if found is None:
+            return _error(404, f"no job with progress key '{key}' (it may not have been admitted yet)")
+        return found
+
     @app.post("/api/generate", response_model=None)
-    async def generate(req: GenerateRequest) -> dict[str, Any] | Response:
-        result = await jobs.run(tasks.generate, catalog, req)
+    async def generate(req: GenerateRequest, request: Request) -> dict[str, Any] | Response:
+        result = await jobs.run(tasks.generate, catalog, req, job=Job(req.progress_key),
+                                disconnected=request.is_disconnected)
         return Response(result, media_type="image/png") if isinstance(result, bytes) else result
 
     @app.post("/api/interpolate")
-    async def interpolate(req: InterpolateRequest) -> dict[str, Any]:
-        return await jobs.run(tasks.interpolate, catalog, req)
+    async def interpolate(req: InterpolateRequest, request: Request) -> dict[str, Any]:
+        return await jobs.run(tasks.interpolate, catalog, req, job=Job(req.progress_key),
+                              disconnected=request.is_disconnected)
 
     @app.post("/api/channels/esmda")
-    async def esmda(req: EsmdaRequest) -> dict[str, Any]:
-        return await jobs.run(tasks.esmda, catalog, req)
+    async def esmda(req: EsmdaRequest, request: Request) -> dict[str, Any]:
+        return await jobs.run(tasks.esmda, catalog, req, job=Job(req.progress_key),
+                              disconnected=request.is_disconnected)
 
     @app.get("/api/audio/tracks")
     async def audio_tracks() -> dict[str, Any]:
@@ -185,7 +236,8 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
     @app.post("/api/audio/regenerate")
     async def audio_regenerate(req: Annotated[AudioRequest, Query()], request: Request) -> dict[str, Any]:
         body = await request.body()
-        return await jobs.run(tasks.audio, catalog, req, body or None, data_dir)
+        return await jobs.run(tasks.audio, catalog, req, body or None, data_dir, job=Job(req.progress_key),
+                              disconnected=request.is_disconnected)
 
     return app
 

@@ -11,11 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from genlab.audio.api import PHASES
-from genlab.audio.musdb import TARGETS
-from genlab.models.diffusion.samplers import SAMPLERS
+from genlab import api
 
-MAX_SEED = 2**31 - 1
+PHASES = tuple(api.AUDIO_PHASES)
+TARGETS = tuple(api.AUDIO_STEMS)
+SAMPLERS = tuple(api.SAMPLERS)
+MAX_SEED = api.MAX_SEED
 LIMITS: dict[str, Any] = {
     "n": 64,  # images per generation request
     "steps": 200,  # sampler steps
@@ -34,12 +35,15 @@ LIMITS: dict[str, Any] = {
     "json_bytes": 64 * 1024,
 }
 SAMPLER_NAMES = tuple(SAMPLERS)
+PROGRESS_KEY = r"^[A-Za-z0-9_-]{8,64}$"  # a client-chosen token: GET /api/jobs/{key} reads the job's progress
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
 
     snapshot: str = Field(min_length=1, max_length=512, description="a snapshot id from /api/snapshots")
+    progress_key: str | None = Field(None, pattern=PROGRESS_KEY, description="any 8-64 letters, digits, - or _: "
+                                     "GET /api/jobs/{progress_key} reports this request's steps while it runs")
 
 
 class GenerateRequest(_Request):
@@ -48,16 +52,18 @@ class GenerateRequest(_Request):
     n: int = Field(16, ge=1, le=LIMITS["n"])
     seed: int = Field(0, ge=0, le=MAX_SEED)
     seeds: list[int] | None = Field(None, min_length=1, max_length=LIMITS["n"])
-    sampler: str = "dpmpp-2m"
-    steps: int = Field(20, ge=1, le=LIMITS["steps"])
-    guidance: float = Field(1.0, ge=0.0, le=LIMITS["guidance"], allow_inf_nan=False)
+    # Sampling options: None = the snapshot's own sample settings (its training grids'); one the family does not
+    # take (steps for a GAN) is refused with 400, not dropped.
+    sampler: str | None = None
+    steps: int | None = Field(None, ge=1, le=LIMITS["steps"])
+    guidance: float | None = Field(None, ge=0.0, le=LIMITS["guidance"], allow_inf_nan=False)
     class_label: int | None = Field(None, ge=0, le=LIMITS["class_label"])
     format: Literal["json", "png"] = "json"
 
     @field_validator("sampler")
     @classmethod
-    def _known_sampler(cls, v: str) -> str:
-        if v not in SAMPLERS:
+    def _known_sampler(cls, v: str | None) -> str | None:
+        if v is not None and v not in SAMPLERS:
             raise ValueError(f"expected one of {', '.join(SAMPLER_NAMES)}")
         return v
 
@@ -79,7 +85,9 @@ class GenerateRequest(_Request):
 
 
 class InterpolateRequest(_Request):
-    """A strip of decoded latents between the samples of two seeds (latent families: VAE, GAN, autoencoder)."""
+    """A strip of decoded latents between the samples of two seeds (VAE, GAN, autoencoder; diffusion through its
+    DDIM starting noise). A conditional model with no class_label gives one strip per class, each keeping its
+    class."""
 
     seed_a: int = Field(0, ge=0, le=MAX_SEED)
     seed_b: int = Field(1, ge=0, le=MAX_SEED)

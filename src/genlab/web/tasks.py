@@ -17,15 +17,14 @@ from PIL import Image
 from genlab import api
 from genlab.errors import GenlabError
 from genlab.web.catalog import SnapshotCatalog, SnapshotInfo
+from genlab.web.jobs import Job
 from genlab.web.schemas import LIMITS, AudioRequest, EsmdaRequest, GenerateRequest, InterpolateRequest
 
 
 def png_bytes(images: Any, nrow: int | None = None, padding: int = 2) -> bytes:
-    """uint8 (N, C, H, W) display images → one PNG grid (genlab.viz.make_grid), in memory."""
-    from genlab.viz import make_grid
-
+    """uint8 (N, C, H, W) display images → one PNG grid (genlab.api.make_grid), in memory."""
     buf = io.BytesIO()
-    Image.fromarray(make_grid(images, nrow=nrow, padding=padding)).save(buf, format="PNG")
+    Image.fromarray(api.make_grid(images, nrow=nrow, padding=padding)).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -40,7 +39,7 @@ def data_uri(data: bytes, mime: str) -> str:
 
 def _require_kind(info: SnapshotInfo, kinds: Sequence[str], what: str) -> None:
     if info.kind not in kinds:
-        raise GenlabError(f"snapshot '{info.id}' ({info.header.get('family')}) is of kind {info.kind}; {what} "
+        raise GenlabError(f"snapshot '{info.id}' ({info.family}) is of kind {info.kind}; {what} "
                           f"needs kind {' or '.join(kinds)}")
 
 
@@ -55,45 +54,75 @@ def _labels(info: SnapshotInfo, class_label: int | None, n: int) -> list[int] | 
     return [class_label] * n if class_label is not None else [i % k for i in range(n)]
 
 
-def generate(catalog: SnapshotCatalog, req: GenerateRequest) -> dict[str, Any] | bytes:
+def _progress(job: Job | None, stage: str = "") -> Any:
+    """The per-step progress callback handed to genlab.api: updates the job's counter, stops a cancelled job."""
+    if job is None:
+        return None
+    return lambda step, total: job.step_to(step, total, stage)
+
+
+def generate(catalog: SnapshotCatalog, req: GenerateRequest, job: Job | None = None) -> dict[str, Any] | bytes:
     info = catalog.resolve(req.snapshot)
     _require_kind(info, ("image", "channels"), "generation")
     seeds = req.seed_list()
     labels = _labels(info, req.class_label, len(seeds))
+    options = sampling_options(info, sampler=req.sampler, steps=req.steps, guidance=req.guidance)
     gen = catalog.load(info)
     t0 = time.perf_counter()
-    images = gen.generate(seeds=seeds, labels=labels, sampler=req.sampler, steps=req.steps, guidance=req.guidance)
+    images = gen.generate(seeds=seeds, labels=labels, progress=_progress(job, "step"), **options)
     seconds = time.perf_counter() - t0
     cycling = labels is not None and req.class_label is None and len(seeds) > info.num_classes
     nrow = info.num_classes if cycling else math.ceil(math.sqrt(len(seeds)))  # one column per class when cycling
     grid = png_bytes(images, nrow=nrow)
     if req.format == "png":
         return grid
-    return {"snapshot": info.id, "family": gen.header["family"], "seeds": seeds, "labels": labels,
-            "cells": [_cell(img) for img in images],
+    return {"snapshot": info.id, "family": info.family, "seeds": seeds, "labels": labels,
+            "cells": [_cell(img) for img in images], "options": options,
             "grid": data_uri(grid, "image/png"), "nrow": nrow, "seconds": round(seconds, 3),
-            "params": req.model_dump(exclude={"format", "seeds"})}
+            "params": req.model_dump(exclude={"format", "seeds", "progress_key"})}
 
 
-def interpolate(catalog: SnapshotCatalog, req: InterpolateRequest) -> dict[str, Any]:
+def sampling_options(info: SnapshotInfo, **given: Any) -> dict[str, Any]:
+    """The options given (a 400 naming one the family does not take: refused, never dropped), else the snapshot's
+    own sample settings — the defaults `genlab sample` and `genlab evaluate` use too."""
+    takes = tuple(info.header.capabilities.sampling_options)
+    chosen = {k: v for k, v in given.items() if v is not None}
+    for name in chosen:
+        if name not in takes:
+            raise GenlabError(f"{name}: the {info.family} family does not take it (it takes "
+                              f"{', '.join(takes) or 'no sampling options'})")
+    defaults = {k: v for k, v in info.header.sample_settings.items() if k in takes and k in given}
+    return {**defaults, **chosen}
+
+
+def interpolate(catalog: SnapshotCatalog, req: InterpolateRequest, job: Job | None = None) -> dict[str, Any]:
     info = catalog.resolve(req.snapshot)
     _require_kind(info, ("image", "channels"), "interpolation")
     _labels(info, req.class_label, 1)
+    if not info.header.capabilities.latent_kind:
+        raise GenlabError(f"snapshot '{info.id}' ({info.family}) has no latent space to interpolate in")
+    # "All classes" on a conditional model: one strip per class, each keeping its class from end to end.
+    classes = [req.class_label] if req.class_label is not None or not info.num_classes else \
+        list(range(info.num_classes))
     t0 = time.perf_counter()
-    res = api.interpolate(info.path, req.seed_a, req.seed_b, steps=req.steps, method=req.method,
-                          label=req.class_label, device=catalog.device)
-    return {"snapshot": info.id, "strip": data_uri(png_bytes(res.images, nrow=req.steps), "image/png"),
-            "frames": [_cell(img) for img in res.images],
-            "seconds": round(time.perf_counter() - t0, 3), "params": req.model_dump()}
+    frames, rows = [], []
+    for k in classes:
+        if job is not None:
+            job.step_to(len(rows), len(classes), "strip")
+        res = api.interpolate(info.path, req.seed_a, req.seed_b, steps=req.steps, method=req.method, label=k,
+                              device=catalog.device)
+        frames.extend(res.images)
+        rows.append({"class_label": k})
+    return {"snapshot": info.id, "strip": data_uri(png_bytes(frames, nrow=req.steps), "image/png"),
+            "frames": [_cell(img) for img in frames], "rows": rows,
+            "seconds": round(time.perf_counter() - t0, 3), "params": req.model_dump(exclude={"progress_key"})}
 
 
-def esmda(catalog: SnapshotCatalog, req: EsmdaRequest) -> dict[str, Any]:
-    from genlab.facies import esmda_demo
-
+def esmda(catalog: SnapshotCatalog, req: EsmdaRequest, job: Job | None = None) -> dict[str, Any]:
     info = catalog.resolve(req.snapshot)
     _require_kind(info, ("channels",), "ES-MDA")
     with tempfile.TemporaryDirectory(prefix="genlab-web-esmda-") as tmp:
-        s = esmda_demo(info.path, truth_seed=req.truth_seed, wells=req.wells, n_ens=req.n_ens, n_assim=req.n_assim,
+        s = api.esmda_demo(info.path, truth_seed=req.truth_seed, wells=req.wells, n_ens=req.n_ens, n_assim=req.n_assim,
                        out_dir=tmp, seed=req.seed, device=catalog.device)
         images = {k: data_uri((Path(tmp) / name).read_bytes(), "image/png") for k, name in s["assets"].items()}
     setup = {k: v for k, v in s["setup"].items() if k != "d_obs"}
@@ -105,10 +134,8 @@ def esmda(catalog: SnapshotCatalog, req: EsmdaRequest) -> dict[str, Any]:
 # --- audio --------------------------------------------------------------------------------------------------------
 def musdb_tracks(data_dir: str | None) -> dict[str, Any]:
     """The MUSDB18 test tracks under the data directory, or why there are none."""
-    from genlab.audio.musdb import MusdbSource, musdb_root
-
     try:
-        names = [t.name for t in MusdbSource(musdb_root(data_dir)).tracks("test")]
+        names = api.musdb_track_names(data_dir, "test")
     except GenlabError as e:
         return {"available": False, "tracks": [], "message": str(e)}
     return {"available": bool(names), "tracks": names,
@@ -117,12 +144,10 @@ def musdb_tracks(data_dir: str | None) -> dict[str, Any]:
 
 def _checked_upload(body: bytes, folder: Path) -> Path:
     """Write an uploaded WAV/FLAC to `folder` after checking it is readable audio within the limits."""
-    from genlab.audio.io import wav_info
-
     path = folder / "upload.wav"
     path.write_bytes(body)
     try:
-        rate, channels, frames = wav_info(path)
+        rate, channels, frames = api.wav_info(path)
     except (RuntimeError, GenlabError):
         raise GenlabError("the uploaded file is not a readable WAV (or FLAC) file") from None
     seconds = frames / rate if rate else 0.0
@@ -145,11 +170,10 @@ def regeneration_method(family: str, phase: str, gl_iters: int) -> str:
     return f"{family} magnitude + {phases[phase]}"
 
 
-def audio(catalog: SnapshotCatalog, req: AudioRequest, upload: bytes | None, data_dir: str | None) -> dict[str, Any]:
+def audio(catalog: SnapshotCatalog, req: AudioRequest, upload: bytes | None, data_dir: str | None,
+          job: Job | None = None) -> dict[str, Any]:
     """Regenerate a stem (of a MUSDB18 test track or an uploaded WAV); original and regeneration as WAV URIs."""
-    from genlab.audio.api import load_input
-    from genlab.audio.io import SAMPLE_RATE_HZ, write_wav
-
+    rate = api.SAMPLE_RATE_HZ
     info = catalog.resolve(req.snapshot)
     _require_kind(info, ("audio",), "stem regeneration")
     if upload and req.track:
@@ -169,18 +193,18 @@ def audio(catalog: SnapshotCatalog, req: AudioRequest, upload: bytes | None, dat
             source, subset = req.track, "test"
         else:
             raise GenlabError("choose a MUSDB18 test track (track=...) or upload a WAV file as the request body")
-        wave, _, name = load_input(source, req.stem, data_dir, subset)
-        if wave.shape[-1] > LIMITS["track_seconds"] * SAMPLE_RATE_HZ:
-            raise GenlabError(f"track '{name}' lasts {wave.shape[-1] / SAMPLE_RATE_HZ:.1f} s; the limit is "
+        wave, _, name = api.load_audio_input(source, req.stem, data_dir, subset)
+        if wave.shape[-1] > LIMITS["track_seconds"] * rate:
+            raise GenlabError(f"track '{name}' lasts {wave.shape[-1] / rate:.1f} s; the limit is "
                               f"{LIMITS['track_seconds']:g} s (use the 7-second MUSDB18-7 previews)")
         t0 = time.perf_counter()
         out = api.regenerate(source, req.stem, info.path, folder / "regenerated.wav", phase=req.phase,
                              gl_iters=req.gl_iters, data_dir=data_dir, subset=subset, device=catalog.device)
         seconds = time.perf_counter() - t0
-        original = write_wav(folder / "original.wav", wave.numpy(), SAMPLE_RATE_HZ)
-        family = str(info.header.get("family"))
+        original = api.write_wav(folder / "original.wav", wave.numpy(), rate)
+        family = info.family
         return {"snapshot": info.id, "family": family, "input": name if req.track else "upload",
                 "stem": req.stem, "phase": req.phase, "method": regeneration_method(family, req.phase, req.gl_iters),
-                "audio_seconds": round(wave.shape[-1] / SAMPLE_RATE_HZ, 3),
+                "audio_seconds": round(wave.shape[-1] / rate, 3),
                 "seconds": round(seconds, 3), "original": data_uri(original.read_bytes(), "audio/wav"),
                 "regenerated": data_uri(out.read_bytes(), "audio/wav")}

@@ -2,7 +2,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = {config: null, snapshots: [], busy: 0};
+const state = {config: null, snapshots: [], defaults: {}, busy: 0};
+const PROGRESS_POLL_MS = 400;
 
 // --- helpers -----------------------------------------------------------------------------------------------------
 function message(text, kind = "info") {
@@ -26,19 +27,57 @@ function postJSON(path, data) {
   return api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(data)});
 }
 
-// Run an async action with its button disabled and errors shown in the message line.
+function progressKey() {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// While a request runs, poll GET /api/jobs/{key} and show its place in the queue or its sampler steps.
+function watchProgress(key, label) {
+  const bar = $("progress");
+  const text = $("progress-text");
+  bar.value = 0;
+  bar.max = 1;
+  $("progress-box").classList.remove("hidden");
+  text.textContent = `${label} waiting for the server…`;
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    try {
+      const p = await api(`/api/jobs/${key}`);
+      if (p.state === "waiting") {
+        text.textContent = `${label} queued${p.ahead ? ` behind ${p.ahead} job${p.ahead > 1 ? "s" : ""}` : ""}…`;
+      } else if (p.total) {
+        bar.max = p.total;
+        bar.value = p.step;
+        text.textContent = `${label} ${p.stage || "step"} ${p.step} / ${p.total}`;
+      }
+    } catch (err) { /* not admitted yet, or already forgotten: keep the last text */ }
+    refreshQueue();
+    if (!stopped) setTimeout(tick, PROGRESS_POLL_MS);
+  };
+  setTimeout(tick, PROGRESS_POLL_MS / 2);
+  return () => { stopped = true; $("progress-box").classList.add("hidden"); };
+}
+
+// Run an async action with its button disabled, its progress shown and errors in the message line. The action
+// gets a fresh progress key to send with its request.
 async function run(button, label, action) {
   const old = button.textContent;
+  const key = progressKey();
+  const stop = watchProgress(key, label);
   button.disabled = true;
   button.textContent = label;
   state.busy += 1;
   document.body.classList.add("busy");
   message("");
   try {
-    await action();
+    await action(key);
   } catch (err) {
     message(err.message, "error");
   } finally {
+    stop();
     button.disabled = false;
     button.textContent = old;
     state.busy -= 1;
@@ -75,15 +114,18 @@ function cell(src, caption, alt) {
   return fig;
 }
 
+function option(value, text) {
+  const opt = document.createElement("option");
+  opt.value = value;
+  opt.textContent = text;
+  opt.title = text;
+  return opt;
+}
+
 function fillSelect(select, items, keep = true) {
   const old = select.value;
   select.innerHTML = "";
-  for (const [value, text] of items) {
-    const opt = document.createElement("option");
-    opt.value = value;
-    opt.textContent = text;
-    select.appendChild(opt);
-  }
+  for (const [value, text] of items) select.appendChild(option(value, text));
   if (keep && items.some(([v]) => v === old)) select.value = old;
 }
 
@@ -109,11 +151,14 @@ function current(selectId) {
 function describe(s) {
   if (!s) return "";
   const step = s.step != null ? `, step ${s.step}` : "";
+  const where = s.source === "pretrained" ? "pretrained" : "from the runs directory";
+  const data = s.dataset ? ` on ${s.dataset}` : "";
+  const fid = s.fid != null ? `; FID ${fmt(s.fid, 1)}${s.floor_fid != null ? ` (floor ${fmt(s.floor_fid, 2)})` : ""}` : "";
   // An audio model's image_shape is its training patch (a spectrogram patch or a waveform segment), not an output.
-  if (s.kind === "audio") return `${s.family}${step} (${s.source})`;
+  if (s.kind === "audio") return `${s.name}: ${s.family}${data}${step} (${where})`;
   const shape = s.image_shape ? s.image_shape.join("×") : "";
   const classes = s.num_classes ? `${s.num_classes} classes` : "unconditional";
-  return `${s.family}, ${shape}, ${classes}${step} (${s.source})`;
+  return `${s.name}: ${s.family}${data}, ${shape}, ${classes}${step}${fid} (${where})`;
 }
 
 function selected(selectId, what) {
@@ -121,41 +166,70 @@ function selected(selectId, what) {
   return $(selectId).value;
 }
 
+// Pretrained snapshots and the runs directory's in two groups, under their full names; the last one used on this
+// browser (else the server's default for the kind: the best measured pretrained model) is selected.
 function fillSnapshots(selectId, kind, infoId, emptyText) {
   const list = snapshotsOf(kind);
-  fillSelect($(selectId), list.map((s) => [s.id, s.id]));
+  const select = $(selectId);
+  select.innerHTML = "";
+  for (const [source, title] of [["pretrained", "Pretrained"], ["runs", "Runs directory"]]) {
+    const group = document.createElement("optgroup");
+    group.label = title;
+    for (const s of list.filter((x) => x.source === source)) group.appendChild(option(s.id, s.name));
+    if (group.children.length) select.appendChild(group);
+  }
+  const remembered = localStorage.getItem(`genlab-snapshot-${kind}`);
+  const pick = [remembered, state.defaults[kind]].find((id) => id && list.some((s) => s.id === id));
+  if (pick) select.value = pick;
   $(infoId).textContent = list.length ? describe(current(selectId)) : emptyText;
+}
+
+function remember(selectId, kind) {
+  if ($(selectId).value) localStorage.setItem(`genlab-snapshot-${kind}`, $(selectId).value);
 }
 
 async function loadSnapshots() {
   const data = await api("/api/snapshots");
   state.snapshots = data.snapshots;
-  const none = (what) => `No ${what} snapshot under ${data.runs_dir} (train one, or start with --runs-dir).`;
+  state.defaults = data.defaults || {};
+  const none = (what) => `No ${what} snapshot in the server's runs directory (train one, or start with --runs-dir).`;
   fillSnapshots("img-snapshot", "image", "img-info", none("image"));
   fillSnapshots("ch-snapshot", "channels", "ch-info", none("channel-facies"));
   fillSnapshots("au-snapshot", "audio", "au-info", none("audio"));
+  if (data.skipped && data.skipped.length) {
+    const names = data.skipped.slice(0, 3).map((s) => `${s.id} (${s.error})`).join("; ");
+    message(`${data.skipped.length} file(s) in the runs directory could not be read and are not listed: ${names}`
+      + (data.skipped.length > 3 ? "; …" : ""), "info");
+  }
   onImageSnapshot();
+}
+
+function takes(s, opt) {
+  return Boolean(s && s.sampling_options && s.sampling_options.includes(opt));
 }
 
 function onImageSnapshot() {
   const s = current("img-snapshot");
+  remember("img-snapshot", "image");
   $("img-info").textContent = s ? describe(s) : $("img-info").textContent;
-  $("img-diffusion").classList.toggle("hidden", !(s && s.samplers));
+  for (const [opt, id] of [["sampler", "img-sampler"], ["steps", "img-steps"], ["guidance", "img-guidance"]]) {
+    $(id).closest("label").classList.toggle("hidden", !takes(s, opt));
+    if (s && s.sample_settings && s.sample_settings[opt] != null) $(id).value = s.sample_settings[opt];
+  }
+  $("img-diffusion").classList.toggle("hidden", !["sampler", "steps", "guidance"].some((o) => takes(s, o)));
   const classes = s ? s.class_names.map((name, k) => [String(k), `${k}: ${name}`]) : [];
   fillSelect($("img-class"), [["", s && s.num_classes ? "all classes, cycling" : "none (unconditional)"], ...classes]);
-  const latent = s && (s.has_latent || s.family === "diffusion");
+  const latent = s && s.interpolates;
   $("interpolate").disabled = !latent;
   $("interp-note").textContent = s && !latent
     ? `The ${s.family} family has no latent space to interpolate in (a VAE, GAN or autoencoder has).`
-    : s && s.family === "diffusion" ? "Diffusion: slerp between the two seeds' starting noises, decoded by DDIM (20 steps)." : "";
+    : s && s.interpolation_note ? `${s.interpolation_note}${s.num_classes ? "; with all classes, one strip per class" : ""}.`
+      : "";
 }
 
 // --- images ------------------------------------------------------------------------------------------------------
 function imageRequest(extra = {}) {
-  const v = formValues($("img-form"));
-  if (!current("img-snapshot") || !current("img-snapshot").samplers) {
-    delete v.sampler; delete v.steps; delete v.guidance;
-  }
+  const v = formValues($("img-form"));  // fields of hidden controls (options the family does not take) are left out
   if (v.class_label !== undefined) v.class_label = Number(v.class_label);
   return {...v, ...extra};
 }
@@ -181,9 +255,9 @@ function showGrid(target, result, regenerate) {
 
 async function generateImages(ev) {
   ev.preventDefault();
-  await run($("generate"), "Generating…", async () => {
+  await run($("generate"), "Generating…", async (key) => {
     selected("img-snapshot", "image");
-    const result = await postJSON("/api/generate", imageRequest());
+    const result = await postJSON("/api/generate", imageRequest({progress_key: key}));
     showGrid($("grid"), result, regenerateCell);
     $("img-summary").textContent =
       `${result.seeds.length} images from ${result.snapshot} (${result.family}) in ${result.seconds.toFixed(2)} s`;
@@ -211,16 +285,22 @@ async function regenerateCell(fig) {
 
 async function interpolateSeeds(ev) {
   ev.preventDefault();
-  await run($("interpolate"), "Interpolating…", async () => {
-    const req = {snapshot: selected("img-snapshot", "image"), ...formValues($("interp-form"))};
+  await run($("interpolate"), "Interpolating…", async (key) => {
+    const req = {snapshot: selected("img-snapshot", "image"), progress_key: key, ...formValues($("interp-form"))};
     const cls = $("img-class").value;
     if (cls !== "") req.class_label = Number(cls);
     const result = await postJSON("/api/interpolate", req);
     const strip = $("strip");
     strip.innerHTML = "";
-    result.frames.forEach((src, i) => strip.appendChild(cell(src, i === 0 ? `seed ${req.seed_a}`
-      : i === result.frames.length - 1 ? `seed ${req.seed_b}` : `${i}`, `interpolation frame ${i}`)));
-    strip.style.gridTemplateColumns = `repeat(${result.frames.length}, minmax(0, var(--cell)))`;
+    const frames = result.frames.length / result.rows.length;  // one strip (row) per class, each keeps its class
+    result.frames.forEach((src, i) => {
+      const j = i % frames;
+      const row = result.rows[Math.floor(i / frames)];
+      const cls = row.class_label === null ? "" : `, class ${row.class_label}`;
+      strip.appendChild(cell(src, j === 0 ? `seed ${req.seed_a}${cls}` : j === frames - 1 ? `seed ${req.seed_b}`
+        : `${j}`, `interpolation frame ${j}${cls}`));
+    });
+    strip.style.gridTemplateColumns = `repeat(${frames}, minmax(0, var(--cell)))`;
   });
   onImageSnapshot();
 }
@@ -228,9 +308,9 @@ async function interpolateSeeds(ev) {
 // --- channels ----------------------------------------------------------------------------------------------------
 async function generateChannels(ev) {
   ev.preventDefault();
-  await run($("ch-generate"), "Generating…", async () => {
+  await run($("ch-generate"), "Generating…", async (key) => {
     selected("ch-snapshot", "channel-facies");
-    const result = await postJSON("/api/generate", formValues($("ch-form")));
+    const result = await postJSON("/api/generate", {...formValues($("ch-form")), progress_key: key});
     showGrid($("ch-grid"), result, null);
   });
 }
@@ -241,8 +321,9 @@ function fmt(x, digits = 3) {
 
 async function runEsmda(ev) {
   ev.preventDefault();
-  await run($("esmda"), "Running ES-MDA…", async () => {
-    const req = {snapshot: selected("ch-snapshot", "channel-facies"), ...formValues($("esmda-form"))};
+  await run($("esmda"), "Running ES-MDA…", async (key) => {
+    const req = {snapshot: selected("ch-snapshot", "channel-facies"), progress_key: key,
+      ...formValues($("esmda-form"))};
     const r = await postJSON("/api/channels/esmda", req);
     $("es-summary").textContent = `${r.n_ens} members, ${r.n_assim} assimilations (α = ${r.alphas.map((a) => fmt(a, 2))
       .join(", ")}), ${r.setup.wells} wells, truth seed ${r.setup.truth_seed}: ${r.seconds.toFixed(1)} s. ` +
@@ -277,9 +358,9 @@ async function loadTracks() {
 
 async function regenerateAudio(ev) {
   ev.preventDefault();
-  await run($("au-run"), "Regenerating…", async () => {
+  await run($("au-run"), "Regenerating…", async (key) => {
     const params = new URLSearchParams({snapshot: selected("au-snapshot", "audio"), stem: $("au-stem").value,
-      phase: $("au-phase").value, gl_iters: $("au-gl").value});
+      phase: $("au-phase").value, gl_iters: $("au-gl").value, progress_key: key});
     let body = null;
     if ($("au-src-upload").checked) {
       const file = $("au-file").files[0];
@@ -324,8 +405,14 @@ async function init() {
   $("esmda-form").addEventListener("submit", runEsmda);
   $("au-form").addEventListener("submit", regenerateAudio);
   $("img-snapshot").addEventListener("change", onImageSnapshot);
-  $("ch-snapshot").addEventListener("change", () => { $("ch-info").textContent = describe(current("ch-snapshot")); });
-  $("au-snapshot").addEventListener("change", () => { $("au-info").textContent = describe(current("au-snapshot")); });
+  $("ch-snapshot").addEventListener("change", () => {
+    remember("ch-snapshot", "channels");
+    $("ch-info").textContent = describe(current("ch-snapshot"));
+  });
+  $("au-snapshot").addEventListener("change", () => {
+    remember("au-snapshot", "audio");
+    $("au-info").textContent = describe(current("au-snapshot"));
+  });
   $("img-random").addEventListener("click", () => {
     $("img-seed").value = Math.floor(Math.random() * 1e6);
   });
@@ -335,7 +422,6 @@ async function init() {
     const lim = state.config.limits;
     applyLimits();
     fillSelect($("img-sampler"), state.config.samplers.map((s) => [s, s]));
-    $("img-sampler").value = "dpmpp-2m";
     fillSelect($("au-stem"), state.config.stems.map((s) => [s, s]));
     $("au-stem").value = "vocals";
     fillSelect($("au-phase"), state.config.phases.map((s) => [s, s]));
