@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio, signal_noise_ratio
 
 from genlab.audio.transforms import MelSpectrogram, Stft
 from genlab.models.vocoder.losses import MultiResolutionStftDistance
@@ -35,22 +36,33 @@ def _energy(x: Tensor) -> Tensor:
     return x.double().square().sum(-1)
 
 
-def si_sdr(reference: Tensor, estimate: Tensor, zero_mean: bool = True) -> Tensor:
-    """Scale-invariant SDR in dB (Le Roux, Wisdom, Erdogan & Hershey 2019, eqs. 1–2).
+def _edge_cases(value: Tensor, reference: Tensor, error: Tensor) -> Tensor:
+    """torchmetrics adds a tiny eps to both energies (identical signals give ~+150 dB, a silent reference a finite
+    number); genlab's convention is +inf for a perfect estimate and NaN (undefined, skipped by table medians)
+    against a silent reference."""
+    value = value.masked_fill(_energy(error) == 0, math.inf)
+    return value.masked_fill(_energy(reference) == 0, math.nan)
 
-    ``α = ⟨ŝ, s⟩ / ‖s‖²``; ``SI-SDR = 10 log10(‖α s‖² / ‖α s − ŝ‖²)``; signals are made zero-mean first.
+
+def si_sdr(reference: Tensor, estimate: Tensor, zero_mean: bool = True) -> Tensor:
+    """Scale-invariant SDR in dB (Le Roux, Wisdom, Erdogan & Hershey 2019, eqs. 1–2): torchmetrics'
+    `scale_invariant_signal_distortion_ratio` in float64, signals made zero-mean first.
+
+    ``α = ⟨ŝ, s⟩ / ‖s‖²``; ``SI-SDR = 10 log10(‖α s‖² / ‖α s − ŝ‖²)``.
     """
     s, s_hat = reference.double(), estimate.double()
     if zero_mean:
         s, s_hat = s - s.mean(-1, keepdim=True), s_hat - s_hat.mean(-1, keepdim=True)
-    alpha = (s_hat * s).sum(-1, keepdim=True) / _energy(s).unsqueeze(-1)
-    target = alpha * s
-    return 10.0 * torch.log10(_energy(target) / _energy(target - s_hat))
+    value = scale_invariant_signal_distortion_ratio(s_hat, s, zero_mean=False)
+    alpha = (s_hat * s).sum(-1, keepdim=True) / _energy(s).unsqueeze(-1).clamp_min(1e-300)
+    return _edge_cases(value, s, alpha * s - s_hat)
 
 
 def snr(reference: Tensor, estimate: Tensor) -> Tensor:
-    """Signal-to-noise ratio in dB: ``10 log10(‖s‖² / ‖s − ŝ‖²)`` (not scale-invariant)."""
-    return 10.0 * torch.log10(_energy(reference) / _energy(reference.double() - estimate.double()))
+    """Signal-to-noise ratio in dB: ``10 log10(‖s‖² / ‖s − ŝ‖²)`` (not scale-invariant); torchmetrics'
+    `signal_noise_ratio` in float64."""
+    s, s_hat = reference.double(), estimate.double()
+    return _edge_cases(signal_noise_ratio(s_hat, s, zero_mean=False), s, s - s_hat)
 
 
 @lru_cache(maxsize=8)
