@@ -318,7 +318,7 @@ def test_login_error_is_the_api_one_line_message(browser, platform, shots):
     browser.find_element(By.ID, "email").send_keys("manager1@gymchain.example.com")
     browser.find_element(By.ID, "password").send_keys("wrong-password-123")
     browser.find_element(By.ID, "login-submit").click()
-    text_in(browser, "#login-error", "Não foi possível entrar:")
+    text_in(browser, "#login-error", "E-mail ou senha incorretos.")
     message = browser.find_element(By.CSS_SELECTOR, "#login-error [role=alert]").text
     assert "Traceback" not in message and len(message.splitlines()) <= 2
     assert browser.switch_to.active_element.get_attribute("id") == "password"

@@ -72,7 +72,8 @@ function loginView() {
       go(sectionFor(user));
     } catch (error) {
       const box = errorBox(error);
-      if (error.status && error.status !== 0) box.firstChild.textContent = t("login.failed", { detail: error.detail });
+      if (error.status === 401) box.firstChild.textContent = t("login.bad_credentials");
+      else if (error.status) box.firstChild.textContent = t("login.failed", { detail: error.detail });
       problems.replaceChildren(box);
       password.focus();
     } finally {
@@ -89,12 +90,11 @@ function loginView() {
 
 function layout(user, section, content) {
   const root = document.getElementById("root");
-  root.replaceChildren(
-    h("a", { class: "skip-link", href: "#main" }, t("app.skip")),
-    header(user, section),
+  const parts = [h("a", { class: "skip-link", href: "#main" }, t("app.skip")), header(user, section),
     section ? navigation(section, content.view) : null,
     h("div", { id: "notice", class: "notice", role: "status", "aria-live": "polite" }),
-    h("main", { id: "main", tabindex: "-1" }, content.body));
+    h("main", { id: "main", tabindex: "-1" }, content.body)];
+  root.replaceChildren(...parts.filter(Boolean));
   return root.querySelector("main");
 }
 

@@ -137,7 +137,7 @@ async function memberDetail(ctx, id) {
     h("p", { class: "muted" }, t("member.title", { id }), " · ", t(`members.status.${member.status}`), " · ",
       t("member.since", { date: formatDate(member.created_at) })),
     h("div", { class: "grid-2" },
-      h("section", {}, h("h2", {}, t("plan.profile")), profileList(member)),
+      h("section", {}, h("h2", {}, t("member.profile")), profileList(member)),
       h("section", {}, h("h2", {}, t("plan.contracts")), contractList(contracts, new Map(plans.map((p) => [p.id, p]))))),
     member.status === "active" ? bookForm(member, classes, ctx) : null,
     h("div", { class: "grid-2" },

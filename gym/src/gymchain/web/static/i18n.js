@@ -21,6 +21,7 @@ const DICTIONARIES = {
     "login.submit": "Entrar",
     "login.busy": "Entrando…",
     "login.failed": "Não foi possível entrar: {detail}",
+    "login.bad_credentials": "E-mail ou senha incorretos.",
     "common.loading": "Carregando…",
     "common.retry": "Tentar de novo",
     "common.updated": "Atualizado às {time}",
@@ -41,7 +42,7 @@ const DICTIONARIES = {
     "classes.subtitle": "Aulas da sua unidade nos próximos 7 dias.",
     "classes.empty": "Nenhuma aula programada nos próximos 7 dias.",
     "classes.seats": "{left} de {capacity} vagas livres",
-    "classes.full": "Lotada — {capacity} vagas",
+    "classes.full": "Lotada · capacidade {capacity}",
     "classes.book": "Reservar",
     "classes.join_waitlist": "Entrar na lista de espera",
     "classes.cancel": "Cancelar reserva",
@@ -104,6 +105,7 @@ const DICTIONARIES = {
     "members.consent.yes": "Autorizado",
     "members.consent.no": "Não autorizado",
     "member.title": "Membro #{id}",
+    "member.profile": "Dados pessoais",
     "member.book_title": "Reservar uma aula para este membro",
     "member.class": "Aula",
     "member.choose_class": "Escolha uma aula",
@@ -144,6 +146,7 @@ const DICTIONARIES = {
     "login.submit": "Log in",
     "login.busy": "Logging in…",
     "login.failed": "Could not log in: {detail}",
+    "login.bad_credentials": "Wrong e-mail or password.",
     "common.loading": "Loading…",
     "common.retry": "Try again",
     "common.updated": "Updated at {time}",
@@ -164,7 +167,7 @@ const DICTIONARIES = {
     "classes.subtitle": "Classes at your gym in the next 7 days.",
     "classes.empty": "No classes scheduled in the next 7 days.",
     "classes.seats": "{left} of {capacity} seats free",
-    "classes.full": "Full — {capacity} seats",
+    "classes.full": "Full · capacity {capacity}",
     "classes.book": "Book",
     "classes.join_waitlist": "Join the wait-list",
     "classes.cancel": "Cancel booking",
@@ -227,6 +230,7 @@ const DICTIONARIES = {
     "members.consent.yes": "Allowed",
     "members.consent.no": "Not allowed",
     "member.title": "Member #{id}",
+    "member.profile": "Personal details",
     "member.book_title": "Book a class for this member",
     "member.class": "Class",
     "member.choose_class": "Choose a class",
@@ -282,7 +286,9 @@ export function formatDateTime(value) {
 }
 
 export function formatDay(value) {
-  return new Intl.DateTimeFormat(current, { weekday: "long", day: "numeric", month: "long" }).format(new Date(value));
+  const text = new Intl.DateTimeFormat(current, { weekday: "long", day: "numeric", month: "long" })
+    .format(new Date(value));
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function formatDate(value) {
