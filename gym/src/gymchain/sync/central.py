@@ -19,10 +19,11 @@ import uuid
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi import Depends, FastAPI, Path, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from gymchain.common.errors import NotFound, Unauthorized
+from gymchain.common.errors import NotFound, Unauthorized, Unavailable
 from gymchain.common.http import create_app
 from gymchain.common.settings import get_settings
 from gymchain.sync import rules
@@ -31,6 +32,7 @@ from gymchain.sync.tokens import UNIT_CODE, verify_unit_token
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
+UNIT_BEARER = HTTPBearer(auto_error=False, description="the unit's sync token: HMAC-SHA256(GYM_SYNC_SECRET, 'unit:<code>')")
 
 
 class UnitEventIn(BaseModel):
@@ -86,9 +88,9 @@ def create_central_app(engine: sa.engine.Engine | None = None) -> FastAPI:
     app.state.engine = engine
 
     def authenticated_unit(code: Annotated[str, Path(pattern=UNIT_CODE.pattern)],
-                           authorization: Annotated[str | None, Header()] = None) -> rules.Unit:
-        token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
-        if not verify_unit_token(code, token):
+                           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(UNIT_BEARER)]
+                           ) -> rules.Unit:
+        if not verify_unit_token(code, credentials.credentials if credentials else None):
             raise Unauthorized(f"missing or invalid sync token for unit {code}")
         with engine.connect() as conn:
             unit = rules.find_unit(conn, code)
@@ -110,7 +112,12 @@ def create_central_app(engine: sa.engine.Engine | None = None) -> FastAPI:
     @app.post("/sync/units/{code}/events", response_model=PushOut, tags=["sync"],
               summary="Apply a batch of the unit's outbox events (in order, each exactly once)")
     def push(unit: UnitDep, body: PushIn) -> PushOut:
-        results = [rules.apply_unit_event(engine, unit, event.model_dump(mode="json")) for event in body.events]
+        try:
+            results = [rules.apply_unit_event(engine, unit, event.model_dump(mode="json")) for event in body.events]
+        except sa.exc.DBAPIError as exc:  # a lock timeout or a race with a service: the unit sends the batch again
+            log.warning("unit %s: batch stopped by %s; the unit will retry", unit.code, type(exc.orig).__name__)
+            raise Unavailable(f"the centre could not apply the batch now ({type(exc.orig).__name__}); "
+                              "retry later") from None
         counts = {kind: sum(r.outcome == kind for r in results) for kind in ("applied", "rejected", "duplicate")}
         return PushOut(results=[OutcomeOut(**vars(r)) for r in results], applied=counts["applied"],
                        rejected=counts["rejected"], duplicates=counts["duplicate"])

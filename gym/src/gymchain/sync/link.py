@@ -171,7 +171,7 @@ class UnitLink:
                 self.sync_once()
                 backoff = interval_s
             except LinkDown as exc:
-                log.info("unit %s offline: %s (retry in %.0f s)", self.code, exc, backoff)
+                log.info("unit %s offline: %s (retry in %.1f s)", self.code, exc, backoff)
                 backoff = min(backoff * 2, max_backoff_s)
             stop.wait(backoff)
 

@@ -69,8 +69,8 @@ def downstream(conn: sa.Connection, unit: Unit, kind: str, payload: dict) -> Non
 
 def _int(payload: dict, name: str) -> int:
     value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise RejectedEvent(f"{name} {value!r}: expected a positive integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**62:
+        raise RejectedEvent(f"{name} {value!r}: expected a positive integer below 2**62")
     return value
 
 
@@ -160,10 +160,14 @@ def apply_booking(conn: sa.Connection, unit: Unit, event_id: str, payload: dict)
             raise RejectedEvent(f"class {class_id} is full")
     except RejectedEvent as exc:
         raise _compensate(exc, "booking.rejected", {"booking_uid": booking_uid}) from None
-    booking_id = conn.execute(sa.text("""
-        INSERT INTO bookings (class_id, member_id, status, origin_event_id)
-        VALUES (:c, :m, 'confirmed', :origin) RETURNING id"""),
-        {"c": class_id, "m": member_id, "origin": event_id}).scalar_one()
+    try:
+        booking_id = conn.execute(sa.text("""
+            INSERT INTO bookings (class_id, member_id, status, origin_event_id)
+            VALUES (:c, :m, 'confirmed', :origin) RETURNING id"""),
+            {"c": class_id, "m": member_id, "origin": event_id}).scalar_one()
+    except sa.exc.IntegrityError:  # the member booked the class through the app in the same instant
+        raise _compensate(RejectedEvent(f"member {member_id} already has a booking for class {class_id}"),
+                          "booking.rejected", {"booking_uid": booking_uid}) from None
     add_event(conn, topic="bookings", key=str(class_id), payload={
         "type": "booking.confirmed", "booking_id": booking_id, "class_id": class_id, "member_id": member_id,
         "unit_id": unit.id, "status": "confirmed", "starts_at": cls.starts_at, "source": "sync",
