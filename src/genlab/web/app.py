@@ -39,6 +39,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from genlab import api
 from genlab.errors import GenlabError
 from genlab.web import tasks
 from genlab.web.catalog import SnapshotCatalog, default_snapshots
@@ -74,9 +75,8 @@ class PathScrubber:
     runs directory becomes its id). Paths the client sent itself are echoed unchanged."""
 
     def __init__(self, *roots: str | os.PathLike[str] | None):
-        import genlab
-
-        places = [*roots, tempfile.gettempdir(), os.path.dirname(os.path.dirname(genlab.__file__)), sys.prefix,
+        installed = os.path.dirname(os.path.dirname(os.path.abspath(api.__file__)))  # .../src or site-packages
+        places = [*roots, tempfile.gettempdir(), installed, sys.prefix,
                   sys.base_prefix, os.path.expanduser("~"), os.getcwd()]
         prefixes = set()
         for root in filter(None, places):
