@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -94,7 +95,8 @@ def _ensure_member(conn: sa.Connection, member_id: int, day: dt.date) -> None:
         raise Conflict(f"member {member_id} has no contract valid in this unit on {day.isoformat()}")
 
 
-def create_edge_app(code: str, engine: sa.engine.Engine) -> FastAPI:
+def create_edge_app(code: str, engine: sa.engine.Engine, on_write: Callable[[], None] = lambda: None) -> FastAPI:
+    """The desk app of unit ``code``; ``on_write`` runs after each committed write (wakes the link)."""
     app = create_app(f"edge {code}", f"Front desk of unit {code}: check-ins and bookings that work offline.",
                      with_health=False)
     staff = require_roles(TRAINER, MANAGER, ADMIN)
@@ -133,6 +135,7 @@ def create_edge_app(code: str, engine: sa.engine.Engine) -> FastAPI:
             add_event(conn, topic="checkins", key=str(body.member_id), event_id=str(uid), payload={
                 "type": "checkin.in", "checkin_uid": str(uid), "member_id": body.member_id,
                 "area_id": body.area_id, "at": now})
+        on_write()
         return CheckinOut(checkin_uid=str(uid), member_id=body.member_id, area_id=body.area_id,
                           checked_in_at=now, status="recorded")
 
@@ -167,6 +170,7 @@ def create_edge_app(code: str, engine: sa.engine.Engine) -> FastAPI:
             add_event(conn, topic="bookings", key=str(body.class_id), event_id=str(uid), payload={
                 "type": "booking.requested", "booking_uid": str(uid), "class_id": body.class_id,
                 "member_id": body.member_id, "requested_at": now})
+        on_write()
         return BookingOut(booking_uid=str(uid), member_id=body.member_id, class_id=body.class_id, status="pending")
 
     @app.get("/bookings/{booking_uid}", response_model=BookingOut, tags=["desk"],
@@ -224,12 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.port <= 65535:
         parser.error(f"--port {args.port}: expected 1 to 65535")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
     engine, link = open_unit(args, parser)
     stop = threading.Event()
     if not args.no_link:
         threading.Thread(target=link.run, args=(stop, args.interval), name=f"link-{args.unit}", daemon=True).start()
     try:
-        uvicorn.run(create_edge_app(args.unit, engine), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_edge_app(args.unit, engine, link.wake.set), host=args.host, port=args.port, log_level="warning")
     finally:
         stop.set()
     return 0

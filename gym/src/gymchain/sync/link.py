@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 import uuid
 
 import httpx
@@ -113,6 +114,7 @@ class UnitLink:
         self.base = f"{central_url.rstrip('/')}/sync/units/{code}/events"
         self.token = token
         self.client = httpx.Client(timeout=timeout_s)
+        self.wake = threading.Event()  # set by the desk after a write: push it now rather than at the next tick
 
     def push(self) -> dict:
         """Send the whole outbox (in batches); returns the centre's counts."""
@@ -164,16 +166,23 @@ class UnitLink:
             us.set_state(conn, "link_error", "")
         return result
 
-    def run(self, stop: threading.Event, interval_s: float = 2.0, max_backoff_s: float = 60.0) -> None:
-        backoff = interval_s
+    def run(self, stop: threading.Event, interval_s: float = 2.0, max_idle_s: float = 15.0,
+            max_backoff_s: float = 60.0) -> None:
+        """Sync until ``stop``: every ``interval_s`` while there is traffic, backing off to ``max_idle_s`` when
+        idle and to ``max_backoff_s`` while offline; a desk write (``wake``) triggers a sync at once."""
+        wait = interval_s
         while not stop.is_set():
             try:
-                self.sync_once()
-                backoff = interval_s
+                result = self.sync_once()
+                busy = result["sent"] or result["feed_events"]
+                wait = interval_s if busy else min(wait * 2, max_idle_s)
             except LinkDown as exc:
-                log.info("unit %s offline: %s (retry in %.1f s)", self.code, exc, backoff)
-                backoff = min(backoff * 2, max_backoff_s)
-            stop.wait(backoff)
+                wait = min(max(wait, interval_s) * 2, max_backoff_s)
+                log.info("unit %s offline: %s (retry in %.1f s)", self.code, exc, wait)
+            deadline = time.monotonic() + wait
+            while not stop.is_set() and not self.wake.is_set() and time.monotonic() < deadline:
+                self.wake.wait(min(0.5, max(deadline - time.monotonic(), 0)))
+            self.wake.clear()
 
     def close(self) -> None:
         self.client.close()
@@ -219,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     add_link_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
     _, link = open_unit(args, parser)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

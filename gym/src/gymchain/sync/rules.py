@@ -19,7 +19,6 @@ Accepted events also enter the central outbox (topics ``checkins`` / ``bookings`
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -205,14 +204,10 @@ def apply_unit_event(engine: sa.engine.Engine, unit: Unit, envelope: dict) -> Ou
     return Outcome(event_id, "applied")
 
 
-def _digest(row: dict) -> str:
-    return hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def reference_rows(conn: sa.Connection, unit: Unit) -> dict[str, list[dict]]:
-    """What a unit needs offline: its members (with contract validity), areas and current classes."""
-    today = dt.datetime.now(dt.UTC).date()
-    members = conn.execute(sa.text("""
+# What a unit needs offline, one query per entity (``:u`` unit id, ``:today``, ``:since``): its members with the
+# last day of a contract valid there (home unit, or an all-units plan), its areas, and its current classes.
+REFERENCE_QUERIES = {
+    "member": """
         SELECT m.id, m.unit_id AS home_unit_id, m.status,
                (SELECT max(c.ends_on) FROM contracts c JOIN plans p ON p.id = c.plan_id
                 WHERE c.member_id = m.id AND c.status = 'active' AND c.ends_on > :today
@@ -220,16 +215,24 @@ def reference_rows(conn: sa.Connection, unit: Unit) -> dict[str, list[dict]]:
         FROM members m
         WHERE m.unit_id = :u OR EXISTS (
             SELECT 1 FROM contracts c JOIN plans p ON p.id = c.plan_id
-            WHERE c.member_id = m.id AND c.status = 'active' AND p.all_units AND c.ends_on > :today)"""),
-        {"u": unit.id, "today": today}).mappings().all()
-    areas = conn.execute(sa.text("SELECT id, name, kind, capacity FROM areas WHERE unit_id = :u"),
-                         {"u": unit.id}).mappings().all()
-    classes = conn.execute(sa.text("""
+            WHERE c.member_id = m.id AND c.status = 'active' AND p.all_units AND c.ends_on > :today)""",
+    "area": "SELECT id, name, kind, capacity FROM areas WHERE unit_id = :u",
+    "class": """
         SELECT id, area_id, title, starts_at, ends_at, capacity, booked_count, status FROM class_sessions
-        WHERE unit_id = :u AND ends_at > :since"""),
-        {"u": unit.id, "since": dt.datetime.now(dt.UTC) - CLASS_WINDOW}).mappings().all()
-    return {"member": [dict(r) for r in members], "area": [dict(r) for r in areas],
-            "class": [dict(r) for r in classes]}
+        WHERE unit_id = :u AND ends_at > :since""",
+}
+
+
+def changed_reference(conn: sa.Connection, unit: Unit, entity: str) -> list:
+    """Rows of ``entity`` whose JSON digest differs from what the feed last said (computed in SQL)."""
+    return conn.execute(sa.text(f"""
+        WITH cur AS (SELECT t.id, to_jsonb(t) AS row FROM ({REFERENCE_QUERIES[entity]}) t)
+        SELECT cur.id, cur.row, md5(cur.row::text) AS digest FROM cur
+        LEFT JOIN sync_reference_state s
+          ON s.unit_code = :code AND s.entity = :entity AND s.entity_id = cur.id
+        WHERE s.digest IS DISTINCT FROM md5(cur.row::text) ORDER BY cur.id"""),
+        {"u": unit.id, "code": unit.code, "entity": entity, "today": dt.datetime.now(dt.UTC).date(),
+         "since": dt.datetime.now(dt.UTC) - CLASS_WINDOW}).all()
 
 
 def refresh_reference(conn: sa.Connection, unit: Unit, *, full: bool = False) -> int:
@@ -238,17 +241,17 @@ def refresh_reference(conn: sa.Connection, unit: Unit, *, full: bool = False) ->
     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"sync-ref:{unit.code}"))))
     if full:
         conn.execute(sync_reference_state.delete().where(sync_reference_state.c.unit_code == unit.code))
-    known = {(r.entity, r.entity_id): r.digest for r in conn.execute(
-        sa.select(sync_reference_state).where(sync_reference_state.c.unit_code == unit.code))}
     changed = 0
-    for entity, rows in reference_rows(conn, unit).items():
-        for row in rows:
-            digest = _digest(row)
-            if known.get((entity, row["id"])) == digest:
-                continue
-            downstream(conn, unit, f"{entity}.upserted", row)
-            conn.execute(pg_insert(sync_reference_state).values(
-                unit_code=unit.code, entity=entity, entity_id=row["id"], digest=digest)
-                .on_conflict_do_update(index_elements=["unit_code", "entity", "entity_id"], set_={"digest": digest}))
-            changed += 1
+    for entity in REFERENCE_QUERIES:
+        rows = changed_reference(conn, unit, entity)
+        if not rows:
+            continue
+        conn.execute(sync_downstream.insert(), [{"unit_code": unit.code, "event_id": uuid.uuid4(),
+                                                 "kind": f"{entity}.upserted", "payload": row.row} for row in rows])
+        upsert = pg_insert(sync_reference_state)
+        conn.execute(upsert.on_conflict_do_update(index_elements=["unit_code", "entity", "entity_id"],
+                                                  set_={"digest": upsert.excluded.digest}),
+                     [{"unit_code": unit.code, "entity": entity, "entity_id": row.id, "digest": row.digest}
+                      for row in rows])
+        changed += len(rows)
     return changed
