@@ -53,7 +53,7 @@ def show(images, name, nrow=None, scale=2):
 def show_panels(panels, name, title="", max_cols=4, scale=2):
     """Titled uint8 grids (from make_grid) side by side, saved in FIG and displayed."""
     big = [(t, g.repeat(scale, 0).repeat(scale, 1)) for t, g in panels]
-    display(Image(filename=str(side_by_side(big, FIG / f"{name}.png", title=title, max_cols=max_cols))))
+    display(Image(filename=str(gl.side_by_side(big, FIG / f"{name}.png", title=title, max_cols=max_cols))))
 
 
 def table(rows, columns, fmt=".4g"):
@@ -88,7 +88,7 @@ def imports(uses: set[str]) -> str:
     std += [f"import {m}" for m in ("json", "time") if m in uses]
     third = ["import matplotlib.pyplot as plt", *(["import numpy as np"] if "np" in uses else []), "import torch",
              f"from IPython.display import {'Audio, ' if 'Audio' in uses else ''}Image, Markdown, display"]
-    ours = ["import genlab.api as gl", f"from genlab.viz import {'make_grid, ' if 'make_grid' in uses else ''}side_by_side"]
+    ours = ["import genlab.api as gl"]
     return "\n".join([*sorted(std, key=lambda line: (line.startswith("from"), line)), "", *third, "", *ours])
 
 
@@ -137,10 +137,9 @@ NB01 = [
     as uint8 and mapped to [-1, 1] by the codec on the way into the model.
     """),
     code('''
-    from genlab.data.registry import load_dataset
 
-    train_set = load_dataset("mnist", "train", download=FULL)
-    test_set = load_dataset("mnist", "test", download=FULL)
+    train_set = gl.load_dataset("mnist", "train", download=FULL)
+    test_set = gl.load_dataset("mnist", "test", download=FULL)
     print(f"{len(train_set)} training and {len(test_set)} test images of shape {train_set.image_shape}")
     x, y = train_set.get_batch(np.arange(32))
     print("labels of the first 32:", y.tolist())
@@ -266,7 +265,7 @@ NB01 = [
     for sampler in SAMPLERS:
         for steps in STEPS_LIST:
             x = gen.generate(10, seed=100, labels=list(range(10)), sampler=sampler, steps=steps, guidance=2.0)
-            panels.append((f"{sampler}, {steps} steps", make_grid(x, nrow=10)))
+            panels.append((f"{sampler}, {steps} steps", gl.make_grid(x, nrow=10)))
     show_panels(panels, "samplers", title="same seeds and classes", max_cols=len(STEPS_LIST))
     '''),
     md("""
@@ -300,10 +299,6 @@ NB02 = [
     """),
     *header("02_audio_musdb", 'gl.write_toy_musdb(WORK / "data", n_train=2, n_test=1, seconds=2.0)', {"Audio"}),
     code('''
-    from genlab.audio.api import load_audio_model, load_input, regenerate_wave
-    from genlab.audio.evaluation import baseline_estimates
-    from genlab.audio.transforms import MelSpectrogram, Stft
-    from genlab.metrics.audio import compare_audio
 
     STEM, SR = "vocals", 44100
     PRESET = PRETRAINED = f"musdb-{STEM}-spectral-ae"  # the pretrained name, if this installation ships it
@@ -321,7 +316,7 @@ NB02 = [
     (channels, samples) at 44.1 kHz.
     """),
     code('''
-    wave, mixture, name = load_input(TRACK, STEM, str(DATA_DIR))
+    wave, mixture, name = gl.load_audio_input(TRACK, STEM, str(DATA_DIR))
     print(f"{name}: {STEM} {tuple(wave.shape)} = {wave.shape[-1] / SR:.1f} s stereo; peak {wave.abs().max():.2f}")
     print("mixture:"); display(Audio(mixture.mean(0).numpy(), rate=SR))
     print(f"{STEM} (the target):"); display(Audio(wave.mean(0).numpy(), rate=SR))
@@ -338,7 +333,7 @@ NB02 = [
         mag = mag.abs().clamp_min(1e-8)
         return (20 * torch.log10(mag / mag.max())).clamp(min=-80).numpy()
 
-    stft, mel = Stft(1024, 256), MelSpectrogram(SR, 2048, 512, 128)
+    stft, mel = gl.Stft(1024, 256), gl.MelSpectrogram(SR, 2048, 512, 128)
     S, M = stft(wave[0]), mel(wave[0])
     fig, ax = plt.subplots(1, 2, figsize=(12, 3.6))
     dur = wave.shape[-1] / SR
@@ -358,7 +353,7 @@ NB02 = [
     code('''
     source = gl.pretrained_or_train(PRETRAINED, PRESET, [*OVERRIDES, f"run_dir={RUNS / PRESET}"],
                                     progress=FULL)
-    am = load_audio_model(source)
+    am = gl.load_audio_model(source)
     h = am.generator.header
     print({k: h.get(k) for k in ("family", "step", "images_seen", "train_seconds")})
     print("codec:", {k: v for k, v in am.codec.state().items() if k not in ("mean", "std")},
@@ -373,10 +368,10 @@ NB02 = [
     separation-like settings), and the stem's own phase (the oracle: isolates the magnitude error).
     """),
     code('''
-    estimates = {f"{PRESET}/gl{GL_ITERS}": regenerate_wave(am, wave, "griffin-lim", gl_iters=GL_ITERS),
-                 f"{PRESET}/mixture-phase": regenerate_wave(am, wave, "mixture", mixture),
-                 f"{PRESET}/oracle-phase": regenerate_wave(am, wave, "oracle")}
-    estimates.update(baseline_estimates(wave, mixture, am.codec.stft, (GL_ITERS,), {}))
+    estimates = {f"{PRESET}/gl{GL_ITERS}": gl.regenerate_wave(am, wave, "griffin-lim", gl_iters=GL_ITERS),
+                 f"{PRESET}/mixture-phase": gl.regenerate_wave(am, wave, "mixture", mixture),
+                 f"{PRESET}/oracle-phase": gl.regenerate_wave(am, wave, "oracle")}
+    estimates.update(gl.baseline_estimates(wave, mixture, am.codec.stft, (GL_ITERS,), {}))
     for label, est in estimates.items():
         print(label)
         display(Audio(est.mean(0).numpy(), rate=SR))
@@ -391,7 +386,7 @@ NB02 = [
     identity: its numbers are the ceiling.
     """),
     code('''
-    rows = [{"method": label, **compare_audio(wave, est, SR)} for label, est in estimates.items()]
+    rows = [{"method": label, **gl.compare_audio(wave, est, SR)} for label, est in estimates.items()]
     table(rows, ["method", "si_sdr_db", "snr_db", "lsd_db", "spectral_convergence", "mr_stft", "mel_distance"],
           fmt=".3g")
     print(f"one track ({name}), {wave.shape[-1] / SR:.1f} s, channel-averaged")
@@ -454,10 +449,6 @@ NB03 = [
     code('''
     import h5py
 
-    from genlab.data.registry import load_dataset
-    from genlab.data.sources.channels import write_channels_h5
-    from genlab.facies import compare_models, esmda_demo
-    from genlab.facies import report as facies_report
 
     MODELS = {  # label: (pretrained name, preset)
         "conv+dense": ("channels-vae-dense", "channels-vae-dense"),
@@ -484,12 +475,12 @@ NB03 = [
     if not h5.is_file():  # else the procedural look-alike (the data directory may be read-only: write to WORK)
         h5 = WORK / "data" / "train_images.h5"
         h5.parent.mkdir(parents=True, exist_ok=True)
-        write_channels_h5(h5, N_FILE, seed=0, size=128 if FULL else SIZE, progress=False)
+        gl.write_channels_h5(h5, N_FILE, seed=0, size=128 if FULL else SIZE, progress=False)
         print(f"wrote {N_FILE} procedural images in the LTrace format to {h5}")
     with h5py.File(h5, "r") as f:
         ds = f["train_images"]
         print(f"{h5.name}: keys {list(f)}, train_images {ds.shape} {ds.dtype}, values {np.unique(ds[:50]).tolist()}")
-    data = load_dataset("channels", "train", file=str(h5), size=SIZE)
+    data = gl.load_dataset("channels", "train", file=str(h5), size=SIZE)
     x, _ = data.get_batch(np.arange(32))
     print(f"{len(data)} training images resized to {data.image_shape}; channel fraction of these 32: "
           f"{x.float().mean():.3f}")
@@ -505,14 +496,13 @@ NB03 = [
     keeps a small spatial latent **map** and contains no `nn.Linear` at all.
     """),
     code('''
-    from genlab.facies.evaluate import model_summary
 
     sources, gens = {}, {}
     for label, (name, preset) in MODELS.items():
         sources[label] = gl.pretrained_or_train(name, preset, [*DATA, *TINY, f"run_dir={RUNS / preset}"],
                                                 progress=FULL)
         gens[label] = gl.load(sources[label])
-    rows = [{"model": label, **model_summary(g)} for label, g in gens.items()]
+    rows = [{"model": label, **gl.model_summary(g)} for label, g in gens.items()]
     table(rows, ["model", "architecture", "latent_shape", "params_total", "params_generator", "has_linear",
                  "train_steps", "train_seconds"])
     for label, g in gens.items():
@@ -529,11 +519,11 @@ NB03 = [
     compares two halves of the real images: what a perfect generator would score.
     """),
     code('''
-    summary = compare_models([sources[k] for k in MODELS], n=N_COMPARE, out_dir=WORK / "compare")
+    summary = gl.compare_models([sources[k] for k in MODELS], n=N_COMPARE, out_dir=WORK / "compare")
     for r, label in zip(summary["runs"], MODELS):
         r["label"] = label
-    head, rows = facies_report.comparison_table(summary["runs"])
-    display(Markdown(facies_report.to_markdown([("table", head, rows)])))
+    head, rows = gl.facies_report.comparison_table(summary["runs"])
+    display(Markdown(gl.facies_report.to_markdown([("table", head, rows)])))
     print(f"reproduce: genlab channels compare {' '.join(str(s) for s in sources.values())} -n {N_COMPARE}")
     '''),
     code('''
@@ -587,10 +577,10 @@ NB03 = [
     level); a latent that stays near ‖z‖²/D ≈ 1 means the posterior realizations are still plausible images.
     """),
     code('''
-    demo = esmda_demo(sources["fully convolutional"], truth_seed=3, wells=9, n_ens=N_ENS, n_assim=N_ASSIM,
+    demo = gl.esmda_demo(sources["fully convolutional"], truth_seed=3, wells=9, n_ens=N_ENS, n_assim=N_ASSIM,
                       out_dir=WORK / "esmda")
-    head, rows = facies_report.esmda_table(demo["history"])
-    display(Markdown(facies_report.to_markdown([("table", head, rows)])))
+    head, rows = gl.facies_report.esmda_table(demo["history"])
+    display(Markdown(gl.facies_report.to_markdown([("table", head, rows)])))
     print("prior latent:", demo["prior_latent"])
     print("posterior latent:", demo["posterior_latent"])
     for key, caption in [("wells", "truth and well cells"), ("prior", "truth + prior realizations"),
@@ -617,7 +607,6 @@ NB04 = [
     """),
     *header("04_diffusion", 'gl.write_toy_mnist(WORK / "data")', {"time", "np", "make_grid"}),
     code('''
-    from genlab.data.registry import load_dataset
 
     PRESET, PRETRAINED = "mnist-diffusion-quick", "mnist-ddpm"  # the pretrained name, if this installation ships it
     if FULL:
@@ -635,7 +624,7 @@ NB04 = [
     cfg = gen.model.cfg
     print(f"schedule {cfg.schedule}, T = {cfg.num_train_steps} steps, the U-Net predicts {cfg.prediction}, "
           f"{gen.num_classes} classes (+ a null class for guidance, dropped with p = {cfg.p_uncond})")
-    x_u8, y = load_dataset("mnist", "test", download=FULL).get_batch(np.arange(8))
+    x_u8, y = gl.load_dataset("mnist", "test", download=FULL).get_batch(np.arange(8))
     x0 = gen.codec.encode(x_u8)  # uint8 0..255 -> model space [-1, 1]
     '''),
     md("""
@@ -654,7 +643,7 @@ NB04 = [
     panels = []
     for schedule in ("linear", "cosine"):
         noisy = gl.forward_process(x0, TS, schedule)  # (len(TS), 8, 1, 28, 28)
-        grid = make_grid(gen.codec.to_display(noisy.transpose(0, 1).flatten(0, 1)), nrow=len(TS))
+        grid = gl.make_grid(gen.codec.to_display(noisy.transpose(0, 1).flatten(0, 1)), nrow=len(TS))
         panels.append((f"{schedule}: columns t = {', '.join(map(str, TS))}", grid))
     show_panels(panels, "forward-process", max_cols=2)
     '''),
@@ -764,7 +753,7 @@ NB04 = [
     for eta in (0.0, 0.5, 1.0):
         a = gen.generate(10, sampler="ddim", eta=eta, **common)
         b = gen.generate(10, sampler="ddim", eta=eta, **common)
-        panels.append((f"DDIM η = {eta}", make_grid(a, nrow=10)))
+        panels.append((f"DDIM η = {eta}", gl.make_grid(a, nrow=10)))
         print(f"η = {eta}: same seeds twice -> identical: {torch.equal(a, b)}")
     show_panels(panels, "ddim-eta", max_cols=1)
     ddim1 = gen.generate_model_space(list(range(50, 60)), torch.arange(10), sampler="ddim", eta=1.0, steps=STEPS,
@@ -784,7 +773,7 @@ NB04 = [
             x = gen.generate(10, seed=0, labels=list(range(10)), sampler=sampler, steps=steps, guidance=2.0)
             rows.append({"sampler": sampler, "steps": steps, "network evaluations": 2 * steps,
                          "ms per image": 100 * (time.perf_counter() - t0)})
-            panels.append((f"{sampler}, {steps} steps", make_grid(x, nrow=10)))
+            panels.append((f"{sampler}, {steps} steps", gl.make_grid(x, nrow=10)))
     show_panels(panels, "steps", max_cols=len(STEP_COUNTS))
     table(rows, ["sampler", "steps", "network evaluations", "ms per image"], fmt=".1f")
     '''),
@@ -800,7 +789,7 @@ NB04 = [
     panels = []
     for w in GUIDANCE:
         x = gen.generate(20, seed=0, labels=[i % 10 for i in range(20)], sampler="dpmpp-2m", steps=STEPS, guidance=w)
-        panels.append((f"w = {w}", make_grid(x, nrow=10)))
+        panels.append((f"w = {w}", gl.make_grid(x, nrow=10)))
     show_panels(panels, "guidance", max_cols=len(GUIDANCE))
     '''),
     md("""
@@ -861,10 +850,6 @@ NB05 = [
     """),
     *header("05_autoencoders", 'gl.write_toy_mnist(WORK / "data")', {"np", "make_grid"}),
     code('''
-    from genlab.data.registry import load_dataset
-    from genlab.latent import anomaly_scores
-    from genlab.latent.encoding import encode_means, reconstruct
-    from genlab.models.autoencoder.regularizers import corrupt
 
     MODELS = {  # label: (pretrained name, preset, overrides)
         "AE": ("mnist-ae", "mnist-ae", []),
@@ -907,7 +892,7 @@ NB05 = [
             "settings": ", ".join(f"{k}={v}" for k, v in vars(g.model.cfg).items() if k in KEYS)}
            for label, g in gens.items()], ["model", "family", "parameters", "latent", "steps", "CPU min", "settings"])
     codec = gens["AE"].codec
-    test = load_dataset("mnist", "test", download=FULL)
+    test = gl.load_dataset("mnist", "test", download=FULL)
     idx = np.sort(np.random.default_rng(0).choice(len(test), size=min(N, len(test)), replace=False))
     x_u8, y = test.get_batch(idx)
     x = codec.encode(x_u8)  # model space [-1, 1]
@@ -920,7 +905,7 @@ NB05 = [
     the VAE's reconstruction term).
     """),
     code('''
-    recs = {label: reconstruct(g.model, x) for label, g in gens.items()}
+    recs = {label: gl.reconstruct(g.model, x) for label, g in gens.items()}
     show(torch.cat([x_u8[:12]] + [codec.to_display(r[:12]) for r in recs.values()]), "reconstructions", nrow=12)
     print("rows:", ["input", *recs])
 
@@ -941,16 +926,16 @@ NB05 = [
     """),
     code('''
     torch.manual_seed(1)
-    noisy = {"gaussian σ = 0.3": corrupt(x, "gaussian", 0.3), "masking 30 %": corrupt(x, "masking", 0.3)}
+    noisy = {"gaussian σ = 0.3": gl.corrupt(x, "gaussian", 0.3), "masking 30 %": gl.corrupt(x, "masking", 0.3)}
     rows = []
     for kind, xn in noisy.items():
         row = {"corruption": kind, "input itself": float(((xn - x) / 2).square().mean())}
         for label, g in gens.items():
-            row[label] = float(((reconstruct(g.model, xn) - x) / 2).square().mean())
+            row[label] = float(((gl.reconstruct(g.model, xn) - x) / 2).square().mean())
         rows.append(row)
     table(rows, ["corruption", "input itself", *gens])
     xn = noisy["gaussian σ = 0.3"][:12]
-    show(torch.cat([codec.to_display(xn)] + [codec.to_display(reconstruct(gens[k].model, xn))
+    show(torch.cat([codec.to_display(xn)] + [codec.to_display(gl.reconstruct(gens[k].model, xn))
                                              for k in ("AE", "denoising AE", "VAE")]), "denoising", nrow=12)
     print("rows: noisy input, AE, denoising AE, VAE")
     '''),
@@ -962,7 +947,7 @@ NB05 = [
     test images, and the fraction of units below 5 % of the largest:
     """),
     code('''
-    codes = {label: encode_means(gens[label].model, x).flatten(1) for label in ("AE", "sparse AE", "VAE")}
+    codes = {label: gl.encode_means(gens[label].model, x).flatten(1) for label in ("AE", "sparse AE", "VAE")}
     fig, ax = plt.subplots(1, len(codes), figsize=(13, 3))
     rows = []
     for a, (label, c) in zip(ax, codes.items()):
@@ -984,7 +969,7 @@ NB05 = [
     Same seeds for every model:
     """),
     code('''
-    panels = [(label, make_grid(g.generate(32, seed=0), nrow=8)) for label, g in gens.items()]
+    panels = [(label, gl.make_grid(g.generate(32, seed=0), nrow=8)) for label, g in gens.items()]
     show_panels(panels, "samples", max_cols=5)
     '''),
     md("""
@@ -1055,7 +1040,7 @@ NB05 = [
     table(rows, ["score", "roc_auc", "average_precision", "precision", "recall", "f1", "num_normal",
                  "num_anomalous"], fmt=".3f")
     g = gl.load(vae_no9)
-    s = anomaly_scores(g.model, x, score="mse").numpy()
+    s = gl.anomaly_scores(g.model, x, score="mse").numpy()
     is9 = ~np.isin(y.numpy(), NORMAL)
     plt.figure(figsize=(6, 3.2))
     bins = np.histogram_bin_edges(s, 40)

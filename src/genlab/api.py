@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from genlab import __version__
 from genlab.audio.api import PHASES as AUDIO_PHASES  # audio: MUSDB stems
-from genlab.audio.api import evaluate_audio, musdb_track_names, regenerate
+from genlab.audio.api import evaluate_audio, load_audio_model, musdb_track_names, regenerate, regenerate_wave
 from genlab.audio.api import load_input as load_audio_input
+from genlab.audio.evaluation import baseline_estimates
 from genlab.audio.io import SAMPLE_RATE_HZ, wav_info, write_wav
 from genlab.audio.musdb import TARGETS as AUDIO_STEMS
+from genlab.audio.transforms import MelSpectrogram, Stft
 from genlab.config import RunConfig, preset_info
+from genlab.data.registry import dataset_names, load_dataset
 from genlab.data.sources.channels import write_channels_h5
 from genlab.data.toy import write_toy_mnist, write_toy_musdb  # tiny stand-in datasets in the real formats
 from genlab.device import pick_device, set_threads
@@ -35,6 +38,8 @@ from genlab.diffusion_tools import (  # looking inside diffusion models (noteboo
 from genlab.errors import GenlabError
 from genlab.evaluation import METRICS_FILE, check_evaluate_request, evaluate, evaluate_run, fid_vs_steps
 from genlab.facies import compare_models, esmda_demo
+from genlab.facies import report as facies_report  # comparison/ES-MDA tables as markdown
+from genlab.facies.evaluation import model_summary
 from genlab.inference import (
     MAX_SEED,
     Generator,
@@ -46,15 +51,18 @@ from genlab.inference import (
     snapshot_info,
 )
 from genlab.inference import raw_header as read_header  # the raw JSON header (file, run directory, pretrained)
+from genlab.latent import anomaly_scores, encode_means, reconstruct  # latent tools on a loaded model
 from genlab.latent_api import anomaly, arithmetic, fit_density, interpolate, project, regularity  # latent tools
+from genlab.metrics.audio import compare_audio
 from genlab.metrics.inception import load_inception
+from genlab.models.autoencoder.regularizers import corrupt  # the DAE's input corruptions
 from genlab.models.base import Capabilities
 from genlab.models.diffusion.samplers import SAMPLER_NAMES as SAMPLERS
 from genlab.models.registry import family_capabilities, family_names
 from genlab.pretrained_api import pretrained_manifest, pretrained_names, pretrained_or_train, resolve_pretrained
 from genlab.report.html import report
 from genlab.training_api import TrainResult, presets, resolve_config, train
-from genlab.viz.grid import make_grid, save_grid
+from genlab.viz import make_grid, save_grid, side_by_side
 
 __all__ = [
     "AUDIO_PHASES",
@@ -67,20 +75,29 @@ __all__ = [
     "Generator",
     "GenlabError",
     "LoadedModel",
+    "MelSpectrogram",
     "RunConfig",
     "SnapshotHeader",
+    "Stft",
     "TrainResult",
     "Trajectory",
     "__version__",
     "anomaly",
+    "anomaly_scores",
     "arithmetic",
+    "baseline_estimates",
     "check_evaluate_request",
+    "compare_audio",
     "compare_models",
+    "corrupt",
+    "dataset_names",
     "denoising_error",
+    "encode_means",
     "esmda_demo",
     "evaluate",
     "evaluate_audio",
     "evaluate_run",
+    "facies_report",
     "family_capabilities",
     "family_names",
     "fid_vs_steps",
@@ -92,8 +109,11 @@ __all__ = [
     "interpolate_noise",
     "load",
     "load_audio_input",
+    "load_audio_model",
+    "load_dataset",
     "load_inception",
     "make_grid",
+    "model_summary",
     "musdb_track_names",
     "pick_device",
     "preset_info",
@@ -104,7 +124,9 @@ __all__ = [
     "project",
     "read_header",
     "read_snapshot_header",
+    "reconstruct",
     "regenerate",
+    "regenerate_wave",
     "regularity",
     "report",
     "resolve_config",
@@ -112,6 +134,7 @@ __all__ = [
     "save_grid",
     "schedule_curves",
     "set_threads",
+    "side_by_side",
     "snapshot_info",
     "train",
     "trajectory",

@@ -27,7 +27,6 @@ import torch
 from torch import Tensor
 
 from genlab.checkpoints.snapshot import OWN_HEADER_KEYS, save_snapshot
-from genlab.config import preset_names
 from genlab.data.registry import load_dataset
 from genlab.diffusion_tools import interpolate_noise
 from genlab.errors import GenlabError
@@ -48,7 +47,6 @@ from genlab.latent import (
 )
 from genlab.latent.anomaly import AnomalyReport, anomaly_labels
 from genlab.latent.encoding import require_latent
-from genlab.training_api import train
 from genlab.viz.grid import save_grid
 
 __all__ = [
@@ -263,19 +261,18 @@ def project(source: PathLike, method: str = "pca", n: int = 2000, *, out: PathLi
 
 def anomaly(source: PathLike, normal_classes: Sequence[int] | None = None, *, n: int = 2000,
             threshold: float | None = None, normal_quantile: float = 0.95, score: str = "mse",
-            out_json: PathLike | None = None, train_overrides: Sequence[str] | None = None, split: str = "test", seed: int = 0,
+            out_json: PathLike | None = None, split: str = "test", seed: int = 0,
             dataset: str | None = None, data_dir: PathLike | None = None, device: str = "auto") -> AnomalyResult:
     """Score `n` images of `split`; the classes outside `normal_classes` are the anomalies.
 
     score: "mse" (reconstruction error, any model with an encoder), "elbo" (VAE −ELBO) or "latent" (VAE code norm);
     see genlab.latent.anomaly.
 
-    source: a trained snapshot/run (normal_classes default to its run's `data.classes`), or a preset name, which is
-    first trained on `normal_classes` only (with `train_overrides`, e.g. a time limit and run_dir).
+    source: a snapshot file, run directory or pretrained name, as everywhere (normal_classes default to its run's
+    `data.classes`); to hold classes out, train first: ``gl.train(preset, ["data.classes=[0,1,2]"])``.
     Reports ROC AUC, average precision and precision/recall/F1 at `threshold` (default: the `normal_quantile`
     quantile of the normal images' scores), plus the mean score per class; writes `out_json`.
     """
-    source = _train_if_preset(source, normal_classes, train_overrides)
     gen, model = _load(source, device)
     normal = _normal_classes(gen, normal_classes)
     x, y = latent_data(gen, n, split=split, seed=seed, dataset=dataset, data_dir=data_dir)
@@ -302,26 +299,14 @@ def _auc_per_held_out_class(scores: Tensor, y: Tensor, normal: list[int]) -> dic
     return out
 
 
-def _train_if_preset(source: PathLike, normal_classes: Sequence[int] | None,
-                     overrides: Sequence[str] | None) -> PathLike:
-    """A preset name (not an existing path) → train it on `normal_classes` and return its run directory."""
-    if Path(source).exists() or str(source) not in preset_names():
-        return source
-    if not normal_classes:
-        raise GenlabError(f"anomaly on preset '{source}' trains it on the normal classes: pass normal_classes")
-    classes = ",".join(str(int(k)) for k in normal_classes)
-    result = train(str(source), [f"data.classes=[{classes}]", *(overrides or [])], progress=False)
-    return result.run_dir
-
-
 def _normal_classes(gen, normal_classes: Sequence[int] | None) -> list[int]:
     """Explicit classes, else the `data.classes` the snapshot was trained on."""
     if normal_classes:
         return sorted(int(k) for k in normal_classes)
     trained = gen.info.data_config.get("classes") or []
     if not trained:
-        raise GenlabError("this model was trained on every class (its data.classes is empty): pass normal_classes, "
-                          "or train with data.classes=[...] holding some classes out")
+        raise GenlabError("this model was trained on every class (its data.classes is empty): name the normal "
+                          "classes, or train with data.classes=[...] holding some classes out")
     return sorted(int(k) for k in trained)
 
 

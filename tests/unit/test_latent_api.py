@@ -128,12 +128,16 @@ def test_anomaly_needs_held_out_classes(runs):
     assert gl.anomaly(runs["ae"], [0, 1, 2]).report.num_normal > 0
 
 
-def test_anomaly_trains_a_preset_on_the_normal_classes(tiny_data_dir, tmp_path):
-    res = gl.anomaly("mnist-ae", [0, 1, 2, 3, 4], train_overrides=[f"data.data_dir={tiny_data_dir}",
-                                                                   f"run_dir={tmp_path / 'r'}", *TINY_NET, *SMALL])
-    assert res.normal_classes == [0, 1, 2, 3, 4] and (tmp_path / "r" / "snapshot.safetensors").is_file()
-    header = gl.load(tmp_path / "r").header
-    assert header["config"]["data"]["classes"] == [0, 1, 2, 3, 4]
+def test_anomaly_on_a_run_trained_on_the_normal_classes(tiny_data_dir, tmp_path):
+    """A name given to anomaly is a snapshot source (as everywhere), never a preset to train: hold classes out by
+    training first; the normal classes then default to the run's data.classes."""
+    gl.train("mnist-ae", ["data.classes=[0,1,2,3,4]", f"data.data_dir={tiny_data_dir}", f"run_dir={tmp_path / 'r'}",
+                          *TINY_NET, *SMALL], progress=False)
+    res = gl.anomaly(tmp_path / "r")
+    assert res.normal_classes == [0, 1, 2, 3, 4]
+    assert gl.snapshot_info(tmp_path / "r").data_config["classes"] == [0, 1, 2, 3, 4]
+    with pytest.raises(GenlabError, match="is not a snapshot file, a run directory or a pretrained name"):
+        gl.anomaly("mnist-ae-not-shipped", [0, 1])
 
 
 def test_regularity_reports_kl_and_prior_samples(runs, tmp_path):

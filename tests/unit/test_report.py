@@ -105,7 +105,7 @@ def test_cli_evaluate_and_report(run, net_path, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["evaluate", "RUN", "-n", "5"], "n=5: too few samples"),
     (["evaluate", "RUN", "-n", "12", "--fid-vs-steps", "5,x"], "--fid-vs-steps '5,x'"),
-    (["report", "NOWHERE"], "not a run directory"),
+    (["report", "NOWHERE"], "not a snapshot file, a run directory or a pretrained name"),
     (["evaluate", "RUN", "--features", "inception"], "needs --inception-weights"),
     (["evaluate", "RUN", "--features", "inception", "--inception-weights", "NOWHERE"], "Inception weights not found"),
 ])
@@ -115,3 +115,17 @@ def test_cli_errors_are_one_line(run, tmp_path, capsys, argv, message):
         main(argv)
     err = capsys.readouterr().err.strip()
     assert exc.value.code != 0 and message in err and "\n" not in err
+
+
+def test_report_of_a_pretrained_name_or_snapshot_file(tmp_path):
+    """A name means the pretrained snapshot everywhere, report included: facts, measured metrics, a sample grid."""
+    import genlab.api as gl
+
+    name = "mnist-vae"
+    if name not in gl.pretrained_names():
+        pytest.skip("mnist-vae is not shipped in this installation")
+    page = gl.report(name, tmp_path / "vae.html").read_text()
+    assert "vae on mnist" in page and "training command" in page and "data:image/png;base64," in page
+    copy = tmp_path / "copy.safetensors"
+    copy.write_bytes(gl.find_snapshot(name).read_bytes())
+    assert gl.report(copy) == tmp_path / "copy.report.html" and "Samples (seeds 0..31)" in (tmp_path / "copy.report.html").read_text()

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from genlab.audio.chunking import process_in_chunks
-from genlab.audio.io import SAMPLE_RATE_HZ, default_cache_dir, read_wav
+from genlab.audio.io import MIN_INPUT_SAMPLES, SAMPLE_RATE_HZ, default_cache_dir, read_wav
 from genlab.audio.musdb import MusdbSource, musdb_root
 from genlab.audio.phase import griffin_lim, oracle_phase
 from genlab.errors import GenlabError
@@ -135,7 +135,7 @@ def load_input(source: str | os.PathLike[str], stem: str, data_dir: str | None =
     if p.suffix.lower() in (".wav", ".flac") or p.is_file():
         if not p.is_file():
             raise GenlabError(f"{p}: input audio file not found")
-        return torch.from_numpy(read_wav(p, SAMPLE_RATE_HZ, None)), None, p.stem
+        return torch.from_numpy(read_wav(p, SAMPLE_RATE_HZ, None, min_samples=MIN_INPUT_SAMPLES)), None, p.stem
     src = MusdbSource(musdb_root(data_dir), cache_dir=default_cache_dir())
     track = src.track(str(source), subset)
     wave, mix = (torch.from_numpy(np.array(src.load(track, s), dtype=np.float32)) for s in (stem, "mixture"))

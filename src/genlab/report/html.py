@@ -20,8 +20,10 @@ from typing import Any
 
 from genlab.errors import GenlabError
 from genlab.evaluation import FID_VS_STEPS_FILE, METRICS_FILE, read_jsonl
-from genlab.inference import read_snapshot_header
+from genlab.inference import find_snapshot, load, read_snapshot_header
+from genlab.pretrained_api import pretrained_manifest
 from genlab.utils.io import atomic_write_text
+from genlab.viz.grid import save_grid
 
 __all__ = ["render_report", "report"]
 
@@ -216,7 +218,44 @@ def render_report(run_dir: str | Path, max_grids: int = 12) -> str:
             f"<p class=note>genlab report, {stamp}.</p></body></html>\n")
 
 
-def report(run_dir: str | Path, output: str | Path | None = None, max_grids: int = 12) -> Path:
-    """Write the run's HTML report (default run_dir/report.html) atomically; returns its path."""
-    target = Path(output) if output is not None else Path(run_dir) / "report.html"
-    return atomic_write_text(target, render_report(run_dir, max_grids=max_grids))
+def _png(images: Any) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="genlab-report-") as tmp:
+        return save_grid(images, Path(tmp) / "grid.png", scale=3).read_bytes()
+
+
+def render_snapshot_report(source: str | Path, num_samples: int = 32) -> str:
+    """The page for a snapshot file or pretrained name (no run directory: no curves): its header facts, the
+    pretrained manifest entry (command, metrics) if it is one, and a grid of `num_samples` samples (seeds 0..)."""
+    path = find_snapshot(source)
+    info = read_snapshot_header(path)
+    entry = pretrained_manifest().get(str(source), {})
+    facts = {"family": info.family, "dataset": info.dataset, "domain": info.domain, "classes": info.num_classes,
+             "sample shape": list(info.sample_shape), "step": info.step, "images seen": info.images_seen,
+             "weights": info.weights, "genlab version": info.genlab_version, "git commit": info.git_commit,
+             "training command": entry.get("command")}
+    items = "".join(f"<li><b>{html.escape(k)}</b>: {_fmt(v)}</li>" for k, v in facts.items() if v is not None)
+    metrics = entry.get("metrics") or info.metrics
+    metrics_html = f"<h2>Measured</h2><pre>{html.escape(json.dumps(metrics, indent=1))}</pre>" if metrics else ""
+    samples = ""
+    if info.domain != "audio":
+        grid = _png(load(path, device="cpu").generate(num_samples, seed=0))
+        samples = f"<h2>Samples (seeds 0..{num_samples - 1})</h2>{_figure(grid, str(source), 'grid')}"
+    title = f"{Path(str(source)).name} — {info.family} on {info.dataset or '?'}"
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>{items}</ul>{metrics_html}"
+            f"{samples}<p class=note>genlab report of a snapshot (no run directory, so no curves), {stamp}.</p>"
+            f"</body></html>\n")
+
+
+def report(source: str | Path, output: str | Path | None = None, max_grids: int = 12) -> Path:
+    """Write an HTML report atomically and return its path: for a run directory its full report (default
+    run_dir/report.html); for a snapshot file or a pretrained name its header facts, measured metrics and a sample
+    grid (default: beside the file, or ./<name>-report.html for a pretrained name)."""
+    if Path(source).is_dir():
+        target = Path(output) if output is not None else Path(source) / "report.html"
+        return atomic_write_text(target, render_report(source, max_grids=max_grids))
+    page = render_snapshot_report(source)
+    default = (Path(source).with_suffix(".report.html") if Path(source).is_file()
+               else Path(f"{Path(str(source)).name}-report.html"))
+    return atomic_write_text(Path(output) if output is not None else default, page)
