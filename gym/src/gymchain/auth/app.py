@@ -68,7 +68,7 @@ def create_user(body: UserCreate, principal: Staff, db: DB, request: Request) ->
 
 @app.get("/users", response_model=list[UserOut], tags=["users"],
          summary="List logins (admin: any unit; manager: their unit)")
-def list_users(principal: Staff, db: DB, request: Request, unit_id: Annotated[int | None, Query(ge=1)] = None,
+def list_users(principal: Staff, db: DB, request: Request, unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                role: Role | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> list[UserOut]:
     users = service.list_users(db, scoped_unit(principal, unit_id), role, limit, offset)

@@ -11,7 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("gymchain.errors")
@@ -94,6 +94,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError):
         return JSONResponse(_body(request, integrity_message(exc)), status_code=409)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        # the database refused a value the schema let through (e.g. beyond BIGINT): the client's input, not a bug
+        kind = type(exc.orig).__name__ if exc.orig is not None else "DataError"
+        return JSONResponse(_body(request, f"a value is out of range for the database ({kind})"), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -68,8 +68,8 @@ def video_analysis(body: VideoJob, principal: StaffCaller, db: DB, request: Requ
 
 
 @app.get("/events", tags=["events"], summary="Recorded vision events of your unit, newest first (staff, admin)")
-def events(principal: StaffCaller, db: DB, unit_id: Annotated[int | None, Query(ge=1)] = None,
-           area_id: Annotated[int | None, Query(ge=1)] = None,
+def events(principal: StaffCaller, db: DB, unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+           area_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict]:
     from gymchain.common.docstore import get_collection
 

@@ -55,7 +55,7 @@ def check_out(checkin_id: CheckInId, principal: Caller, db: DB) -> CheckInOut:
 
 @router.get("/occupancy", response_model=OccupancyOut, tags=["check-ins"],
             summary="Live occupancy per area of your unit (admin: give unit_id)")
-def occupancy(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1)] = None) -> OccupancyOut:
+def occupancy(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> OccupancyOut:
     unit = scoped_unit(principal, unit_id)
     if unit is None:
         raise BadRequest("unit_id is required for admins")
@@ -77,7 +77,7 @@ def sensor_people(db, unit_id: int) -> dict[int, float]:
 
 @router.get("/occupancy/history", response_model=OccupancyHistoryOut, tags=["check-ins"],
             summary="Occupancy per area and check-ins over time, from the time series (your unit; admin: any)")
-def occupancy_history(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1)] = None,
+def occupancy_history(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                       hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
                       bucket: Literal["15 minutes", "1 hour", "1 day"] = "1 hour") -> OccupancyHistoryOut:
     unit = scoped_unit(principal, unit_id)

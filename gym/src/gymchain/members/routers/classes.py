@@ -26,7 +26,7 @@ DEFAULT_LIMIT = 100
 
 @router.get("/classes", response_model=list[ClassOut], tags=["classes"],
             summary="Classes of your unit (admin: any unit) starting in [start, end), at most 62 days")
-def list_classes(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1)] = None,
+def list_classes(principal: Caller, db: DB, unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                  start: datetime | None = None, end: datetime | None = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = DEFAULT_LIMIT) -> list[ClassOut]:
     start_given = start is not None or end is not None

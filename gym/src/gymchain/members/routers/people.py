@@ -38,7 +38,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 @router.get("/members", response_model=list[MemberOut], tags=["members"],
             summary="List members (staff: their unit; admin: any or all). Exact lookup by e-mail or CPF.")
-def list_members(principal: Staff, db: DB, rid: RequestId, unit_id: Annotated[int | None, Query(ge=1)] = None,
+def list_members(principal: Staff, db: DB, rid: RequestId, unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                  email: Annotated[str | None, Query(max_length=254)] = None,
                  cpf: Annotated[str | None, Query(max_length=14)] = None, limit: Limit = 50,
                  offset: Offset = 0) -> list[MemberOut]:
@@ -197,8 +197,8 @@ def erase(member_id: MemberId, principal: Caller, db: DB, rid: RequestId, reques
 
 @router.get("/audit", response_model=list[AuditOut], tags=["privacy"],
             summary="Who read or changed personal data (manager: their unit; admin: all)")
-def audit_log(principal: Managers, db: DB, subject_id: Annotated[int | None, Query(ge=1)] = None,
-              unit_id: Annotated[int | None, Query(ge=1)] = None, limit: Limit = 100,
+def audit_log(principal: Managers, db: DB, subject_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+              unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None, limit: Limit = 100,
               offset: Offset = 0) -> list[AuditOut]:
     unit = scoped_unit(principal, unit_id)
     query = select(audit.AuditEntry).order_by(audit.AuditEntry.id.desc()).limit(limit).offset(offset)
