@@ -124,12 +124,30 @@ export function visitList(visits, areas) {
       ? t("common.minutes", { n: minutesBetween(v.checked_in_at, v.checked_out_at) }) : t("visits.open")))));
 }
 
+const VISITS_PAGE = 30;
+
 export async function visits(ctx) {
   const { user } = ctx;
-  const [list, areas] = await Promise.all([
-    api("GET", `members/members/${user.member_id}/visits`, { query: { limit: 50 } }), areaNames(user.unit_id)]);
-  return [h("h1", {}, t("visits.title")), list.length ? h("p", { class: "muted" }, t("visits.count", { n: list.length }))
-    : null, visitList(list, areas)];
+  const page = (offset) => api("GET", `members/members/${user.member_id}/visits`,
+    { query: { limit: VISITS_PAGE, offset } });
+  const [first, areas] = await Promise.all([page(0), areaNames(user.unit_id)]);
+  const shown = [...first];
+  const count = h("p", { class: "muted", id: "visits-count" }, t("visits.count", { n: shown.length }));
+  const list = h("div", {}, visitList(shown, areas));
+  const more = h("button", { type: "button", class: "button secondary", id: "more-visits",
+    hidden: first.length < VISITS_PAGE }, t("visits.more"));
+  more.addEventListener("click", () => busy(more, async () => {
+    try {
+      const next = await page(shown.length);
+      shown.push(...next);
+      list.replaceChildren(visitList(shown, areas));
+      count.textContent = t("visits.count", { n: shown.length });
+      more.hidden = next.length < VISITS_PAGE;
+    } catch (error) {
+      notifyError(error);
+    }
+  }));
+  return [h("h1", {}, t("visits.title")), shown.length ? count : null, list, h("p", { class: "pager" }, more)];
 }
 
 export function contractList(contracts, plans) {
