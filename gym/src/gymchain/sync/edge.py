@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     engine, link = open_unit(args, parser)
     stop = threading.Event()
     if not args.no_link:
-        threading.Thread(target=link.run, args=(stop, args.interval), name=f"link-{args.unit}", daemon=True).start()
+        threading.Thread(target=link.run, args=(stop, args.interval, args.max_idle, args.max_backoff), name=f"link-{args.unit}", daemon=True).start()
     try:
         uvicorn.run(create_edge_app(args.unit, engine, link.wake.set), host=args.host, port=args.port, log_level="warning")
     finally:

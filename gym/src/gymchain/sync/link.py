@@ -194,6 +194,9 @@ def add_link_arguments(parser: argparse.ArgumentParser) -> None:
                                                              "server of GYM_DATABASE_URL)")
     parser.add_argument("--central-url", default=None, help="central sync service (default: GYM_CENTRAL_SYNC_URL)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between syncs (0.1-300)")
+    parser.add_argument("--max-idle", type=float, default=15.0, help="longest wait when idle (>= interval, <= 600)")
+    parser.add_argument("--max-backoff", type=float, default=60.0, help="longest wait while offline (>= interval, "
+                                                                        "<= 600)")
 
 
 def open_unit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[sa.engine.Engine, UnitLink]:
@@ -209,6 +212,9 @@ def open_unit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tupl
         parser.error(f"--unit: {exc}")
     if not 0.1 <= args.interval <= 300:
         parser.error(f"--interval {args.interval}: expected 0.1 to 300 seconds")
+    for name in ("max_idle", "max_backoff"):
+        if not args.interval <= getattr(args, name) <= 600:
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: expected --interval to 600 seconds")
     settings = get_settings()
     url = args.database_url or us.unit_database_url(args.unit, settings.database_url)
     try:
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    link.run(stop, args.interval)
+    link.run(stop, args.interval, args.max_idle, args.max_backoff)
     link.close()
     return 0
 

@@ -12,9 +12,10 @@ import threading
 
 
 class LinkProxy:
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1", listen_port: int = 0):
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", listen_port: int = 0,
+                 listen_host: str = "127.0.0.1"):
         self.target = (target_host, target_port)
-        self.port = listen_port
+        self.host, self.port = listen_host, listen_port
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -29,7 +30,7 @@ class LinkProxy:
             return
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.host, self.port))
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener

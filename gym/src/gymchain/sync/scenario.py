@@ -34,22 +34,22 @@ from gymchain.sync.tokens import unit_token
 MEMBERS_PER_UNIT = 20
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
-def serve(app, port: int):
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+def serve(app, port: int, host: str = "127.0.0.1"):
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
@@ -115,7 +115,7 @@ def central_turnstile_checkin(engine: sa.engine.Engine, member_id: int, unit_id:
                      {"m": member_id, "u": unit_id, "a": area_id, "at": at})
 
 
-def _desk(code: str, engine: sa.engine.Engine, unit_id: int) -> TestClient:
+def desk_client(code: str, engine: sa.engine.Engine, unit_id: int) -> TestClient:
     token, _ = issue_access_token(Principal(user_id=900 + unit_id, role="manager", unit_id=unit_id, member_id=None))
     client = TestClient(create_edge_app(code, engine))
     client.headers["Authorization"] = f"Bearer {token}"
@@ -150,7 +150,7 @@ def run_scenario(central_url: str, unit_urls: dict[str, str], *, offline_checkin
     sp1_members, rj1_members = ids["members"]["SP1"], ids["members"]["RJ1"]
     spin = ids["classes"]["SP1"]["spin"]
     counts: dict = {"written": {}, "link": {}}
-    with serve(create_central_app(central), _free_port()) as base_url:
+    with serve(create_central_app(central), free_port()) as base_url:
         port = int(base_url.rsplit(":", 1)[1])
         proxy = LinkProxy(port)
         links = {"SP1": UnitLink("SP1", units["SP1"], f"http://127.0.0.1:{proxy.port}", unit_token("SP1")),
@@ -158,7 +158,7 @@ def run_scenario(central_url: str, unit_urls: dict[str, str], *, offline_checkin
         for code, engine in units.items():
             us.init_unit_database(engine)
             sync_until_quiet(links[code])  # bootstrap: roster, areas, classes
-        desks = {code: _desk(code, units[code], ids["units"][code]) for code in units}
+        desks = {code: desk_client(code, units[code], ids["units"][code]) for code in units}
 
         proxy.cut()  # SP1 goes offline (TCP connections refused and reset)
         sp1_area, rj1_area = ids["areas"]["SP1"]["floor"], ids["areas"]["RJ1"]["floor"]
