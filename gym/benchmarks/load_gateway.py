@@ -200,6 +200,7 @@ class Recorder:
         self.latencies: list[float] = []
         self.statuses: dict[str, int] = {}
         self.bodies: list[dict] = []
+        self.error_samples: list[str] = []
 
     def add(self, status: int, seconds: float, body: dict | None) -> None:
         self.latencies.append(seconds)
@@ -207,6 +208,8 @@ class Recorder:
         self.statuses[key] = self.statuses.get(key, 0) + 1
         if 200 <= status < 300 and body is not None:
             self.bodies.append(body)
+        elif not 200 <= status < 300 and len(self.error_samples) < 5:
+            self.error_samples.append(f"{status} {json.dumps(body)[:200]}")
 
 
 async def drive(client: httpx.AsyncClient, calls: list[tuple[str, str, dict | None]], concurrency: int,
@@ -223,8 +226,8 @@ async def drive(client: httpx.AsyncClient, calls: list[tuple[str, str, dict | No
             try:
                 response = await client.request(method, path, json=body)
                 status, payload = response.status_code, (response.json() if response.content else None)
-            except httpx.HTTPError:
-                status, payload = 0, None
+            except httpx.HTTPError as exc:
+                status, payload = 0, {"client_error": type(exc).__name__}
             recorder.add(status, time.perf_counter() - started, payload)
 
     started = time.perf_counter()
@@ -239,7 +242,8 @@ def level_result(operation: str, concurrency: int, recorder: Recorder, seconds: 
             "statuses": recorder.statuses, "seconds": round(seconds, 3),
             "requests_per_s": round(len(ms) / seconds, 1) if seconds else None,
             "p50_ms": round(statistics.median(ms), 2) if ms else None,
-            "p99_ms": round(percentile(ms, 99), 2) if ms else None, "max_ms": round(max(ms), 2) if ms else None}
+            "p99_ms": round(percentile(ms, 99), 2) if ms else None, "max_ms": round(max(ms), 2) if ms else None,
+            "error_samples": recorder.error_samples}
 
 
 async def run_load(gateway: str, token: str, members: list[int], area: int, levels: list[int], requests: int,
