@@ -187,3 +187,24 @@ def test_a_pretrained_name_means_the_snapshot_in_latent_anomaly(capsys, monkeypa
     monkeypatch.setattr(api, "train", no_training)
     code, _, err = run_cli(["latent", "anomaly", "mnist-vae"], capsys)
     assert "--normal" in one_line_error(code, err) and "normal_classes" not in err
+
+
+def test_latent_interpolate_all_classes_keeps_one_class_per_strip(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    snap = save_tiny_diffusion(tmp_path / "three.safetensors", num_classes=3)
+    every = tmp_path / "every.png"
+    code, out, err = run_cli(["latent", "interpolate", str(snap), "--seed-a", "4", "--seed-b", "9", "--steps", "3",
+                              "-o", str(every)], capsys)
+    assert code == 0, err
+    assert "one strip per class 0..2" in out
+    grid = np.asarray(Image.open(every))
+    cell = (28 + 2) * 2  # 28-px images, 2-px padding, written at scale 2
+    assert grid.shape[0] == 3 * cell + 4
+    for k in range(3):
+        one = tmp_path / f"class{k}.png"
+        assert run_cli(["latent", "interpolate", str(snap), "--seed-a", "4", "--seed-b", "9", "--steps", "3",
+                        "--class", str(k), "-o", str(one)], capsys)[0] == 0
+        strip = np.asarray(Image.open(one))
+        assert np.array_equal(grid[k * cell: k * cell + strip.shape[0]], strip)  # row k is the class-k strip
