@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
+import time
 import uuid
 
 from fastapi import FastAPI, Request
@@ -18,6 +20,28 @@ from gymchain.common.errors import install_error_handlers
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 log = logging.getLogger("gymchain.http")
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    """Put the current request id on every log record (``%(request_id)s``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One line per record, with the request id, on stderr (idempotent)."""
+    root = logging.getLogger()
+    if any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RequestIdFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def incoming_request_id(value: str | None) -> str:
@@ -28,15 +52,25 @@ def incoming_request_id(value: str | None) -> str:
 
 
 class RequestIdMiddleware(BaseHTTPMiddleware):
+    """Adopt or create the request id, expose it to logs, echo it, and log one access line per request."""
+
     async def dispatch(self, request: Request, call_next):
         request.state.request_id = incoming_request_id(request.headers.get(REQUEST_ID_HEADER))
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        return response
+        token = current_request_id.set(request.state.request_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+            response.headers[REQUEST_ID_HEADER] = request.state.request_id
+            log.info("%s %s %d %.1f ms", request.method, request.url.path, response.status_code,
+                     (time.perf_counter() - started) * 1000)
+            return response
+        finally:
+            current_request_id.reset(token)
 
 
 def create_app(name: str, description: str, version: str = "0.1.0", with_health: bool = True) -> FastAPI:
     """A service app: Swagger UI served offline at /docs, JSON errors, X-Request-ID, GET /health."""
+    configure_logging()
     app = FastAPIOffline(title=f"gymchain {name}", description=description, version=version)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)

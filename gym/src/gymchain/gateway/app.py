@@ -8,6 +8,7 @@ relays the answer. Services check the token again and authorise; the gateway doe
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ DESCRIPTION = """The single public entry of gymchain. Every service is reachable
 **Authorize** button below), then call the other routes with the bearer token. Requests are rate-limited per user
 (per IP when anonymous; `429` with `Retry-After` when exceeded) and carry an `X-Request-ID` end to end."""
 
+log = logging.getLogger("gymchain.gateway")
 PUBLIC = {("auth", "token"), ("auth", "refresh"), ("auth", "logout")}
 PUBLIC_SUFFIXES = ("health", "openapi.json")
 FORWARDED_REQUEST_HEADERS = ("authorization", "content-type", "accept", "accept-language")
@@ -74,8 +76,9 @@ async def enforce_rate_limit(request: Request, service: str, path: str, user: st
         client, limit = user or f"ip:{client_ip(request)}", settings.rate_limit_per_minute
     try:
         verdict = await ratelimit.hit(request.app.state.redis, settings.redis_prefix, client, limit)
-    except RedisError:
-        return {}  # fail open: a Redis outage must not take the whole API down (logged by the caller's metrics)
+    except RedisError as exc:
+        log.warning("rate limit not applied, Redis unreachable: %s", type(exc).__name__)
+        return {}  # fail open: a Redis outage must not take the whole API down
     headers = {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": str(verdict.remaining)}
     if not verdict.allowed:
         raise TooManyRequests(f"rate limit of {limit} requests per minute exceeded; retry in {verdict.retry_after_s} s",
