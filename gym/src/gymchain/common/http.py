@@ -75,12 +75,38 @@ def create_app(name: str, description: str, version: str = "0.1.0", with_health:
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 
+    document_one_line_errors(app)
     if with_health:
         @app.get("/health", tags=["health"], summary="Liveness and database reachability (no authentication)")
         def health() -> dict:
             return database_health(name)
 
     return app
+
+
+ERROR_SCHEMA = {
+    "title": "Error", "type": "object", "required": ["detail"],
+    "description": "Every 4xx/5xx answer: one line naming the field, value and what was expected.",
+    "properties": {"detail": {"type": "string", "examples": ["body.capacity: Input should be >= 1 (got '0')"]},
+                   "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+}
+
+
+def document_one_line_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say what a 422 really carries (our one-line error, not FastAPI's list)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+            schemas.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi
 
 
 def database_health(name: str) -> dict:
