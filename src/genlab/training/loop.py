@@ -9,7 +9,6 @@ states, NaN detection, and torch.distributed (DDP) when launched with torchrun. 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import logging
 import math
@@ -75,14 +74,6 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return None
 
 
-def generate_kwargs(model: nn.Module, **candidates: Any) -> dict[str, Any]:
-    """The subset of sampling options this family's `generate` accepts (sampler/steps mean nothing to a GAN)."""
-    params = inspect.signature(model.generate).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return candidates
-    return {k: v for k, v in candidates.items() if k in params}
-
-
 class Trainer:
     """Runs (or resumes) the training described by a RunConfig in its run directory."""
 
@@ -124,8 +115,7 @@ class Trainer:
 
     def _make_optimizers(self) -> tuple[dict[str, torch.optim.Optimizer], dict[str, Any]]:
         t = self.cfg.train
-        scales = self.model.group_lr_scale() if hasattr(self.model, "group_lr_scale") else {}
-        betas = self.model.group_betas() if hasattr(self.model, "group_betas") else {}
+        scales, betas = self.model.group_lr_scale(), self.model.group_betas()
         warm = max(1, t.warmup_steps)
         opts, scheds = {}, {}
         for name, params in self.model.param_groups().items():
@@ -261,7 +251,8 @@ class Trainer:
         seeds = [s.seed + i for i in range(s.num_images)]
         k = self.model.num_classes
         labels = torch.arange(s.num_images, device=self.device) % k if k > 0 else None
-        kwargs = generate_kwargs(model, sampler=s.sampler, steps=s.steps, guidance=s.guidance)
+        asked = {"sampler": s.sampler, "steps": s.steps, "guidance": s.guidance}  # the grid uses what the family takes
+        kwargs = {k: v for k, v in asked.items() if k in model.sampling_options}
         was_training = model.training
         model.eval()
         with self._autocast():
@@ -281,7 +272,7 @@ class Trainer:
         up to `images` training images (a fixed, seeded subset) with the sampling weights, before grids and
         snapshots. Returns what the family reports ({} for the others)."""
         model = self.ema.model if self.ema else self.model
-        if not hasattr(model, "fit_density"):
+        if not model.fits_density:
             return {}
         if self._density_batch is None:  # the same seeded subset every time: read it once
             n = min(images, len(self.data))
