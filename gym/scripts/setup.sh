@@ -3,8 +3,8 @@
 #   - Debian packages the platform and its tests need (PostgreSQL/Redis/RabbitMQ servers if absent, Chromium for
 #     the web tests), installed only when a command is missing;
 #   - the virtual environment gym/.venv with `pip install -e gym[dev]`;
-#   - PostgreSQL, Redis and RabbitMQ started if they are not running, then G2's start_infra.sh (Kafka-protocol
-#     broker and topics).
+#   - PostgreSQL, Redis and RabbitMQ started if they are not running, and the Kafka-protocol broker and topics
+#     (both by start_infra.sh).
 # Environment: GYM_VENV (default gym/.venv), GYM_SKIP_APT=1 to never call apt-get.
 set -euo pipefail
 GYM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,27 +39,7 @@ if ! "$VENV/bin/python" -c 'import gymchain, fastapi_offline, pytest' 2>/dev/nul
   touch "$VENV/.gym-installed"
 fi
 
-# 3. Servers (the machine's own start commands), then the broker and topics
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() { for _ in $(seq 1 "$3"); do port_open "$1" && return 0; sleep 1; done; say "$2 not up" >&2; return 1; }
-if ! port_open 5432; then
-  say "starting PostgreSQL"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
-  wait_port 5432 PostgreSQL 30
-fi
-if ! port_open 6379; then
-  say "starting Redis"
-  mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/ci.log
-  wait_port 6379 Redis 15
-fi
-if ! port_open 5672; then
-  say "starting RabbitMQ"
-  rabbitmq-server -detached
-  wait_port 5672 RabbitMQ 90
-fi
-if [ -x "$GYM_DIR/scripts/start_infra.sh" ] || [ -f "$GYM_DIR/scripts/start_infra.sh" ]; then
-  GYM_VENV="$VENV" bash "$GYM_DIR/scripts/start_infra.sh"
-fi
+# 3. Servers: G2's start_infra.sh starts PostgreSQL, Redis and RabbitMQ with the machine's own commands when they
+#    are down, then the Kafka-protocol broker and its topics
+GYM_VENV="$VENV" bash "$GYM_DIR/scripts/start_infra.sh"
 say "ready: $VENV ($("$VENV/bin/python" --version)), PostgreSQL, Redis, RabbitMQ and the Kafka-protocol broker up"

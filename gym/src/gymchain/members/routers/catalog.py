@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from gymchain.common.errors import CONSTRAINT_MESSAGES, Conflict, NotFound
@@ -28,17 +29,24 @@ def add_months(day: date, months: int) -> date:
 UnitId = Annotated[int, Path(ge=1, le=2**62)]
 
 
+def all_rows(db, model, schema: type[BaseModel]) -> list:
+    return [schema.model_validate(row, from_attributes=True) for row in db.scalars(select(model).order_by(model.id))]
+
+
+def add_row(db, row, schema: type[BaseModel]):
+    db.add(row)
+    db.commit()
+    return schema.model_validate(row, from_attributes=True)
+
+
 @router.get("/units", response_model=list[UnitOut], tags=["units"], summary="All units of the chain")
 def list_units(principal: Caller, db: DB) -> list[UnitOut]:
-    return [UnitOut.model_validate(u, from_attributes=True) for u in db.scalars(select(Unit).order_by(Unit.id))]
+    return all_rows(db, Unit, UnitOut)
 
 
 @router.post("/units", response_model=UnitOut, status_code=201, tags=["units"], summary="Open a unit (admin)")
 def create_unit(body: UnitCreate, principal: Admin, db: DB) -> UnitOut:
-    unit = Unit(**body.model_dump())
-    db.add(unit)
-    db.commit()
-    return UnitOut.model_validate(unit, from_attributes=True)
+    return add_row(db, Unit(**body.model_dump()), UnitOut)
 
 
 @router.get("/units/{unit_id}/areas", response_model=list[AreaOut], tags=["units"],
@@ -55,23 +63,17 @@ def create_area(body: AreaCreate, principal: Managers, db: DB) -> AreaOut:
     ensure_unit(principal, body.unit_id)
     if db.get(Unit, body.unit_id) is None:
         raise NotFound(f"unit {body.unit_id} not found")
-    area = Area(**body.model_dump())
-    db.add(area)
-    db.commit()
-    return AreaOut.model_validate(area, from_attributes=True)
+    return add_row(db, Area(**body.model_dump()), AreaOut)
 
 
 @router.get("/plans", response_model=list[PlanOut], tags=["plans"], summary="Membership plans")
 def list_plans(principal: Caller, db: DB) -> list[PlanOut]:
-    return [PlanOut.model_validate(p, from_attributes=True) for p in db.scalars(select(Plan).order_by(Plan.id))]
+    return all_rows(db, Plan, PlanOut)
 
 
 @router.post("/plans", response_model=PlanOut, status_code=201, tags=["plans"], summary="Create a plan (admin)")
 def create_plan(body: PlanCreate, principal: Admin, db: DB) -> PlanOut:
-    plan = Plan(**body.model_dump())
-    db.add(plan)
-    db.commit()
-    return PlanOut.model_validate(plan, from_attributes=True)
+    return add_row(db, Plan(**body.model_dump()), PlanOut)
 
 
 @router.post("/contracts", response_model=ContractOut, status_code=201, tags=["plans"],
@@ -88,9 +90,7 @@ def create_contract(body: ContractCreate, principal: Managers, db: DB) -> Contra
     contract = Contract(member_id=member.id, plan_id=plan.id, unit_id=member.unit_id, starts_on=body.starts_on,
                         ends_on=add_months(body.starts_on, body.months),
                         monthly_price_cents=plan.monthly_price_cents, status="active")
-    db.add(contract)
-    db.commit()
-    return ContractOut.model_validate(contract, from_attributes=True)
+    return add_row(db, contract, ContractOut)
 
 
 @router.get("/members/{member_id}/contracts", response_model=list[ContractOut], tags=["plans"],
