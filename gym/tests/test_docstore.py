@@ -10,7 +10,7 @@ import mongomock
 import pytest
 import sqlalchemy as sa
 
-from data_fixtures import pg_engine, pg_url  # noqa: F401
+from data_fixtures import create_database, database_url, drop_database, pg_engine, pg_url  # noqa: F401
 from gymchain.common.docstore import QueryError, create_documents_table
 from gymchain.common.docstore.mongo import MongoCollection
 from gymchain.common.docstore.postgres import DuplicateKeyError, PgCollection
@@ -25,11 +25,25 @@ PEOPLE = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shared_engine():
+    """One database for the module's JSONB cases (emptied before each): creating one per case costs seconds."""
+    name = create_database()
+    engine = sa.create_engine(database_url(name))
+    create_documents_table(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        drop_database(name)
+
+
 @pytest.fixture(params=["jsonb", "mongomock"])
 def people(request):
     if request.param == "jsonb":
-        engine = request.getfixturevalue("pg_engine")
-        create_documents_table(engine)
+        engine = request.getfixturevalue("shared_engine")
+        with engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE documents"))
         collection = PgCollection(engine, "member_notes")
     else:
         collection = MongoCollection(mongomock.MongoClient(tz_aware=True).db.member_notes)

@@ -20,20 +20,41 @@ from gymchain.sync.scenario import run_scenario
 from gymchain.sync.tokens import unit_token
 
 
-@pytest.fixture
-def databases():
+def migrated_central() -> str:
     from alembic import command
 
     from gymchain.migrations import alembic_config
 
-    names = {"central": create_database("gym_sync_c"), "SP1": create_database("gym_unit_sp1"),
-             "RJ1": create_database("gym_unit_rj1")}
+    name = create_database("gym_sync_c")
+    command.upgrade(alembic_config(database_url(name)), "heads")
+    return name
+
+
+@pytest.fixture
+def central_url():
+    name = migrated_central()
     try:
-        command.upgrade(alembic_config(database_url(names["central"])), "heads")
-        yield {key: database_url(name) for key, name in names.items()}
+        yield database_url(name)
     finally:
-        for name in names.values():
-            drop_database(name)
+        drop_database(name)
+
+
+@pytest.fixture
+def unit_url():
+    name = create_database("gym_unit_sp1")
+    try:
+        yield database_url(name)
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture
+def databases(central_url, unit_url):
+    rj1 = create_database("gym_unit_rj1")
+    try:
+        yield {"central": central_url, "SP1": unit_url, "RJ1": database_url(rj1)}
+    finally:
+        drop_database(rj1)
 
 
 def test_offline_unit_converges_without_loss_or_duplicates(databases):
@@ -63,8 +84,8 @@ def test_offline_unit_converges_without_loss_or_duplicates(databases):
     assert result["unit_status"]["SP1"]["link_error"] is None
 
 
-def test_central_refuses_bad_tokens_and_unknown_units(databases):
-    engine = sa.create_engine(databases["central"])
+def test_central_refuses_bad_tokens_and_unknown_units(central_url):
+    engine = sa.create_engine(central_url)
     try:
         with engine.begin() as conn:
             conn.execute(sa.text("INSERT INTO units (code, name, city) VALUES ('SP1', 'Gym', 'SP')"))
@@ -91,8 +112,8 @@ def test_central_refuses_bad_tokens_and_unknown_units(databases):
         engine.dispose()
 
 
-def test_edge_desk_authenticates_and_validates(databases):
-    engine = sa.create_engine(databases["SP1"])
+def test_edge_desk_authenticates_and_validates(unit_url):
+    engine = sa.create_engine(unit_url)
     try:
         us.init_unit_database(engine)
         desk = TestClient(create_edge_app("SP1", engine))
