@@ -208,3 +208,12 @@ def test_latent_interpolate_all_classes_keeps_one_class_per_strip(tmp_path, caps
                         "--class", str(k), "-o", str(one)], capsys)[0] == 0
         strip = np.asarray(Image.open(one))
         assert np.array_equal(grid[k * cell: k * cell + strip.shape[0]], strip)  # row k is the class-k strip
+
+
+def test_report_takes_any_snapshot_source_not_only_run_directories(tiny, tmp_path, capsys):
+    out = tmp_path / "report.html"
+    code, _, err = run_cli(["report", str(tiny["gan"]), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert out.is_file() and "dcgan" in out.read_text()
+    code, _, err = run_cli(["report", str(tiny["gan"]), "-o", str(tmp_path / "no-dir" / "r.html")], capsys)
+    assert "does not exist" in one_line_error(code, err)

@@ -180,7 +180,7 @@ def _anomaly_source(source: str | None, preset: str | None, classes: list[int] |
         result = api.train(preset, [f"data.classes=[{listed}]", f"run_dir={run_dir}"], progress=True)
         return str(result.run_dir)
     info = api.snapshot_info(source)
-    trained_on = ((info.config or {}).get("data") or {}).get("classes")
+    trained_on = info.data_config.get("classes")
     if not classes and not trained_on:
         raise GenlabError(f"{source} was trained on every class: pass --normal with the classes to treat as normal "
                           "(the others are scored as anomalies), e.g. --normal 0,1,2,3,4,5,6,7,8")
