@@ -193,3 +193,14 @@ def test_events_survive_a_restart_of_the_memory_only_broker(engine):
     finally:
         broker.kill()
         broker.wait()
+
+
+def test_purge_keeps_unsent_and_recent_rows(engine):
+    with Session(engine) as session:
+        for i in range(3):
+            outbox.add_event(session, topic="checkins", key="k", payload={"n": i})
+        session.commit()
+    assert outbox.relay_once(engine, RecordingPublisher(), batch_size=2) == 2
+    assert outbox.purge_sent(engine, dt.timedelta(days=1)) == 0  # sent just now: kept for re-publishing
+    assert outbox.purge_sent(engine, dt.timedelta(0)) == 2
+    assert outbox.pending_count(engine) == 1  # the unsent row is never purged

@@ -22,10 +22,11 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from gymchain.common.outbox import PublishError, relay_once
+from gymchain.common.outbox import PublishError, purge_sent, relay_once
 from gymchain.sync import unit_schema as us
 
 log = logging.getLogger(__name__)
+SENT_RETENTION = dt.timedelta(days=7)  # sent outbox rows kept this long (to re-send by hand if the centre lost them)
 
 
 class LinkDown(RuntimeError):
@@ -164,6 +165,7 @@ class UnitLink:
         with self.engine.begin() as conn:
             us.set_state(conn, "link_ok_at", now)
             us.set_state(conn, "link_error", "")
+        purge_sent(self.engine, SENT_RETENTION)
         return result
 
     def run(self, stop: threading.Event, interval_s: float = 2.0, max_idle_s: float = 15.0,
