@@ -2,8 +2,8 @@
 
 The fuzzing runs on a platform of its own (own database, own Redis prefix, own uvicorn processes), because an
 admin token reaches destructive routes (erasure, class cancellation) that must not touch the shared test world.
-Each operation gets a few generated requests (bounded: the whole file takes about a minute here) with a real admin
-token; every response must be free of server errors and, for documented status codes, match its schema.
+Each operation gets a few generated requests (bounded: the whole file takes about 1.5 minutes here) with a real
+admin token (plus a member's token for the services with member-only routes); every response must be free of server errors and, for documented status codes, match its schema.
 Failures are collected per operation and reported together, with a reproducer (method, path, status, body).
 """
 
@@ -45,6 +45,25 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 assert ADMIN_DSN  # the fuzz database lives on the same server as the test database
 
 
+QUEUE_SUFFIX = f".fz{RUN_ID}"
+
+
+def delete_fuzz_queues() -> None:
+    """The jobs the fuzzing enqueued (reports, retraining, video analysis) sit in queues of their own: drop them."""
+    import pika
+
+    from gymchain.common.messaging import rabbit
+    from gymchain.common.settings import get_settings
+
+    connection = pika.BlockingConnection(pika.URLParameters(get_settings().rabbit_url))
+    try:
+        channel = connection.channel()
+        for kind in rabbit.JOB_KINDS:
+            rabbit.delete_queues(channel, kind, suffix=QUEUE_SUFFIX)
+    finally:
+        connection.close()
+
+
 def seed(url: str) -> None:
     """A unit with areas, a plan, a member with a contract and a class, and an admin login."""
     from datetime import UTC, date, datetime, timedelta
@@ -72,6 +91,8 @@ def seed(url: str) -> None:
         s.add(ClassSession(unit_id=unit.id, area_id=area.id, title="Fuzz class", starts_at=start,
                            ends_at=start + timedelta(hours=1), capacity=5))
         service.create_user(s, UserCreate(email="fuzz.admin@gymchain.example.com", password=PASSWORD, role="admin"))
+        service.create_user(s, UserCreate(email="fuzz.member@example.com", password=PASSWORD, role="member",
+                                          unit_id=unit.id, member_id=member.id))
     engine.dispose()
 
 
@@ -90,14 +111,16 @@ def fuzz_platform(tmp_path_factory):
         ports = {n: free_port() for n in (*SERVICES, "gateway")}
         urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
         env = os.environ | {"GYM_DATABASE_URL": url, "GYM_REDIS_PREFIX": f"gymfuzz:{RUN_ID}:",
+                            "GYM_RABBIT_QUEUE_SUFFIX": QUEUE_SUFFIX, "GYM_KAFKA_TOPIC_SUFFIX": f".fz{RUN_ID}",
                             "GYM_RATE_LIMIT_PER_MINUTE": "1000000", "GYM_LOGIN_RATE_LIMIT_PER_MINUTE": "100000",
                             "PYTHONPATH": str(SRC)} | {f"GYM_{n.upper()}_URL": urls[n] for n in SERVICES}
         for n in (*SERVICES, "gateway"):
             procs.append(start_uvicorn(f"gymchain.{n}.app", ports[n], env, log_dir))
         for n, proc in zip((*SERVICES, "gateway"), procs, strict=True):
             wait_healthy(urls[n], proc)
-        token = login(urls["gateway"], "fuzz.admin@gymchain.example.com")["access_token"]
-        yield {"urls": urls, "token": token, "log_dir": log_dir}
+        tokens = {"admin": login(urls["gateway"], "fuzz.admin@gymchain.example.com")["access_token"],
+                  "member": login(urls["gateway"], "fuzz.member@example.com")["access_token"]}
+        yield {"urls": urls, "tokens": tokens, "log_dir": log_dir}
     finally:
         for proc in procs:
             proc.terminate()
@@ -106,6 +129,7 @@ def fuzz_platform(tmp_path_factory):
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        delete_fuzz_queues()
         drop_database(name)
 
 
@@ -153,11 +177,17 @@ def summary(name: str, report: dict) -> str:
     return "\n".join(lines + [f"  FAIL {f}" for f in report["failures"]])
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_service_spec_has_no_server_errors_and_conforms(fuzz_platform, service):
+# admin may call every route; the member-only routes (assistant conversations, /members/me, own bookings) get a
+# member's token too, so they are fuzzed past the role check
+RUNS = [(name, "admin") for name in SERVICES] + [(n, "member") for n in ("members", "assistant") if n in SERVICES]
+
+
+@pytest.mark.parametrize(("service", "role"), RUNS)
+def test_service_spec_has_no_server_errors_and_conforms(fuzz_platform, service, role):
     base = fuzz_platform["urls"][service]
-    report = fuzz(f"{base}/openapi.json", base, fuzz_platform["token"], SERVICE_EXAMPLES)
-    print(summary(service, report))
+    examples = SERVICE_EXAMPLES if role == "admin" else GATEWAY_EXAMPLES
+    report = fuzz(f"{base}/openapi.json", base, fuzz_platform["tokens"][role], examples)
+    print(summary(f"{service} as {role}", report))
     assert report["operations"] >= 1
     assert report["requests"] >= report["operations"]
     assert report["failures"] == [], summary(service, report)
@@ -168,7 +198,7 @@ def test_gateway_spec_has_no_server_errors_and_conforms(fuzz_platform):
     spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
     paths = list(spec["paths"])
     assert any(p.startswith("/api/members/") for p in paths) and any(p.startswith("/api/auth/") for p in paths)
-    report = fuzz(f"{base}/openapi.json", base, fuzz_platform["token"], GATEWAY_EXAMPLES)
+    report = fuzz(f"{base}/openapi.json", base, fuzz_platform["tokens"]["admin"], GATEWAY_EXAMPLES)
     print(summary("gateway", report))
     assert report["failures"] == [], summary("gateway", report)
 
