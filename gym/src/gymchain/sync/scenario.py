@@ -15,13 +15,13 @@ import datetime as dt
 import socket
 import threading
 import time
-import uuid
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 
-from gymchain.common.outbox import add_event, outbox_events, requeue_sent
+from gymchain.common.outbox import add_event, pending_count, requeue_sent
 from gymchain.common.security.tokens import Principal, issue_access_token
 from gymchain.sync import unit_schema as us
 from gymchain.sync.central import create_central_app
@@ -141,86 +141,108 @@ def sync_until_quiet(link: UnitLink, rounds: int = 10) -> dict:
     return totals
 
 
+@dataclass
+class World:
+    """Everything the scenario's phases share."""
+
+    central: sa.engine.Engine
+    units: dict[str, sa.engine.Engine]
+    ids: dict
+    proxy: LinkProxy | None = None
+    links: dict[str, UnitLink] = field(default_factory=dict)
+    desks: dict[str, TestClient] = field(default_factory=dict)
+    booking_uids: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _connect_units(world: World, base_url: str) -> None:
+    """SP1 reaches the centre through a cuttable proxy, RJ1 directly; both bootstrap their reference data."""
+    world.proxy = LinkProxy(int(base_url.rsplit(":", 1)[1]))
+    world.links = {"SP1": UnitLink("SP1", world.units["SP1"], f"http://127.0.0.1:{world.proxy.port}",
+                                   unit_token("SP1")),
+                   "RJ1": UnitLink("RJ1", world.units["RJ1"], base_url, unit_token("RJ1"))}
+    for code, engine in world.units.items():
+        us.init_unit_database(engine)
+        sync_until_quiet(world.links[code])  # roster, areas, classes
+    world.desks = {code: desk_client(code, engine, world.ids["units"][code]) for code, engine in world.units.items()}
+
+
+def _write_while_cut(world: World, offline_checkins: int, online_checkins: int) -> dict:
+    """SP1 offline, the centre and RJ1 online: everyone writes. Returns what was written and the link results."""
+    ids, desks = world.ids, world.desks
+    sp1, rj1 = ids["members"]["SP1"], ids["members"]["RJ1"]
+    spin, yoga = ids["classes"]["SP1"]["spin"], ids["classes"]["SP1"]["yoga"]
+    world.proxy.cut()  # TCP connections refused and reset
+    for member in sp1[:offline_checkins]:
+        _post(desks["SP1"], "/checkins", {"member_id": member, "area_id": ids["areas"]["SP1"]["floor"]})
+    booked = [_post(desks["SP1"], "/bookings", {"member_id": m, "class_id": spin}) for m in sp1[:2]]  # sees 0/3
+    booked += [_post(desks["SP1"], "/bookings", {"member_id": m, "class_id": yoga}) for m in sp1[2:5]]
+    world.booking_uids["SP1"] = [b["booking_uid"] for b in booked]
+    link: dict = {}
+    try:
+        world.links["SP1"].sync_once()
+        link["sync_while_cut"] = "succeeded"
+    except LinkDown as exc:
+        link["sync_while_cut"] = f"failed: {str(exc)[:80]}"
+    for member in sp1[18:20]:  # meanwhile the app fills 2 of the 3 spin seats centrally
+        central_app_booking(world.central, spin, member)
+    central_turnstile_checkin(world.central, sp1[0], ids["units"]["SP1"], ids["areas"]["SP1"]["floor"],
+                              dt.datetime.now(dt.UTC))  # sp1[0] also checked in at the offline desk, earlier
+    for member in rj1[:online_checkins]:
+        _post(desks["RJ1"], "/checkins", {"member_id": member, "area_id": ids["areas"]["RJ1"]["floor"]})
+    world.booking_uids["RJ1"] = [_post(desks["RJ1"], "/bookings", {
+        "member_id": rj1[0], "class_id": ids["classes"]["RJ1"]["spin"]})["booking_uid"]]
+    link["RJ1_while_SP1_cut"] = sync_until_quiet(world.links["RJ1"])
+    written = {"SP1_offline": {"checkins": offline_checkins, "bookings": len(booked)},
+               "RJ1_online": {"checkins": online_checkins, "bookings": 1},
+               "central_while_cut": {"bookings": 2, "checkins": 1}}
+    return {"written": written, "link": link}
+
+
+def _restore_and_redeliver(world: World) -> dict:
+    """Bring SP1 back, then deliver its whole outbox a second time (as after a lost acknowledgement)."""
+    world.proxy.restore()
+    result: dict = {"SP1_after_restore": sync_until_quiet(world.links["SP1"])}
+    result["outbox_pending_after_restore"] = pending_count(world.units["SP1"])
+    result["redelivered"] = requeue_sent(world.units["SP1"])
+    result["SP1_redelivery"] = sync_until_quiet(world.links["SP1"])
+    return result
+
+
+def _desk_view(world: World) -> dict:
+    def states(code: str) -> list[str]:
+        return sorted(world.desks[code].get(f"/bookings/{uid}").json()["status"] for uid in world.booking_uids[code])
+
+    notes = world.desks["SP1"].get("/notifications").json()
+    return {"sp1_booking_states": states("SP1"), "rj1_booking_state": states("RJ1")[0],
+            "conflicts_compensated": sum(n["kind"] == "booking.rejected" for n in notes),
+            "unit_status": {code: unit_status(code, engine).model_dump() for code, engine in world.units.items()}}
+
+
 def run_scenario(central_url: str, unit_urls: dict[str, str], *, offline_checkins: int = 15,
                  online_checkins: int = 10) -> dict:
     """Run the scenario on empty databases (central migrated to heads); returns counts and checks."""
     central = sa.create_engine(central_url)
-    units = {code: sa.create_engine(url) for code, url in unit_urls.items()}
-    ids = seed_central(central)
-    sp1_members, rj1_members = ids["members"]["SP1"], ids["members"]["RJ1"]
-    spin = ids["classes"]["SP1"]["spin"]
-    counts: dict = {"written": {}, "link": {}}
-    with serve(create_central_app(central), free_port()) as base_url:
-        port = int(base_url.rsplit(":", 1)[1])
-        proxy = LinkProxy(port)
-        links = {"SP1": UnitLink("SP1", units["SP1"], f"http://127.0.0.1:{proxy.port}", unit_token("SP1")),
-                 "RJ1": UnitLink("RJ1", units["RJ1"], base_url, unit_token("RJ1"))}
-        for code, engine in units.items():
-            us.init_unit_database(engine)
-            sync_until_quiet(links[code])  # bootstrap: roster, areas, classes
-        desks = {code: desk_client(code, units[code], ids["units"][code]) for code in units}
-
-        proxy.cut()  # SP1 goes offline (TCP connections refused and reset)
-        sp1_area, rj1_area = ids["areas"]["SP1"]["floor"], ids["areas"]["RJ1"]["floor"]
-        for member in sp1_members[:offline_checkins]:
-            _post(desks["SP1"], "/checkins", {"member_id": member, "area_id": sp1_area})
-        sp1_bookings = [_post(desks["SP1"], "/bookings", {"member_id": m, "class_id": spin})
-                        for m in sp1_members[:2]]  # the unit still sees 0/3 booked: both accepted as pending
-        sp1_bookings += [_post(desks["SP1"], "/bookings", {"member_id": m, "class_id": ids["classes"]["SP1"]["yoga"]})
-                         for m in sp1_members[2:5]]
-        try:
-            links["SP1"].sync_once()
-            counts["link"]["sync_while_cut"] = "succeeded"
-        except LinkDown as exc:
-            counts["link"]["sync_while_cut"] = f"failed: {str(exc)[:80]}"
-        for member in sp1_members[18:20]:  # meanwhile the app fills 2 of the 3 spin seats centrally
-            central_app_booking(central, spin, member)
-        late_member = sp1_members[0]  # checked in at the desk offline, then at a turnstile the centre sees
-        central_turnstile_checkin(central, late_member, ids["units"]["SP1"], sp1_area, dt.datetime.now(dt.UTC))
-        for member in rj1_members[:online_checkins]:  # RJ1 is online the whole time
-            _post(desks["RJ1"], "/checkins", {"member_id": member, "area_id": rj1_area})
-        rj1_booking = _post(desks["RJ1"], "/bookings", {"member_id": rj1_members[0],
-                                                        "class_id": ids["classes"]["RJ1"]["spin"]})
-        counts["link"]["RJ1_while_SP1_cut"] = sync_until_quiet(links["RJ1"])
-        counts["written"] = {"SP1_offline": {"checkins": offline_checkins, "bookings": len(sp1_bookings)},
-                             "RJ1_online": {"checkins": online_checkins, "bookings": 1},
-                             "central_while_cut": {"bookings": 2, "checkins": 1}}
-
-        proxy.restore()
-        counts["link"]["SP1_after_restore"] = sync_until_quiet(links["SP1"])
-        with units["SP1"].begin() as conn:
-            pending_after = conn.execute(sa.select(sa.func.count()).where(outbox_events.c.sent_at.is_(None))
-                                         ).scalar_one()
-        resent = requeue_sent(units["SP1"])  # the same events once more, as after a lost acknowledgement
-        counts["link"]["SP1_redelivery"] = sync_until_quiet(links["SP1"])
-        statuses = {code: unit_status(code, engine).model_dump() for code, engine in units.items()}
-        sp1_notifications = desks["SP1"].get("/notifications").json()
-        booking_states = {b["booking_uid"]: desks["SP1"].get(f"/bookings/{b['booking_uid']}").json()["status"]
-                          for b in sp1_bookings}
-        rj1_state = desks["RJ1"].get(f"/bookings/{rj1_booking['booking_uid']}").json()["status"]
-        for link in links.values():
-            link.close()
-        proxy.close()
-    checks = _convergence(central, units, ids, late_member)
-    for engine in [central, *units.values()]:
-        engine.dispose()
-    unit_events = sum(w["checkins"] + w["bookings"] for k, w in counts["written"].items() if k != "central_while_cut")
-    return {
-        **counts,
-        "unit_events_written": unit_events,
-        "delivered_once": checks["processed_events"],
-        "lost": unit_events - checks["processed_events"],
-        "applied": checks["applied"],
-        "rejected_centrally": checks["rejected"],
-        "redelivered": resent,
-        "duplicates_dropped": counts["link"]["SP1_redelivery"].get("duplicates", 0),
-        "outbox_pending_after_restore": pending_after,
-        "conflicts_compensated": sum(n["kind"] == "booking.rejected" for n in sp1_notifications),
-        "sp1_booking_states": sorted(booking_states.values()),
-        "rj1_booking_state": rj1_state,
-        "unit_status": statuses,
-        "checks": checks,
-    }
+    world = World(central, {code: sa.create_engine(url) for code, url in unit_urls.items()}, seed_central(central))
+    try:
+        with serve(create_central_app(central), free_port()) as base_url:
+            _connect_units(world, base_url)
+            during = _write_while_cut(world, offline_checkins, online_checkins)
+            after = _restore_and_redeliver(world)
+            view = _desk_view(world)
+            for link in world.links.values():
+                link.close()
+            world.proxy.close()
+        checks = _convergence(central, world.units, world.ids, world.ids["members"]["SP1"][0])
+    finally:
+        for engine in [central, *world.units.values()]:
+            engine.dispose()
+    unit_events = sum(w["checkins"] + w["bookings"] for k, w in during["written"].items() if k != "central_while_cut")
+    link = {**during["link"], "SP1_after_restore": after["SP1_after_restore"], "SP1_redelivery": after["SP1_redelivery"]}
+    return {"written": during["written"], "link": link, "unit_events_written": unit_events,
+            "delivered_once": checks["processed_events"], "lost": unit_events - checks["processed_events"],
+            "applied": checks["applied"], "rejected_centrally": checks["rejected"],
+            "redelivered": after["redelivered"], "duplicates_dropped": after["SP1_redelivery"].get("duplicates", 0),
+            "outbox_pending_after_restore": after["outbox_pending_after_restore"], **view, "checks": checks}
 
 
 def _convergence(central: sa.engine.Engine, units: dict, ids: dict, late_member: int) -> dict:
@@ -265,6 +287,3 @@ def _convergence(central: sa.engine.Engine, units: dict, ids: dict, late_member:
         }
     return checks
 
-
-def new_database_name(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
