@@ -340,6 +340,19 @@ def test_reload_rotates_the_refresh_token_and_keeps_the_session(browser, platfor
     visible(browser, "#email")
 
 
+def test_admin_picks_the_unit_in_the_console(browser, platform, world):
+    open_app(browser, platform, DESKTOP, lang="en")
+    log_in(browser, "admin@gymchain.example.com")
+    unit = Select(visible(browser, "#unit"))
+    unit.select_by_value(str(world.units[1]))
+    text_in(browser, "tbody", "Carla Dias")  # the only member of unit 2
+    assert "Ana Souza" not in browser.find_element(By.TAG_NAME, "tbody").text
+    browser.find_element(By.CSS_SELECTOR, 'a[href="#/console/occupancy"]').click()
+    visible(browser, "#occupancy-live .card")
+    shown = {int(c.get_attribute("data-area-id")) for c in browser.find_elements(By.CSS_SELECTOR, "#occupancy-live .card")}
+    assert shown == set(world.areas[world.units[1]])
+
+
 def test_member_cannot_open_the_console(browser, platform, scene):
     open_app(browser, platform, PHONE)
     log_in(browser, scene["daniela"]["email"])
