@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab import evaluation
-from genlab.api import find_snapshot
+from genlab.api import family_capabilities, find_snapshot
 from genlab.checkpoints.snapshot import read_header
 from genlab.errors import GenlabError
 from genlab.utils.io import atomic_write_text, write_json
@@ -82,7 +82,9 @@ def run_settings(run: Path) -> dict[str, Any]:
 
 def main_row(run: Path, args: argparse.Namespace, facts: dict[str, Any]) -> dict[str, Any]:
     """One results-table row: every metric beside its floor, counts and settings."""
-    result = evaluation.evaluate(run, args.n, sampler=args.sampler, steps=args.steps, guidance=facts["guidance"],
+    takes = family_capabilities(facts["family"]).sampling_options  # a GAN takes no sampler options (refused)
+    asked = {"sampler": args.sampler, "steps": args.steps, "guidance": facts["guidance"]}
+    result = evaluation.evaluate(run, args.n, **{k: v for k, v in asked.items() if k in takes},
                                  seed=args.seed, data_dir=args.data_dir, max_train=args.max_train,
                                  batch_size=args.batch_size)
     m, floor = result["metrics"], result["metrics"]["floor"]
