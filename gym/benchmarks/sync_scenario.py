@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ def main() -> None:
         value = getattr(args, name)
         if not 1 <= value <= MEMBERS_PER_UNIT:
             parser.error(f"--{name.replace('_', '-')} {value}: expected 1 to {MEMBERS_PER_UNIT} (one per member)")
+    logging.disable(logging.INFO)  # the services log every request; this script prints only its JSON
     names = {"central": create_database("gym_bench_c"), "SP1": create_database("gym_bench_sp1"),
              "RJ1": create_database("gym_bench_rj1")}
     try:
