@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("genlab.metrics", "genlab.latent", "genlab.checkpoints", "genlab.config"),  # config: RunConfig.model is a family Config
     ("genlab.training",),
     ("genlab.inference",),
-    ("genlab.training_api", "genlab.audio.sampling", "genlab.diffusion_tools", "genlab.latent_api",
+    ("genlab.training_api", "genlab.export", "genlab.audio.sampling", "genlab.diffusion_tools", "genlab.latent_api",
      "genlab.evaluation", "genlab.audio.evaluation",
      "genlab.facies.evaluation", "genlab.facies.conditioning"),
     ("genlab.report", "genlab.pretrained_api", "genlab.audio.api", "genlab.facies", "genlab.facies.api",
@@ -43,7 +43,8 @@ FACE_MAY_IMPORT = ("genlab.api", "genlab.errors", *FACES)
 
 
 def _matches(module: str, prefix: str) -> bool:
-    return module == prefix or module.startswith(prefix + ".")
+    """`module` is `prefix` or inside it; the package root matches only itself, so a new module must be placed."""
+    return module == prefix or (prefix != PACKAGE and module.startswith(prefix + "."))
 
 
 def layer_of(module: str) -> int:
@@ -54,7 +55,7 @@ def layer_of(module: str) -> int:
             if _matches(module, p) and len(p) > best_len:
                 best, best_len = i, len(p)
     if best < 0:
-        raise ValueError(f"{module} is in no layer of scripts/import_graph.py")
+        raise ValueError(f"{module} is in no layer: add it to LAYERS in scripts/import_graph.py")
     return best
 
 
