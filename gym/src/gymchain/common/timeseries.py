@@ -145,8 +145,8 @@ def drop_partitions_before(conn: sa.Connection, table: str, cutoff: dt.datetime)
     if cutoff.tzinfo is None:
         raise ValueError(f"retention cutoff {cutoff.isoformat()}: expected a timezone-aware datetime")
     if detect_timescaledb(conn).installed:
-        conn.execute(sa.text(f"SELECT drop_chunks('{table}', older_than => :cutoff)"), {"cutoff": cutoff})
-        return []
+        return list(conn.execute(sa.text(f"SELECT drop_chunks('{table}', older_than => :cutoff)"),
+                                 {"cutoff": cutoff}).scalars())
     dropped = []
     for name in list_partitions(conn, table):
         match = re.fullmatch(rf"{table}_y(\d{{4}})m(\d{{2}})", name)
