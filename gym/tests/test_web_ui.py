@@ -344,9 +344,13 @@ def test_admin_picks_the_unit_in_the_console(browser, platform, world):
     open_app(browser, platform, DESKTOP, lang="en")
     log_in(browser, "admin@gymchain.example.com")
     unit = Select(visible(browser, "#unit"))
+    assert unit.first_selected_option.get_attribute("value") == str(world.units[0])
+    text_in(browser, "tbody", "Ana Souza")
+    assert "Carla Dias" not in browser.find_element(By.TAG_NAME, "tbody").text  # one unit at a time
+    unit = Select(browser.find_element(By.ID, "unit"))
     unit.select_by_value(str(world.units[1]))
-    text_in(browser, "tbody", "Carla Dias")  # the only member of unit 2
-    assert "Ana Souza" not in browser.find_element(By.TAG_NAME, "tbody").text
+    wait(browser, lambda d: "Ana Souza" not in d.find_element(By.TAG_NAME, "main").text)
+    text_in(browser, "tbody", "Carla Dias")  # a member of unit 2; Ana is in unit 1
     browser.find_element(By.CSS_SELECTOR, 'a[href="#/console/occupancy"]').click()
     visible(browser, "#occupancy-live .card")
     shown = {int(c.get_attribute("data-area-id")) for c in browser.find_elements(By.CSS_SELECTOR, "#occupancy-live .card")}

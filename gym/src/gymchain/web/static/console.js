@@ -54,6 +54,7 @@ function memberTable(list) {
 }
 
 async function memberList(ctx) {
+  const picker = await unitPicker(ctx);  // first: it settles an admin's unit
   const unit = unitOf(ctx.user);
   const list = await api("GET", "members/members", { query: { unit_id: isAdmin(ctx.user) ? unit : undefined,
     limit: PAGE_SIZE + 1, offset: search.page * PAGE_SIZE, ...memberQuery(search.query) } });
@@ -81,7 +82,7 @@ async function memberList(ctx) {
     h("span", { id: "page-number" }, t("common.page", { n: search.page + 1 })),
     h("button", { type: "button", class: "button secondary", id: "next-page", disabled: !more,
       onclick: () => { search.page += 1; ctx.refresh(); } }, `${t("common.next")} ›`));
-  return [h("h1", {}, t("members.title")), await unitPicker(ctx), form,
+  return [h("h1", {}, t("members.title")), picker, form,
     list.length ? memberTable(list.slice(0, PAGE_SIZE)) : h("p", { class: "empty" }, t("members.empty")), pager];
 }
 
