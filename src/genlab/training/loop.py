@@ -12,6 +12,8 @@ import contextlib
 import json
 import logging
 import math
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from genlab.checkpoints.snapshot import save_snapshot
 from genlab.checkpoints.state import load_state, rng_state, save_state, set_rng_state, state_paths
 from genlab.config.core import RunConfig
 from genlab.errors import GenlabError, TrainingDiverged
+from genlab.report.model_card import write_model_card
 from genlab.training.batches import BatchOrder
 from genlab.training.device import pick_device, resolve_precision
 from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed
@@ -265,7 +268,9 @@ class Trainer:
         model = self.ema.model if self.ema else self.model
         extra = {"step": self.step, "images_seen": self.images_seen, "train_seconds": round(self.train_seconds, 1),
                  "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
-        return save_snapshot(path, model, self.codec.state(), weights="ema" if self.ema else "raw", extra=extra)
+        save_snapshot(path, model, self.codec.state(), weights="ema" if self.ema else "raw", extra=extra)
+        write_model_card(path, command=shlex.join(sys.argv))  # README-style card beside it: <stem>.md
+        return path
 
     def fit_density(self, images: int = 5000) -> dict[str, float]:
         """Families that sample from a density fitted to their codes (autoencoders: ``fit_density``) refit it on
