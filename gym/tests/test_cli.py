@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-COMMANDS = ("up", "down", "status", "migrate", "seed")
+COMMANDS = ("up", "down", "status", "migrate", "seed", "keygen")
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -32,6 +32,15 @@ def test_unreachable_database_is_one_line(tmp_path):
     answer = run("migrate", env={"GYM_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"})
     assert answer.returncode == 1 and answer.stderr.startswith("gymchain migrate: OperationalError")
     assert len(answer.stderr.strip().splitlines()) == 1
+
+
+def test_keygen_gives_secrets_production_accepts():
+    from gymchain.common.settings import Settings, check_production
+
+    lines = dict(line.split("=", 1) for line in run("keygen").stdout.split())
+    check_production(Settings(env=lines["GYM_ENV"], jwt_secret=lines["GYM_JWT_SECRET"], pii_key=lines["GYM_PII_KEY"],
+                              blind_index_key=lines["GYM_BLIND_INDEX_KEY"], sync_secret=lines["GYM_SYNC_SECRET"]))
+    assert lines["GYM_PII_KEY"] != run("keygen").stdout.split()[2].split("=", 1)[1]
 
 
 def test_unknown_command_is_usage_error():

@@ -5,6 +5,7 @@
   gymchain up                          start every service, the gateway and the sync processes in the background
   gymchain down                        stop what ``up`` started
   gymchain status                      processes, and the gateway's view of every service
+  gymchain keygen                      fresh secrets for GYM_ENV=production
 
 Processes write ``gym/.run/<name>.pid`` and ``gym/.run/<name>.log``. Settings come from ``GYM_*`` variables.
 """
@@ -198,6 +199,20 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return seed_main(["--seed", str(args.seed)] + (["--if-empty"] if args.if_empty else []))
 
 
+def cmd_keygen(_args: argparse.Namespace) -> int:
+    """Fresh secrets for a production environment file (GYM_ENV=production refuses the development ones)."""
+    import secrets
+
+    from gymchain.common.security.pii import new_key
+
+    print("GYM_ENV=production")
+    print(f"GYM_JWT_SECRET={secrets.token_urlsafe(48)}")
+    print(f"GYM_PII_KEY={new_key()}")
+    print(f"GYM_BLIND_INDEX_KEY={secrets.token_urlsafe(48)}")
+    print(f"GYM_SYNC_SECRET={secrets.token_urlsafe(48)}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="gymchain", description="Run the gymchain platform locally.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -213,6 +228,8 @@ def parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     seed.add_argument("--if-empty", action="store_true", help="skip quietly when the database has data")
     seed.set_defaults(func=cmd_seed)
+    sub.add_parser("keygen", help="print fresh production secrets (GYM_JWT_SECRET, GYM_PII_KEY, ...)").set_defaults(
+        func=cmd_keygen)
     return root
 
 

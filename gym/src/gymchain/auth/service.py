@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gymchain.common.errors import CONSTRAINT_MESSAGES, Forbidden, NotFound, Unauthorized
 from gymchain.common.security import pii
-from gymchain.common.security.passwords import hash_password, verify_password
+from gymchain.common.security.passwords import hash_password, needs_rehash, verify_password
 from gymchain.common.security.rbac import ADMIN, MANAGER, MEMBER, TRAINER
 from gymchain.common.security.tokens import Principal, hash_refresh_token, issue_access_token, new_refresh_token
 from gymchain.common.settings import get_settings
@@ -49,6 +49,8 @@ def login(session: Session, email: str, password: str) -> TokenPair:
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         raise Unauthorized("wrong e-mail or password")
+    if needs_rehash(user.password_hash):  # the hashing parameters were raised since this hash was made
+        user.password_hash = hash_password(password)
     pair = issue_pair(session, user)
     session.commit()
     return pair

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 from sqlalchemy.orm import Session
 
 from gymchain.common.db import get_session
@@ -46,14 +46,6 @@ def member_for(principal: Principal, db: Session, member_id: int,
     return member
 
 
-def visible_member(member_id: MemberId, principal: Caller, db: DB) -> Member:
-    return member_for(principal, db, member_id)
-
-
 def managed_member(member_id: MemberId, principal: Caller, db: DB) -> Member:
     """Managers and admins (and the member themself) only: changes, export."""
     return member_for(principal, db, member_id, staff_roles=(MANAGER, ADMIN))
-
-
-def request_of(request: Request) -> str:
-    return request_id(request)
