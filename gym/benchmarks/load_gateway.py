@@ -318,7 +318,7 @@ def count_events(database_url: str, topic: str, checkin_ids: set[int], out_ids: 
 # ---------------------------------------------------------------- main
 
 def pick_members(gateway: str, token: str, wanted: int) -> tuple[list[int], int]:
-    """Members of the manager's unit without an open check-in, and the unit's largest area."""
+    """Members of the manager's unit with an active contract and no open check-in, and the unit's largest area."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway, headers=headers, timeout=30) as client:
         me = client.get("/api/auth/me").json()
@@ -328,6 +328,7 @@ def pick_members(gateway: str, token: str, wanted: int) -> tuple[list[int], int]
         area = max(areas, key=lambda a: a["capacity"])["id"]
         chosen: list[int] = []
         offset = 0
+        today = date.today().isoformat()
         while len(chosen) < wanted and offset < 5000:
             page = client.get("/api/members/members", params={"limit": 200, "offset": offset}).json()
             if not page:
@@ -336,7 +337,10 @@ def pick_members(gateway: str, token: str, wanted: int) -> tuple[list[int], int]
                 if member["status"] != "active" or len(chosen) >= wanted:
                     continue
                 last = client.get(f"/api/members/members/{member['id']}/visits", params={"limit": 1}).json()
-                if not last or last[0]["checked_out_at"] is not None:
+                if last and last[0]["checked_out_at"] is None:
+                    continue  # already in the gym: a second open check-in would be refused
+                contracts = client.get(f"/api/members/members/{member['id']}/contracts").json()
+                if any(c["status"] == "active" and c["starts_on"] <= today <= c["ends_on"] for c in contracts):
                     chosen.append(member["id"])
             offset += 200
     return chosen, area
