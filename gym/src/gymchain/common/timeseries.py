@@ -165,7 +165,7 @@ def _check_ts(ts: object, where: str) -> dt.datetime:
     return ts
 
 
-def _check_sensor_row(index: int, row) -> tuple:
+def check_reading(index: int, row) -> tuple:
     ts, unit_id, sensor_id, metric, value = row
     where = f"reading {index}"
     _check_ts(ts, where)
@@ -212,7 +212,7 @@ def _copy_rows(conn: sa.Connection, table: str, rows: list[tuple]) -> int:
 def write_readings(conn: sa.Connection, rows: Iterable) -> int:
     """COPY sensor readings, each ``(ts, unit_id, sensor_id, metric, value)`` or a dict with those keys, in the
     caller's transaction; every row is checked first (ValueError naming the row and field)."""
-    checked = [_check_sensor_row(i, _as_tuple(row, COLUMNS["sensor_readings"])) for i, row in enumerate(rows)]
+    checked = [check_reading(i, _as_tuple(row, COLUMNS["sensor_readings"])) for i, row in enumerate(rows)]
     return _copy_rows(conn, "sensor_readings", checked)
 
 
