@@ -40,7 +40,7 @@ class Proc:
 
 def uvicorn(module: str, port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning"]
+            "--log-level", "warning", "--timeout-keep-alive", "30"]
 
 
 def unit_codes() -> list[str]:
@@ -64,6 +64,7 @@ def processes() -> list[Proc]:
         procs.append(Proc(f"edge-{code}", [sys.executable, "-m", "gymchain.sync.edge", "--unit", code, "--port",
                                            str(port)], f"http://127.0.0.1:{port}/health"))
     procs.append(Proc("outbox-relay", [sys.executable, "-m", "gymchain.common.messaging.relay"], None))
+    procs.append(Proc("sensor-ingest", [sys.executable, "-m", "gymchain.common.messaging.sensor_ingest"], None))
     return procs
 
 

@@ -42,8 +42,11 @@ SPEC_TTL_S = 60
 @asynccontextmanager
 async def lifespan(app):
     settings = get_settings()
+    # pooled connections expire (2 s) well before the services' keep-alive timeout (5 s by default), so the
+    # gateway never reuses a connection the service is closing at that moment (RemoteProtocolError -> 503)
     app.state.http = httpx.AsyncClient(timeout=settings.upstream_timeout_s,
-                                       limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+                                       limits=httpx.Limits(max_connections=200, max_keepalive_connections=50,
+                                                           keepalive_expiry=2.0))
     app.state.redis = Redis.from_url(settings.redis_url)
     app.state.spec = (0.0, None)
     yield
