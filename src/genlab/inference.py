@@ -284,7 +284,7 @@ def _check_tensor_shapes(expected: dict[str, tuple[int, ...]], stored: dict[str,
                               f"model needs {tuple(shape)}")
     unexpected = sorted(set(stored) - set(expected))
     if unexpected:
-        raise GenlabError(f"{where}: tensor '{unexpected[0]}' in the file is not part of the header's model "
+        raise GenlabError(f"{where}: tensor {unexpected[0]!r:.80} in the file is not part of the header's model "
                           f"({len(unexpected)} unexpected)")
 
 
