@@ -148,6 +148,23 @@ def card(driver, class_id: int):
     return visible(driver, f'.class-card[data-class-id="{class_id}"]')
 
 
+UNNAMED_CONTROLS = """
+    const problems = [];
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) problems.push(el.outerHTML.slice(0, 90));
+    }
+    for (const el of document.querySelectorAll('button, a[href], summary')) {
+      if (!el.textContent.trim() && !el.getAttribute('aria-label')) problems.push(el.outerHTML.slice(0, 90));
+    }
+    if (!document.querySelector('main h1')) problems.push('no h1 in main');
+    return problems;"""
+
+
+def assert_accessible_names(driver) -> None:
+    """Every field has a label, every button/link a name, and the page a heading."""
+    assert driver.execute_script(UNNAMED_CONTROLS) == []
+
+
 def fits_width(driver) -> bool:
     return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -160,6 +177,7 @@ def bookings_of(platform, token: str, member_id: int) -> dict[int, dict]:
 def test_member_books_waitlists_cancels_and_sees_visits_on_a_phone(browser, platform, tokens, scene, shots):
     daniela, classes = scene["daniela"], scene["classes"]
     open_app(browser, platform, PHONE)
+    assert_accessible_names(browser)
     browser.save_screenshot(str(shots / "login-phone.png"))
     log_in(browser, daniela["email"])
     assert browser.current_url.endswith("#/portal/classes")
@@ -184,6 +202,7 @@ def test_member_books_waitlists_cancels_and_sees_visits_on_a_phone(browser, plat
     assert held[classes["pilates"]["id"]]["status"] == "waitlisted"
     assert held[classes["pilates"]["id"]]["waitlist_position"] == 1
     assert fits_width(browser)
+    assert_accessible_names(browser)
     browser.save_screenshot(str(shots / "portal-classes-phone.png"))
 
     cancel = card(browser, classes["spinning"]["id"]).find_element(By.CSS_SELECTOR, '[data-action="cancel"]')
@@ -223,6 +242,7 @@ def test_member_privacy_consent_and_data_export(browser, platform, tokens, scene
     assert not toggle.is_selected()
     browser.find_element(By.CSS_SELECTOR, 'label[for="consent"]').click()
     text_in(browser, "#notice", "Consentimento registrado")
+    assert_accessible_names(browser)
     member = created(api_call(platform, tokens["manager1"], "GET", f"members/members/{daniela['id']}"))
     assert member["camera_consent"] is True
     # the export is fetched with the member's token and handed to the browser as a file
@@ -243,6 +263,7 @@ def test_manager_pages_searches_books_a_member_and_sees_occupancy(browser, platf
     visible(browser, "table.table")
     assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == 20
     assert browser.find_element(By.ID, "prev-page").get_attribute("disabled") is not None
+    assert_accessible_names(browser)
     browser.save_screenshot(str(shots / "console-members-desktop.png"))
     browser.find_element(By.ID, "next-page").click()
     text_in(browser, "#page-number", "Página 2")
@@ -255,6 +276,7 @@ def test_manager_pages_searches_books_a_member_and_sees_occupancy(browser, platf
     browser.find_element(By.LINK_TEXT, "Daniela Rocha").click()
     visible(browser, "#book-form")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Daniela Rocha"
+    assert_accessible_names(browser)
     Select(browser.find_element(By.ID, "book-class")).select_by_value(str(classes["funcional"]["id"]))
     browser.find_element(By.ID, "book-submit").click()
     text_in(browser, "#notice", "Daniela Rocha: Confirmada em Funcional Web")
@@ -276,6 +298,7 @@ def test_manager_pages_searches_books_a_member_and_sees_occupancy(browser, platf
     occupancy = created(api_call(platform, tokens["manager1"], "GET", "members/occupancy"))
     present = next(a["present"] for a in occupancy["areas"] if a["area_id"] == weights)
     text_in(browser, area_card, f"{present} de 40 pessoas")
+    assert_accessible_names(browser)
     # someone checks in at the desk: the page shows it at the next refresh without a reload
     visit = created(api_call(platform, tokens["manager1"], "POST", "members/checkins",
                              json={"member_id": scene["others"][1]["id"], "area_id": weights}))
