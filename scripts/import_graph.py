@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("genlab.data", "genlab.audio", "genlab.audio.io", "genlab.audio.transforms", "genlab.audio.phase",
      "genlab.audio.chunking", "genlab.audio.musdb", "genlab.audio.dataset"),
     ("genlab.models",),
-    ("genlab.metrics", "genlab.latent", "genlab.checkpoints", "genlab.config"),  # config: RunConfig.model is a family Config
+    # config: RunConfig.model is a family Config; the model card is written beside every snapshot by training
+    ("genlab.metrics", "genlab.latent", "genlab.checkpoints", "genlab.config", "genlab.report.model_card"),
     ("genlab.training",),
     ("genlab.inference",),
     ("genlab.training_api", "genlab.export", "genlab.audio.sampling", "genlab.diffusion_tools", "genlab.latent_api",

@@ -37,6 +37,7 @@ from genlab.diffusion_tools import (  # looking inside diffusion models (noteboo
 )
 from genlab.errors import GenlabError
 from genlab.evaluation import METRICS_FILE, check_evaluate_request, evaluate, evaluate_run, fid_vs_steps
+from genlab.export import export_snapshot as export  # ONNX / torch.export of the sampling network
 from genlab.facies import compare_models, esmda_demo
 from genlab.facies import report as facies_report  # comparison/ES-MDA tables as markdown
 from genlab.facies.evaluation import model_summary
@@ -61,6 +62,7 @@ from genlab.models.diffusion.samplers import SAMPLER_NAMES as SAMPLERS
 from genlab.models.registry import family_capabilities, family_names
 from genlab.pretrained_api import pretrained_manifest, pretrained_names, pretrained_or_train, resolve_pretrained
 from genlab.report.html import report
+from genlab.report.model_card import model_card, write_model_card
 from genlab.training_api import TrainResult, presets, resolve_config, train
 from genlab.viz import make_grid, save_grid, side_by_side
 
@@ -97,6 +99,7 @@ __all__ = [
     "evaluate",
     "evaluate_audio",
     "evaluate_run",
+    "export",
     "facies_report",
     "family_capabilities",
     "family_names",
@@ -113,6 +116,7 @@ __all__ = [
     "load_dataset",
     "load_inception",
     "make_grid",
+    "model_card",
     "model_summary",
     "musdb_track_names",
     "pick_device",
@@ -140,6 +144,7 @@ __all__ = [
     "trajectory",
     "wav_info",
     "write_channels_h5",
+    "write_model_card",
     "write_toy_mnist",
     "write_toy_musdb",
     "write_wav",

@@ -126,6 +126,7 @@ def test_report_of_a_pretrained_name_or_snapshot_file(tmp_path):
         pytest.skip("mnist-vae is not shipped in this installation")
     page = gl.report(name, tmp_path / "vae.html").read_text()
     assert "vae on mnist" in page and "training command" in page and "data:image/png;base64," in page
+    assert "Model card" in page
     copy = tmp_path / "copy.safetensors"
     copy.write_bytes(gl.find_snapshot(name).read_bytes())
     assert gl.report(copy) == tmp_path / "copy.report.html" and "Samples (seeds 0..31)" in (tmp_path / "copy.report.html").read_text()

@@ -22,6 +22,7 @@ from genlab.errors import GenlabError
 from genlab.evaluation import FID_VS_STEPS_FILE, METRICS_FILE, read_jsonl
 from genlab.inference import find_snapshot, load, read_snapshot_header
 from genlab.pretrained_api import pretrained_manifest
+from genlab.report.model_card import model_card
 from genlab.utils.io import atomic_write_text
 from genlab.viz.grid import save_grid
 
@@ -240,11 +241,12 @@ def render_snapshot_report(source: str | Path, num_samples: int = 32) -> str:
     if info.domain != "audio":
         grid = _png(load(path, device="cpu").generate(num_samples, seed=0))
         samples = f"<h2>Samples (seeds 0..{num_samples - 1})</h2>{_figure(grid, str(source), 'grid')}"
+    card = f"<h2>Model card</h2><pre>{html.escape(model_card(source))}</pre>"
     title = f"{Path(str(source)).name} — {info.family} on {info.dataset or '?'}"
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"<!DOCTYPE html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>{items}</ul>{metrics_html}"
-            f"{samples}<p class=note>genlab report of a snapshot (no run directory, so no curves), {stamp}.</p>"
+            f"{samples}{card}<p class=note>genlab report of a snapshot (no run directory, so no curves), {stamp}.</p>"
             f"</body></html>\n")
 
 
