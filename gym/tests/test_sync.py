@@ -134,3 +134,47 @@ def test_edge_desk_authenticates_and_validates(unit_url):
         assert desk.get("/status", headers={"Authorization": f"Bearer {member}"}).status_code == 403
     finally:
         engine.dispose()
+
+
+def test_rejected_checkins_are_compensated_and_marked_at_the_unit(central_url, unit_url):
+    from gymchain.sync.link import apply_feed_event
+    from gymchain.sync.scenario import seed_central
+
+    central, unit = sa.create_engine(central_url), sa.create_engine(unit_url)
+    try:
+        ids = seed_central(central)
+        sp1_member, rj1_area = ids["members"]["SP1"][0], ids["areas"]["RJ1"]["floor"]
+        erased = ids["members"]["SP1"][1]
+        with central.begin() as conn:
+            conn.execute(sa.text("UPDATE members SET status = 'erased' WHERE id = :m"), {"m": erased})
+        us.init_unit_database(unit)
+        events, uids = [], []
+        for member, area in ((sp1_member, rj1_area), (erased, ids["areas"]["SP1"]["floor"])):
+            uid = str(uuid.uuid4())
+            uids.append(uid)
+            with unit.begin() as conn:  # as the desk wrote them while offline
+                conn.execute(us.checkins.insert().values(checkin_uid=uid, member_id=member, area_id=area,
+                                                         checked_in_at=sa.func.now()))
+            events.append({"event_id": uid, "topic": "checkins", "key": str(member), "payload": {
+                "type": "checkin.in", "checkin_uid": uid, "member_id": member, "area_id": area,
+                "at": "2026-12-06T10:00:00+00:00"}})
+        client = TestClient(create_central_app(central))
+        auth = {"Authorization": f"Bearer {unit_token('SP1')}"}
+        pushed = client.post("/sync/units/SP1/events", headers=auth, json={"events": events}).json()
+        reasons = [r["reason"] for r in pushed["results"]]
+        assert pushed["rejected"] == 2
+        assert "not in unit SP1" in reasons[0] and f"member {erased} not found" in reasons[1]
+        feed = client.get("/sync/units/SP1/events?after=0", headers=auth).json()["events"]
+        compensations = [e for e in feed if e["kind"] == "checkin.rejected"]
+        assert [e["payload"]["checkin_uid"] for e in compensations] == uids
+        for event in feed:
+            with unit.begin() as conn:
+                apply_feed_event(conn, event)
+        with unit.connect() as conn:
+            assert conn.execute(sa.select(us.checkins.c.status)).scalars().all() == ["rejected", "rejected"]
+            assert conn.execute(sa.select(sa.func.count()).select_from(us.notifications)).scalar_one() == 2
+        with central.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM checkins")).scalar_one() == 0  # nothing half-applied
+    finally:
+        central.dispose()
+        unit.dispose()
