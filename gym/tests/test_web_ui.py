@@ -336,6 +336,19 @@ def test_language_switch_translates_and_is_remembered(browser, platform, scene, 
     assert missing[0] == [] and missing[1] == [] and missing[2] > 100
 
 
+def test_logout_revokes_the_refresh_token(browser, platform, scene):
+    open_app(browser, platform, PHONE)
+    log_in(browser, scene["daniela"]["email"])
+    refresh = browser.execute_script("return sessionStorage.getItem('gymchain.refresh')")
+    browser.find_element(By.ID, "logout").click()
+    visible(browser, "#email")
+    assert browser.execute_script("return sessionStorage.length") == 0
+    # the page awaits the revocation before showing the login form; one try only (a second one would be refused
+    # anyway, as a reused token, and prove nothing)
+    answer = httpx.post(f"{platform.gateway}/api/auth/refresh", json={"refresh_token": refresh}, timeout=10)
+    assert answer.status_code == 401, answer.text
+
+
 def test_login_error_is_the_api_one_line_message(browser, platform, shots):
     open_app(browser, platform, PHONE)
     browser.find_element(By.ID, "email").send_keys("manager1@gymchain.example.com")
