@@ -78,3 +78,25 @@ def test_bad_input_is_422_naming_the_field(api, tokens):
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert "body.email" in detail and "\n" not in detail
+
+
+def test_concurrent_refreshes_with_one_token_let_at_most_one_through(platform, world):
+    """The token row is locked: of 6 simultaneous refreshes one may win, the rest count as reuse and revoke all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    pair = login(platform.gateway, world.logins["member3"])
+
+    def refresh(_):
+        with httpx.Client(base_url=platform.gateway, timeout=30) as client:
+            return client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(refresh, range(6)))
+    winners = [a for a in answers if a.status_code == 200]
+    assert len(winners) <= 1 and sum(a.status_code == 401 for a in answers) >= 5
+    for winner in winners:  # the reuse revoked the family, the winner's new token included
+        again = httpx.post(f"{platform.gateway}/api/auth/refresh",
+                           json={"refresh_token": winner.json()["refresh_token"]}, timeout=30)
+        assert again.status_code == 401
