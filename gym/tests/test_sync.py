@@ -178,3 +178,34 @@ def test_rejected_checkins_are_compensated_and_marked_at_the_unit(central_url, u
     finally:
         central.dispose()
         unit.dispose()
+
+
+def test_retention_drops_only_acknowledged_old_history(central_url):
+    import datetime as dt
+
+    from gymchain.sync import rules
+    from gymchain.sync.central_schema import sync_downstream, sync_processed_events
+
+    engine = sa.create_engine(central_url)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    try:
+        with engine.begin() as conn:
+            seqs = {}
+            for code, created in (("SP1", old), ("SP1", old), ("SP1", old), ("RJ1", old), ("SP1", None)):
+                seq = conn.execute(sync_downstream.insert().values(
+                    unit_code=code, event_id=uuid.uuid4(), kind="class.upserted", payload={},
+                    **({"created_at": created} if created else {})).returning(sync_downstream.c.seq)).scalar_one()
+                seqs.setdefault(code, []).append(seq)
+            for when in (old, old, None):
+                conn.execute(sync_processed_events.insert().values(
+                    event_id=uuid.uuid4(), unit_code="SP1", event_type="checkin.in", outcome="applied",
+                    **({"processed_at": when} if when else {})))
+            rules.acknowledge(conn, rules.Unit(1, "SP1"), seqs["SP1"][1])  # SP1 applied its first two rows
+        with engine.begin() as conn:
+            assert rules.purge_history(conn) == {"feed_rows": 2, "processed_ids": 2}
+            left = conn.execute(sa.select(sync_downstream.c.seq).order_by(sync_downstream.c.seq)).scalars().all()
+        assert left == [seqs["SP1"][2], seqs["RJ1"][0], seqs["SP1"][3]]  # unacknowledged or recent rows stay
+        with engine.begin() as conn, pytest.raises(ValueError, match="at least 8 days"):
+            rules.purge_history(conn, dt.timedelta(days=2))
+    finally:
+        engine.dispose()

@@ -15,6 +15,8 @@ Endpoints (each authenticated with the unit's token, ``Authorization: Bearer <to
 
 import argparse
 import logging
+import threading
+import time
 import uuid
 from typing import Annotated
 
@@ -127,6 +129,7 @@ def create_central_app(engine: sa.engine.Engine | None = None) -> FastAPI:
     def feed(unit: UnitDep, after: Annotated[int, Query(ge=0)] = 0,
              limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> FeedOut:
         with engine.begin() as conn:
+            rules.acknowledge(conn, unit, after)
             changes = rules.refresh_reference(conn, unit, full=after == 0)
         with engine.connect() as conn:
             rows = conn.execute(sa.select(sync_downstream).where(
@@ -150,6 +153,17 @@ def create_central_app(engine: sa.engine.Engine | None = None) -> FastAPI:
     return app
 
 
+def purge_daily(engine: sa.engine.Engine) -> None:
+    """Background retention of the sync tables (see :func:`rules.purge_history`)."""
+    while True:
+        try:
+            with engine.begin() as conn:
+                log.info("sync retention: %s", rules.purge_history(conn))
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("sync retention failed: %s", exc)
+        time.sleep(24 * 3600)
+
+
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
@@ -170,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{engine.url.database}: tables {sorted(missing)} missing; run the migrations first "
                          "(alembic upgrade heads)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    threading.Thread(target=purge_daily, args=(engine,), name="sync-purge", daemon=True).start()
     uvicorn.run(create_central_app(engine), host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -44,7 +44,16 @@ sync_reference_state = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),
 )
 
-SYNC_TABLES = (sync_processed_events, sync_downstream, sync_reference_state)
+# the highest feed seq each unit has acknowledged (by asking for what comes after it): older feed rows may go
+sync_unit_cursor = sa.Table(
+    "sync_unit_cursor",
+    Base.metadata,
+    sa.Column("unit_code", sa.String(32), primary_key=True),
+    sa.Column("acked_seq", sa.BigInteger, nullable=False),
+    sa.Column("acked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+SYNC_TABLES = (sync_processed_events, sync_downstream, sync_reference_state, sync_unit_cursor)
 
 
 def create_sync_tables(bind) -> None:

@@ -27,7 +27,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gymchain.common.outbox import add_event
-from gymchain.sync.central_schema import sync_downstream, sync_processed_events, sync_reference_state
+from gymchain.sync.central_schema import (
+    sync_downstream,
+    sync_processed_events,
+    sync_reference_state,
+    sync_unit_cursor,
+)
 
 CLASS_WINDOW = dt.timedelta(days=1)  # classes that ended more than this ago are no longer sent to units
 
@@ -255,3 +260,28 @@ def refresh_reference(conn: sa.Connection, unit: Unit, *, full: bool = False) ->
                       for row in rows])
         changed += len(rows)
     return changed
+
+
+def acknowledge(conn: sa.Connection, unit: Unit, acked_seq: int) -> None:
+    """A unit asking for the feed after ``acked_seq`` has applied everything up to it."""
+    conn.execute(pg_insert(sync_unit_cursor).values(unit_code=unit.code, acked_seq=acked_seq)
+                 .on_conflict_do_update(index_elements=["unit_code"],
+                                        set_={"acked_seq": acked_seq, "acked_at": sa.func.now()}))
+
+
+def purge_history(conn: sa.Connection, keep: dt.timedelta = dt.timedelta(days=30)) -> dict:
+    """Drop feed rows that their unit acknowledged and processed-event ids, both older than ``keep``.
+
+    ``keep`` must exceed how long a unit may re-send an event (it keeps sent outbox rows 7 days), or a late
+    duplicate would be applied again.
+    """
+    if keep < dt.timedelta(days=8):
+        raise ValueError(f"keep {keep}: expected at least 8 days (units may re-send for 7)")
+    cutoff = dt.datetime.now(dt.UTC) - keep
+    feed = conn.execute(sa.text("""
+        DELETE FROM sync_downstream d USING sync_unit_cursor c
+        WHERE d.unit_code = c.unit_code AND d.seq <= c.acked_seq AND d.created_at < :cutoff"""),
+        {"cutoff": cutoff}).rowcount
+    processed = conn.execute(sync_processed_events.delete().where(
+        sync_processed_events.c.processed_at < cutoff)).rowcount
+    return {"feed_rows": feed, "processed_ids": processed}
