@@ -96,6 +96,16 @@ def seed(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def crash_cache_in_tmp(tmp_path_factory):
+    """schemathesis caches crashes under ./.schemathesis; keep that out of the work tree."""
+    from schemathesis.core import storage
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage, "DEFAULT_ROOT", tmp_path_factory.mktemp("schemathesis"))
+        yield
+
+
 @pytest.fixture(scope="module")
 def fuzz_platform(tmp_path_factory):
     from gymchain.migrations import upgrade
