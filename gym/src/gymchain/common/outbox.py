@@ -148,13 +148,19 @@ def purge_sent(engine: sa.engine.Engine, older_than: dt.timedelta) -> int:
 
 
 def run_relay(engine: sa.engine.Engine, publisher: Publisher, *, stop: threading.Event, idle_s: float = 0.5,
-              max_backoff_s: float = 30.0, topic_name: Callable[[str], str] = lambda topic: topic) -> None:
-    """Relay until ``stop`` is set: drain while there is work, sleep ``idle_s`` when idle, back off on errors."""
+              max_backoff_s: float = 30.0, topic_name: Callable[[str], str] = lambda topic: topic,
+              keep_sent: dt.timedelta = dt.timedelta(days=7), purge_every_s: float = 3600.0) -> None:
+    """Relay until ``stop`` is set: drain while there is work, sleep ``idle_s`` when idle, back off on errors;
+    every ``purge_every_s`` drop rows sent longer ago than ``keep_sent`` (kept that long for ``requeue_sent``)."""
     backoff = idle_s
+    next_purge = time.monotonic() + purge_every_s
     while not stop.is_set():
         try:
             sent = relay_once(engine, publisher, topic_name=topic_name)
             backoff = idle_s
+            if time.monotonic() >= next_purge:
+                log.info("outbox relay: purged %d sent row(s)", purge_sent(engine, keep_sent))
+                next_purge = time.monotonic() + purge_every_s
         except (PublishError, sa.exc.OperationalError) as exc:
             log.warning("outbox relay: %s; retrying in %.1f s", exc, backoff)
             stop.wait(backoff)
