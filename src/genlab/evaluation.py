@@ -30,7 +30,7 @@ from torch import Tensor
 
 from genlab.data.registry import canonical_name, load_dataset
 from genlab.errors import GenlabError
-from genlab.inference import LoadedModel, find_snapshot, load
+from genlab.inference import LoadedModel, SnapshotHeader, find_snapshot, load
 from genlab.metrics.facies import compare_facies
 from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net, load_feature_net_file, read_sidecar
 from genlab.metrics.image import evaluate_features
@@ -69,24 +69,21 @@ class RealData:
     train_labels: Tensor | None = None
 
 
-def _domain(header: dict[str, Any], path: Path) -> str:
+def _domain(header: SnapshotHeader, path: Path) -> str:
     """"image" or "facies" from a snapshot header; GenlabError naming the right command for other domains."""
-    codec = header.get("codec", {})
-    kind, levels = codec.get("kind", "image"), int(codec.get("levels", 256))
-    if kind != "image":
-        raise GenlabError(f"{path}: a '{kind}' snapshot; `genlab evaluate` covers image and facies datasets — "
-                          f"measure audio models with genlab.metrics.audio (SI-SDR, SDR, LSD) instead")
-    if levels == 2:
-        return "facies"
-    if levels != 256:
+    if header.domain == "audio":
+        raise GenlabError(f"{path}: a '{header.codec.get('kind')}' snapshot; `genlab evaluate` covers image and "
+                          "facies datasets — measure audio models with `genlab audio evaluate` (SI-SDR, SDR, LSD)")
+    levels = header.codec.get("levels", 256)
+    if header.domain == "image" and levels != 256:
         raise GenlabError(f"{path}: codec levels={levels}; `genlab evaluate` expects 256 (grayscale) or 2 (facies)")
-    return "image"
+    return header.domain
 
 
-def _data_settings(header: dict[str, Any], data_dir: str | Path | None) -> tuple[str, dict[str, Any]]:
+def _data_settings(header: SnapshotHeader, data_dir: str | Path | None) -> tuple[str, dict[str, Any]]:
     """(dataset name, load_dataset keyword arguments) from a snapshot header and an optional data_dir override."""
-    data = (header.get("config") or {}).get("data", {})
-    dataset = header.get("dataset") or data.get("dataset")
+    data = header.data_config
+    dataset = header.dataset or data.get("dataset")
     if not dataset:
         raise GenlabError("snapshot header has no 'dataset': it was not written by genlab's trainer; "
                           "cannot tell which real data to compare with")
@@ -137,7 +134,7 @@ def _net_info(sidecar: dict[str, Any]) -> dict[str, Any]:
     return {key: sidecar[key] for key in ("dataset", "sha256", "test_accuracy") if key in sidecar}
 
 
-def real_data(header: dict[str, Any], *, path: Path = Path("snapshot"), data_dir: str | Path | None = None,
+def real_data(header: SnapshotHeader, *, path: Path = Path("snapshot"), data_dir: str | Path | None = None,
               feature_net: Any = None, max_train: int | None = None, seed: int = 0, batch_size: int = 500,
               device: torch.device | str = "cpu") -> RealData:
     """Load and (for images) featurise the test split and a seeded random training subset of `max_train` images
@@ -245,9 +242,9 @@ def sampling_options(gen: LoadedModel, sampler: str | None = None, steps: int | 
     return {k: given.get(k, v) for k, v in defaults.items() if k in takes}
 
 
-def run_guidance(header: dict[str, Any]) -> float:
+def run_guidance(header: SnapshotHeader) -> float:
     """The classifier-free guidance weight the run's own sample grids use (config sample.guidance, else 1)."""
-    return float(((header.get("config") or {}).get("sample") or {}).get("guidance", 1.0))
+    return float(header.sample_settings.get("guidance", 1.0))
 
 
 def _nfe(gen: LoadedModel, options: dict[str, Any]) -> int | None:
@@ -306,7 +303,7 @@ def evaluate(source: str | Path, n: int = 1000, *, sampler: str | None = None, s
     path = find_snapshot(source)
     gen = load(path, device=device, weights=weights)
     options = sampling_options(gen, sampler, steps, guidance)
-    real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
+    real = real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
                      max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device)
     return {"snapshot": str(path), **_evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
                                                       batch_size=batch_size, progress=progress)}
@@ -385,7 +382,7 @@ def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *
         if row is None:
             gen = load(path, device=device)
             options = sampling_options(gen, sampler, steps, guidance)
-            real = real or real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
+            real = real or real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
                                      max_train=train_pool(max_train, n, feature_net), seed=seed,
                                      device=gen.device)
             result = _evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
@@ -422,7 +419,7 @@ def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2
     if "steps" not in gen.capabilities.sampling_options:
         raise GenlabError(f"{path}: fid_vs_steps needs a diffusion snapshot (a family with sampler steps), got "
                           f"family '{gen.info.family}'")
-    real = real_data(gen.header, path=path, data_dir=data_dir, feature_net=feature_net,
+    real = real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
                      max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device)
     rows, floor = [], None
     for sampler in samplers:
@@ -437,7 +434,7 @@ def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2
             if progress:
                 progress(f"{sampler} {steps} steps: " + _summary(rows[-1]))
     out = {"snapshot": str(path), "dataset": real.dataset, "num_samples": n,
-           "guidance": run_guidance(gen.header) if guidance is None else guidance, "rows": rows,
+           "guidance": run_guidance(gen.info) if guidance is None else guidance, "rows": rows,
            "floor": floor, "feature_net": real.net_info}
     target = Path(output) if output else (Path(source) / FID_VS_STEPS_FILE if Path(source).is_dir() else None)
     if target is not None:

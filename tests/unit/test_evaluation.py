@@ -12,6 +12,7 @@ import torch
 
 from genlab import api, evaluation
 from genlab.errors import GenlabError
+from genlab.inference import SnapshotHeader, parse_header
 from genlab.metrics import features
 from genlab.metrics.features import FeatureNet, save_feature_net
 
@@ -125,13 +126,19 @@ def test_shipped_location_is_used_by_default(runs, net_path, monkeypatch):
     assert result["feature_net"]["source"] == "mnist" and _finite(result["metrics"]["fid"])
 
 
+def _header(codec: dict, **extra) -> SnapshotHeader:
+    kwargs = {"image_shape": [1, 28, 28], "num_classes": 0}
+    return parse_header({"schema_version": 1, "family": "vae", "kwargs": kwargs, "codec": codec, **extra})
+
+
 def test_domains_from_the_header():
-    assert evaluation._domain({"codec": {"kind": "image", "levels": 256}}, Path("s")) == "image"
-    assert evaluation._domain({"codec": {"kind": "image", "levels": 2}}, Path("s")) == "facies"
+    image = {"kind": "image", "channels": 1, "height": 28, "width": 28}
+    assert evaluation._domain(_header({**image, "levels": 256}), Path("s")) == "image"
+    assert evaluation._domain(_header({**image, "levels": 2}), Path("s")) == "facies"
     with pytest.raises(GenlabError, match="covers image and facies datasets.*audio"):
-        evaluation._domain({"codec": {"kind": "spectrogram"}}, Path("s"))
+        evaluation._domain(_header({"kind": "musdb-waveform"}), Path("s"))
     with pytest.raises(GenlabError, match="no 'dataset'"):
-        evaluation._data_settings({"codec": {}}, None)
+        evaluation._data_settings(_header(image), None)
 
 
 def test_facies_snapshots_go_to_compare_facies(tmp_path):

@@ -80,8 +80,8 @@ def test_compare_rejects_different_image_sizes(tmp_path, runs):
 
 
 def test_held_out_procedural_images_are_disjoint_from_training():
-    header = {"config": {"data": {"dataset": "channels-procedural", "options": {"n": 30, "size": SIZE}}}}
-    data = load_run_data(header, 10, n_train=30)
+    data_config = {"dataset": "channels-procedural", "options": {"n": 30, "size": SIZE}}
+    data = load_run_data(data_config, 10, n_train=30)
     assert data.held_out.shape == (10, SIZE, SIZE) and data.train.shape == (30, SIZE, SIZE)
     flat_train = {t.tobytes() for t in data.train}
     assert not any(h.tobytes() in flat_train for h in data.held_out)

@@ -58,7 +58,7 @@ def load_audio_model(snapshot: str | os.PathLike[str], device: str = "auto", nam
         raise GenlabError(f"{snapshot}: not an audio snapshot (codec '{gen.info.codec.get('kind')}'); expected "
                           "a spectral-ae or vocos run")
     gen.model.eval()
-    return AudioModel(gen, kind, name or f"{gen.header['family']}")
+    return AudioModel(gen, kind, name or gen.info.family)
 
 
 # --- inference ----------------------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def compare_models(run_dirs: Sequence[str | Path], n: int = 500, out_dir: str | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     first = load(find_snapshot(run_dirs[0]), device=device)
-    data = load_run_data(first.header, 2 * n)
+    data = load_run_data(first.info.data_config, 2 * n)
     net = load_facies_feature_net()
     results = []
     for i, src in enumerate(run_dirs):
@@ -173,7 +173,7 @@ def esmda_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n_ens:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
-        "label": run_label(snapshot, gen), "family": gen.header["family"], "is_vae": is_vae(gen),
+        "label": run_label(snapshot, gen), "family": gen.info.family, "is_vae": is_vae(gen),
         "n_ens": n_ens, "n_assim": n_assim, "alphas": [float(a) for a in res.alphas],
         "setup": {"truth_seed": truth_seed, "wells": wells, "well_cells": setup.well_cells.tolist(),
                   "n_monitors": n_monitors, "sd": setup.sd, "d_obs": setup.d_obs.tolist()},

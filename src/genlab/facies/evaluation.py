@@ -45,16 +45,16 @@ class RunData:
 
 def run_label(source: str | Path, gen: LoadedModel) -> str:
     """A short name for a run: its config name, else the run directory / file stem."""
-    name = gen.header.get("config", {}).get("name")
+    name = (gen.info.config or {}).get("name")
     if name:
         return str(name)
     p = Path(source)
     return p.name if p.is_dir() else p.stem
 
 
-def data_spec(header: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
-    """(dataset name, loader options, data_dir) the snapshot was trained on, from its header's config."""
-    data = header.get("config", {}).get("data")
+def data_spec(data: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
+    """(dataset name, loader options, data_dir) the snapshot was trained on, from its run's data config
+    (`SnapshotHeader.data_config`)."""
     if not data or "dataset" not in data:
         raise GenlabError("snapshot header has no config.data.dataset; cannot tell which real images to compare with")
     return data["dataset"], dict(data.get("options") or {}), data.get("data_dir")
@@ -65,14 +65,14 @@ def _as_nhw(images: Any) -> np.ndarray:
     return a[..., 0] if a.ndim == 4 and a.shape[-1] == 1 else (a[:, 0] if a.ndim == 4 else a)
 
 
-def load_run_data(header: dict[str, Any], n_held_out: int, n_train: int = DEFAULT_TRAIN_REF) -> RunData:
+def load_run_data(data_config: dict[str, Any], n_held_out: int, n_train: int = DEFAULT_TRAIN_REF) -> RunData:
     """Real images the run did not train on, and a slice of those it did.
 
     channels-procedural: images n..n+n_held_out−1 of the same seed (the generator makes image i from (seed, i) only,
     so they are disjoint from the training images 0..n−1). Other sources: their 'test' split (the LTrace file's
     validation split) and the first `n_train` training images.
     """
-    name, options, data_dir = data_spec(header)
+    name, options, data_dir = data_spec(data_config)
     if name.replace("_", "-") == "channels-procedural":
         n, size, seed = int(options.get("n", 2000)), int(options.get("size", 128)), int(options.get("seed", 0))
         held = generate_channels(n_held_out, seed, size, start=n)
@@ -104,14 +104,14 @@ def uses_linear(module: torch.nn.Module) -> bool:
 
 def model_summary(gen: LoadedModel) -> dict[str, Any]:
     """Family, architecture, latent shape, parameter counts and training cost from the snapshot header."""
-    model, h = gen.model, gen.header
-    seconds = float(h.get("train_seconds", float("nan")))
-    images = int(h.get("images_seen", 0))
+    model, h = gen.model, gen.info
+    seconds = float(h.train_seconds if h.train_seconds is not None else float("nan"))
+    images = int(h.images_seen or 0)
     return {
-        "family": h["family"], "architecture": model.hparams.get("architecture"),
+        "family": h.family, "architecture": model.hparams.get("architecture"),
         "latent_shape": list(model.latent_shape), "latent_dims": int(np.prod(model.latent_shape)),
         "params_total": count_parameters(model), "params_generator": count_parameters(generator_module(model)),
-        "has_linear": uses_linear(model), "train_seconds": seconds, "train_steps": int(h.get("step", 0)),
+        "has_linear": uses_linear(model), "train_seconds": seconds, "train_steps": int(h.step or 0),
         "train_images_seen": images, "train_images_per_s": images / seconds if seconds > 0 else float("nan"),
         "image_shape": list(model.image_shape),
     }
@@ -164,7 +164,7 @@ def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, 
     gen = load(find_snapshot(source), device=device)
     feature_net = feature_net if feature_net is not None else load_facies_feature_net()
     if data is None:
-        data = load_run_data(gen.header, 2 * n)
+        data = load_run_data(gen.info.data_config, 2 * n)
     if data.held_out.shape[1:] != tuple(gen.model.image_shape[1:]):
         raise GenlabError(f"{source}: model makes {tuple(gen.model.image_shape[1:])} images but the real ones are "
                           f"{data.held_out.shape[1:]}; compare runs of one image size")
