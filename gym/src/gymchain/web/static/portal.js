@@ -159,7 +159,9 @@ export function contractList(contracts, plans) {
         h("span", { class: `badge badge-${c.status === "active" ? "confirmed" : "cancelled"}` },
           t(`plan.status.${c.status}`) || c.status)),
       h("p", {}, t("plan.period", { start: formatDate(c.starts_on), end: formatDate(c.ends_on) })),
-      h("p", { class: "muted" }, t("plan.price", { price: formatMoney(c.monthly_price_cents) })));
+      h("p", { class: "muted" }, t("plan.price", { price: formatMoney(c.monthly_price_cents) })),
+      plan ? h("p", { class: "muted" }, plan.weekly_class_limit ? t("plan.weekly", { n: plan.weekly_class_limit })
+        : t("plan.unlimited"), " · ", plan.all_units ? t("plan.all_units") : t("plan.own_unit")) : null);
   }));
 }
 
