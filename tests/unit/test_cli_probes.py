@@ -170,9 +170,33 @@ def test_presets_lists_pretrained_snapshots_marked(capsys):
     assert any(line.split()[:1] == ["mnist-diffusion-quick"] for line in out.splitlines())
 
 
-def test_info_json_is_the_raw_header(tiny, capsys):
+def test_info_is_human_readable_by_default_and_json_on_request(tiny, capsys):
+    code, out, err = run_cli(["info", str(tiny["guided"])], capsys)
+    assert code == 0, err
+    assert not out.lstrip().startswith("{") and "# Model card" in out  # the model card, not JSON
+    assert "`diffusion`" in out and "`mnist`" in out
     code, out, _ = run_cli(["info", str(tiny["guided"]), "--json"], capsys)
     assert code == 0 and json.loads(out)["family"] == "diffusion"
+    code, _, err = run_cli(["info", "no-such-snapshot"], capsys)
+    line = one_line_error(code, err)
+    assert "'no-such-snapshot'" in line and "pretrained name" in line
+
+
+def test_export_writes_a_checked_onnx_file_and_checks_its_path_first(tiny, tmp_path, capsys, no_generation):
+    pytest.importorskip("onnxruntime")
+    code, _, err = run_cli(["export", str(tiny["gan"]), "-o", str(tmp_path / "model.txt")], capsys)
+    assert "unsupported file type '.txt'" in one_line_error(code, err)
+    code, _, err = run_cli(["export", str(tiny["gan"]), "-o", str(tmp_path / "no-dir" / "m.onnx")], capsys)
+    assert "does not exist" in one_line_error(code, err)
+
+
+def test_export_onnx(tiny, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "gan.onnx"
+    code, stdout, err = run_cli(["export", str(tiny["gan"]), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert out.is_file() and out.stat().st_size > 1000
+    assert "dcgan sampling network" in stdout and "onnxruntime matches PyTorch" in stdout
 
 
 def test_a_pretrained_name_means_the_snapshot_in_latent_anomaly(capsys, monkeypatch):

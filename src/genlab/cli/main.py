@@ -147,8 +147,13 @@ def export(
     from genlab import api
 
     checks.output_file(output, suffixes=(".onnx", ".pt2"))
+    api.snapshot_info(source)  # a bad SOURCE is one line before the (slow) export starts
     result = api.export(source, output, check=check)
-    typer.echo(f"wrote {output}" + (f" ({result})" if result else ""))
+    inputs = ", ".join(f"{name} {tuple(shape)}" for name, shape in result.inputs.items())
+    checked = (f"; onnxruntime matches PyTorch within {result.max_abs_diff:.2g}" if result.max_abs_diff is not None
+               else "")
+    typer.echo(f"wrote {result.path} ({result.format}, {result.family} sampling network; inputs {inputs}; outputs "
+               f"{', '.join(result.outputs)}{checked})")
 
 
 from genlab.cli.evaluate import evaluate, report  # thin commands over genlab.api
