@@ -183,7 +183,13 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     _add_error_handlers(app, PathScrubber(runs_dir, data_dir))
+    _add_pages_and_listings(app, catalog, jobs, data_dir)
+    _add_job_routes(app, catalog, jobs, data_dir)
+    return app
 
+
+def _add_pages_and_listings(app: FastAPI, catalog: SnapshotCatalog, jobs: JobQueue, data_dir: str | None) -> None:
+    """The page, the API reference, and the cheap GET endpoints (no job queue)."""
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"), headers={"Content-Security-Policy": CSP})
@@ -213,6 +219,14 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
             return _error(404, f"no job with progress key '{key}' (it may not have been admitted yet)")
         return found
 
+    @app.get("/api/audio/tracks")
+    async def audio_tracks() -> dict[str, Any]:
+        return await _in_thread(tasks.musdb_tracks, data_dir)
+
+
+def _add_job_routes(app: FastAPI, catalog: SnapshotCatalog, jobs: JobQueue, data_dir: str | None) -> None:
+    """The endpoints that run models: each is a job in the bounded queue, cancelled when its client goes away,
+    with per-step progress under its progress_key."""
     @app.post("/api/generate", response_model=None)
     async def generate(req: GenerateRequest, request: Request) -> dict[str, Any] | Response:
         result = await jobs.run(tasks.generate, catalog, req, job=Job(req.progress_key),
@@ -229,17 +243,11 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
         return await jobs.run(tasks.esmda, catalog, req, job=Job(req.progress_key),
                               disconnected=request.is_disconnected)
 
-    @app.get("/api/audio/tracks")
-    async def audio_tracks() -> dict[str, Any]:
-        return await _in_thread(tasks.musdb_tracks, data_dir)
-
     @app.post("/api/audio/regenerate")
     async def audio_regenerate(req: Annotated[AudioRequest, Query()], request: Request) -> dict[str, Any]:
         body = await request.body()
         return await jobs.run(tasks.audio, catalog, req, body or None, data_dir, job=Job(req.progress_key),
                               disconnected=request.is_disconnected)
-
-    return app
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
