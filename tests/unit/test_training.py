@@ -36,8 +36,9 @@ def test_run_directory_contents(tiny_data_dir, tmp_path):
     assert result.step == 6 and result.images_seen == 96
     assert (run / "config.json").is_file() and (run / "snapshot.safetensors").is_file()
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png", "final.png"]
-    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-0001.safetensors",
-                                                                     "epoch-0002.safetensors"]
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-0001.md", "epoch-0001.safetensors",
+                                                                     "epoch-0002.md", "epoch-0002.safetensors"]
+    assert {"snapshot.md", "scalars.csv", "tensorboard"} <= {p.name for p in run.iterdir()}  # card, CSV, TensorBoard
     rows = [json.loads(x) for x in (run / "scalars.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6] and all(r["images_per_s"] > 0 for r in rows)
     header = json.loads(json.dumps(api.load(run).header))
