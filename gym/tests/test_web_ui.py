@@ -283,13 +283,27 @@ def test_manager_pages_searches_books_a_member_and_sees_occupancy(browser, platf
     assert bookings_of(platform, tokens["manager1"], daniela["id"])[classes["funcional"]["id"]]["status"] == "confirmed"
     browser.save_screenshot(str(shots / "console-member-desktop.png"))
 
+    waiting = created(api_call(platform, tokens["manager1"], "POST", "members/bookings", json={
+        "class_id": classes["pilates"]["id"], "member_id": scene["others"][3]["id"]}))
+    assert waiting["status"] == "waitlisted"  # the class is full
     browser.find_element(By.CSS_SELECTOR, 'a[href="#/console/classes"]').click()
     pilates = card(browser, classes["pilates"]["id"])
-    text_in(browser, f'.class-card[data-class-id="{classes["pilates"]["id"]}"] .roster', "Lista de espera")
+    text_in(browser, f'.class-card[data-class-id="{classes["pilates"]["id"]}"] .roster', "Membro Teste 03")
+    assert "Lista de espera: posição" in browser.find_element(
+        By.CSS_SELECTOR, f'.class-card[data-class-id="{classes["pilates"]["id"]}"] .roster').text
     assert "Lotada" in pilates.text
     funcional = card(browser, classes["funcional"]["id"])
     assert "2 de 3 vagas livres" in funcional.text
     browser.save_screenshot(str(shots / "console-classes-desktop.png"))
+    # front-desk booking from the class card, by e-mail
+    walk_in = scene["others"][2]
+    funcional.find_element(By.TAG_NAME, "summary").click()
+    desk = visible(browser, f"#desk-{classes['funcional']['id']}")
+    desk.send_keys(walk_in["email"] + "\n")
+    text_in(browser, "#notice", "Membro Teste 02: Confirmada em Funcional Web")
+    assert bookings_of(platform, tokens["manager1"], walk_in["id"])[classes["funcional"]["id"]]["status"] == "confirmed"
+    text_in(browser, f'.class-card[data-class-id="{classes["funcional"]["id"]}"] .roster', "Membro Teste 02")
+    text_in(browser, f'.class-card[data-class-id="{classes["funcional"]["id"]}"]', "1 de 3 vagas livres")
 
     browser.find_element(By.CSS_SELECTOR, 'a[href="#/console/occupancy"]').click()
     weights = scene["areas"][0]

@@ -124,7 +124,13 @@ export async function show() {
     stopView = () => {};
     const anchor = document.activeElement?.closest("[data-class-id],[data-booking-id],[data-member-id]");
     const key = anchor ? Object.entries(anchor.dataset)[0] : null;
+    const opened = [...body.querySelectorAll("[data-class-id] details[open]")]
+      .map((details) => details.closest("[data-class-id]").dataset.classId);
     await render(body, build, { quiet: true });
+    for (const classId of opened) {  // rosters the user had open stay open (and reload)
+      const details = body.querySelector(`[data-class-id="${CSS.escape(classId)}"] details`);
+      if (details) details.open = true;
+    }
     if (key) {
       const attr = key[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
       body.querySelector(`[data-${attr}="${CSS.escape(key[1])}"] button, [data-${attr}="${CSS.escape(key[1])}"] a`)

@@ -175,14 +175,46 @@ async function roster(cls, target) {
   }
 }
 
-function consoleClassCard(cls, areas) {
+/** Front-desk booking from a class card: find the member by e-mail or CPF, book, show the roster again. */
+function deskBookForm(cls, ctx) {
+  const id = `desk-${cls.id}`;
+  const input = h("input", { id, type: "search", required: true, maxlength: 254, autocomplete: "off" });
+  const submit = h("button", { type: "submit", class: "button secondary" }, t("member.book"));
+  return h("form", { class: "desk-book", onsubmit: async (event) => {
+    event.preventDefault();
+    if (!input.value.trim()) {
+      input.reportValidity();
+      return;
+    }
+    await busy(submit, async () => {
+      try {
+        const found = await api("GET", "members/members", { query: { ...memberQuery(input.value), limit: 2,
+          unit_id: isAdmin(ctx.user) ? cls.unit_id : undefined } });
+        if (found.length !== 1) {
+          notify(t("members.empty"), "error");
+          return;
+        }
+        const booking = await api("POST", "members/bookings", { body: { class_id: cls.id, member_id: found[0].id } });
+        const status = booking.status === "waitlisted"
+          ? t("booking.waitlisted", { position: booking.waitlist_position ?? "?" }) : t(`booking.${booking.status}`);
+        notify(t("member.booked", { name: found[0].full_name || `#${found[0].id}`, status, title: cls.title }));
+        await ctx.refresh();
+      } catch (error) {
+        notifyError(error);
+      }
+    });
+  } }, h("label", { for: id }, t("classes.desk_book")), h("div", { class: "search-row" }, input, submit));
+}
+
+function consoleClassCard(cls, areas, ctx) {
   const body = h("div", { class: "roster-body" });
   const details = h("details", { ontoggle: () => {
     if (details.open && !details.dataset.loaded) {
       details.dataset.loaded = "yes";
       roster(cls, body);
     }
-  } }, h("summary", {}, t("classes.roster")), body);
+  } }, h("summary", {}, t("classes.roster")), body,
+  cls.status === "scheduled" && new Date(cls.starts_at) > Date.now() ? deskBookForm(cls, ctx) : null);
   if (cls.seats_left <= 0 && cls.status === "scheduled") {  // a wait-list exists only when a class is full
     details.open = true;
     details.dataset.loaded = "yes";
@@ -205,7 +237,7 @@ export async function classes(ctx) {
   const [list, areas] = await Promise.all([upcomingClasses(unit, isAdmin(ctx.user)), areaNames(unit)]);
   const days = byDay(list, "starts_at").map((group) => h("section", { class: "day" },
     h("h2", {}, formatDay(group[0].starts_at)),
-    h("ul", { class: "cards" }, group.map((cls) => consoleClassCard(cls, areas)))));
+    h("ul", { class: "cards" }, group.map((cls) => consoleClassCard(cls, areas, ctx)))));
   return [h("h1", {}, t("console.classes_title")), picker, h("p", { class: "muted" }, t("classes.subtitle")),
     days.length ? days : h("p", { class: "empty" }, t("classes.empty"))];
 }
