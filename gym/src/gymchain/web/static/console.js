@@ -1,7 +1,7 @@
 // The manager console: members of the unit (search, paging, detail, book into a class), classes with occupancy and
 // wait-list, and live occupancy per area. Admins pick the unit; trainers and managers see their own.
 import { api } from "./api.js";
-import { areaNames, byDay, forgetMember, memberById, upcomingClasses } from "./data.js";
+import { areaNames, byDay, forgetMember, mapLimited, memberById, upcomingClasses } from "./data.js";
 import { formatClock, formatDate, formatDateTime, formatDay, formatTime, t } from "./i18n.js";
 import { contractList, profileList, statusBadge, visitList } from "./portal.js";
 import { busy, errorBox, h, meter, notify, notifyError } from "./ui.js";
@@ -164,7 +164,7 @@ async function roster(cls, target) {
       target.replaceChildren(h("p", { class: "empty" }, t("classes.roster_empty")));
       return list;
     }
-    const people = await Promise.all(list.map((b) => memberById(b.member_id).catch(() => null)));
+    const people = await mapLimited(list, 4, (b) => memberById(b.member_id).catch(() => null));
     target.replaceChildren(h("ol", { class: "list roster" }, list.map((b, i) => h("li", {},
       h("a", { href: `#/console/members/${b.member_id}` }, people[i]?.full_name || `#${b.member_id}`),
       statusBadge(b)))));

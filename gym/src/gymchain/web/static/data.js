@@ -42,6 +42,21 @@ export function forgetMember(id) {
   memberCache.delete(id);
 }
 
+/** ``fn`` over ``items`` with at most ``limit`` calls in flight (keeps a page from bursting the rate limit). */
+export async function mapLimited(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 export function byDay(items, when) {
   const groups = new Map();
   for (const item of items) {

@@ -1,6 +1,6 @@
 // The member portal: upcoming classes (book, wait-list, cancel), my bookings, visits, plan, privacy (LGPD).
 import { api } from "./api.js";
-import { areaNames, byDay, classById, minutesBetween, upcomingClasses } from "./data.js";
+import { areaNames, byDay, classById, mapLimited, minutesBetween, upcomingClasses } from "./data.js";
 import { formatDate, formatDateTime, formatDay, formatMoney, formatTime, t } from "./i18n.js";
 import { busy, h, meter, notify, notifyError } from "./ui.js";
 
@@ -100,8 +100,10 @@ function bookingRow(booking, cls, ctx, canCancel) {
 }
 
 export async function bookings(ctx) {
-  const list = await myBookings(ctx.user, 100);
-  const classesById = new Map(await Promise.all(list.map(async (b) => [b.class_id, await classById(b.class_id)])));
+  // the week's classes in one call; older ones one by one, a few at a time
+  const [list] = await Promise.all([myBookings(ctx.user, 50), upcomingClasses(ctx.user.unit_id, false)]);
+  const ids = [...new Set(list.map((b) => b.class_id))];
+  const classesById = new Map(await mapLimited(ids, 4, async (id) => [id, await classById(id)]));
   const now = Date.now();
   const isUpcoming = (b) => b.status !== "cancelled" && new Date(classesById.get(b.class_id).starts_at) > now;
   const upcoming = list.filter(isUpcoming)
