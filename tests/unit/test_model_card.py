@@ -34,7 +34,8 @@ def test_training_writes_a_card_beside_every_snapshot(run):
     card = card_path(run / "snapshot.safetensors").read_text()
     for words in ("# Model card: run", "`vae`", "dataset: `mnist`", "a subset of 64 images", "optimiser steps: 4",
                   "images seen: 64", "preset / run name: `mnist-vae`", "command: `", "## Intended use", "## Limits",
-                  "Not measured yet"):
+                  "Not measured yet", "M parameters", "sampling options: temperature", "latent: a code",
+                  "conditional: no"):
         assert words in card, words
     assert "epoch-0001" in card_path(run / "snapshots" / "epoch-0001.safetensors").read_text()
 
@@ -55,7 +56,7 @@ def test_card_picks_up_evaluate_metrics_with_floor_and_sample_count(run):
 def test_pretrained_cards_come_from_the_manifest():
     for name, entry in pretrained.manifest().items():
         card = model_card(name)
-        assert f"# Model card: {name}" in card and entry["command"] in card
+        assert f"# Model card: {name}" in card and entry["command"] in card and "M parameters" in card
         if isinstance(entry.get("metrics"), dict) and "fid" in entry["metrics"]:
             assert "| FID |" in card and f"on {entry['metrics']['samples']} samples" in card
 

@@ -16,13 +16,15 @@ training loop can write the cards itself.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from genlab.checkpoints import pretrained
-from genlab.checkpoints.snapshot import read_header
+from genlab.checkpoints.snapshot import read_header, tensor_shapes
 from genlab.errors import GenlabError
+from genlab.models.registry import get_family
 from genlab.utils.io import atomic_write_text
 
 METRICS_FILE = "metrics.jsonl"  # written by `genlab evaluate` in the run directory
@@ -131,6 +133,18 @@ def _data_lines(header: dict[str, Any], config: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _model_lines(header: dict[str, Any], path: Path) -> list[str]:
+    """Capabilities of the family (as built: conditional iff trained with classes) and the parameter count."""
+    kwargs = header.get("kwargs", {}) if isinstance(header.get("kwargs"), dict) else {}
+    caps = get_family(header["family"]).capabilities(int(kwargs.get("num_classes", 0) or 0))
+    options = ", ".join(caps.sampling_options) or "none"
+    latent = {"code": "a code (encode / decode / interpolate)", "noise": "seeded noise (deterministic sampler)",
+              "": "none"}[caps.latent_kind]
+    params = sum(math.prod(shape) for shape in tensor_shapes(path).values())
+    return [f"- family `{header['family']}`, {params / 1e6:.2f} M parameters (all tensors in the file)",
+            f"- sampling options: {options}; latent: {latent}; conditional: {'yes' if caps.conditional else 'no'}"]
+
+
 def _training_lines(header: dict[str, Any], config: dict[str, Any], command: str | None) -> list[str]:
     train = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
     seconds = header.get("train_seconds")
@@ -146,12 +160,14 @@ def _training_lines(header: dict[str, Any], config: dict[str, Any], command: str
 
 
 def render_card(header: dict[str, Any], name: str, *, metrics: dict[str, Any] | None = None,
-                metrics_source: str = "genlab evaluate", command: str | None = None) -> str:
-    """The card (Markdown) from a snapshot header, its newest metrics row (or None) and the training command."""
+                metrics_source: str = "genlab evaluate", command: str | None = None,
+                model: list[str] | None = None) -> str:
+    """The card (Markdown) from a snapshot header, its newest metrics row (or None), the training command and the
+    `model` lines (capabilities, parameters)."""
     config = header.get("config") if isinstance(header.get("config"), dict) else {}
     domain = _domain(header)
     lines = [f"# Model card: {name}", "", (f"A `{header['family']}` model of the `{header.get('dataset', '?')}` "
-             f"data ({domain} domain), trained with genlab."), "", "## Data", *_data_lines(header, config), "",
+             f"data ({domain} domain), trained with genlab."), "", "## Model", *(model or []), "", "## Data", *_data_lines(header, config), "",
              "## Training", *_training_lines(header, config, command), "", "## Metrics"]
     lines += _metrics_lines(metrics, metrics_source) if metrics else [
         ("Not measured yet: run `genlab evaluate` on this snapshot (it writes metrics.jsonl and the card picks the "
@@ -168,11 +184,12 @@ def model_card(source: str | os.PathLike[str], command: str | None = None) -> st
         entry = pretrained.manifest()[name]
         metrics = entry.get("metrics") if isinstance(entry.get("metrics"), dict) else None
         return render_card(header, name, metrics=metrics, metrics_source="the benchmark recorded in the manifest",
-                           command=entry.get("command"))
+                           command=entry.get("command"), model=_model_lines(header, path))
     rows = _run_metrics(path)
     run_name = path.parent.parent.name if path.parent.name == "snapshots" else path.parent.name
     label = run_name if path.stem == "snapshot" else f"{run_name} / {path.stem}"
-    return render_card(header, label, metrics=rows[-1] if rows else None, command=command)
+    return render_card(header, label, metrics=rows[-1] if rows else None, command=command,
+                       model=_model_lines(header, path))
 
 
 def write_model_card(snapshot: str | os.PathLike[str], command: str | None = None) -> Path:
