@@ -65,6 +65,7 @@ class SimConfig:
     initial_share: float = 0.4  # members already in the chain at the start
     # (date, increase, unit parity): monthly contracts of odd (1) or even (0) units get the increase
     price_increases: tuple[tuple[date, float, int], ...] = ((date(2025, 9, 1), 0.12, 1), (date(2026, 3, 2), 0.10, 0))
+    effects: tuple[tuple[str, float], ...] = ()  # overrides of TRUE_EFFECTS, e.g. (("annual_contract", 0.0),)
     campaigns: tuple[tuple[str, date, date, float], ...] = (
         ("verao-2025", date(2025, 1, 6), date(2025, 2, 2), 0.8),
         ("inverno-2025", date(2025, 7, 7), date(2025, 7, 27), 0.6),
@@ -145,7 +146,7 @@ def simulate(config: SimConfig = SimConfig()) -> dict[str, pd.DataFrame]:
     wait_hist = np.zeros((4, n))
     visits_out, bookings_out = [], []
     hol = set().union(*(holidays(y) for y in range(config.start.year, config.start.year + config.weeks // 52 + 2)))
-    eff = TRUE_EFFECTS
+    eff = TRUE_EFFECTS | dict(config.effects)
     for w in range(config.weeks):
         ws = week_starts[w]
         active |= join_week == w
