@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from genlab.errors import GenlabError
+from genlab.models.registry import get_family
 
 
 @dataclass
@@ -85,8 +86,6 @@ class RunConfig:
 
 
 def _model_config_class(family: str) -> type:
-    from genlab.models.registry import get_family
-
     return get_family(family).Config
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from genlab.data.sources.channels import resize_binary
 from genlab.errors import GenlabError
 from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net
 from genlab.metrics.image import feature_fid
@@ -261,8 +262,6 @@ def facies_features(net: FeatureNet, images: ArrayLike, batch_size: int = 500) -
     """
     x = torch.from_numpy(as_binary(images)).to(torch.uint8)[:, None]
     if tuple(x.shape[-2:]) != (net.image_size, net.image_size):
-        from genlab.data.sources.channels import resize_binary
-
         x = resize_binary(x, (net.image_size, net.image_size))
     return net.extract(x.float(), batch_size=batch_size)[0]  # float {0, 1} = the net's [0, 1] display convention
 

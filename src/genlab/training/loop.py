@@ -39,6 +39,7 @@ from genlab.training.scalars import ScalarLog
 from genlab.training.setup import build_model, codec_for, load_training_data
 from genlab.utils.io import remove_stale_temps, write_json
 from genlab.utils.seeding import seed_everything
+from genlab.viz.grid import save_grid
 
 LOG = logging.getLogger("genlab.training")
 
@@ -247,8 +248,6 @@ class Trainer:
     # --- outputs ------------------------------------------------------------------------------------------------
     def sample_grid(self, path: Path, model: nn.Module | None = None) -> Path:
         """The fixed-seed grid (same seeds every epoch) from the EMA weights, as a PNG."""
-        from genlab.viz.grid import save_grid
-
         s = self.cfg.sample
         model = model or (self.ema.model if self.ema else self.model)
         seeds = [s.seed + i for i in range(s.num_images)]

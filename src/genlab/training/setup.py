@@ -7,6 +7,7 @@ import numpy as np
 from genlab.config.core import DataConfig, RunConfig
 from genlab.data.codecs import ImageCodec
 from genlab.data.dataset import ImageDataset
+from genlab.data.registry import load_dataset
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import get_family
@@ -14,8 +15,6 @@ from genlab.models.registry import get_family
 
 def load_training_data(data: DataConfig, seed: int) -> ImageDataset:
     """The configured dataset, filtered to `data.classes` and limited to a random `data.limit` images."""
-    from genlab.data.registry import load_dataset
-
     options = dict(data.options)  # source-specific (e.g. resize for facies); most sources take none
     ds = load_dataset(data.dataset, split=data.split, data_dir=data.data_dir, download=data.download, **options)
     keep = np.arange(len(ds))
