@@ -375,6 +375,25 @@ def test_login_error_is_the_api_one_line_message(browser, platform, shots):
     browser.save_screenshot(str(shots / "login-error-phone.png"))
 
 
+def test_a_refused_booking_shows_the_api_reason(browser, platform, tokens, scene):
+    """A member without a contract may look but not book: the API's one-line 409 reaches the page as an alert."""
+    stamp = datetime.now(UTC).strftime("%H%M%S%f")
+    member = created(api_call(platform, tokens["manager1"], "POST", "members/members", json={
+        "unit_id": scene["unit"], "full_name": "Sem Contrato", "email": f"sem.contrato.{stamp}@example.com",
+        "cpf": valid_cpf(int(stamp[-8:]) + 7)}))
+    created(api_call(platform, tokens["manager1"], "POST", "auth/users", json={
+        "email": member["email"], "password": PASSWORD, "role": "member", "unit_id": scene["unit"],
+        "member_id": member["id"]}))
+    open_app(browser, platform, PHONE)
+    log_in(browser, member["email"])
+    spinning = card(browser, scene["classes"]["spinning"]["id"])
+    spinning.find_element(By.CSS_SELECTOR, '[data-action="book"]').click()
+    text_in(browser, "#notice", "Erro: ")
+    alert = browser.find_element(By.CSS_SELECTOR, "#notice [role=alert]").text
+    assert "no active contract" in alert and "código da requisição" in alert
+    assert scene["classes"]["spinning"]["id"] not in bookings_of(platform, tokens["manager1"], member["id"])
+
+
 def test_reload_rotates_the_refresh_token_and_keeps_the_session(browser, platform, scene):
     open_app(browser, platform, PHONE)
     log_in(browser, scene["daniela"]["email"])
