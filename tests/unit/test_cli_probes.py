@@ -174,7 +174,8 @@ def test_info_is_human_readable_by_default_and_json_on_request(tiny, capsys):
     code, out, err = run_cli(["info", str(tiny["guided"])], capsys)
     assert code == 0, err
     assert not out.lstrip().startswith("{") and "# Model card" in out  # the model card, not JSON
-    assert "`diffusion`" in out and "`mnist`" in out
+    assert "`diffusion`" in out and "`mnist`" in out and "parameters" in out  # family, dataset, size
+    assert "sampling options: sampler, steps, guidance, eta" in out  # the capabilities
     code, out, _ = run_cli(["info", str(tiny["guided"]), "--json"], capsys)
     assert code == 0 and json.loads(out)["family"] == "diffusion"
     code, _, err = run_cli(["info", "no-such-snapshot"], capsys)
