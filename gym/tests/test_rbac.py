@@ -88,6 +88,8 @@ TABLE = [
     ("POST", "/api/analytics/reports", lambda c: {"unit_id": c["u1"], "report": "attendance",
                                                   "period_start": "2026-11-01", "period_end": "2026-11-30"}, "DDADA"),
     ("POST", "/api/analytics/retraining", {"model": "churn"}, "DDDDA"),
+    ("GET", "/api/analytics/members/{m1}/churn-risk", None, "DDADA"),
+    ("GET", "/api/analytics/units/{u1}/churn-risk", None, "DDADA"),
     ("GET", "/api/analytics/jobs", None, "AAAAA"),
     ("GET", "/api/analytics/jobs/{job}", None, "AAAAA"),
     ("POST", "/api/vision/jobs/video-analysis", lambda c: {"unit_id": c["u1"], "area_id": c["area1"],

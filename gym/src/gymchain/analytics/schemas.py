@@ -31,3 +31,31 @@ class RetrainRequest(BaseModel):
 
     model: Literal["churn", "segmentation", "demand", "plan-recommendation"]
     reason: str = Field("manual", min_length=1, max_length=200)
+
+
+class ChurnReason(BaseModel):
+    feature: str = Field(description="feature name (see gym/docs/analytics.md)")
+    value: float = Field(description="the member's value of that feature at scoring time")
+    shap: float = Field(description="its SHAP contribution to the risk, in log-odds (positive raises the risk)")
+
+
+class MemberChurnRisk(BaseModel):
+    member_id: int
+    unit_id: int
+    churn_risk: float = Field(ge=0, le=1, description="probability of stopping within horizon_days")
+    horizon_days: int
+    reasons: list[ChurnReason]
+
+
+class ChurnRiskList(BaseModel):
+    unit_id: int
+    model_version: int
+    scored_at: str
+    horizon_days: int
+    active_members: int = Field(description="members with a running contract who were scored")
+    members: list[MemberChurnRisk]
+
+
+class MemberChurnRiskOut(MemberChurnRisk):
+    model_version: int
+    scored_at: str
