@@ -6,6 +6,7 @@
   gymchain down                        stop what ``up`` started
   gymchain status                      processes, and the gateway's view of every service
   gymchain keygen                      fresh secrets for GYM_ENV=production
+  gymchain train-churn [--simulate N | --csv DIR | --from-database]  train + register the churn model
 
 Processes write ``gym/.run/<name>.pid`` and ``gym/.run/<name>.log``. Settings come from ``GYM_*`` variables.
 """
@@ -200,6 +201,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return seed_main(["--seed", str(args.seed)] + (["--if-empty"] if args.if_empty else []))
 
 
+def cmd_train_churn(args: argparse.Namespace) -> int:
+    from gymchain.ml.train import execute
+
+    return execute(args)
+
+
 def cmd_keygen(_args: argparse.Namespace) -> int:
     """Fresh secrets for a production environment file (GYM_ENV=production refuses the development ones)."""
     import secrets
@@ -231,6 +238,12 @@ def parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=cmd_seed)
     sub.add_parser("keygen", help="print fresh production secrets (GYM_JWT_SECRET, GYM_PII_KEY, ...)").set_defaults(
         func=cmd_keygen)
+    train = sub.add_parser("train-churn", help="train the churn model (simulated chain, CSV export or the platform "
+                                               "database) and register it in ml_models")
+    from gymchain.ml.train import add_arguments
+
+    add_arguments(train)
+    train.set_defaults(func=cmd_train_churn)
     return root
 
 
