@@ -1,4 +1,4 @@
-"""Churn pipeline on simulated members: simulate, train (LightGBM vs logistic regression), explain, score; JSON.
+"""Analytics pipeline on simulated members: simulate, churn (LightGBM vs baselines), explain, score, segment; JSON.
 
     gym/.venv/bin/python gym/benchmarks/analytics_pipeline.py [--members 100000] [--figure PATH]
 
@@ -42,6 +42,7 @@ def main() -> None:
     from gymchain.ml.features import FEATURES
     from gymchain.ml.figures import calibration_figure
     from gymchain.ml.loaders import validate_all
+    from gymchain.ml.segments import agreement, segment
     from gymchain.ml.simulator import SimConfig, simulate
 
     t0 = time.perf_counter()
@@ -64,6 +65,22 @@ def main() -> None:
     sample = result.test_frame.sample(min(5000, len(result.test_frame)), random_state=0)
     importance = shap_global(result.booster, sample)
     lime = lime_explanations(result.booster, sample, riskiest.head(3), k=5, samples=1000)
+    t5 = time.perf_counter()
+    seg_frame, seg = segment(tables, args.test_date)
+    t_segment = time.perf_counter() - t5
+    shuffled = np.random.default_rng(0).permutation(seg.labels)
+    segmentation = {
+        "members": len(seg_frame), "k_by_silhouette": seg.k,
+        "silhouette_by_k": {k: round(v, 4) for k, v in seg.silhouette_by_k.items()},
+        "stability_ari_by_k": {k: round(v, 4) for k, v in seg.stability_by_k.items()},
+        "ari_vs_true_segments": {"kmeans": round(agreement(raw["truth"], seg_frame, seg.labels), 4),
+                                 "hdbscan_sample": round(agreement(raw["truth"], seg_frame, seg.density_labels,
+                                                                   seg.density_rows), 4),
+                                 "shuffled_labels_baseline": round(agreement(raw["truth"], seg_frame, shuffled), 4)},
+        "hdbscan_sample_size": len(seg.density_rows), "hdbscan_noise_share": round(seg.density_noise_share, 4),
+        "hdbscan_clusters": len(set(seg.density_labels) - {-1}),
+        "profiles": seg.profiles.reset_index().to_dict(orient="records"),
+    }
     if args.figure:
         calibration_figure(result.calibration, args.figure, f"Churn within {args.horizon_days} days, "
                                                             f"{args.members:,} simulated members")
@@ -73,10 +90,11 @@ def main() -> None:
         "metrics": result.metrics,
         "calibration": result.calibration,
         "shap_mean_abs": [{"feature": f, "value": v, "true_driver": driver_of(f)} for f, v in importance.items()],
+        "segmentation": segmentation,
         "lime_top3_members": [[(cond, round(w, 4)) for cond, w in e] for e in lime],
         "seconds": {"simulate": round(t_sim, 2), "train_both_models_incl_features": round(t_train, 2),
                     "score_features": round(t_features, 2), "score_predict": round(t_predict, 3),
-                    "reasons_100_members": round(t_reasons, 3)},
+                    "reasons_100_members": round(t_reasons, 3), "segmentation": round(t_segment, 2)},
         "scoring_members_per_s": {"features_plus_predict": round(len(frame) / (t_features + t_predict)),
                                   "predict_only": round(len(frame) / t_predict)},
         "scored_members": len(frame), "visits": len(tables["visits"]), "bookings": len(tables["bookings"]),
