@@ -136,7 +136,8 @@ def _write_onnx(net: Network, path: Path, metadata: dict[str, str]) -> None:
     try:
         import onnx
     except ImportError as e:
-        raise GenlabError("ONNX export needs the 'onnx' and 'onnxruntime' packages: pip install 'genlab[export]'") from e
+        raise GenlabError("ONNX export needs the 'onnx' and 'onnxruntime' packages: "
+                          "pip install 'genlab[export]'") from e
     with atomic_path(path) as tmp, torch.no_grad():
         torch.onnx.export(net.module, tuple(net.inputs.values()), str(tmp), input_names=list(net.inputs),
                           output_names=list(net.outputs), dynamic_axes=_dynamic_batch(net), opset_version=ONNX_OPSET,

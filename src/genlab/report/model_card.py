@@ -166,8 +166,10 @@ def render_card(header: dict[str, Any], name: str, *, metrics: dict[str, Any] | 
     `model` lines (capabilities, parameters)."""
     config = header.get("config") if isinstance(header.get("config"), dict) else {}
     domain = _domain(header)
-    lines = [f"# Model card: {name}", "", (f"Family `{header['family']}`, trained with genlab on the `{header.get('dataset', '?')}` "
-             f"data ({domain} domain)."), "", "## Model", *(model or []), "", "## Data", *_data_lines(header, config), "",
+    dataset = header.get("dataset", "?")
+    intro = f"Family `{header['family']}`, trained with genlab on the `{dataset}` data ({domain} domain)."
+    lines = [f"# Model card: {name}", "", intro, "", "## Model", *(model or []), "",
+             "## Data", *_data_lines(header, config), "",
              "## Training", *_training_lines(header, config, command), "", "## Metrics"]
     lines += _metrics_lines(metrics, metrics_source) if metrics else [
         ("Not measured yet: run `genlab evaluate` on this snapshot (it writes metrics.jsonl and the card picks the "
