@@ -449,7 +449,6 @@ NB03 = [
     code('''
     import h5py
 
-
     MODELS = {  # label: (pretrained name, preset)
         "conv+dense": ("channels-vae-dense", "channels-vae-dense"),
         "fully convolutional": ("channels-vae-fullconv", "channels-vae-fullconv"),
