@@ -91,7 +91,7 @@ def test_bad_options_raise_one_line_errors():
     with pytest.raises(GenlabError, match=r"class indices in \[0, 3\)"):
         m.generate([1, 2], torch.tensor([0, 3]))
     with pytest.raises(GenlabError, match="unknown sampler"):
-        m.generate([1], sampler="euler")
+        m.generate([1], sampler="no-such-sampler")
     with pytest.raises(GenlabError, match="eta=0.5 only applies to the ddim"):
         m.generate([1], sampler="dpmpp-2m", eta=0.5)
     assert m.generate([]).shape == (0, 1, 8, 8)

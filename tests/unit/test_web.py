@@ -19,6 +19,7 @@ from genlab.audio.io import write_wav
 from genlab.checkpoints import pretrained
 from genlab.checkpoints.snapshot import save_snapshot
 from genlab.data.codecs import ImageCodec
+from genlab.models.diffusion.samplers import SAMPLER_NAMES
 from genlab.models.registry import get_family
 from genlab.web import create_app
 from genlab.web.jobs import JobQueue, QueueFull
@@ -103,8 +104,7 @@ def test_page_is_self_contained_and_config_serves_the_limits(client):
         assert "http://" not in text and "https://" not in text, f"{name} loads something from outside"
         assert client.get(f"/static/{name}" if name != "index.html" else "/").status_code == 200
     cfg = client.get("/api/config").json()
-    assert cfg["limits"]["n"] == 64 and cfg["limits"]["steps"] == 200 and cfg["samplers"] == ["ddpm", "ddim",
-                                                                                             "dpmpp-2m"]
+    assert cfg["limits"]["n"] == 64 and cfg["limits"]["steps"] == 200 and cfg["samplers"] == list(SAMPLER_NAMES)
     assert cfg["queue"] == {"workers": 1, "capacity": 4}
 
 
@@ -157,7 +157,7 @@ def test_generate_png_format(client):
     ("/api/generate", {"seed": 2**31 - 2, "n": 4}, "exceeds the largest seed 2147483647"),
     ("/api/generate", {"seeds": list(range(65))}, "seeds"),
     ("/api/generate", {"seeds": [-3]}, "every seed must be in 0..2147483647"),
-    ("/api/generate", {"sampler": "euler"}, "sampler = 'euler': expected one of ddpm, ddim, dpmpp-2m"),
+    ("/api/generate", {"sampler": "no-such-sampler"}, "sampler = 'no-such-sampler': expected one of ddpm, ddim, dpmpp-2m"),
     ("/api/generate", {"class_label": 1000}, "less than or equal to 999"),
     ("/api/generate", {"stpes": 3}, "stpes = 3: Extra inputs are not permitted"),
     ("/api/interpolate", {"steps": 17}, "steps = 17: Input should be less than or equal to 16"),

@@ -129,7 +129,20 @@ def dpmpp_2m(denoise: Denoise, x_T: Tensor, timesteps, alphas_cumprod: Tensor, *
     return x
 
 
+from genlab.models.diffusion.dpmpp_2s import dpmpp_2s
+from genlab.models.diffusion.dpmpp_3m import dpmpp_3m
+from genlab.models.diffusion.euler import euler
+from genlab.models.diffusion.heun import heun
+from genlab.models.diffusion.plms import plms
+from genlab.models.diffusion.unipc import unipc
+
 SAMPLERS: dict[str, Callable[..., Tensor]] = {"ddpm": ddpm, "ddim": ddim, "dpmpp-2m": dpmpp_2m}
+SAMPLERS["euler"] = euler
+SAMPLERS["heun"] = heun
+SAMPLERS["dpmpp-2s"] = dpmpp_2s
+SAMPLERS["dpmpp-3m"] = dpmpp_3m
+SAMPLERS["unipc"] = unipc
+SAMPLERS["plms"] = plms
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 _ALIASES = {"dpmpp_2m": "dpmpp-2m", "dpm++2m": "dpmpp-2m", "dpm-solver++": "dpmpp-2m"}
 
