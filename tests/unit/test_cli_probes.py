@@ -242,3 +242,9 @@ def test_report_takes_any_snapshot_source_not_only_run_directories(tiny, tmp_pat
     assert out.is_file() and "dcgan" in out.read_text()
     code, _, err = run_cli(["report", str(tiny["gan"]), "-o", str(tmp_path / "no-dir" / "r.html")], capsys)
     assert "does not exist" in one_line_error(code, err)
+
+
+def test_unknown_sampler_is_refused_before_loading(tiny, tmp_path, capsys, no_generation):
+    code, _, err = run_cli(["sample", str(tiny["diffusion"]), "--sampler", "no-such", "-o", str(tmp_path / "g.png")],
+                           capsys)
+    assert "--sampler no-such: expected one of" in one_line_error(code, err)

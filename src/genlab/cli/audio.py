@@ -12,7 +12,8 @@ import typer
 from genlab.cli import checks
 from genlab.errors import GenlabError
 
-audio_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Audio (MUSDB18 stems): regenerate and evaluate.")
+audio_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="Audio (MUSDB18 stems): regenerate and evaluate.")
 
 _STEMS = ("vocals", "drums", "bass", "other", "mixture")
 
@@ -61,7 +62,8 @@ def evaluate_cmd(
     if bad:
         raise GenlabError(f"--stem {bad[0]}: expected one of {', '.join(_STEMS)}")
     checks.output_dir(out_dir, "--out-dir")
-    result = api.evaluate_audio(subset, stems, snapshots, n_tracks, out_dir, data_dir=str(data_dir) if data_dir else None,
-                            with_museval=museval, listen_tracks=listen_tracks, device=device)
+    result = api.evaluate_audio(subset, stems, snapshots, n_tracks, out_dir,
+                                data_dir=str(data_dir) if data_dir else None,
+                                with_museval=museval, listen_tracks=listen_tracks, device=device)
     typer.echo(result.markdown)
     typer.echo(f"results: {result.json}\nlistening page: {result.html}")

@@ -81,3 +81,9 @@ def resolve_sampling(info: Any, **given: Any) -> dict[str, Any]:
     options = sampling_options(given, takes, info.family)
     defaults = {k: v for k, v in (info.sample_settings or {}).items() if k in takes and v is not None}
     return {**defaults, **options}
+
+
+def known_sampler(sampler: str | None, samplers: tuple[str, ...]) -> None:
+    """--sampler names one of genlab's samplers (checked before loading anything)."""
+    if sampler is not None and sampler not in samplers:
+        raise GenlabError(f"--sampler {sampler}: expected one of {', '.join(samplers)}")

@@ -82,7 +82,8 @@ EVALUATE_N_HELP = ("Generated samples (the floor uses as many). The default 1000
 def evaluate(
     source: str = typer.Argument(..., help="Snapshot file, run directory or pretrained name."),
     n: int = typer.Option(DEFAULT_N, "-n", min=1, max=1_000_000, help=EVALUATE_N_HELP),
-    sampler: str | None = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpmpp-2m [default: the "
+    sampler: str | None = typer.Option(None, help="Diffusion sampler, e.g. ddim or dpmpp-2m (a wrong name lists "
+                                       "all) [default: the "
                                        "snapshot's sample settings]."),
     steps: int | None = typer.Option(None, min=1, max=1000, help="Sampler steps (diffusion) [default: the "
                                      "snapshot's sample settings]."),
@@ -117,6 +118,7 @@ def evaluate(
     if json_out is not None:
         checks.output_file(json_out, "--json", suffixes=(".json",))
     checks.seed_range(seed, n, api.MAX_SEED)
+    checks.known_sampler(sampler, tuple(api.SAMPLERS))
     api.check_evaluate_request(n, split)
     api.pick_device(device)
     if threads:

@@ -218,7 +218,8 @@ def regularity(
 @latent_app.command("fit-density")
 def fit_density(
     source: str = _SOURCE,
-    output: Path = typer.Option(..., "-o", "--output", help="Snapshot (.safetensors) to write with the fitted mixture."),
+    output: Path = typer.Option(..., "-o", "--output", help="Snapshot (.safetensors) to write with the fitted "
+                                "mixture."),
     n: int = typer.Option(5000, "-n", min=2, max=100_000, help=_N_HELP),
     split: str = typer.Option("train", help="Dataset split."),
     seed: int = typer.Option(0, help="Seed of the image subset and of the mixture's initial means."),

@@ -57,7 +57,8 @@ def sample(
     source: str = typer.Argument(..., metavar="SOURCE", help="Snapshot file, run directory or pretrained name "
                                  "(see `genlab presets`)."),
     n: int = typer.Option(64, "-n", min=1, max=100_000, help="Number of samples."),
-    sampler: str | None = typer.Option(None, help="Diffusion sampler: ddpm, ddim or dpmpp-2m [default: the "
+    sampler: str | None = typer.Option(None, help="Diffusion sampler, e.g. ddim or dpmpp-2m (a wrong name lists "
+                                       "all) [default: the "
                                        "snapshot's own sample settings]."),
     steps: int | None = typer.Option(None, min=1, max=1000, help="Sampler steps (diffusion) [default: the "
                                      "snapshot's sample settings]."),
@@ -85,6 +86,7 @@ def sample(
 
     checks.output_file(output, suffixes=checks.IMAGE_SUFFIXES)
     checks.seed_range(seed, n, api.MAX_SEED)
+    checks.known_sampler(sampler, tuple(api.SAMPLERS))
     api.pick_device(device)
     if threads:
         api.set_threads(threads)
