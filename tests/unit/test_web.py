@@ -28,6 +28,8 @@ from tests_helpers import run_cli, save_tiny_diffusion
 fastapi_testclient = pytest.importorskip("fastapi.testclient")
 STATIC = Path(__file__).resolve().parents[2] / "src" / "genlab" / "web" / "static"
 SR = 44100
+TOKEN = "test-token-for-the-web-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _audio(seconds: float, rate: int = SR, channels: int = 2) -> np.ndarray:
@@ -82,8 +84,8 @@ def roots(tmp_path_factory, tiny_channel_vae, tiny_vocos) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def client(roots):
-    app = create_app(roots["runs"], data_dir=str(roots["data"]), workers=1, queue=4, device="cpu")
-    with fastapi_testclient.TestClient(app, raise_server_exceptions=False) as c:
+    app = create_app(roots["runs"], data_dir=str(roots["data"]), workers=1, queue=4, device="cpu", token=TOKEN)
+    with fastapi_testclient.TestClient(app, raise_server_exceptions=False, headers=AUTH) as c:
         yield c
 
 
@@ -267,8 +269,8 @@ def test_audio_requests_outside_the_limits(client):
 
 
 def test_missing_musdb_folder_is_reported(roots, tmp_path):
-    app = create_app(roots["runs"], data_dir=str(tmp_path))
-    with fastapi_testclient.TestClient(app) as c:
+    app = create_app(roots["runs"], data_dir=str(tmp_path), token=TOKEN)
+    with fastapi_testclient.TestClient(app, headers=AUTH) as c:
         tracks = c.get("/api/audio/tracks").json()
     assert not tracks["available"] and "MUSDB18 folder not found" in tracks["message"]
 
@@ -281,9 +283,9 @@ def test_oversized_json_body_is_refused(client):
 
 # --- queue and errors ---------------------------------------------------------------------------------------------
 def test_queue_full_is_refused_cleanly(roots):
-    app = create_app(roots["runs"], workers=1, queue=2, device="cpu")
+    app = create_app(roots["runs"], workers=1, queue=2, device="cpu", token=TOKEN)
     release = threading.Event()
-    with fastapi_testclient.TestClient(app) as c:
+    with fastapi_testclient.TestClient(app, headers=AUTH) as c:
         jobs = app.state.jobs
         held = [jobs.submit(release.wait, 30) for _ in range(2)]  # one running, one waiting: the queue is full
         resp = c.post("/api/generate", json={"snapshot": "diff", "n": 1, "steps": 1})
@@ -328,3 +330,4 @@ def test_unexpected_errors_are_one_line_without_details(client, monkeypatch):
 def test_serve_help(capsys):
     code, out, _ = run_cli(["serve", "--help"], capsys)
     assert code == 0 and "--runs-dir" in out and "--queue" in out and "--workers" in out
+    assert "--token" in out and "--no-auth" in out

@@ -25,6 +25,8 @@ from tests_helpers import save_tiny_diffusion
 
 fastapi_testclient = pytest.importorskip("fastapi.testclient")
 STATIC = Path(__file__).resolve().parents[2] / "src" / "genlab" / "web" / "static"
+TOKEN = "test-token-for-the-web-probes"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _save(path: Path, family: str, **kwargs) -> Path:
@@ -63,8 +65,8 @@ def roots(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def client(roots):
-    app = create_app(roots["runs"], workers=1, queue=4, device="cpu")
-    with fastapi_testclient.TestClient(app, raise_server_exceptions=False) as c:
+    app = create_app(roots["runs"], workers=1, queue=4, device="cpu", token=TOKEN)
+    with fastapi_testclient.TestClient(app, raise_server_exceptions=False, headers=AUTH) as c:
         yield c
 
 
@@ -222,7 +224,7 @@ def test_clients_that_give_up_free_their_slots_on_a_real_server(roots, monkeypat
     from genlab.web import tasks
 
     monkeypatch.setattr(tasks, "generate", lambda _catalog, _req, job: _stepper(2000, 0.01, job))  # ~20 s each
-    app = create_app(roots["runs"], workers=1, queue=4, device="cpu")
+    app = create_app(roots["runs"], workers=1, queue=4, device="cpu", token=TOKEN)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -235,7 +237,7 @@ def test_clients_that_give_up_free_their_slots_on_a_real_server(roots, monkeypat
 
         def give_up() -> None:
             with pytest.raises(httpx.TimeoutException):
-                httpx.post(f"{url}/api/generate", json={"snapshot": "gan", "n": 1}, timeout=0.5)
+                httpx.post(f"{url}/api/generate", json={"snapshot": "gan", "n": 1}, headers=AUTH, timeout=0.5)
 
         clients = [threading.Thread(target=give_up) for _ in range(4)]  # fill the queue (capacity 4), then leave
         for c in clients:
@@ -245,12 +247,12 @@ def test_clients_that_give_up_free_their_slots_on_a_real_server(roots, monkeypat
         freed_after = None
         t0 = time.monotonic()
         while time.monotonic() - t0 < 5:
-            if httpx.get(f"{url}/api/status").json()["admitted"] == 0:
+            if httpx.get(f"{url}/api/status", headers=AUTH).json()["admitted"] == 0:
                 freed_after = time.monotonic() - t0
                 break
             time.sleep(0.05)
-        assert freed_after is not None, httpx.get(f"{url}/api/status").json()  # not ~80 s of abandoned work
-        assert httpx.get(f"{url}/api/status").json()["cancelled"] == 4
+        assert freed_after is not None, httpx.get(f"{url}/api/status", headers=AUTH).json()  # not ~80 s of abandoned work
+        assert httpx.get(f"{url}/api/status", headers=AUTH).json()["cancelled"] == 4
     finally:
         server.should_exit = True
         thread.join(timeout=10)

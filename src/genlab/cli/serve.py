@@ -19,18 +19,27 @@ def serve(
     queue: int = typer.Option(20, min=1, max=1000, help="Jobs admitted at once (waiting or running); more get 503."),
     cache: int = typer.Option(4, min=1, max=64, help="Loaded snapshots kept in memory (LRU)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    token: str | None = typer.Option(None, help="Token every request must carry (else $GENLAB_WEB_TOKEN, else a "
+                                                "random one); the URL to open is printed at start."),
+    no_auth: bool = typer.Option(False, "--no-auth", help="No token at all: only with a loopback --host."),
 ) -> None:
     """Serve the web UI: generate images, channel realizations + ES-MDA, and audio stems from snapshots."""
     try:
         import uvicorn
 
         from genlab.web import create_app
+        from genlab.web.auth import choose_token
     except ImportError as e:
         raise GenlabError(f"genlab serve needs the web extra ({e.name} is missing): pip install 'genlab[web]'") from e
+    token = choose_token(host, token, no_auth)
+    if token is None:
+        typer.echo("genlab serve: warning: --no-auth: every local user and process can use this server", err=True)
     if not runs_dir.is_dir():
         typer.echo(f"genlab serve: note: runs directory '{runs_dir}' does not exist yet (only pretrained snapshots)",
                    err=True)
     app = create_app(runs_dir, str(data_dir) if data_dir else None, workers=workers, queue=queue, cache_size=cache,
-                     device=device)
-    typer.echo(f"genlab serve: http://{host}:{port}/  (runs {runs_dir}, {workers} worker(s), queue {queue})")
+                     device=device, token=token)
+    where = f"[{host}]" if ":" in host else host
+    url = f"http://{where}:{port}/" + (f"?token={token}" if token else "")
+    typer.echo(f"genlab serve: {url}  (runs {runs_dir}, {workers} worker(s), queue {queue})")
     uvicorn.run(app, host=host, port=port, log_level="info")

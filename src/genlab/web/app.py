@@ -15,6 +15,9 @@ Endpoints (limits in genlab.web.schemas.LIMITS, also served at /api/config):
     GET  /api/audio/tracks      MUSDB18 test tracks in the data directory (or why there are none)
     POST /api/audio/regenerate  query parameters; body = an uploaded WAV (optional, else track=)
 
+Every request needs the server's token (genlab.web.auth): `Authorization: Bearer <token>`, or the cookie set when a
+page is opened with ?token=<token>; without it 401 (JSON under /api/, a short page elsewhere), static files included.
+
 Errors are JSON {"error": "<one line>"}: 422 for a parameter outside its limits (naming both), 400 for a
 GenlabError (bad snapshot id, malformed snapshot, wrong model kind, unreadable upload), 413 for an oversized body,
 503 when the job queue is full, 499 when the client went away, 500 (type only, details in the server log) for
@@ -42,6 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from genlab import api
 from genlab.errors import GenlabError
 from genlab.web import tasks
+from genlab.web.auth import TokenAuth, redact_access_log
 from genlab.web.catalog import SnapshotCatalog, default_snapshots
 from genlab.web.jobs import Job, JobCancelled, JobQueue, QueueFull
 from genlab.web.schemas import (
@@ -164,14 +168,16 @@ def _add_error_handlers(app: FastAPI, scrub: PathScrubber) -> None:
 
 
 def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None = None, workers: int = 1,
-               queue: int = 20, cache_size: int = 4, device: str = "auto") -> FastAPI:
-    """The web app. `data_dir` holds musdb/MUSDB18-7 (default $GENLAB_DATA_DIR); `queue` bounds admitted jobs."""
+               queue: int = 20, cache_size: int = 4, device: str = "auto", *, token: str | None) -> FastAPI:
+    """The web app. `data_dir` holds musdb/MUSDB18-7 (default $GENLAB_DATA_DIR); `queue` bounds admitted jobs;
+    every request must carry `token` (None only for `genlab serve --no-auth` on a loopback address)."""
     catalog = SnapshotCatalog(runs_dir, cache_size=cache_size, device=device)
     jobs = JobQueue(workers=workers, capacity=queue)
     data_dir = data_dir or os.environ.get("GENLAB_DATA_DIR") or None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        redact_access_log()  # after uvicorn configured its loggers
         yield
         jobs.shutdown()
 
@@ -180,6 +186,8 @@ def create_app(runs_dir: str | os.PathLike[str] = "runs", data_dir: str | None =
                                                  "regeneration from snapshots. Every parameter is bounded.")
     app.state.catalog, app.state.jobs, app.state.data_dir = catalog, jobs, data_dir
     app.add_middleware(BodyLimit)
+    if token is not None:
+        app.add_middleware(TokenAuth, token=token)  # added last = outermost: checked before the body is read
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     _add_error_handlers(app, PathScrubber(runs_dir, data_dir))
