@@ -129,18 +129,24 @@ def dpmpp_2m(denoise: Denoise, x_T: Tensor, timesteps, alphas_cumprod: Tensor, *
     return x
 
 
-from genlab.models.diffusion.dpmpp_2s import dpmpp_2s
-from genlab.models.diffusion.dpmpp_3m import dpmpp_3m
+from genlab.models.diffusion.dpmpp_2m_sde import dpmpp_2m_sde
+from genlab.models.diffusion.dpmpp_2s import dpmpp_2s, dpmpp_2s_ancestral
+from genlab.models.diffusion.dpmpp_3m import dpmpp_3m, dpmpp_3m_sde
 from genlab.models.diffusion.euler import euler
+from genlab.models.diffusion.euler_ancestral import euler_ancestral
 from genlab.models.diffusion.heun import heun
 from genlab.models.diffusion.plms import plms
 from genlab.models.diffusion.unipc import unipc
 
 SAMPLERS: dict[str, Callable[..., Tensor]] = {"ddpm": ddpm, "ddim": ddim, "dpmpp-2m": dpmpp_2m}
 SAMPLERS["euler"] = euler
+SAMPLERS["euler-ancestral"] = euler_ancestral
 SAMPLERS["heun"] = heun
 SAMPLERS["dpmpp-2s"] = dpmpp_2s
+SAMPLERS["dpmpp-2s-ancestral"] = dpmpp_2s_ancestral
+SAMPLERS["dpmpp-2m-sde"] = dpmpp_2m_sde
 SAMPLERS["dpmpp-3m"] = dpmpp_3m
+SAMPLERS["dpmpp-3m-sde"] = dpmpp_3m_sde
 SAMPLERS["unipc"] = unipc
 SAMPLERS["plms"] = plms
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
