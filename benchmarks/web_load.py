@@ -4,7 +4,8 @@
         --out benchmarks/results/web_load.json
     python benchmarks/web_load.py            # an untrained tiny diffusion snapshot (no data or training needed)
 
-Starts `python -m genlab serve` (1 worker, queue capacity = --requests by default) on a free 127.0.0.1 port, warms
+Starts `python -m genlab serve` (1 worker, queue capacity = --requests by default, a random token sent as Bearer) on
+a free 127.0.0.1 port, warms
 the snapshot cache with one request, then sends --requests concurrent POST /api/generate requests (distinct seeds)
 and measures each one's latency (queue wait + generation). As soon as the server reports all of them admitted, one
 more request is sent: it is beyond capacity and must be refused at once with HTTP 503 and a JSON message. Exits
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -68,8 +70,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(runs: Path, port: int, args: argparse.Namespace, log) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+def _start_server(runs: Path, port: int, args: argparse.Namespace, log, token: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "GENLAB_WEB_TOKEN": token}  # kept off the command line
     cmd = [sys.executable, "-m", "genlab", "serve", "--port", str(port), "--runs-dir", str(runs), "--workers",
            str(args.workers), "--queue", str(args.queue), "--device", "cpu"]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -108,8 +110,10 @@ def run(args: argparse.Namespace) -> dict:
         base = f"http://127.0.0.1:{port}"
         body = {"snapshot": sid, "n": args.n, "sampler": args.sampler, "steps": args.steps,
                 "guidance": args.guidance}
-        with open(tmp / "server.log", "w+") as log, httpx.Client(timeout=900) as client:
-            proc = _start_server(runs, port, args, log)
+        token = secrets.token_urlsafe(32)
+        with (open(tmp / "server.log", "w+") as log,
+              httpx.Client(timeout=900, headers={"Authorization": f"Bearer {token}"}) as client):
+            proc = _start_server(runs, port, args, log, token)
             try:
                 _wait_up(client, base, proc)
                 t0 = time.perf_counter()

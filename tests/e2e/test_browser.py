@@ -7,8 +7,9 @@ play.
 Needs Debian's `chromium` and `chromium-driver` (scripts/setup.sh installs them when run as root) and selenium
 (the dev extra). Skipped, with the reason, only when one of them is absent.
 
-Run as a script to take the docs' screenshots of a running server:
-    python tests/e2e/test_browser.py http://127.0.0.1:8000/ docs/images/web-images.png [snapshot-id] [images|channels|audio]
+Run as a script to take the docs' screenshots of a running server (the URL `genlab serve` printed, with its token):
+    python tests/e2e/test_browser.py 'http://127.0.0.1:8000/?token=...' docs/images/web-images.png [snapshot-id] \
+        [images|channels|audio|progress|api]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -29,6 +31,7 @@ import pytest
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 BOOT_TIMEOUT_S = 120  # the server imports torch first; slow on a loaded 2-core machine
+TOKEN = "e2e-browser-test-token-0123456789"
 
 
 def chrome(width: int = 1300, height: int = 1000):
@@ -44,6 +47,22 @@ def chrome(width: int = 1300, height: int = 1000):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def log_in(d, url: str, token: str) -> None:
+    """Open `url?token=...` as the user does with the URL genlab serve prints: the server sets its cookie and
+    redirects to `url`, the token no longer in the address bar."""
+    d.get(f"{url}?token={urllib.parse.quote(token)}")
+    assert d.current_url == url and "token" not in d.current_url, d.current_url
+
+
+def split_token(url: str) -> tuple[str, str]:
+    """'http://host:port/?token=T' -> ('http://host:port/', 'T'); a URL without a token is refused in one line."""
+    parts = urllib.parse.urlsplit(url)
+    token = urllib.parse.parse_qs(parts.query).get("token", [""])[0]
+    if not token:
+        raise SystemExit(f"URL '{url}' has no ?token=: pass the URL genlab serve printed")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", "")), token
 
 
 def wait_ready(driver, timeout: float = 30) -> None:
@@ -79,7 +98,8 @@ def server(tmp_path_factory, tiny_channel_vae, tiny_vocos, toy_musdb_dir):
            "GENLAB_CACHE_DIR": str(runs.parent / "cache")}  # decoded-audio cache: not the user's
     with open(runs.parent / "server.log", "w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--port", str(port), "--runs-dir",
-                                 str(runs), "--data-dir", str(toy_musdb_dir), "--queue", "4", "--device", "cpu"],
+                                 str(runs), "--data-dir", str(toy_musdb_dir), "--queue", "4", "--device", "cpu",
+                                 "--token", TOKEN],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             _wait_for(url + "api/status", proc, log)
@@ -97,7 +117,8 @@ def _wait_for(url: str, proc: subprocess.Popen, log) -> None:
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     while True:
         try:
-            urllib.request.urlopen(url, timeout=2).read()
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+            urllib.request.urlopen(request, timeout=2).read()
             return
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -167,7 +188,7 @@ def test_page_loads_generates_and_shows_the_images(server):
 
     d = chrome()
     try:
-        d.get(server)
+        log_in(d, server, TOKEN)
         wait_ready(d)
         assert d.title == "genlab"
         snapshot = Select(d.find_element(By.ID, "img-snapshot"))
@@ -215,6 +236,12 @@ def test_api_reference_page_renders_offline(server):
 
     d = chrome()
     try:
+        d.get(server + "docs")  # no token yet: the page that says where the URL is, nothing else
+        assert d.title == "genlab: token needed" and "open the URL printed by genlab serve" in d.page_source.replace(
+            "<code>", "").replace("</code>", "")
+        refused = severe_console_messages(d)  # the browser logs the 401 itself (and the log is drained here)
+        assert len(refused) == 1 and "status of 401" in refused[0], refused
+        log_in(d, server, TOKEN)
         d.get(server + "docs")
         WebDriverWait(d, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
         paths = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".endpoint summary code")]
@@ -231,6 +258,7 @@ def test_channels_tab_generates_realizations_and_runs_esmda(server):
 
     d = chrome()
     try:
+        log_in(d, server, TOKEN)
         open_tab(d, server, "channels")
         snapshot = Select(d.find_element(By.ID, "ch-snapshot"))
         assert run_options(snapshot) == ["tiny-channels"]  # channel kind only
@@ -274,6 +302,7 @@ def test_audio_tab_regenerates_a_track_and_an_upload_into_two_playable_players(s
 
     d = chrome()
     try:
+        log_in(d, server, TOKEN)
         open_tab(d, server, "audio")
         snapshot = Select(d.find_element(By.ID, "au-snapshot"))
         assert run_options(snapshot) == ["audio/tiny-vocos"]
@@ -330,15 +359,17 @@ def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "ima
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
+    url, token = split_token(url)
     if tab == "api":
-        return _screenshot_api(url, out)
+        return _screenshot_api(url, token, out)
     if tab not in ("images", "channels", "audio", "progress"):
         raise SystemExit(f"tab '{tab}': expected images, channels, audio, progress or api")
     if tab == "progress":  # the images tab while a 64-image request runs: its per-step progress bar
-        return _screenshot_progress(url, out, snapshot)
+        return _screenshot_progress(url, token, out, snapshot)
     d = chrome(1300, {"images": 860, "channels": 1360, "audio": 860}[tab])
     prefix = {"images": "img", "channels": "ch", "audio": "au"}[tab]
     try:
+        log_in(d, url, token)
         open_tab(d, url, tab)
         if snapshot:
             Select(d.find_element(By.ID, f"{prefix}-snapshot")).select_by_value(snapshot)
@@ -365,12 +396,13 @@ def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "ima
         d.quit()
 
 
-def _screenshot_progress(url: str, out: str, snapshot: str | None) -> None:
+def _screenshot_progress(url: str, token: str, out: str, snapshot: str | None) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     d = chrome(1300, 420)
     try:
+        log_in(d, url, token)
         open_tab(d, url, "images")
         if snapshot:
             Select(d.find_element(By.ID, "img-snapshot")).select_by_value(snapshot)
@@ -385,12 +417,13 @@ def _screenshot_progress(url: str, out: str, snapshot: str | None) -> None:
         d.quit()
 
 
-def _screenshot_api(url: str, out: str) -> None:
+def _screenshot_api(url: str, token: str, out: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     d = chrome(1300, 900)
     try:
+        log_in(d, url, token)
         d.get(url + "docs")
         WebDriverWait(d, 30).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
         for summary in d.find_elements(By.CSS_SELECTOR, ".endpoint summary code"):
