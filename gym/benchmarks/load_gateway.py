@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform as host
 import secrets
 import socket
 import statistics
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Self
 
 import httpx
+from machine import machine
 
 GYM_DIR = Path(__file__).resolve().parents[1]
 RESULTS = GYM_DIR / "benchmarks" / "results" / "load_gateway.json"
@@ -45,15 +45,6 @@ def fail(message: str) -> None:
     print(f"load_gateway: {message}", file=sys.stderr)
     raise SystemExit(2)
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return host.processor() or "unknown"
 
 
 def port_open(port: int) -> bool:
@@ -382,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         with OwnPlatform(members=args.requests) as own:
             result = measure(args, levels, own.gateway, own.database_url, f"checkins{own.suffix}")
     result = {"benchmark": "load_gateway", "started_at": started.isoformat(timespec="seconds"),
-              "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": host.python_version()},
+              "machine": machine(),
               "mode": "running platform" if args.gateway else "own platform (auth, members, gateway, relay)",
               "config": {"levels": levels, "requests_per_level": args.requests, "max_seconds": args.max_seconds},
               **result}
