@@ -138,17 +138,22 @@ from genlab.models.diffusion.heun import heun
 from genlab.models.diffusion.plms import plms
 from genlab.models.diffusion.unipc import unipc
 
-SAMPLERS: dict[str, Callable[..., Tensor]] = {"ddpm": ddpm, "ddim": ddim, "dpmpp-2m": dpmpp_2m}
-SAMPLERS["euler"] = euler
-SAMPLERS["euler-ancestral"] = euler_ancestral
-SAMPLERS["heun"] = heun
-SAMPLERS["dpmpp-2s"] = dpmpp_2s
-SAMPLERS["dpmpp-2s-ancestral"] = dpmpp_2s_ancestral
-SAMPLERS["dpmpp-2m-sde"] = dpmpp_2m_sde
-SAMPLERS["dpmpp-3m"] = dpmpp_3m
-SAMPLERS["dpmpp-3m-sde"] = dpmpp_3m_sde
-SAMPLERS["unipc"] = unipc
-SAMPLERS["plms"] = plms
+# The table: a sampler is its function (here or in its own module, imported above) plus one line.
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "ddpm": ddpm,
+    "ddim": ddim,
+    "dpmpp-2m": dpmpp_2m,
+    "euler": euler,
+    "euler-ancestral": euler_ancestral,
+    "heun": heun,
+    "dpmpp-2s": dpmpp_2s,
+    "dpmpp-2s-ancestral": dpmpp_2s_ancestral,
+    "dpmpp-2m-sde": dpmpp_2m_sde,
+    "dpmpp-3m": dpmpp_3m,
+    "dpmpp-3m-sde": dpmpp_3m_sde,
+    "unipc": unipc,
+    "plms": plms,
+}
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 _ALIASES = {"dpmpp_2m": "dpmpp-2m", "dpm++2m": "dpmpp-2m", "dpm-solver++": "dpmpp-2m"}
 
