@@ -36,7 +36,7 @@ class DiffusionConfig:
     prediction: str = "eps"  # backbone target: "eps" (Ho et al. 2020) or "v" (Salimans & Ho 2022)
     # Cosine by default: at 28-64 px the linear schedule spends its last ~30% of steps on near-pure noise and
     # ends at alpha_bar = 4e-5, not ~0; cosine (Nichol & Dhariwal 2021) improves likelihood and FID at small sizes.
-    schedule: str = "cosine"  # "cosine" or "linear"
+    schedule: str = "cosine"  # a name in schedules.SCHEDULES: cosine, linear, quadratic, sigmoid
     num_train_steps: int = 1000  # T
     p_uncond: float = 0.1  # label dropout for classifier-free guidance (only when num_classes > 0)
     min_snr_gamma: float = 0.0  # > 0: min-SNR-gamma loss weighting (Hang et al. 2023); 0 = plain MSE
@@ -113,7 +113,7 @@ class Diffusion(GenerativeModel):
                  batch_size: int | None = None) -> Tensor:
         """One image per seed, (N, C, H, W) in [-1, 1]; image i depends only on seeds[i] (and labels[i]).
 
-        sampler: "ddim" (eta > 0 adds noise), "ddpm" or "dpmpp-2m"; steps: denoiser calls per image;
+        sampler: a name in samplers.SAMPLERS (eta > 0 adds noise to "ddim" only); steps: denoiser calls per image;
         guidance: classifier-free guidance weight w (1 = conditional, 0 = unconditional); labels (N,) long or
         None (null class); batch_size: images per forward pass (default: all); callback: per step and batch.
         """

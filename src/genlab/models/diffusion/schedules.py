@@ -79,9 +79,12 @@ def karras_timesteps(num_steps: int, alphas_cumprod: Tensor, rho: float = 7.0) -
     return torch.unique_consecutive(idx)
 
 
-SCHEDULES = {"linear": linear_alphas_cumprod, "cosine": cosine_alphas_cumprod}
-SCHEDULES["quadratic"] = quadratic_alphas_cumprod
-SCHEDULES["sigmoid"] = sigmoid_alphas_cumprod
+SCHEDULES = {
+    "linear": linear_alphas_cumprod,
+    "cosine": cosine_alphas_cumprod,
+    "quadratic": quadratic_alphas_cumprod,
+    "sigmoid": sigmoid_alphas_cumprod,
+}
 
 
 def make_alphas_cumprod(name: str, num_steps: int) -> Tensor:
