@@ -1,5 +1,6 @@
-"""Alembic environment of gymchain. Two branches: the core tables (this package's ``core`` revisions) and G2's
-``datastores`` branch; ``upgrade heads`` runs both. Use :func:`alembic_config` or ``gymchain migrate``."""
+"""Alembic environment of gymchain. Three independent branches: ``core`` (services' tables), ``datastores``
+(outbox, documents, time series, sync) and ``analytics`` (model registry); ``upgrade heads`` runs them all. Use
+:func:`alembic_config` or ``gymchain migrate``."""
 
 from __future__ import annotations
 
