@@ -51,6 +51,22 @@ PLANS = [  # plan_code, contract_type, monthly_price, weekly_class_limit (0 = no
     ("PLUS-A", "annual", 119.9, 0),
 ]
 CLASS_TYPES = ("spinning", "yoga", "functional", "pilates", "dance")
+# member taste (recommendations' ground truth): three latent dimensions (cardio/dance, mind-body, strength); a
+# member's taste is the segment's mean plus N(0, TASTE_SD); an offering's appeal is taste . loading + its base
+TASTE_SD = 0.8
+SEGMENT_TASTE = {"regular": (0.0, -0.3, 1.0), "class_lover": (0.6, 0.6, 0.0), "casual": (0.3, 0.5, -0.3),
+                 "resolution": (0.8, -0.2, 0.6)}
+CLASS_LOADINGS = {"spinning": (1.5, 0.0, 0.3), "yoga": (0.0, 1.6, 0.0), "functional": (0.3, 0.0, 1.5),
+                  "pilates": (0.0, 1.3, 0.4), "dance": (1.3, 0.2, 0.0)}
+CLASS_TASTE_SHARE = 0.75  # share of bookings whose class type follows the member's taste (the rest: uniform)
+# service: (loading, base appeal); bought Poisson(SERVICE_RATE x engagement) times a week
+SERVICES = {"personal_training": ((0.0, 0.0, 1.4), 0.6), "nutrition": ((0.4, 0.2, 0.8), 0.6),
+            "physiotherapy": ((0.0, 1.0, 0.2), 0.0), "massage": ((0.0, 1.2, 0.0), 0.3),
+            "body_assessment": ((0.3, 0.3, 0.6), 1.0), "swim_lessons": ((1.0, 0.4, 0.0), 0.0),
+            "running_club": ((1.4, 0.0, 0.2), 0.2), "meditation": ((0.0, 1.5, 0.0), -0.2),
+            "boxing": ((0.8, 0.0, 1.0), 0.0), "outdoor_cycling": ((1.5, 0.0, 0.0), -0.2),
+            "stretching": ((0.0, 1.0, 0.3), 0.2), "supplements": ((0.2, 0.0, 1.2), 0.3)}
+SERVICE_RATE = 0.08
 WEEKDAY_WEIGHTS = np.array([1.25, 1.2, 1.15, 1.1, 0.95, 0.55, 0.35])  # Monday..Sunday
 BR_FIXED_HOLIDAYS = ((1, 1), (4, 21), (5, 1), (9, 7), (10, 12), (11, 2), (11, 15), (11, 20), (12, 25))
 
@@ -141,6 +157,14 @@ def simulate(config: SimConfig = SimConfig()) -> dict[str, pd.DataFrame]:
     pre = join_week < 0
     engagement[pre] = np.clip(engagement[pre] - rng.uniform(0, 0.2, size=int(pre.sum())), 0.4, 1.5)
 
+    # taste draws use their own generator, so the main stream (and every churn/visit number) does not depend on them
+    trng = np.random.default_rng([config.seed, 2])
+    taste = np.array([SEGMENT_TASTE[s] for s in seg_names])[segment] + trng.normal(0, TASTE_SD, size=(n, 3))
+    class_logits = taste @ np.array([CLASS_LOADINGS[c] for c in CLASS_TYPES]).T
+    service_logits = (taste @ np.array([v[0] for v in SERVICES.values()]).T
+                      + np.array([v[1] for v in SERVICES.values()]))
+    services_out = []
+
     active = np.zeros(n, dtype=bool)
     churn_day = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     wait_hist = np.zeros((4, n))
@@ -175,9 +199,17 @@ def simulate(config: SimConfig = SimConfig()) -> dict[str, pd.DataFrame]:
             waited = position < np.repeat(n_wait, n_book)
             day = rng.choice(7, size=who.size, p=WEEKDAY_WEIGHTS / WEEKDAY_WEIGHTS.sum())
             kind = rng.integers(0, len(CLASS_TYPES), size=who.size)
+            by_taste = trng.random(who.size) < CLASS_TASTE_SHARE
+            kind[by_taste] = _softmax_draw(trng, class_logits[who[by_taste]])
             starts = ws + day.astype("timedelta64[D]")
             ok = starts >= join_day[who]
             bookings_out.append((who[ok], unit[who[ok]], kind[ok], starts[ok], waited[ok]))
+        n_serv = trng.poisson(SERVICE_RATE * engagement[idx])
+        if n_serv.sum():
+            who = np.repeat(idx, n_serv)
+            bought = ws + trng.integers(0, 7, size=who.size).astype("timedelta64[D]")
+            ok = bought >= join_day[who]
+            services_out.append((who[ok], _softmax_draw(trng, service_logits[who[ok]]), bought[ok]))
         wait_hist = np.roll(wait_hist, 1, axis=0)
         wait_hist[0] = 0
         wait_hist[0, idx] = n_wait
@@ -198,8 +230,31 @@ def simulate(config: SimConfig = SimConfig()) -> dict[str, pd.DataFrame]:
         leaving = idx[rng.random(idx.size) < 1 / (1 + np.exp(-logit))]
         churn_day[leaving] = ws + rng.integers(0, 7, size=leaving.size)
         active[leaving] = False
-    return _tables(config, rng, segment, unit, join_day, plan, annual, base_price, increased, churn_day,
-                   joined_in_campaign, join_week, visits_out, bookings_out)
+    tables = _tables(config, rng, segment, unit, join_day, plan, annual, base_price, increased, churn_day,
+                     joined_in_campaign, join_week, visits_out, bookings_out)
+    tables["service_purchases"] = _service_table(services_out, unit, churn_day, tables["members"].member_id)
+    tables["truth"]["taste"] = list(taste[tables["truth"].member_id.to_numpy() - 1].round(3))
+    return tables
+
+
+def _softmax_draw(rng: np.random.Generator, logits: np.ndarray) -> np.ndarray:
+    """One category per row, with probabilities softmax(row)."""
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    return np.minimum((cdf < rng.random((len(logits), 1))).sum(axis=1), logits.shape[1] - 1)
+
+
+def _service_table(services_out, unit, churn_day, members: pd.Series) -> pd.DataFrame:
+    """Optional table ``service_purchases`` (member_id, unit_id, service, bought_at): extra services bought."""
+    if not services_out:
+        return pd.DataFrame({"member_id": pd.Series(dtype="int64"), "unit_id": pd.Series(dtype="int64"),
+                             "service": pd.Series(dtype=object), "bought_at": pd.Series(dtype="datetime64[ns]")})
+    who, kind, day = (np.concatenate(x) for x in zip(*services_out, strict=True))
+    keep = ~(day >= churn_day[who]) & np.isin(who + 1, members.to_numpy())
+    frame = pd.DataFrame({"member_id": who[keep] + 1, "unit_id": unit[who[keep]],
+                          "service": np.array(list(SERVICES), dtype=object)[kind[keep]],
+                          "bought_at": day[keep].astype("datetime64[ns]") + np.timedelta64(10, "h")})
+    return frame.sort_values("bought_at", kind="stable").reset_index(drop=True)
 
 
 def _tables(config, rng, segment, unit, join_day, plan, annual, base_price, increased, churn_day,
