@@ -19,6 +19,8 @@ command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v ip >/dev/null || missing+=(iproute2)  # tests/test_sync_netns.py cuts a unit off in a network namespace
+command -v promtool >/dev/null || missing+=(prometheus)  # metrics server + promtool (alert-rule unit tests)
+command -v rsyslogd >/dev/null || missing+=(rsyslog)  # the central log server of start_observability.sh
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ] && [ "${GYM_SKIP_APT:-0}" != "1" ]; then
   say "installing Debian packages: ${missing[*]}"

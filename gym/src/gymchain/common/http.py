@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import re
 import time
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from gymchain.common import logs, metrics, tracing
 from gymchain.common.db import get_engine
 from gymchain.common.errors import install_error_handlers
 
@@ -21,27 +23,12 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 log = logging.getLogger("gymchain.http")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-
-
-class RequestIdFilter(logging.Filter):
-    """Put the current request id on every log record (``%(request_id)s``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
-        return True
+QUIET_PATHS = frozenset({"/metrics", "/health"})
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """One line per record, with the request id, on stderr (idempotent)."""
-    root = logging.getLogger()
-    if any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(RequestIdFilter())
-    root.addHandler(handler)
-    root.setLevel(level)
+    """JSON records with request and trace ids on stderr (and the central syslog when configured); idempotent."""
+    logs.configure("process", level)
 
 
 def incoming_request_id(value: str | None) -> str:
@@ -52,28 +39,72 @@ def incoming_request_id(value: str | None) -> str:
 
 
 class RequestIdMiddleware(BaseHTTPMiddleware):
-    """Adopt or create the request id, expose it to logs, echo it, and log one access line per request."""
+    """Adopt or create the request id, expose it to logs, echo it, and log one access line per request.
+
+    It also opens the request's server span (child of an incoming ``traceparent``) and records the RED metrics
+    by route template (:mod:`gymchain.common.metrics`)."""
+
+    def __init__(self, app, service: str = "service"):
+        super().__init__(app)
+        self.service = service
 
     async def dispatch(self, request: Request, call_next):
         request.state.request_id = incoming_request_id(request.headers.get(REQUEST_ID_HEADER))
         token = current_request_id.set(request.state.request_id)
         started = time.perf_counter()
+        in_flight = metrics.HTTP_IN_FLIGHT.labels(self.service)
+        in_flight.inc()
+        status, route = 500, None
+        quiet = request.url.path in QUIET_PATHS  # scrapes and probes: counted, not traced or logged
         try:
-            response = await call_next(request)
+            with (contextlib.nullcontext() if quiet else
+                  tracing.span(f"{request.method} {request.url.path}", kind=tracing.SpanKind.SERVER,
+                               parent_headers=request.headers,
+                               attributes={"http.request.method": request.method,
+                                           "gym.request_id": request.state.request_id})) as span:
+                response = await call_next(request)
+                status = response.status_code
+                route = metrics.route_label(request.scope, _service_names)
+                if span is not None:
+                    span.update_name(f"{request.method} {route}")
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        tracing.set_error(span, f"HTTP {status}")
             response.headers[REQUEST_ID_HEADER] = request.state.request_id
-            log.info("%s %s %d %.1f ms", request.method, request.url.path, response.status_code,
-                     (time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            if not quiet:
+                log.info("%s %s %d %.1f ms", request.method, request.url.path, status, elapsed * 1000,
+                         extra={"method": request.method, "route": route, "status": status,
+                                "duration_ms": round(elapsed * 1000, 1)})
             return response
         finally:
+            in_flight.dec()
+            route = route or metrics.route_label(request.scope, _service_names)
+            metrics.observe_request(self.service, request.method, route, status, time.perf_counter() - started)
             current_request_id.reset(token)
 
 
+def _service_names() -> list[str]:
+    from gymchain.common.settings import get_settings
+
+    return list(get_settings().service_urls())
+
+
 def create_app(name: str, description: str, version: str = "0.1.0", with_health: bool = True) -> FastAPI:
-    """A service app: Swagger UI served offline at /docs, JSON errors, X-Request-ID, GET /health."""
-    configure_logging()
+    """A service app: Swagger UI served offline at /docs, JSON errors, X-Request-ID, GET /health, JSON logs,
+    traces and Prometheus metrics at GET /metrics."""
+    logs.configure(name)
+    tracing.setup(name)
     app = FastAPIOffline(title=f"gymchain {name}", description=description, version=version)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, service=name)
     install_error_handlers(app)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Prometheus text exposition (no authentication: bind to a private network; no personal data in it)."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     document_one_line_errors(app)
     if with_health:

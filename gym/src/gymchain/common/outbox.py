@@ -27,6 +27,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from gymchain.common import metrics, tracing
 from gymchain.common.db import Base
 
 log = logging.getLogger(__name__)
@@ -98,15 +99,19 @@ def add_event(session, *, topic: str, key: str, payload: dict, event_id: str | N
         event_uuid = uuid.UUID(event_id) if event_id is not None else uuid.uuid4()
     except (ValueError, AttributeError, TypeError):
         raise ValueError(f"outbox event_id {event_id!r}: expected a UUID") from None
-    session.execute(outbox_events.insert().values(event_id=event_uuid, topic=topic, key=key,
-                                                  payload=normalise_payload(payload)))
+    stored = normalise_payload(payload)
+    trace_context = tracing.outbox_context()
+    if trace_context:  # the relay's publish span continues the trace of the request that wrote the event
+        stored[tracing.TRACE_KEY] = trace_context
+    session.execute(outbox_events.insert().values(event_id=event_uuid, topic=topic, key=key, payload=stored))
     return str(event_uuid)
 
 
 def encode_message(row) -> bytes:
     """The JSON envelope a consumer receives: event id, topic, key, creation time and payload."""
+    payload = {k: v for k, v in row.payload.items() if k != tracing.TRACE_KEY}
     envelope = {"event_id": str(row.event_id), "topic": row.topic, "key": row.key,
-                "created_at": row.created_at.isoformat(), "payload": row.payload}
+                "created_at": row.created_at.isoformat(), "payload": payload}
     return json.dumps(envelope, separators=(",", ":")).encode()
 
 
@@ -127,8 +132,17 @@ def relay_once(engine: sa.engine.Engine, publisher: Publisher, *, batch_size: in
         if not rows:
             return 0
         for row in rows:
-            publisher.publish(topic_name(row.topic), row.key, encode_message(row), {"event_id": str(row.event_id)})
+            headers = {"event_id": str(row.event_id)}
+            parent = row.payload.get(tracing.TRACE_KEY) if isinstance(row.payload, dict) else None
+            if parent:  # written inside a traced request: the publish span continues that trace
+                with tracing.span(f"{row.topic} publish", kind=tracing.SpanKind.PRODUCER, parent_headers=parent,
+                                  attributes={"messaging.system": "kafka", "messaging.destination.name": row.topic,
+                                              "messaging.message.id": str(row.event_id)}):
+                    tracing.inject(headers)
+            publisher.publish(topic_name(row.topic), row.key, encode_message(row), headers)
         publisher.flush()  # raises PublishError: the transaction rolls back and the rows stay unsent
+        for row in rows:
+            metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
         conn.execute(outbox_events.update().where(outbox_events.c.id.in_([row.id for row in rows]))
                      .values(sent_at=sa.func.now()))
     return len(rows)

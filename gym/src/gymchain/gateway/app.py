@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gymchain.common import tracing
 from gymchain.common.errors import ApiError, NotFound, Unauthorized
 from gymchain.common.http import REQUEST_ID_HEADER, create_app
 from gymchain.common.security.tokens import decode_access_token
@@ -111,6 +112,7 @@ async def proxy(service: str, path: str, request: Request) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_REQUEST_HEADERS}
     headers[REQUEST_ID_HEADER] = request.state.request_id
     headers["X-Forwarded-For"] = client_ip(request)
+    tracing.inject(headers)  # traceparent: the service's server span is a child of this request's
     try:
         answer = await request.app.state.http.request(request.method, f"{upstream}/{path}",
                                                       params=request.query_params, headers=headers,

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import pika
 import pika.exceptions
 
+from gymchain.common import metrics, tracing
 from gymchain.common.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -100,16 +102,20 @@ def enqueue_job(kind: str, payload: dict, *, job_id: str | None = None, connecti
                          "and send their ids)")
     job = json.loads(body)
     own = connection is None
-    connection = connection or connect()
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        work = declare(channel, kind, policy, suffix)
-        channel.basic_publish("", work, body, _properties(job["job_id"], 1), mandatory=True)
-        channel.close()
-    finally:
-        if own:
-            connection.close()
+    with tracing.span(f"{kind} publish", kind=tracing.SpanKind.PRODUCER,
+                      attributes={"messaging.system": "rabbitmq", "messaging.destination.name": kind,
+                                  "messaging.message.id": job["job_id"]}):
+        connection = connection or connect()
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            work = declare(channel, kind, policy, suffix)
+            channel.basic_publish("", work, body, _properties(job["job_id"], 1, tracing.inject({})), mandatory=True)
+            channel.close()
+        finally:
+            if own:
+                connection.close()
+    metrics.JOBS_ENQUEUED.labels(kind).inc()
     return job["job_id"]
 
 
@@ -124,13 +130,38 @@ def jobs_collection_status(collection) -> StatusCallback:
     return record
 
 
+def _trace_headers(headers: dict | None) -> dict[str, str]:
+    """The W3C context headers of a message (a retried job keeps its original ones)."""
+    return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in (headers or {}).items()
+            if k in ("traceparent", "tracestate")}
+
+
 def handle_delivery(channel, method, properties, body: bytes, handler: Callable[[dict, dict], dict | None], *,
                     work: str, policy: QueuePolicy, on_status: StatusCallback | None = None) -> str:
     """Run the handler on one delivery and ack it; returns 'done', 'retrying' or 'dead'.
 
     The retry copy or dead letter is published (and confirmed) before the original is acked, so a crash in
-    between duplicates a job rather than losing it.
+    between duplicates a job rather than losing it. The delivery runs in a consumer span, child of the span that
+    enqueued the job, and is counted/timed in the ``gym_jobs_*`` metrics.
     """
+    kind = work.split(".")[1] if work.count(".") >= 1 else work
+    started = time.perf_counter()
+    with tracing.span(f"{kind} process", kind=tracing.SpanKind.CONSUMER,
+                      parent_headers=_trace_headers(properties.headers),
+                      attributes={"messaging.system": "rabbitmq", "messaging.destination.name": work,
+                                  "messaging.message.id": properties.message_id or ""}) as span:
+        outcome = _handle(channel, method, properties, body, handler, work=work, policy=policy,
+                          on_status=on_status)
+        span.set_attribute("gym.job.outcome", outcome)
+        if outcome != "done":
+            tracing.set_error(span, f"job {outcome}")
+    metrics.JOBS_HANDLED.labels(kind, outcome).inc()
+    metrics.JOB_DURATION.labels(kind).observe(time.perf_counter() - started)
+    return outcome
+
+
+def _handle(channel, method, properties, body: bytes, handler: Callable[[dict, dict], dict | None], *,
+            work: str, policy: QueuePolicy, on_status: StatusCallback | None = None) -> str:
     attempt = int((properties.headers or {}).get("x-attempt", 1))
     status = on_status or (lambda *_: None)
     try:
@@ -154,7 +185,7 @@ def handle_delivery(channel, method, properties, body: bytes, handler: Callable[
             log.warning("job %s dead-lettered after %d attempt(s): %s", job_id, attempt, error)
             return "dead"
         channel.basic_publish("", f"{work}.retry.{attempt}", body,
-                              _properties(job_id, attempt + 1, {"x-error": error}))
+                              _properties(job_id, attempt + 1, {"x-error": error} | _trace_headers(properties.headers)))
         channel.basic_ack(method.delivery_tag)
         status(job_id, "retrying", {"attempts": attempt, "error": error,
                                     "retry_in_ms": policy.delay_ms(attempt)})
@@ -226,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         from gymchain.common.docstore import get_collection
 
         on_status = jobs_collection_status(get_collection("jobs"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from gymchain.common import logs
+
+    logs.configure(f"worker-{args.kind}")
+    tracing.setup(f"worker-{args.kind}")
+    metrics.serve_process_metrics(f"worker-{args.kind}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -13,6 +13,7 @@ import threading
 
 import sqlalchemy as sa
 
+from gymchain.common import logs, metrics, tracing
 from gymchain.common.messaging.stream import KafkaPublisher, topic_name
 from gymchain.common.outbox import requeue_sent, run_relay
 from gymchain.common.settings import get_settings
@@ -39,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--requeue-since {args.requeue_since!r}: expected a timezone (e.g. +00:00)")
     if not 0.05 <= args.idle <= 60:
         parser.error(f"--idle {args.idle}: expected 0.05 to 60 seconds")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure("outbox-relay")
+    tracing.setup("outbox-relay")
+    metrics.serve_process_metrics("outbox-relay")
     engine = sa.create_engine(args.database_url or get_settings().database_url, pool_pre_ping=True)
     try:
         with engine.connect() as conn:

@@ -185,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help="default: GYM_DATABASE_URL")
     parser.add_argument("--group", default=GROUP)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from gymchain.common import logs, metrics, tracing
+
+    logs.configure("sensor-ingest")
+    tracing.setup("sensor-ingest")
+    metrics.serve_process_metrics("sensor-ingest")
     engine = sa.create_engine(args.database_url or get_settings().database_url, pool_pre_ping=True)
     try:
         with engine.connect() as conn:

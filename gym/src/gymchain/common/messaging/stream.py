@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from gymchain.common import metrics, tracing
 from gymchain.common.outbox import PublishError
 from gymchain.common.settings import get_settings
 
@@ -91,6 +92,7 @@ class StreamEvent:
     event_id: str
     payload: dict
     envelope: dict
+    headers: dict = field(default_factory=dict, compare=False)  # str values: event_id, traceparent, ...
 
 
 def decode(message) -> StreamEvent:
@@ -102,7 +104,8 @@ def decode(message) -> StreamEvent:
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"stream message {where}: not an outbox envelope ({exc})") from None
     key = message.key().decode() if message.key() is not None else None
-    return StreamEvent(message.topic(), message.partition(), message.offset(), key, event_id, payload, envelope)
+    return StreamEvent(message.topic(), message.partition(), message.offset(), key, event_id, payload, envelope,
+                       tracing.kafka_headers(message.headers()))
 
 
 class GroupConsumer:
@@ -114,6 +117,7 @@ class GroupConsumer:
                     "enable.auto.commit": False, "auto.offset.reset": "earliest", "logger": log, **GROUP_TIMEOUTS,
                     **config}
         self.consumer = Consumer(settings)
+        self.group_id = group_id
         self.assigned: list[TopicPartition] = []
 
         def _assign(consumer, partitions):
@@ -134,7 +138,14 @@ class GroupConsumer:
                 if message.error().code() == KafkaError._PARTITION_EOF:
                     continue
                 raise KafkaException(message.error())
-            events.append(decode(message))
+            event = decode(message)
+            # a receive span per event, child of the relay's publish span: every consumer joins the trace
+            with tracing.span(f"{event.topic} receive", kind=tracing.SpanKind.CONSUMER, parent_headers=event.headers,
+                              attributes={"messaging.system": "kafka", "messaging.destination.name": event.topic,
+                                          "messaging.consumer.group.name": self.group_id,
+                                          "messaging.message.id": event.event_id}):
+                metrics.STREAM_CONSUMED.labels(event.topic, self.group_id).inc()
+            events.append(event)
         return events
 
     def commit(self) -> None:
@@ -151,3 +162,61 @@ class GroupConsumer:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gymchain.common.messaging.stream --topic bookings``: tail a stream topic as JSON lines.
+
+    A consumer-group member (commits after printing): each event is processed in a span that continues the trace
+    of the request that wrote it, and printed with its trace id.
+    """
+    import argparse
+    import signal
+    import sys
+    import threading
+
+    from gymchain.common import logs
+
+    parser = argparse.ArgumentParser(prog="python -m gymchain.common.messaging.stream", description=main.__doc__)
+    parser.add_argument("--topic", required=True, choices=STREAM_TOPICS, help="logical topic (suffix applied)")
+    parser.add_argument("--group", default="gym-tail", help="consumer group id (default gym-tail)")
+    parser.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (default: GYM_KAFKA_BOOTSTRAP)")
+    parser.add_argument("--max-events", type=int, default=0, help="stop after this many events (0: run until stopped)")
+    args = parser.parse_args(argv)
+    if not 0 <= args.max_events <= 10_000_000:
+        parser.error(f"--max-events {args.max_events}: expected 0 to 10000000")
+    if not args.group or len(args.group) > 100:
+        parser.error(f"--group {args.group!r}: expected 1 to 100 characters")
+    logs.configure("stream-tail")
+    tracing.setup("stream-tail")
+    metrics.serve_process_metrics("stream-tail")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    consumer = GroupConsumer(args.group, [topic_name(args.topic)], bootstrap=args.bootstrap)
+    seen = 0
+    try:
+        while not stop.is_set() and (not args.max_events or seen < args.max_events):
+            events = consumer.poll_batch(100, 0.5)
+            for event in events:
+                with tracing.span(f"{args.topic} process", kind=tracing.SpanKind.CONSUMER,
+                                  parent_headers=event.headers, attributes={"messaging.message.id": event.event_id}):
+                    trace_id, _ = tracing.current_ids()
+                    print(json.dumps({"topic": event.topic, "partition": event.partition, "offset": event.offset,
+                                      "key": event.key, "event_id": event.event_id, "trace_id": trace_id,
+                                      "payload": event.payload}), flush=True)
+                    log.info("event %s processed", event.event_id, extra={"event_id": event.event_id})
+                seen += 1
+            if events:
+                consumer.commit()
+    except KafkaException as exc:
+        print(f"stream tail: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        consumer.close()
+        tracing.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
