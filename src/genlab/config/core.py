@@ -40,6 +40,7 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     weight_decay: float = 0.0
     warmup_steps: int = 200  # linear learning-rate warm-up, in optimiser steps
+    lr_schedule: str = "constant"  # after warm-up: constant, or cosine (decays to 0 at the last step)
     grad_clip: float = 1.0  # max global grad norm per group (0 = off)
     ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
     ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on
@@ -166,6 +167,7 @@ VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.betas": (_betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
     "train.weight_decay": _range(0),
     "train.warmup_steps": _range(0),
+    "train.lr_schedule": (lambda v: v in ("constant", "cosine"), "one of constant, cosine"),
     "train.grad_clip": _range(0),  # 0 = off
     "train.ema_decay": _range(0, 1, hi_open=True),  # 0 = off; 1 would freeze the EMA at the initial weights
     "train.accum_steps": _range(1),

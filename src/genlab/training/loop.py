@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,16 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return None
 
 
+def lr_factor(step: int, *, warm: int, total: int, schedule: str = "constant") -> float:
+    """Learning-rate factor at optimiser step `step`: linear warm-up over `warm` steps, then 1 ("constant") or a
+    half cosine from 1 to 0 at step `total` ("cosine", Loshchilov & Hutter 2017)."""
+    factor = min(1.0, (step + 1) / warm)
+    if schedule == "cosine" and step >= warm:
+        progress = min(1.0, (step - warm) / max(1, total - warm))
+        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return factor
+
+
 class Trainer:
     """Runs (or resumes) the training described by a RunConfig in its run directory."""
 
@@ -125,7 +136,9 @@ class Trainer:
         for name, params in self.model.param_groups().items():
             opts[name] = torch.optim.AdamW(list(params), lr=t.lr * scales.get(name, 1.0),
                                            betas=tuple(betas.get(name, t.betas)), weight_decay=t.weight_decay)
-            scheds[name] = torch.optim.lr_scheduler.LambdaLR(opts[name], lambda s: min(1.0, (s + 1) / warm))
+            scheds[name] = torch.optim.lr_scheduler.LambdaLR(opts[name], partial(lr_factor, warm=warm,
+                                                                                 total=self.total_steps,
+                                                                                 schedule=t.lr_schedule))
         return opts, scheds
 
     def _wrap_ddp(self) -> nn.Module:
