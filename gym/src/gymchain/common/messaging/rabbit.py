@@ -32,7 +32,7 @@ from gymchain.common.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-JOB_KINDS = ("video-analysis", "report-generation", "retraining", "assistant-reply")
+JOB_KINDS = ("video-analysis", "report-generation", "retraining", "assistant-reply", "batch-scoring")
 MAX_PAYLOAD_BYTES = 256_000
 
 
