@@ -135,6 +135,8 @@ from genlab.models.diffusion.dpmpp_3m import dpmpp_3m, dpmpp_3m_sde
 from genlab.models.diffusion.euler import euler
 from genlab.models.diffusion.euler_ancestral import euler_ancestral
 from genlab.models.diffusion.heun import heun
+from genlab.models.diffusion.langevin import langevin
+from genlab.models.diffusion.pc import pc_ve, pc_vp
 from genlab.models.diffusion.plms import plms
 from genlab.models.diffusion.unipc import unipc
 
@@ -153,6 +155,9 @@ SAMPLERS: dict[str, Callable[..., Tensor]] = {
     "dpmpp-3m-sde": dpmpp_3m_sde,
     "unipc": unipc,
     "plms": plms,
+    "langevin": langevin,  # annealed Langevin dynamics (NCSN)
+    "pc-ve": pc_ve,  # predictor-corrector, VE SDE
+    "pc-vp": pc_vp,  # predictor-corrector, VP SDE
 }
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 _ALIASES = {"dpmpp_2m": "dpmpp-2m", "dpm++2m": "dpmpp-2m", "dpm-solver++": "dpmpp-2m"}
