@@ -23,4 +23,5 @@ with psycopg.connect(admin, autocommit=True) as conn:
 PY
 "$VENV/bin/gymchain" migrate
 "$VENV/bin/gymchain" seed --if-empty
+bash "$GYM_DIR/scripts/start_observability.sh" || echo "start: observability stack not started (above); continuing"
 "$VENV/bin/gymchain" up

@@ -4,3 +4,4 @@
 set -euo pipefail
 GYM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "${GYM_VENV:-$GYM_DIR/.venv}/bin/gymchain" down
+bash "$GYM_DIR/scripts/start_observability.sh" stop

@@ -7,6 +7,7 @@
   gymchain status                      processes, and the gateway's view of every service
   gymchain keygen                      fresh secrets for GYM_ENV=production
   gymchain train-churn [--simulate N | --csv DIR | --from-database]  train + register the churn model
+  gymchain logs [--trace-id ID | --request-id ID | --service S | --level L | --grep TEXT]  the central log
 
 Processes write ``gym/.run/<name>.pid`` and ``gym/.run/<name>.log``. Settings come from ``GYM_*`` variables.
 """
@@ -87,9 +88,16 @@ def start(proc: Proc) -> str:
         return "already running"
     log = open(RUN_DIR / f"{proc.name}.log", "ab")  # noqa: SIM115 - handed to the child process
     child = subprocess.Popen(proc.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                             cwd=GYM_DIR, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+                             cwd=GYM_DIR, env=os.environ | {"PYTHONUNBUFFERED": "1"} | observability_env(RUN_DIR))
     (RUN_DIR / f"{proc.name}.pid").write_text(str(child.pid))
     return f"started (pid {child.pid})"
+
+
+def observability_env(run_dir: Path) -> dict[str, str]:
+    """Where logs, traces and metrics go when gym/scripts/start_observability.sh runs (else nothing)."""
+    from gymchain.common.metrics import observability_env as read
+
+    return read(run_dir)
 
 
 def healthy(url: str) -> bool:
@@ -207,6 +215,12 @@ def cmd_train_churn(args: argparse.Namespace) -> int:
     return execute(args)
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    from gymchain.common.logs import print_query
+
+    return print_query(args)
+
+
 def cmd_keygen(_args: argparse.Namespace) -> int:
     """Fresh secrets for a production environment file (GYM_ENV=production refuses the development ones)."""
     import secrets
@@ -238,6 +252,12 @@ def parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=cmd_seed)
     sub.add_parser("keygen", help="print fresh production secrets (GYM_JWT_SECRET, GYM_PII_KEY, ...)").set_defaults(
         func=cmd_keygen)
+    logs = sub.add_parser("logs", help="search the central log (JSON lines from every process) by trace id, "
+                                       "request id, service, level or text")
+    from gymchain.common.logs import add_arguments as add_log_arguments
+
+    add_log_arguments(logs)
+    logs.set_defaults(func=cmd_logs)
     train = sub.add_parser("train-churn", help="train the churn model (simulated chain, CSV export or the platform "
                                                "database) and register it in ml_models")
     from gymchain.ml.train import add_arguments

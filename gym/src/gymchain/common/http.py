@@ -23,7 +23,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 log = logging.getLogger("gymchain.http")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-QUIET_PATHS = frozenset({"/metrics", "/health"})
+QUIET_PATHS = frozenset({"/metrics", "/health", "/v1/traces"})
 
 
 def configure_logging(level: int = logging.INFO) -> None:

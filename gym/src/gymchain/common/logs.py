@@ -138,3 +138,54 @@ def query(path: Path, *, trace_id: str | None = None, request_id: str | None = N
             if len(found) > limit:
                 found.pop(0)
     return found
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--trace-id", help="32 hex digits (the trace id printed in every record and trace view)")
+    parser.add_argument("--request-id", help="the X-Request-ID of a request")
+    parser.add_argument("--service", help="e.g. gateway, members, worker-report-generation, outbox-relay")
+    parser.add_argument("--level", choices=LEVELS, help="this level and above")
+    parser.add_argument("--grep", metavar="TEXT", help="records whose message contains TEXT")
+    parser.add_argument("--since", metavar="ISO_TIME", help="records at or after this time (with a timezone)")
+    parser.add_argument("--limit", type=int, default=200, help="the newest N matches (1-100000, default 200)")
+    parser.add_argument("--json", action="store_true", help="print the records as JSON lines")
+    parser.add_argument("--file", help="the central log file (default: GYM_CENTRAL_LOG or gym/.run/logs/gymchain.jsonl)")
+
+
+def print_query(args) -> int:
+    """``gymchain logs``: print the matching records (one line each, or JSON); 1 with a one-line error."""
+    import re
+    import sys
+
+    def fail(message: str) -> int:
+        print(f"gymchain logs: {message}", file=sys.stderr)
+        return 1
+
+    if args.trace_id and not re.fullmatch(r"[0-9a-f]{32}", args.trace_id):
+        return fail(f"--trace-id {args.trace_id!r}: expected 32 lowercase hex digits")
+    if not 1 <= args.limit <= 100_000:
+        return fail(f"--limit {args.limit}: expected 1 to 100000")
+    since = None
+    if args.since:
+        try:
+            since = dt.datetime.fromisoformat(args.since)
+        except ValueError:
+            return fail(f"--since {args.since!r}: expected an ISO-8601 time such as 2026-12-06T21:00:00+00:00")
+        if since.tzinfo is None:
+            return fail(f"--since {args.since!r}: expected a timezone (e.g. +00:00)")
+    path = Path(args.file) if args.file else central_log_path()
+    try:
+        records = query(path, trace_id=args.trace_id, request_id=args.request_id, service=args.service,
+                        level=args.level, since=since, contains=args.grep, limit=args.limit)
+    except FileNotFoundError as exc:
+        return fail(str(exc))
+    for record in records:
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        extra = " ".join(f"{k}={record[k]}" for k in ("route", "status", "duration_ms", "event_id") if k in record)
+        print(f"{record.get('ts', '?')} {record.get('level', '?'):<7} {record.get('service', '?'):<18} "
+              f"{record.get('msg', '')}{'  ' + extra if extra else ''}  [trace {record.get('trace_id', '-')}]")
+    if not records:
+        print("no matching records", file=sys.stderr)
+    return 0
