@@ -1,0 +1,1 @@
+"""Routers of the analytics service, one file per topic (included by ``gymchain.analytics.app``)."""
