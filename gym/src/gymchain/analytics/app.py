@@ -16,19 +16,26 @@ from gymchain.common.http import create_app
 from gymchain.common.security.rbac import ADMIN, MANAGER, ensure_unit, require_roles
 from gymchain.common.security.tokens import Principal
 
+from .routers import mlops, recommendations
 from .schemas import ChurnRiskList, MemberChurnRiskOut, ReportRequest, RetrainRequest
 
-DESCRIPTION = """Reports and model retraining, run asynchronously: a request is validated, recorded as a job
-(docstore collection `jobs`) and put on a RabbitMQ work queue (`report-generation`, `retraining`); poll
-`GET /jobs/{job_id}`. Report builders and the retraining worker are not written yet (issue 16): those jobs are
-accepted and queued but no worker consumes them, so they stay `queued`. No result is ever made up.
+DESCRIPTION = """Reports, model retraining and batch scoring, run asynchronously: a request is validated, recorded as
+a job (docstore collection `jobs`) and put on a RabbitMQ work queue (`report-generation`, `retraining`,
+`batch-scoring`); poll `GET /jobs/{job_id}`. The analytics worker (`python -m gymchain.ml.worker`) consumes
+`retraining` (a new version is registered and promoted only if it is not worse on a held-out window) and
+`batch-scoring` (scores written to `ml_scores`, read with `GET /units/{unit_id}/scores`). Report builders are not
+written yet: those jobs are accepted and queued but stay `queued`. No result is ever made up.
 
-Churn risk (issue 16, first slice): the active churn model of the registry (`ml_models`, trained with
-`gymchain train-churn`) scores a member, or a unit's members, from the platform's own tables at request time, with
-each member's top SHAP reasons. Managers see their unit, admins every unit, members never."""
+Churn risk (issue 16): the active churn model of the registry (`ml_models`, trained with `gymchain train-churn`)
+scores a member, or a unit's members, from the platform's own tables at request time, with each member's top SHAP
+reasons. Managers see their unit, admins every unit, members never. Recommendations: a member's next classes and
+services (and a plan) with a reason each, served by the A/B experiment `rec-strategy` (popularity vs the EASE
+model; `GET /experiments/readout`). Drift alerts of the churn model: `GET /drift/alerts`."""
 
 app = create_app("analytics", DESCRIPTION)
 app.include_router(jobs.job_router("analytics"))
+app.include_router(recommendations.router)
+app.include_router(mlops.router)
 DB = Annotated[Session, Depends(get_session)]
 
 
