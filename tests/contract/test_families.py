@@ -21,6 +21,8 @@ _GAN = {"base_channels": 8, "latent_dim": 8}
 _AE = {"base_channels": 8, "latent_dim": 4}
 TINY: dict[str, dict] = {
     "diffusion": {"base_channels": 8, "channel_mults": [1, 2], "attention_resolutions": [8], "num_heads": 1},
+    "score-sde": {"base_channels": 8, "channel_mults": [1, 2], "attention_resolutions": [8], "num_heads": 1,
+                  "num_scales": 50},
     "dcgan": _GAN,
     "wgan-gp": {**_GAN, "n_critic": 2},
     "vae": _AE,

@@ -120,6 +120,23 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     }
 
 
+def _score_presets() -> dict[str, dict[str, Any]]:
+    """Score-based models on MNIST (issue 15), unconditional as in Song et al., the quick U-Net and step budget:
+    `mnist-ncsn` trains on 200 geometric noise levels (NCSN) and samples by annealed Langevin dynamics;
+    `mnist-sde-ve` / `mnist-sde-vp` train on continuous time and sample by predictor-corrector."""
+    unet = {k: v for k, v in _UNET_SMALL.items() if k != "prediction"}
+    data = {"dataset": "mnist", "conditional": False}
+    return {
+        "mnist-ncsn": {"family": "score-sde", "data": dict(data), "train": dict(_QUICK_TRAIN),
+                       "model": {**unet, "sde": "ve", "discrete": True, "num_scales": 200},
+                       "sample": {"sampler": "langevin", "steps": 100, "guidance": 1.0}},
+        "mnist-sde-ve": {"family": "score-sde", "data": dict(data), "train": dict(_QUICK_TRAIN),
+                         "model": {**unet, "sde": "ve"}, "sample": {"sampler": "pc-ve", "steps": 100, "guidance": 1.0}},
+        "mnist-sde-vp": {"family": "score-sde", "data": dict(data), "train": dict(_QUICK_TRAIN),
+                         "model": {**unet, "sde": "vp"}, "sample": {"sampler": "pc-vp", "steps": 100, "guidance": 1.0}},
+    }
+
+
 # Audio (MUSDB18 stems): sized for a CPU — the previews (50 train tracks × 6.8 s) give ~3,600 half-overlapping
 # 32-frame patches per stem; both stop after `train.time_limit_min` minutes. fp32: bf16 autocast is slower on CPUs
 # without native bf16, and the STFT/iSTFT inside the vocoder needs fp32.
@@ -166,7 +183,7 @@ def _audio_presets() -> dict[str, dict[str, Any]]:
 
 # The table: every built-in preset, by name.
 PRESETS: dict[str, dict[str, Any]] = {**_diffusion_presets(), **_family_presets(), **_channel_presets(),
-                                      **_audio_presets()}
+                                      **_score_presets(), **_audio_presets()}
 
 
 def preset_names() -> list[str]:

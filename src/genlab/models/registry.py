@@ -13,12 +13,14 @@ from genlab.models.autoencoder.model import Autoencoder, DenoisingAutoencoder, S
 from genlab.models.base import Capabilities, GenerativeModel
 from genlab.models.diffusion.model import Diffusion
 from genlab.models.gan.model import GAN, WGANGP
+from genlab.models.score.model import ScoreSDE
 from genlab.models.spectral.model import SpectralAE
 from genlab.models.vae.model import VAE
 from genlab.models.vocoder.model import Vocos
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
     "diffusion": Diffusion,  # DDPM/DDIM/DPM-Solver++ with a U-Net
+    "score-sde": ScoreSDE,  # NCSN / VE and VP SDEs: a score network trained by denoising score matching
     "dcgan": GAN,  # DCGAN (SN-GAN recipe options)
     "wgan-gp": WGANGP,
     "vae": VAE,
@@ -32,6 +34,7 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
 ALIASES: dict[str, str] = {
     "ddpm-unet": "diffusion", "gan": "dcgan", "wgan": "wgan-gp", "beta-vae": "vae", "autoencoder": "ae",
     "denoising-ae": "dae", "sparse-autoencoder": "sparse-ae", "spectral-vae": "spectral-ae", "vocoder": "vocos",
+    "ncsn": "score-sde",
 }
 
 
