@@ -98,3 +98,25 @@ def test_save_load_roundtrip_and_refusals(tmp_path):
         rec.load_recommender(folder)
     with pytest.raises(rec.RecommenderFileError, match="missing"):
         rec.load_recommender(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--window-days", "3"], "--window-days 3: expected 7..365"),
+    (["--csv", "/nonexistent/export", "--no-register"], "source csv: path '/nonexistent/export' is not a folder"),
+    (["--split-date", "2026-13-01", "--no-register"], "--split-date '2026-13-01': expected YYYY-MM-DD"),
+])
+def test_train_recommender_bad_input_is_one_line(args, expected):
+    import subprocess
+    import sys
+
+    answer = subprocess.run([sys.executable, "-m", "gymchain.cli", "train-recommender", *args], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert answer.returncode == 2 and answer.stderr.strip() == f"train-recommender: {expected}"
+
+
+def test_train_recommender_simulated_saves_and_reports(tmp_path):
+    from gymchain.ml.train_recommender import main
+
+    assert main(["--simulate", "2000", "--seed", "4", "--no-register", "--out", str(tmp_path / "rec")]) == 0
+    model = rec.load_recommender(tmp_path / "rec")
+    assert model.kind == "ease" and set(model.metrics) == set(rec.KINDS)

@@ -7,6 +7,7 @@
   gymchain status                      processes, and the gateway's view of every service
   gymchain keygen                      fresh secrets for GYM_ENV=production
   gymchain train-churn [--simulate N | --csv DIR | --from-database]  train + register the churn model
+  gymchain train-recommender [--simulate N | --csv DIR | --from-database]  train + register the recommender
   gymchain logs [--trace-id ID | --request-id ID | --service S | --level L | --grep TEXT]  the central log
 
 Processes write ``gym/.run/<name>.pid`` and ``gym/.run/<name>.log``. Settings come from ``GYM_*`` variables.
@@ -67,6 +68,7 @@ def processes() -> list[Proc]:
                                            str(port)], f"http://127.0.0.1:{port}/health"))
     procs.append(Proc("outbox-relay", [sys.executable, "-m", "gymchain.common.messaging.relay"], None))
     procs.append(Proc("sensor-ingest", [sys.executable, "-m", "gymchain.common.messaging.sensor_ingest"], None))
+    procs.append(Proc("ml-worker", [sys.executable, "-m", "gymchain.ml.worker"], None))
     return procs
 
 
@@ -215,6 +217,12 @@ def cmd_train_churn(args: argparse.Namespace) -> int:
     return execute(args)
 
 
+def cmd_train_recommender(args: argparse.Namespace) -> int:
+    from gymchain.ml.train_recommender import execute
+
+    return execute(args)
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     from gymchain.common.logs import print_query
 
@@ -264,6 +272,12 @@ def parser() -> argparse.ArgumentParser:
 
     add_arguments(train)
     train.set_defaults(func=cmd_train_churn)
+    recommender = sub.add_parser("train-recommender", help="train the class/service/plan recommender (EASE vs "
+                                                           "popularity) and register it in ml_models")
+    from gymchain.ml.train_recommender import add_arguments as add_recommender_arguments
+
+    add_recommender_arguments(recommender)
+    recommender.set_defaults(func=cmd_train_recommender)
     return root
 
 

@@ -68,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_register:
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         try:
-            report["registered_version"] = register(engine, result, source)
+            from gymchain.ml.drift import reference_profile
+
+            report["registered_version"] = register(engine, result, source,
+                                                    reference=reference_profile(tables, result))
         finally:
             engine.dispose()
     print(json.dumps(report, indent=1))
