@@ -21,6 +21,8 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v ip >/dev/null || missing+=(iproute2)  # tests/test_sync_netns.py cuts a unit off in a network namespace
 command -v promtool >/dev/null || missing+=(prometheus)  # metrics server + promtool (alert-rule unit tests)
 command -v rsyslogd >/dev/null || missing+=(rsyslog)  # the central log server of start_observability.sh
+command -v dot >/dev/null || missing+=(graphviz)  # docs/diagrams/*.dot -> SVG (scripts/render_diagrams.py)
+command -v shellcheck >/dev/null || missing+=(shellcheck)  # actionlint checks the workflow's run: scripts with it
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ] && [ "${GYM_SKIP_APT:-0}" != "1" ]; then
   say "installing Debian packages: ${missing[*]}"
@@ -40,6 +42,14 @@ if ! "$VENV/bin/python" -c 'import gymchain, fastapi_offline, pytest' 2>/dev/nul
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$VENV/bin/pip" install -q -e "$GYM_DIR[dev]"
   touch "$VENV/.gym-installed"
+fi
+
+# 2b. checkov (the Terraform policy scan of tests/test_deploy_static.py) in its own venv: it pins packaging<24 and
+#     networkx<3, which the main venv's packages cannot take
+if [ ! -x "$GYM_DIR/.venv-checkov/bin/checkov" ]; then
+  say "creating $GYM_DIR/.venv-checkov (checkov)"
+  python3 -m venv "$GYM_DIR/.venv-checkov"
+  "$GYM_DIR/.venv-checkov/bin/pip" install -q checkov==3.3.30
 fi
 
 # 3. Servers: G2's start_infra.sh starts PostgreSQL, Redis and RabbitMQ with the machine's own commands when they

@@ -40,6 +40,7 @@ class Workload:
     memory: tuple[str, str]  # request, limit
     replicas: tuple[int, int]  # HPA min, max (equal: no autoscaler)
     public: bool = False
+    schedule: str | None = None  # a CronJob (cron syntax, UTC) instead of a Deployment
 
 
 # One row per process of gymchain that runs in the cluster. Unit edge agents (gymchain.sync.edge) run at the gyms,
@@ -57,6 +58,13 @@ WORKLOADS = (
     # a Kafka consumer group: more replicas than partitions (3) would idle
     Workload("sensor-ingest", "gymchain.common.messaging.sensor_ingest", None, ("100m", "1"), ("128Mi", "384Mi"),
              (1, 3)),
+    # RabbitMQ consumers of batch-scoring and retraining (competing consumers: scale on CPU)
+    Workload("analytics-worker", "gymchain.ml.worker", None, ("500m", "2"), ("1Gi", "3Gi"), (1, 4)),
+    # video-analysis jobs (pose, people flow); its own image (mediapipe needs numpy<2)
+    Workload("vision-worker", "gymchain.vision.worker", None, ("500m", "2"), ("1Gi", "3Gi"), (1, 4)),
+    # churn-model drift check every night (03:30 in Brasilia); queues a retraining job when it alerts
+    Workload("drift-monitor", "gymchain.ml.drift", None, ("250m", "1"), ("512Mi", "2Gi"), (1, 1),
+             schedule="30 6 * * *"),
 )
 
 
@@ -95,8 +103,16 @@ def container(w: Workload) -> dict:
     return c
 
 
-def deployment(w: Workload) -> dict:
-    pod_spec = {
+def pod_metadata(w: Workload) -> dict:
+    md = {"labels": labels(w.name)}
+    if w.port:  # every create_app service serves GET /metrics (gymchain.common.metrics)
+        md["annotations"] = {"prometheus.io/scrape": "true", "prometheus.io/port": str(w.port),
+                             "prometheus.io/path": "/metrics"}
+    return md
+
+
+def pod_spec(w: Workload) -> dict:
+    return {
         "serviceAccountName": "gymchain",
         "automountServiceAccountToken": False,
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
@@ -111,12 +127,26 @@ def deployment(w: Workload) -> dict:
                                        "labelSelector": {"matchLabels": {LABEL: w.name}}}],
         "terminationGracePeriodSeconds": 30,
     }
+
+
+def deployment(w: Workload) -> dict:
     strategy = ({"type": "Recreate"} if w.replicas == (1, 1)
                 else {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}})
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(w.name),
             "spec": {"replicas": w.replicas[0], "revisionHistoryLimit": 5, "strategy": strategy,
                      "selector": {"matchLabels": {LABEL: w.name}},
-                     "template": {"metadata": {"labels": labels(w.name)}, "spec": pod_spec}}}
+                     "template": {"metadata": pod_metadata(w), "spec": pod_spec(w)}}}
+
+
+def cron_job(w: Workload) -> dict:
+    spec = pod_spec(w)
+    spec["restartPolicy"] = "Never"
+    spec.pop("topologySpreadConstraints")
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta(w.name),
+            "spec": {"schedule": w.schedule, "timeZone": "Etc/UTC", "concurrencyPolicy": "Forbid",
+                     "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 5,
+                     "jobTemplate": {"spec": {"backoffLimit": 1, "activeDeadlineSeconds": 3600,
+                                              "template": {"metadata": pod_metadata(w), "spec": spec}}}}}
 
 
 def service(w: Workload) -> dict:
@@ -209,6 +239,9 @@ def documents() -> dict[str, list[dict]]:
         "network-policy.yaml": network_policies(),
     }
     for w in WORKLOADS:
+        if w.schedule:
+            files[f"{w.name}.yaml"] = [cron_job(w)]
+            continue
         docs = [deployment(w)]
         if w.port:
             docs.append(service(w))
@@ -219,7 +252,9 @@ def documents() -> dict[str, list[dict]]:
         files[f"{w.name}.yaml"] = docs
     files["kustomization.yaml"] = [{
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "namespace": NAMESPACE,
-        "resources": [name for name in files if name != "kustomization.yaml"],
+        # namespace.yaml is applied once by a cluster administrator (docs/runbooks.md): the CI deploy role may
+        # change only what is inside the namespace
+        "resources": [name for name in files if name not in ("kustomization.yaml", "namespace.yaml")],
         "images": [{"name": f"gymchain-{w.name}", "newTag": "latest"} for w in WORKLOADS]
                   + [{"name": "gymchain-migrate", "newTag": "latest"}]}]
     return files
