@@ -16,7 +16,7 @@ from gymchain.common.http import create_app
 from gymchain.common.security.rbac import ADMIN, MANAGER, ensure_unit, require_roles
 from gymchain.common.security.tokens import Principal
 
-from .routers import mlops, recommendations
+from .routers import mlops, recommendations, timetable
 from .schemas import ChurnRiskList, MemberChurnRiskOut, ReportRequest, RetrainRequest
 
 DESCRIPTION = """Reports, model retraining and batch scoring, run asynchronously: a request is validated, recorded as
@@ -36,6 +36,7 @@ app = create_app("analytics", DESCRIPTION)
 app.include_router(jobs.job_router("analytics"))
 app.include_router(recommendations.router)
 app.include_router(mlops.router)
+app.include_router(timetable.router)
 DB = Annotated[Session, Depends(get_session)]
 
 

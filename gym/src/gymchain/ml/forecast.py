@@ -111,11 +111,25 @@ def fit_forecast(sessions: pd.DataFrame, cutoff: pd.Timestamp) -> DemandForecast
                                                          for f in ("sin", "cos")] + ["holiday"]
     x, _ok = _design(train, columns, reference)
     y = train.demand.to_numpy(float)
-    result = sm.GLM(y, x, family=sm.families.Poisson()).fit(method="newton", maxiter=100, disp=0)
-    params = np.asarray(result.params)
+    keep = _independent_columns(x)
+    result = sm.GLM(y, x[:, keep], family=sm.families.Poisson()).fit(method="newton", maxiter=100, disp=0)
+    params = np.zeros(x.shape[1])
+    params[keep] = np.asarray(result.params)
     mu = np.exp(x @ params)
     alpha = max(0.0, float(((y - mu) ** 2 - mu).sum() / (mu**2).sum()))
     return DemandForecast(columns, params, alpha, cutoff, len(train), reference, time.perf_counter() - t0)
+
+
+def _independent_columns(x: np.ndarray) -> np.ndarray:
+    """Columns of ``x`` that are linearly independent (rank-revealing QR of the Gram matrix): a type held at one
+    start only on Saturdays makes its start column equal to the Saturday column, and Newton's Hessian singular."""
+    from scipy.linalg import qr
+
+    gram = x.T @ x
+    _q, r, pivot = qr(gram, pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > diag[0] * 1e-9).sum()) if diag.size else 0
+    return np.sort(pivot[:rank])
 
 
 def expected_attendance(mean: np.ndarray, capacity: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

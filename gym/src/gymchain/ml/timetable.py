@@ -50,6 +50,7 @@ class Proposal:
     seconds: float
     current_expected: dict[str, float] = field(default_factory=dict)
     proposed_expected: dict[str, float] = field(default_factory=dict)
+    relaxed: list[str] = field(default_factory=list)  # rules dropped because the problem was infeasible with them
 
 
 def minutes(hhmm: str) -> int:
@@ -133,6 +134,18 @@ def _overlap_windows(starts: list[int], duration: int) -> list[list[int]]:
 
 def optimise(problem: UnitProblem, time_limit_s: float = 10.0, seed: int = 0, waitlist_weight: float = 0.25,
              max_sessions: int | None = None, min_share: float = 0.5, max_type_per_day: int = 3) -> Proposal:
+    """The best timetable found within the time limit. When the minimum offering or the per-day rule cannot be met
+    (a current timetable that breaks them, few instructors), it is solved again without them and ``relaxed`` says
+    so."""
+    proposal = _optimise(problem, time_limit_s, seed, waitlist_weight, max_sessions, min_share, max_type_per_day)
+    if proposal.status == "INFEASIBLE" and (min_share > 0 or max_type_per_day < 7):
+        proposal = _optimise(problem, time_limit_s, seed, waitlist_weight, max_sessions, 0.0, 7)
+        proposal.relaxed = ["min_share", "max_type_per_day"]
+    return proposal
+
+
+def _optimise(problem: UnitProblem, time_limit_s: float, seed: int, waitlist_weight: float,
+              max_sessions: int | None, min_share: float, max_type_per_day: int) -> Proposal:
     import time
 
     t0 = time.perf_counter()
@@ -217,7 +230,7 @@ def optimise(problem: UnitProblem, time_limit_s: float = 10.0, seed: int = 0, wa
 def value_timetable(problem: UnitProblem, timetable: pd.DataFrame) -> pd.DataFrame:
     """The forecast's weekly values of the sessions of ``timetable`` (rows without a forecast get NaN)."""
     keys = ["class_type", "room_id", "weekday", "start_time"]
-    return timetable[keys].merge(problem.values, on=keys, how="left")
+    return timetable.merge(problem.values, on=keys, how="left")
 
 
 def _totals(frame: pd.DataFrame) -> dict[str, float]:
