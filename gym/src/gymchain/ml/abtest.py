@@ -56,6 +56,13 @@ def assign(experiment: Experiment, member_id: int) -> str:
     return experiment.arms[int(np.searchsorted(edges, u, side="right"))]
 
 
+def assign_many(experiment: Experiment, member_ids) -> np.ndarray:
+    """``assign`` for many members at once (same result, vectorised lookup)."""
+    u = np.array([unit_interval(experiment.name, m, experiment.salt) for m in member_ids])
+    edges = np.cumsum(experiment.weights) / sum(experiment.weights)
+    return np.asarray(experiment.arms)[np.searchsorted(edges, u, side="right")]
+
+
 def log_exposure(conn, experiment: Experiment, member_id: int, unit_id: int | None, arm: str, at: datetime,
                  details: dict | None = None) -> None:
     """First exposure wins (time, arm, details); later ones only count."""
@@ -150,11 +157,22 @@ def readout(db: sa.Engine, experiment: Experiment, unit_id: int | None = None) -
             "unit_id": unit_id} | readout_counts(exposed, converted, experiment.arms[:2], experiment.weights)
 
 
+_ARMS: dict = {}
+
+
+def _arms_of_first(experiment: Experiment, members: int) -> np.ndarray:
+    key = (experiment, members)
+    if key not in _ARMS:
+        _ARMS.clear()
+        _ARMS[key] = assign_many(experiment, range(1, members + 1))
+    return _ARMS[key]
+
+
 def simulate_experiment(members: int, rate_a: float, rate_b: float, seed: int = 0,
                         experiment: Experiment = EXPERIMENTS["rec-strategy"]) -> dict:
     """A simulated experiment with known true rates: hash assignment of ``members`` ids, Bernoulli outcomes."""
     rng = np.random.default_rng(seed)
-    arms = np.array([assign(experiment, m) for m in range(1, members + 1)])
+    arms = _arms_of_first(experiment, members)
     true = np.where(arms == experiment.arms[0], rate_a, rate_b)
     converted = rng.random(members) < true
     exposed = {arm: int((arms == arm).sum()) for arm in experiment.arms}
