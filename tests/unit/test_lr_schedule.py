@@ -1,5 +1,6 @@
 """train.lr_schedule: linear warm-up, then constant or a half cosine to 0 at the last step."""
 
+import itertools
 import math
 
 import pytest
@@ -14,12 +15,12 @@ def test_warmup_then_constant():
 
 
 def test_cosine_decays_to_zero_at_the_last_step():
-    f = [lr_factor(s, warm=10, total=110, schedule="cosine") for s in range(0, 120)]
+    f = [lr_factor(s, warm=10, total=110, schedule="cosine") for s in range(120)]
     assert f[0] == pytest.approx(0.1) and f[10] == pytest.approx(1.0)
     assert f[60] == pytest.approx(0.5)  # halfway through the decay
     assert f[35] == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.25)))
     assert f[110] == 0.0 and f[119] == 0.0
-    assert all(a >= b for a, b in zip(f[10:], f[11:]))  # monotone after the warm-up
+    assert all(a >= b for a, b in itertools.pairwise(f[10:]))  # monotone after the warm-up
 
 
 def test_config_accepts_cosine_and_refuses_other_names():

@@ -33,7 +33,7 @@ class DiffusionConfig:
     attention_resolutions: list[int] = dataclasses.field(default_factory=lambda: [7])  # feature sizes with attention
     dropout: float = 0.0  # dropout inside residual blocks
     num_heads: int = 4  # attention heads
-    prediction: str = "eps"  # backbone target: "eps" (Ho et al. 2020) or "v" (Salimans & Ho 2022)
+    prediction: str = "eps"  # backbone target: "eps" (Ho et al. 2020), "v" (Salimans & Ho 2022) or "edm" (Karras 2022)
     # Cosine by default: at 28-64 px the linear schedule spends its last ~30% of steps on near-pure noise and
     # ends at alpha_bar = 4e-5, not ~0; cosine (Nichol & Dhariwal 2021) improves likelihood and FID at small sizes.
     schedule: str = "cosine"  # a name in schedules.SCHEDULES: cosine, linear, quadratic, sigmoid
@@ -85,8 +85,9 @@ class Diffusion(GenerativeModel):
         eps = torch.randn_like(x)
         alpha, sigma = objective.alpha_sigma(self.alphas_cumprod, t, x.ndim, device=x.device)  # (N, 1, 1, 1)
         x_t = objective.q_sample(x, eps, alpha, sigma)
-        noise_cond = objective.noise_condition(t, self.cfg.num_train_steps).to(x.device)
-        out = self.unet(x_t, noise_cond, self._drop_labels(y))
+        noise_cond = objective.backbone_cond(self.cfg.prediction, t, self.cfg.num_train_steps, alpha, sigma)
+        out = self.unet(objective.backbone_in(self.cfg.prediction, x_t, alpha, sigma), noise_cond.to(x.device),
+                        self._drop_labels(y))
         target = objective.training_target(self.cfg.prediction, x, eps, alpha, sigma)
         loss = objective.diffusion_loss(out, target, alpha, sigma, self.cfg.prediction, self.cfg.min_snr_gamma)
         return loss, {"loss": loss.detach()}

@@ -11,6 +11,10 @@ Notation (Kingma et al. 2021; Salimans & Ho 2022): for a training index t, ``alp
 Noise condition given to the backbone: ``t * 1000 / T`` (a float in [0, 1000)), the DDPM convention for which the
 sinusoidal embedding's frequencies were chosen; it is independent of the schedule, so a schedule change does not
 change what the network sees for a given index.
+
+"edm" is EDM's preconditioned denoiser (module `edm`): the backbone sees c_in x~ and 1000 c_noise, its output F
+gives x0 = c_skip x~ + c_out F, and its MSE against (x0 - c_skip x~) / c_out is EDM's weighted loss. The samplers
+call every parameterisation the same way, through `Denoiser`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ import torch
 from torch import Tensor, nn
 
 from genlab.errors import GenlabError
+from genlab.models.diffusion import edm
 
-PREDICTIONS = ("eps", "v")
+# The table of parameterisations (what the backbone outputs): a new one is a branch in the four functions below
+# (backbone_in, backbone_cond, x0_eps_from_output, training_target) plus its name here.
+PREDICTIONS = ("eps", "v", "edm")
 
 
 def check_prediction(prediction: str) -> str:
@@ -71,12 +78,29 @@ def x0_eps_from_output(prediction: str, out: Tensor, x_t: Tensor, alpha: Tensor,
     """Convert a backbone output in `prediction` space to (x0_hat, eps_hat)."""
     if prediction == "eps":
         return x0_from_eps(x_t, out, alpha, sigma), out
+    if prediction == "edm":
+        x0 = edm.denoised(out, x_t, alpha, sigma)
+        return x0, eps_from_x0(x_t, x0, alpha, sigma)
     return x0_eps_from_v(x_t, out, alpha, sigma)
 
 
 def training_target(prediction: str, x0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
-    """Regression target of the backbone: eps (Ho et al. 2020 eq. 14) or v (Salimans & Ho 2022)."""
+    """Regression target of the backbone: eps (Ho et al. 2020 eq. 14), v (Salimans & Ho 2022) or EDM's F*."""
+    if prediction == "edm":
+        return edm.target(x0, q_sample(x0, eps, alpha, sigma), alpha, sigma)
     return eps if prediction == "eps" else v_from_x0_eps(x0, eps, alpha, sigma)
+
+
+def backbone_in(prediction: str, x_t: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+    """What the backbone is fed: x_t itself, or EDM's c_in x~."""
+    return edm.backbone_input(x_t, alpha, sigma) if prediction == "edm" else x_t
+
+
+def backbone_cond(prediction: str, t: Tensor, num_train_steps: int, alpha: Tensor, sigma: Tensor) -> Tensor:
+    """The backbone's noise condition (N,) float: t * 1000 / T, or EDM's 1000 c_noise = 250 ln(sigma / alpha)."""
+    if prediction == "edm":
+        return edm.backbone_condition(alpha, sigma)
+    return noise_condition(t, num_train_steps)
 
 
 def min_snr_weight(prediction: str, alpha: Tensor, sigma: Tensor, gamma: float) -> Tensor:
@@ -87,6 +111,8 @@ def min_snr_weight(prediction: str, alpha: Tensor, sigma: Tensor, gamma: float) 
     """
     snr = (alpha / sigma) ** 2
     clipped = snr.clamp(max=gamma)
+    if prediction == "edm":  # F-MSE = x0-MSE / c_out^2
+        return clipped * edm.edm_coefficients(sigma / alpha)[1] ** 2
     return clipped / snr if prediction == "eps" else clipped / (snr + 1)
 
 
@@ -119,7 +145,7 @@ class Denoiser:
     Args:
         backbone: callable (x, noise_cond (N,) float, class_labels (N,) long | None) → output like x.
         alphas_cumprod: (T,) float64 schedule.
-        prediction: "eps" or "v".
+        prediction: a name in PREDICTIONS ("eps", "v" or "edm").
         labels: (N,) long class labels of the batch, or None (unconditional / null class).
         guidance: w above.
         clip_x0: clamp x0_hat to [-1, 1] (data range) before eps_hat is derived from it ("clip_denoised" of DDPM).
@@ -149,7 +175,9 @@ class Denoiser:
 
     def _output(self, x_t: Tensor, t: Tensor) -> Tensor:
         """Backbone output in prediction space, with classifier-free guidance applied."""
-        cond = noise_condition(t, self.num_train_steps)
+        alpha, sigma = alpha_sigma(self.alphas_cumprod, t, x_t.ndim, x_t.dtype, x_t.device)
+        cond = backbone_cond(self.prediction, t, self.num_train_steps, alpha, sigma).to(x_t.device)
+        x_t = backbone_in(self.prediction, x_t, alpha, sigma)
         if self.labels is None or self.guidance == 0.0:
             return self.backbone(x_t, cond, None)
         if self.guidance == 1.0:
