@@ -185,7 +185,7 @@ def current_timetable(sessions: pd.DataFrame, until: pd.Timestamp, recent_weeks:
     recent = sessions[sessions.starts_at >= pd.Timestamp(until).tz_localize(None) - pd.Timedelta(weeks=recent_weeks)]
     if recent.empty:
         return pd.DataFrame(columns=columns)
-    recent = recent.assign(weekday=recent.starts_at.dt.weekday, start_time=recent.starts_at.dt.strftime("%H:%M"))
+    recent = recent.assign(weekday=recent.starts_at.dt.day_of_week, start_time=recent.starts_at.dt.strftime("%H:%M"))
     keys = ["unit_id", "class_type", "room_id", "weekday", "start_time"]
     held = recent.groupby(keys).agg(n=("session_id", "size"),
                                     instructor_id=("instructor_id", lambda s: s.mode().iloc[0] if s.notna().any()

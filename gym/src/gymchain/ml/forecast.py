@@ -30,7 +30,7 @@ SERIES = ["unit_id", "class_type", "weekday", "start_time"]
 
 def with_slots(sessions: pd.DataFrame) -> pd.DataFrame:
     """Sessions with demand, weekday and start time (``HH:MM``) columns."""
-    return sessions.assign(demand=sessions.booked + sessions.waitlisted, weekday=sessions.starts_at.dt.weekday,
+    return sessions.assign(demand=sessions.booked + sessions.waitlisted, weekday=sessions.starts_at.dt.day_of_week,
                            start_time=sessions.starts_at.dt.strftime("%H:%M"))
 
 
@@ -78,7 +78,7 @@ def _design(frame: pd.DataFrame, columns: list[str], reference: dict[str, str]) 
             ok &= known
         else:  # the reference start of the type has no column; any other start must have one
             ok &= known | (start == frame.class_type.map(reference)).to_numpy()
-    weekday = frame.starts_at.dt.weekday
+    weekday = frame.starts_at.dt.day_of_week
     for d in range(7):
         if f"wd:{d}" in index:
             x[:, index[f"wd:{d}"]] = (weekday == d).to_numpy(float)

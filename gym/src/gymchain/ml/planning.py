@@ -45,7 +45,7 @@ def forecast_vs_actual(tables: dict[str, pd.DataFrame], unit_id: int, now: pd.Ti
     scores = mase(sessions, cutoff, held, {"glm": glm, "seasonal_naive_week": naive}) if usable.any() else {}
     return {
         "unit_id": unit_id, "cutoff": cutoff.date().isoformat(), "weeks": weeks,
-        "train_sessions": model.rows, "held_out_sessions": int(len(held)),
+        "train_sessions": model.rows, "held_out_sessions": len(held),
         "compared_sessions": int(usable.sum()),
         "weekly": [{"week_start": r.week_start.date().isoformat(), "sessions": int(r.sessions),
                     "actual": int(r.actual), "booked": int(r.booked), "waitlisted": int(r.waitlisted),
