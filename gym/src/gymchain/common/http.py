@@ -20,6 +20,7 @@ from gymchain.common.db import get_engine
 from gymchain.common.errors import install_error_handlers
 
 REQUEST_ID_HEADER = "X-Request-ID"
+TRACE_ID_HEADER = "X-Trace-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 log = logging.getLogger("gymchain.http")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -72,6 +73,8 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
                     if status >= 500:
                         tracing.set_error(span, f"HTTP {status}")
             response.headers[REQUEST_ID_HEADER] = request.state.request_id
+            if span is not None:  # the id to look the request up with: gymchain logs --trace-id, /traces/<id>
+                response.headers[TRACE_ID_HEADER] = tracing.span_trace_id(span)
             elapsed = time.perf_counter() - started
             if not quiet:
                 log.info("%s %s %d %.1f ms", request.method, request.url.path, status, elapsed * 1000,

@@ -76,6 +76,10 @@ def current_ids() -> tuple[str, str]:
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
 
 
+def span_trace_id(current: trace.Span) -> str:
+    return format(current.get_span_context().trace_id, "032x")
+
+
 def inject(headers: dict) -> dict:
     """Add the current context (``traceparent``) to ``headers`` in place; returns them."""
     propagate.inject(headers)

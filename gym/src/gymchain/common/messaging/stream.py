@@ -140,7 +140,8 @@ class GroupConsumer:
                 raise KafkaException(message.error())
             event = decode(message)
             # a receive span per event, child of the relay's publish span: every consumer joins the trace
-            with tracing.span(f"{event.topic} receive", kind=tracing.SpanKind.CONSUMER, parent_headers=event.headers,
+            logical = event.topic.removesuffix(get_settings().kafka_topic_suffix or "\0")
+            with tracing.span(f"{logical} receive", kind=tracing.SpanKind.CONSUMER, parent_headers=event.headers,
                               attributes={"messaging.system": "kafka", "messaging.destination.name": event.topic,
                                           "messaging.consumer.group.name": self.group_id,
                                           "messaging.message.id": event.event_id}):
