@@ -118,8 +118,8 @@ def readout_counts(exposed: dict[str, int], converted: dict[str, int], arms: tup
     if min(n_a, n_b) == 0:
         return out | {"verdict": "no data in one arm yet"}
     p_a, p_b = x_a / n_a, x_b / n_b
-    diff = p_b - p_a
-    se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+    diff = float(p_b - p_a)
+    se = float(np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b))
     pooled = (x_a + x_b) / total
     se0 = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     z = diff / se0 if se0 > 0 else 0.0
@@ -128,9 +128,9 @@ def readout_counts(exposed: dict[str, int], converted: dict[str, int], arms: tup
     mde = float((zc + zp) * np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b)))
     needed = (float(np.ceil((zc + zp) ** 2 * (p_a * (1 - p_a) + p_b * (1 - p_b)) / diff ** 2))
               if diff != 0 else None)
-    significant = p_value < alpha
+    significant = bool(p_value < alpha)
     return out | {
-        "difference": diff, "ci95": [diff - zc * se, diff + zc * se], "z": float(z), "p_value": p_value,
+        "difference": diff, "ci95": [float(diff - zc * se), float(diff + zc * se)], "z": float(z), "p_value": p_value,
         "relative_lift": diff / p_a if p_a > 0 else None, "alpha": alpha, "significant": significant,
         "power_note": {"min_detectable_difference": mde, "power": power,
                        "n_per_arm_for_observed_difference": needed},
