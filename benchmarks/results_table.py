@@ -7,9 +7,9 @@ header's train_seconds). For diffusion runs also FID vs NFE for DDIM and DPM-Sol
 benchmarks/results/results_table.json; rewritten after every run, so an interrupted run keeps what it measured) and
 the markdown beside it (same name, .md), and prints the published anchors beside ours.
 
-Floors: for a class-conditional generator (asked for classes 0..K-1 in turn) the floor is n training images with
-the same class counts; for an unconditional one, n random training images (see genlab.metrics.image). The FID-vs-NFE
-sweep has its own floor at its own n, computed the same way.
+Floors: one definition everywhere (genlab.metrics.image.real_floor): n training images drawn at random from the whole
+training split against the same test set as the n generated images, for conditional and unconditional runs alike;
+the same n and seed give the same floor as `genlab evaluate`. The FID-vs-NFE sweep has its own floor at its own n.
 
     flock /tmp/genlab-cpu.lock python benchmarks/results_table.py /work/runs/mnist-diffusion-quick \\
         /work/runs/mnist-dcgan /work/runs/mnist-vae -n 1000 --nfe-n 500 --data-dir /work/shared/data --budget-min 15
@@ -172,10 +172,9 @@ def markdown(rows: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]], args
                      f"{_f(r['is'])} | {_f(r['precision'], 2)} | {_f(r['recall'], 2)} | {r['samples']} | "
                      f"{r['sampler'] or '—'} | {steps} | {r['train_minutes']:.1f} |")
     lines += ["", (f"Features: genlab's shipped domain classifier per dataset (128-d embedding; sha256 in the JSON). "
-              f"n={args.n} generated vs the full test split; floor = {args.n} training images vs the same test split, "
-              "drawn with the generated class counts for class-conditional runs (which are asked for classes 0..9 in "
-              "turn) and at random for unconditional ones. CPU minutes are wall-clock training time on a shared "
-              "2-core VM.")]
+              f"n={args.n} generated vs the full test split; floor = n={args.n} training images drawn at random vs the "
+              "same test split (genlab.metrics.image.real_floor, as in `genlab evaluate`). CPU minutes are wall-clock "
+              "training time on a shared 2-core VM.")]
     for name, sweep in sweeps.items():
         n = sweep.get("num_samples", args.nfe_n)
         lines += ["", (f"FID vs NFE — {name}: {n} generated vs the {sweep.get('num_real', 'full')} test images per "
@@ -207,7 +206,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nfe-steps", type=lambda s: [int(x) for x in s.split(",")], default=[5, 10, 20, 50])
     p.add_argument("--nfe-samplers", type=lambda s: s.split(","), default=["ddim", "dpmpp-2m"])
     p.add_argument("--ddpm-n", type=int, default=100, help="Samples for the 1000-step DDPM reference (0 = skip).")
-    p.add_argument("--max-train", type=int, default=10000, help="Random training images for floor/memorisation.")
+    p.add_argument("--max-train", type=int, default=0,
+                   help="Random training images for floor/memorisation (0 = all, as genlab evaluate).")
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=250)

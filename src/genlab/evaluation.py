@@ -108,8 +108,8 @@ def _load_images(dataset: str, split: str, kwargs: dict[str, Any], limit: int | 
 
 
 def train_pool(max_train: int | None, n: int, feature_net: Any = None) -> int | None:
-    """Training images to load for the floor and memorisation check: all (None), or max_train raised to 2n so a
-    class-matched floor of n images finds enough of every class (MNIST's rarest class is 9 % of the images).
+    """Training images to load for the floor and memorisation check: all (None), or max_train raised to 2n (the
+    floor draws n of them at random, `genlab.metrics.image.real_floor`).
     With Inception features (~0.3 s per image on a CPU core) the default is 2n instead of all."""
     if not max_train and getattr(feature_net, "classifies_domain", True):
         return None
@@ -188,9 +188,8 @@ def _feature_metrics(fake: Tensor, labels: Tensor | None, real: RealData, split:
     """FID, KID, IS, precision/recall, class balance, label accuracy and memorisation on the domain feature net,
     with counts and the floor (genlab.metrics.image.evaluate_features).
 
-    For a conditional generator (`labels` given) the floor uses real images with the same class counts as the
-    fakes; a random subset would carry multinomial class-count noise that the fakes do not have, which inflates
-    the floor (see `genlab.metrics.image.class_matched_indices`)."""
+    The floor is `genlab.metrics.image.real_floor`, the one definition: n training images drawn at random against
+    the same reference set as the n fakes (also for conditional generators; `labels` only give label accuracy)."""
     fake_fl = real.net.extract(fake, batch_size)
     domain_classes = getattr(real.net, "classifies_domain", True)  # False for Inception: class balance skipped
     if split == "test":

@@ -67,8 +67,8 @@ def test_evaluate_reports_every_metric_with_counts_and_floor(runs, net_path, fam
     if family == "diffusion":
         # guidance defaults to the run's sample.guidance (2 in the preset): two network calls per step
         assert (result["sampler"], result["steps"], result["guidance"], result["nfe"]) == ("dpmpp-2m", 2, 2.0, 4)
-        # a conditional model is asked for classes 0..9 in turn: the floor gets real images of the same classes
-        assert m["floor"]["sampling"] == "class-matched"
+        # one floor definition (issue 15): n random training images, for conditional models too
+        assert m["floor"]["sampling"] == "random" and m["floor"]["n"] == N
     else:
         assert result["sampler"] is None and result["nfe"] is None and m["floor"]["sampling"] == "random"
 

@@ -19,12 +19,12 @@ from genlab.metrics.image import (
     InceptionScore,
     Memorisation,
     PrecisionRecall,
-    class_matched_indices,
     distance_ratio,
     evaluate_features,
     evaluate_images,
     feature_fid,
     floor_indices,
+    real_floor,
 )
 
 
@@ -226,19 +226,6 @@ def test_floor_indices_are_random_not_a_prefix():
         floor_indices(10, 11)
 
 
-def test_class_matched_indices_copy_the_class_counts():
-    pool = np.repeat(np.arange(4), [30, 5, 40, 25])
-    np.random.default_rng(0).shuffle(pool)
-    want = np.array([0, 1, 2, 3] * 5 + [2] * 7)
-    idx = class_matched_indices(pool, want, seed=0)
-    assert len(set(idx.tolist())) == len(want) and np.all(np.diff(idx) > 0)
-    np.testing.assert_array_equal(np.bincount(pool[idx], minlength=4), np.bincount(want, minlength=4))
-    np.testing.assert_array_equal(idx, class_matched_indices(pool, want, seed=0))
-    assert not np.array_equal(idx, class_matched_indices(pool, want, seed=1))
-    with pytest.raises(GenlabError, match="class 1 .* only 5"):
-        class_matched_indices(pool, np.ones(6, dtype=int))
-
-
 def _clustered(labels: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, one-hot-ish logits) of 10 well-separated class clusters, as a domain classifier produces."""
     gen = torch.Generator().manual_seed(seed)
@@ -247,23 +234,27 @@ def _clustered(labels: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tenso
     return centres[lab] + torch.randn(len(lab), 16, generator=gen), torch.nn.functional.one_hot(lab, 10) * 5.0
 
 
-def test_floor_of_a_conditional_generator_uses_its_class_counts():
-    """Regression: a class-balanced perfect generator scored FID ~3x below a floor drawn at random (multinomial
-    class counts shift the mean and covariance in classifier-feature space); the class-matched floor is the same
-    measurement a perfect generator gets, so the two agree."""
+def test_one_floor_definition_for_conditional_and_unconditional_runs():
+    """Issue 15: the floor is n random training images against the same reference set as the n fakes, whatever
+    the fakes' labels; evaluate_features' floor is exactly `real_floor` (the one function) and carries n."""
     rng = np.random.default_rng(0)
     train_labels, test_labels = rng.integers(0, 10, 5000), rng.integers(0, 10, 2000)
     fake_labels = np.arange(200) % 10  # what evaluation asks a conditional model for
     train, test, fake = (_clustered(train_labels, 1), _clustered(test_labels, 2), _clustered(fake_labels, 3))
     kw = {"kid_subsets": 5, "kid_subset_size": 100, "is_splits": 2}
-    matched = evaluate_features(fake, test, train, fake_labels=fake_labels, train_labels=train_labels, **kw)
-    unmatched = evaluate_features(fake, test, train, **kw)
-    assert matched["floor"]["sampling"] == "class-matched" and unmatched["floor"]["sampling"] == "random"
-    assert matched["fid"] == unmatched["fid"] and matched["floor"]["num_fake"] == 200
-    assert 0.5 < matched["fid"] / matched["floor"]["fid"] < 2.0
-    assert unmatched["floor"]["fid"] > 2 * matched["floor"]["fid"]
+    conditional = evaluate_features(fake, test, train, fake_labels=fake_labels, train_labels=train_labels, **kw)
+    unconditional = evaluate_features(fake, test, train, **kw)
+    direct = real_floor(train, test, 200, seed=0, **kw, class_balance=True)
+    for floor in (conditional["floor"], unconditional["floor"]):
+        assert floor["sampling"] == "random" and floor["n"] == floor["num_fake"] == 200
+        assert floor["fid"] == direct["fid"] and floor["kid_mean"] == direct["kid_mean"]
+        assert floor["num_real"] == conditional["num_real"] == 2000  # the same reference set as the fakes
+    assert real_floor(train, test, 200, seed=1, **kw)["fid"] != direct["fid"]  # seeded draw
+    assert conditional["fid"] == unconditional["fid"]
     with pytest.raises(GenlabError, match="one label per fake image"):
         evaluate_features(fake, test, train, fake_labels=fake_labels[:10], train_labels=train_labels, **kw)
+    with pytest.raises(GenlabError, match="need 1..5000 training images"):
+        real_floor(train, test, 6000)
 
 
 def test_label_accuracy_of_a_conditional_generator_sits_beside_the_classifiers_own():

@@ -373,26 +373,6 @@ def floor_indices(num_train: int, count: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(num_train, size=count, replace=False))
 
 
-def class_matched_indices(pool_labels: ArrayLike1d, labels: ArrayLike1d, seed: int = 0) -> np.ndarray:
-    """Distinct indices into a labelled pool with the same class counts as `labels` (random within each class,
-    sorted): the real-vs-real floor of a class-conditional generator asked for exactly these labels.
-
-    In a classifier's feature space the class proportions dominate the mean and covariance, so a class-balanced
-    set of fakes measured against a floor drawn at random (multinomial class counts) gets a floor that is too
-    high: on MNIST at n=200, random-subset floors are FID 6.1 ± 2.6 over seeds, class-matched ones 1.8 ± 0.5.
-    """
-    pool, want = np.asarray(pool_labels, dtype=np.int64), np.asarray(labels, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c, count in zip(*np.unique(want, return_counts=True), strict=True):
-        members = np.flatnonzero(pool == c)
-        if len(members) < count:
-            raise GenlabError(f"floor: the fakes have {count} images of class {c} but the training pool holds only "
-                              f"{len(members)} of it ({len(pool)} images); use more training images (--max-train)")
-        chosen.append(rng.choice(members, size=count, replace=False))
-    return np.sort(np.concatenate(chosen))
-
-
 def _distribution_metrics(fake_f: Tensor, real_f: Tensor, seed: int, kid_subsets: int, kid_subset_size: int
                           ) -> dict[str, Any]:
     """FID on all samples and KID on random subsets, fake features (N, D) vs real (M, D)."""
@@ -456,17 +436,21 @@ def label_accuracy(logits: Tensor, labels: ArrayLike1d) -> float:
     return float((logits.argmax(1) == target).float().mean())
 
 
-def _floor(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], count: int, seed: int,
-           fake_labels: ArrayLike1d | None = None, train_labels: ArrayLike1d | None = None, **kw: Any
-           ) -> dict[str, Any]:
-    """The real-vs-real floor: `compare_features` of `count` training images against test — with the fakes' class
-    counts when both label sets are known (`class_matched_indices`), else a uniformly random subset."""
-    matched = fake_labels is not None and train_labels is not None
-    idx = torch.from_numpy(class_matched_indices(train_labels, fake_labels, seed) if matched
-                           else floor_indices(train[0].shape[0], count, seed))
-    out = {**compare_features((train[0][idx], train[1][idx]), test, seed=seed, **kw), "seed": seed,
-           "sampling": "class-matched" if matched else "random"}
-    if matched and kw.get("class_balance", True):  # the classifier's accuracy on real images of those classes
+def real_floor(train: tuple[Tensor, Tensor], reference: tuple[Tensor, Tensor], n: int, seed: int = 0,
+               train_labels: ArrayLike1d | None = None, **kw: Any) -> dict[str, Any]:
+    """The real-vs-real floor: the one definition genlab prints beside every FID (evaluate, the CLI, benchmarks).
+
+    n training images drawn uniformly at random (`floor_indices`, seeded) measured with `compare_features` against
+    the same reference set, with the same settings, as the n generated images: what a perfect generator would
+    score at this n. For class-conditional generators too: the fakes are asked for classes 0..K-1 in turn, the
+    floor is not class-matched (issue 15: one definition everywhere). train: (features (M, D), logits (M, K));
+    train_labels (M,): when given (and `class_balance`), the floor also carries the classifier's label accuracy on
+    those real images. Returns compare_features' dict plus "n", "seed" and "sampling" ("random").
+    """
+    idx = torch.from_numpy(floor_indices(train[0].shape[0], n, seed))
+    out = {**compare_features((train[0][idx], train[1][idx]), reference, seed=seed, **kw), "n": int(n),
+           "seed": seed, "sampling": "random"}
+    if train_labels is not None and kw.get("class_balance", True):
         out["label_accuracy"] = label_accuracy(train[1][idx], np.asarray(train_labels)[idx.numpy()])
     return out
 
@@ -497,8 +481,8 @@ def evaluate_features(fake: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor],
     if train is not None:
         result["memorisation"] = _memorisation(fake[0], test[0], train[0])
         if with_floor:
-            result["floor"] = _floor(train, test, min(fake[0].shape[0], train[0].shape[0]), seed, fake_labels,
-                                     train_labels, **kw)
+            result["floor"] = real_floor(train, test, min(fake[0].shape[0], train[0].shape[0]), seed,
+                                         train_labels, **kw)
     return result
 
 
@@ -510,11 +494,10 @@ def evaluate_images(fake: ImagesLike, real_test: ImagesLike, real_train: ImagesL
     """Every image metric for uint8 (N, C, H, W) `fake` images against the test split.
 
     num_samples: how many fakes to use (the first ones; default all). With `real_train`, also the memorisation
-    check (nearest-train distances) and, unless `with_floor=False`, the real-vs-real floor: training images of the
-    same count measured against the same test set with the same settings — drawn with the same class counts as
-    `fake_labels` (the labels a conditional generator was asked for) when those and `train_labels` (default: the
-    labels of an ImageDataset `real_train`) are known, else uniformly at random. result["floor"]["sampling"] says
-    which.
+    check (nearest-train distances) and, unless `with_floor=False`, the real-vs-real floor (`real_floor`): as many
+    training images, drawn uniformly at random, measured against the same test set with the same settings;
+    result["floor"]["n"] is that count. fake_labels (the labels a conditional generator was asked for) give the
+    fakes' label accuracy; train_labels (default: the labels of an ImageDataset `real_train`) the floor's.
     Returns a flat dict (fid, kid_mean, kid_std, is_mean, is_std, precision, recall, class_*, counts) plus
     "memorisation" and "floor" dicts.
     """
