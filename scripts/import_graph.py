@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("genlab.training",),
     ("genlab.inference",),
     ("genlab.training_api", "genlab.export", "genlab.audio.sampling", "genlab.diffusion_tools", "genlab.latent_api",
+     "genlab.score_api",
      "genlab.evaluation", "genlab.audio.evaluation",
      "genlab.facies.evaluation", "genlab.facies.conditioning"),
     ("genlab.report", "genlab.pretrained_api", "genlab.audio.api", "genlab.facies", "genlab.facies.api",

@@ -63,6 +63,7 @@ from genlab.models.registry import family_capabilities, family_names
 from genlab.pretrained_api import pretrained_manifest, pretrained_names, pretrained_or_train, resolve_pretrained
 from genlab.report.html import report
 from genlab.report.model_card import model_card, write_model_card
+from genlab.score_api import likelihood, train_classifier  # PF-ODE bits/dim; classifier for classifier guidance
 from genlab.training_api import TrainResult, presets, resolve_config, train
 from genlab.viz import make_grid, save_grid, side_by_side
 
@@ -110,6 +111,7 @@ __all__ = [
     "forward_process",
     "interpolate",
     "interpolate_noise",
+    "likelihood",
     "load",
     "load_audio_input",
     "load_audio_model",
@@ -141,6 +143,7 @@ __all__ = [
     "side_by_side",
     "snapshot_info",
     "train",
+    "train_classifier",
     "trajectory",
     "wav_info",
     "write_channels_h5",

@@ -74,8 +74,8 @@ def test_a_trained_noisy_classifier_learns_and_guides(tmp_path):
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, 2, (2048,), generator=g)
     x0 = torch.where(y.reshape(-1, 1, 1, 1) == 0, MU, -MU) + VAR**0.5 * torch.randn(2048, *SHAPE, generator=g)
-    clf, logs = train_noisy_classifier(x0, y, AB, num_classes=2, steps=60, batch_size=64, lr=1e-2,
-                                       base_channels=8, channel_mults=(1,), seed=0)
+    clf, _ = train_noisy_classifier(x0, y, AB, num_classes=2, steps=60, batch_size=64, lr=1e-2,
+                                    base_channels=8, channel_mults=(1,), seed=0)
     acc = accuracy_by_noise(clf, x0[:512], y[:512], [0, 100, 199])
     assert acc[0] > 0.9 and acc[199] < 0.65, acc  # clean: separable; pure noise: chance
     path = save_classifier(clf, tmp_path / "clf.safetensors")

@@ -70,7 +70,7 @@ def sampling_options(given: dict[str, object], takes: tuple[str, ...], family: s
     for name in set_here:
         if name not in takes:
             accepted = ", ".join(f"--{t}" for t in takes if t in given) or "none of this command's sampling options"
-            raise GenlabError(f"--{name}: the {family} family does not take it (it takes {accepted})")
+            raise GenlabError(f"--{name.replace('_', '-')}: the {family} family does not take it (it takes {accepted})")
     return set_here
 
 

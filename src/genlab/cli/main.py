@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # mapped made U-Net training 1.1-1.7x faster on the reference CPU (MACHINE-NOTES). It must be set before Python
 # starts, so heavy commands re-execute themselves once with it. GENLAB_MALLOC=default opts out.
 _MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
-_HEAVY_COMMANDS = {"train", "sample", "evaluate", "serve"}
+_HEAVY_COMMANDS = {"train", "sample", "evaluate", "serve", "likelihood", "train-classifier"}
 
 
 @app.command()
@@ -67,7 +67,17 @@ def sample(
                                            "models) [default: classes cycle 0..K-1]."),
     guidance: float | None = typer.Option(None, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none; "
                                           "conditional diffusion) [default: the snapshot's sample settings]."),
-    eta: float | None = typer.Option(None, min=0.0, max=1.0, help="DDIM eta (0 = deterministic) [default: 0]."),
+    eta: float | None = typer.Option(None, min=0.0, max=1.0, help="Fresh noise per step of ddim and the ancestral/SDE "
+                                     "samplers (0 = deterministic, 1 = DDPM's) [default: ddim 0, the others 1]."),
+    order: int | None = typer.Option(None, min=1, max=3, help="Order of the unipc sampler [default: 2]."),
+    grid: str | None = typer.Option(None, help="Noise-level grid: trailing (evenly spaced steps) or karras (EDM's "
+                                    "rho = 7 levels, more steps at low noise) [default: trailing]."),
+    classifier: str | None = typer.Option(None, help="Classifier guidance: a file from `genlab train-classifier` "
+                                          "for this model."),
+    classifier_scale: float | None = typer.Option(None, min=0.0, max=100.0, help="Classifier guidance strength s "
+                                                  "[default: 1]."),
+    classifier_class: int | None = typer.Option(None, min=0, help="Class the classifier guides every sample to "
+                                                "[default: --class for conditional models, else seed mod K]."),
     temperature: float | None = typer.Option(None, min=0.0, max=10.0, help="Scale of the latent noise (GANs, "
                                              "VAEs, autoencoders; < 1 trades variety for typicality) [default: 1]."),
     weights: str = typer.Option("ema", help="ema (snapshot) or raw (from the run's training state)."),
@@ -91,8 +101,9 @@ def sample(
     if threads:
         api.set_threads(threads)
     info = api.snapshot_info(source)
-    options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, eta=eta,
-                                      temperature=temperature)
+    options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, eta=eta, order=order,
+                                      grid=grid, classifier=classifier, classifier_scale=classifier_scale,
+                                      classifier_class=classifier_class, temperature=temperature)
     gen = api.load(source, device=device, weights=weights)
     with progress_bar(f"sampling {n} images", quiet) as bar:
         images = gen.generate(n, seed=seed, labels=class_label, batch_size=batch_size, precision=precision,
@@ -182,6 +193,11 @@ app.add_typer(channels_app, name="channels")
 from genlab.cli.serve import serve  # the web UI, genlab.web
 
 app.command()(serve)
+
+from genlab.cli.score import likelihood, train_classifier  # PF-ODE bits/dim; classifier for classifier guidance
+
+app.command()(likelihood)
+app.command("train-classifier")(train_classifier)
 
 
 @data_app.command("channels")

@@ -184,7 +184,7 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Noi
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
         if json.loads(meta.get("format", "null")) != FORMAT:
             raise GenlabError(f"{path}: not a genlab noisy classifier (written by `genlab train-classifier`)")
         kw = json.loads(meta["kwargs"])

@@ -6,16 +6,20 @@ sampler takes, checked in one place so every sampler of `samplers.SAMPLERS` is r
   which spend more steps at low noise (it may hold fewer than num_steps indices after rounding).
 - `sampler_options`: eta (stochasticity of DDIM and the ancestral/SDE samplers), order (UniPC), refused with a
   one-line error for a sampler that does not take them.
+- `classifier_guided`: classifier guidance (classifier_guidance.py) around a family's denoiser.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from genlab.errors import GenlabError
+from genlab.models.diffusion.classifier_guidance import GuidedDenoiser, NoisyClassifier, load_classifier
 from genlab.models.diffusion.schedules import karras_timesteps, sampling_timesteps
 
 GRIDS: dict[str, Callable[[int, Tensor], Tensor]] = {
@@ -47,3 +51,36 @@ def sampler_options(name: str, sample_fn: Callable, eta: float | None = None, or
     if "eta" in opts and not 0.0 <= opts["eta"] <= 1.0:
         raise GenlabError(f"eta = {opts['eta']}: expected a number in [0, 1]")
     return opts
+
+
+def classifier_guided(denoise, classifier: str | None, scale: float | None, target: int | None, seeds: list[int],
+                      labels: Tensor | None, alphas_cumprod: Tensor):
+    """`denoise` with classifier guidance when `classifier` (a file from `genlab train-classifier`) is given.
+
+    The target class of sample i is labels[i] for a conditional model given labels, else `target` for all, else
+    seeds[i] mod K (so a sample's class does not depend on its batch). Without a classifier, `scale` and `target`
+    are refused rather than ignored.
+    """
+    if classifier is None:
+        if scale is not None or target is not None:
+            raise GenlabError("classifier_scale / classifier_class need a classifier (sampling option classifier=PATH)")
+        return denoise
+    clf = load_classifier_cached(str(classifier))
+    k = clf.num_classes
+    if target is not None and not 0 <= int(target) < k:
+        raise GenlabError(f"classifier_class = {target}: expected 0..{k - 1} (the classifier's classes)")
+    if labels is not None:
+        targets = labels.cpu()
+    elif target is not None:
+        targets = torch.full((len(seeds),), int(target), dtype=torch.long)
+    else:
+        targets = torch.tensor([s % k for s in seeds], dtype=torch.long)
+    device = next(iter(denoise.backbone.parameters())).device if hasattr(denoise, "backbone") else "cpu"
+    return GuidedDenoiser(denoise, clf.to(device), targets.to(device), 1.0 if scale is None else float(scale),
+                          alphas_cumprod, clip_x0=getattr(denoise, "clip_x0", True))
+
+
+@functools.lru_cache(maxsize=4)
+def load_classifier_cached(path: str) -> NoisyClassifier:
+    """`load_classifier` once per path per process (sampling calls generate batch after batch)."""
+    return load_classifier(path)

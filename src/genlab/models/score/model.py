@@ -28,7 +28,7 @@ from torch import Tensor
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.diffusion import objective
-from genlab.models.diffusion.generation import sampler_options, timestep_grid
+from genlab.models.diffusion.generation import classifier_guided, sampler_options, timestep_grid
 from genlab.models.diffusion.samplers import get_sampler
 from genlab.models.score.sde import SDES, fractional_index, level_table, make_sde, time_grid
 from genlab.nn.unet import UNet
@@ -79,7 +79,8 @@ class ScoreSDE(GenerativeModel):
 
     family = "score-sde"
     Config = ScoreSDEConfig
-    sampling_options = ("sampler", "steps", "guidance", "eta", "order", "grid")
+    sampling_options = ("sampler", "steps", "guidance", "eta", "order", "grid", "classifier", "classifier_scale",
+                        "classifier_class")
     latent_kind = "noise"  # deterministic samplers map a seed's x_T to its image
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
@@ -142,12 +143,16 @@ class ScoreSDE(GenerativeModel):
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, sampler: str = "pc-ve", steps: int = 100,
                  guidance: float = 1.0, eta: float | None = None, order: int | None = None, grid: str = "trailing",
-                 callback: Callable[[dict], None] | None = None, batch_size: int | None = None) -> Tensor:
+                 classifier: str | None = None, classifier_scale: float | None = None,
+                 classifier_class: int | None = None, callback: Callable[[dict], None] | None = None,
+                 batch_size: int | None = None) -> Tensor:
         """One image per seed, (N, C, H, W) in [-1, 1]; image i depends only on seeds[i] (and labels[i]).
 
         sampler: a name in samplers.SAMPLERS (langevin = NCSN's annealed Langevin dynamics, pc-ve / pc-vp =
         predictor-corrector); steps: noise levels visited; grid: "trailing" or "karras"; eta / order: see
-        `generation.sampler_options`; guidance: classifier-free guidance weight.
+        `generation.sampler_options`; guidance: classifier-free guidance weight; classifier (a file written by
+        `genlab train-classifier` for this model), classifier_scale, classifier_class: classifier guidance (see
+        `generation.classifier_guided`).
         """
         sample_fn, seeds = get_sampler(sampler), [int(s) for s in seeds]
         opts = sampler_options(sampler, sample_fn, eta, order)
@@ -163,8 +168,10 @@ class ScoreSDE(GenerativeModel):
                 gens = sample_generators(seeds[lo:lo + size])
                 x_T = randn_like_per_sample(gens, self.image_shape).to(device)
                 part = None if labels is None else labels[lo:lo + size].to(device)
-                x0 = sample_fn(self.denoiser(part, guidance), x_T, timesteps, self.alphas_cumprod, generators=gens,
-                               callback=callback, **opts)
+                denoise = classifier_guided(self.denoiser(part, guidance), classifier, classifier_scale,
+                                            classifier_class, seeds[lo:lo + size], part, self.alphas_cumprod)
+                x0 = sample_fn(denoise, x_T, timesteps, self.alphas_cumprod, generators=gens, callback=callback,
+                               **opts)
                 chunks.append(x0.clamp(-1.0, 1.0))
         finally:
             self.train(was_training)
