@@ -67,7 +67,8 @@ def configure(service: str, level: int = logging.INFO) -> None:
     if any(isinstance(f, ContextFilter) for h in root.handlers for f in h.filters):
         return
     for handler in list(root.handlers):  # a basicConfig() done earlier would print every record twice
-        root.removeHandler(handler)
+        if type(handler) is logging.StreamHandler:  # (pytest's capture handlers are subclasses: kept)
+            root.removeHandler(handler)
     context = ContextFilter()
     stderr = logging.StreamHandler()
     if os.environ.get("GYM_LOG_FORMAT", "json") == "text":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -169,6 +170,12 @@ def dashboard_panels() -> list[dict]:
     return panels
 
 
+def finite(value: str) -> float | None:
+    """A sample value, None for NaN/Inf (0/0 error ratios with no traffic): JSON has no NaN."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def legend(template: str, labels: dict) -> str:
     out = template or ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
     for key, value in labels.items():
@@ -197,7 +204,7 @@ def api_dashboard(minutes: Annotated[int, Query(ge=5, le=1440)] = 30) -> JSONRes
                     continue
                 for result in answer["data"]["result"][:12]:
                     series.append({"name": legend(target["legend"], result["metric"]),
-                                   "points": [[float(t), float(v)] for t, v in result["values"]]})
+                                   "points": [[float(t), finite(v)] for t, v in result["values"]]})
             panels.append({"title": panel["title"], "unit": panel["unit"], "series": series})
     return JSONResponse({"start": start, "end": end, "panels": panels,
                          "alerts": [{"name": a["labels"].get("alertname"), "state": a["state"],
