@@ -65,3 +65,16 @@ def test_psi_and_ks_on_known_shifts():
     assert drift.psi(binary, (rng.random(10_000) < 0.3).astype(float)) < 0.01
     ks_binary = drift.ks(binary, (rng.random(10_000) < 0.6).astype(float))[0]
     assert ks_binary == pytest.approx(0.3, abs=0.03)  # the share moved from 0.3 to 0.6
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--at", "2026-99-01"], "drift: --at '2026-99-01': expected YYYY-MM-DD"),
+    (["--csv", "/nonexistent/export"], "drift: source csv: path '/nonexistent/export' is not a folder"),
+])
+def test_drift_cli_bad_input_is_one_line(args, expected):
+    import subprocess
+    import sys
+
+    answer = subprocess.run([sys.executable, "-m", "gymchain.ml.drift", *args], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert answer.returncode == 2 and answer.stderr.strip() == expected

@@ -17,8 +17,8 @@ feature alone moves with the season or a one-off event (a price increase) far mo
 stale, and the predicted risk is what the model's users see: a row in ``ml_alerts``, a WARNING in the log and, unless one is already
 queued or running, a ``retraining`` job on RabbitMQ (handled by ``gymchain.ml.retrain``), whose id the alert keeps.
 
-CLI: ``python -m gymchain.ml.drift (--csv DIR | --from-database) [--at YYYY-MM-DD] [--no-retrain]`` prints the
-report as JSON.
+CLI: ``python -m gymchain.ml.drift [--csv DIR | --from-database] [--at YYYY-MM-DD] [--no-retrain]`` (default: the
+platform's database, today) prints the report as JSON; the deployment runs it nightly (k8s CronJob drift-monitor).
 """
 
 from __future__ import annotations
@@ -155,9 +155,9 @@ def monitor(db: sa.Engine, tables: dict[str, pd.DataFrame], at: pd.Timestamp, so
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gymchain.ml.drift", description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--csv", metavar="DIR", help="a chain's export in the analytics schema")
-    source.add_argument("--from-database", action="store_true", help="the platform's own tables")
+    source.add_argument("--from-database", action="store_true", help="the platform's own tables (the default)")
     parser.add_argument("--at", help="YYYY-MM-DD (default today)")
     parser.add_argument("--psi-alert", type=float, default=PSI_ALERT)
     parser.add_argument("--ks-alert", type=float, default=KS_ALERT)
@@ -170,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         at = pd.Timestamp(datetime.strptime(args.at, "%Y-%m-%d")) if args.at else pd.Timestamp(
             datetime.now(UTC).date())
+    except ValueError:
+        print(f"drift: --at {args.at!r}: expected YYYY-MM-DD", file=sys.stderr)
+        return 2
+    try:
         payload = {"source": "csv", "path": str(args.csv)} if args.csv else {"source": "platform"}
         tables, _ = load_source(payload, get_engine())
         report = monitor(get_engine(), tables, at, payload, args.psi_alert, args.ks_alert, not args.no_retrain)
