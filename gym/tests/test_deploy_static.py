@@ -283,7 +283,8 @@ def test_every_workload_has_probes_resources_autoscaling_and_no_inline_secret():
         assert {"secretRef": {"name": "gymchain-secrets"}} in c["envFrom"]
         assert pod["securityContext"]["runAsNonRoot"] and c["securityContext"]["readOnlyRootFilesystem"]
         if w.port:
-            assert c["readinessProbe"]["httpGet"]["path"] == "/health", w.name
+            ready = c["readinessProbe"]
+            assert ready.get("httpGet", {}).get("path") == "/health" or "/health" in ready["exec"]["command"][-1]
             assert "livenessProbe" in c and ("Service", w.name) in kinds
         if w.replicas[1] > w.replicas[0]:
             hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == w.name)

@@ -92,10 +92,17 @@ def container(w: Workload) -> dict:
         c["ports"] = [{"name": "http", "containerPort": w.port, "protocol": "TCP"}]
         def health() -> dict:  # a fresh dict each time (a shared one would become a YAML anchor)
             return {"httpGet": {"path": "/health", "port": "http"}}
-        # readiness: /health answers 200 only when the database is reachable -> no traffic to a cut-off pod;
+
+        # startup: /health answers (200 even when degraded: it reports, it does not fail);
+        # readiness: /health says "status": "ok" - for a service that means its database answers, so a pod cut off
+        # from PostgreSQL gets no traffic. The gateway's status is "degraded" when ANY service is, which must not
+        # take the whole entry point out, so the gateway is ready when it answers at all.
         # liveness: the process accepts connections (a database outage must not restart every pod).
         c["startupProbe"] = {**health(), "periodSeconds": 5, "failureThreshold": 36}
-        c["readinessProbe"] = {**health(), "periodSeconds": 10, "timeoutSeconds": 4, "failureThreshold": 3}
+        ready = health() if w.name == "gateway" else {"exec": {"command": [
+            "python", "-c", ("import json, sys, urllib.request; sys.exit(json.load(urllib.request.urlopen("
+            f"'http://127.0.0.1:{w.port}/health', timeout=3))['status'] != 'ok')")]}}
+        c["readinessProbe"] = {**ready, "periodSeconds": 10, "timeoutSeconds": 4, "failureThreshold": 3}
         c["livenessProbe"] = {"tcpSocket": {"port": "http"}, "periodSeconds": 20, "timeoutSeconds": 4,
                               "failureThreshold": 3}
     # A worker has no port and writes no heartbeat, so it gets no probe: an exec probe could only ask whether
