@@ -6,40 +6,33 @@ from typing import Annotated, Literal
 
 import httpx
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from gymchain.common import jobs
 from gymchain.common.db import get_session
-from gymchain.common.errors import Conflict, Unavailable
+from gymchain.common.errors import Conflict, NotFound, Unavailable
 from gymchain.common.http import create_app
 from gymchain.common.security.rbac import ADMIN, MANAGER, TRAINER, ensure_unit, require_roles, scoped_unit
 from gymchain.common.security.tokens import Principal
 from gymchain.common.settings import get_settings
+from gymchain.vision import report
+from gymchain.vision.schemas import VideoJob
 
-DESCRIPTION = """Camera analytics, asynchronously: `POST /jobs/video-analysis` validates a clip reference and
-queues it (RabbitMQ `video-analysis`); results land as documents in the `vision_events` collection, read with
-`GET /events`. Analysing a member individually (posture feedback) needs that member's camera consent (LGPD).
-**The models (people counting and flow, equipment misuse, posture) arrive with issue "gymchain, part 3"**: until
-then jobs are accepted and queued, and `GET /events` lists only events that really were recorded."""
+DESCRIPTION = """Camera analytics, asynchronously: `POST /jobs/video-analysis` validates a clip reference (a video
+file, or a landmark segment computed at the camera) and queues it (RabbitMQ `video-analysis`). The vision worker
+(`python -m gymchain.vision.worker`, its own venv with MediaPipe) counts people and their flows between areas
+(background subtraction + tracking + virtual zones/lines), gives per-rep posture feedback (MediaPipe Pose
+landmarks → joint angles → rep rules) and raises equipment-misuse alerts (rules + a fine-tuned classifier).
+Results: the job (`GET /jobs/{id}`), a report a trainer reads (`GET /jobs/{id}/report`), documents in
+`vision_events` (`GET /events`), occupancy/flow time series and `vision` stream events. Posture feedback for a
+member needs that member's camera consent (LGPD), checked at intake and again by the worker; frames are not stored
+unless the worker is configured to. Method and measured accuracy on synthetic data: gym/docs/vision.md."""
 
 app = create_app("vision", DESCRIPTION)
 app.include_router(jobs.job_router("vision"))
 DB = Annotated[Session, Depends(get_session)]
 StaffCaller = Annotated[Principal, Depends(require_roles(TRAINER, MANAGER, ADMIN))]
-
-
-class VideoJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"unit_id": 1, "area_id": 2, "source_uri": "file:///var/gym/cameras/u1-weights/2026-12-06T18-00.mp4",
-         "tasks": ["people_count", "equipment_misuse"]}]})
-
-    unit_id: int = Field(ge=1, le=2**62)
-    area_id: int = Field(ge=1, le=2**62)
-    source_uri: str = Field(min_length=8, max_length=500, pattern=r"^(file|rtsp|s3|https)://[^\s]+$")
-    tasks: list[Literal["people_count", "people_flow", "equipment_misuse", "posture"]] = Field(min_length=1,
-                                                                                             max_length=4)
-    member_id: int | None = Field(None, ge=1, le=2**62, description="required for 'posture' (feedback to one member)")
 
 
 def member_consents(member_id: int, request: Request) -> bool:
@@ -81,3 +74,17 @@ def events(principal: StaffCaller, db: DB, unit_id: Annotated[int | None, Query(
         query["area_id"] = area_id
     cursor = get_collection("vision_events", bind=db.connection()).find(query).sort("at", -1).limit(limit)
     return list(cursor)
+
+
+@app.get("/jobs/{job_id}/report", response_class=PlainTextResponse, tags=["jobs"],
+         summary="A video job's result as a Markdown report for trainers (the requester, a manager of its unit, admin)")
+def job_report(job_id: jobs.JobId, principal: jobs.Caller, db: DB,
+               lang: Annotated[Literal["en", "pt"], Query(description="language of the report")] = "en"
+               ) -> PlainTextResponse:
+    doc = jobs._collection(db.connection()).find_one({"_id": job_id, "service": "vision"})
+    if doc is None or not jobs.may_see(principal, doc):
+        raise NotFound(f"job {job_id} not found")
+    if doc["status"] not in ("done", "failed"):
+        raise Conflict(f"job {job_id} is {doc['status']}: the report is ready when it is done")
+    return PlainTextResponse(report.render(jobs.job_out(doc).model_dump(mode="json"), lang),
+                             media_type="text/markdown; charset=utf-8")

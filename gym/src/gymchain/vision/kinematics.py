@@ -42,7 +42,7 @@ class Body:
     @classmethod
     def random(cls, rng: np.random.Generator) -> Body:
         h = float(rng.uniform(1.50, 1.95))
-        j = lambda: float(rng.uniform(0.95, 1.05))  # noqa: E731 - proportions vary by +-5 %
+        j = lambda: float(rng.uniform(0.95, 1.05))
         return cls(h, 0.246 * h * j(), 0.245 * h * j(), 0.30 * h * j(), 0.12 * h * j(), 0.186 * h * j(),
                    0.160 * h * j(), 0.055 * h * j(), 0.115 * h * j(), 0.11 * h * float(rng.uniform(0.9, 1.3)))
 
@@ -277,6 +277,8 @@ def generate(exercise: str, *, reps: int, rng: np.random.Generator, error_rate: 
     from the far position (press: from overhead; others: from the start), a misuse event."""
     if exercise not in POSES:
         raise ValueError(f"exercise {exercise!r}: expected one of {', '.join(POSES)}")
+    if drop_at_end and exercise != "press":
+        raise ValueError("drop_at_end: only the press ends overhead (a drop from hip height is invisible to pose)")
     body = Body.random(rng)
     if errors is None:  # a rep both short of depth and of lockout would barely move: at most one of the two
         errors = []

@@ -32,7 +32,7 @@ def angle_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     nu, nv = np.linalg.norm(u, axis=-1), np.linalg.norm(v, axis=-1)
     denominator = np.where((nu > 1e-9) & (nv > 1e-9), nu * nv, np.inf)
     cos = np.clip(np.sum(u * v, axis=-1) / denominator, -1.0, 1.0)
-    return np.degrees(np.arccos(cos))
+    return np.where(np.isfinite(denominator), np.degrees(np.arccos(cos)), 0.0)
 
 
 def joint_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ def smooth(signal: np.ndarray, fps: float, window_s: float = 0.2) -> np.ndarray:
         idx = np.arange(x.size)
         x = x.copy()
         x[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
-    k = max(1, int(round(window_s * fps)) | 1)
+    k = max(1, round(window_s * fps) | 1)
     padded = np.pad(x, k // 2, mode="edge")
     return np.convolve(padded, np.ones(k) / k, mode="valid")
 
@@ -78,7 +78,7 @@ def _movement_length(x: np.ndarray, fps: float, still_per_s: float = 0.15, still
     if not moving.size:
         return x.size - 1
     began = int(moving[0])
-    frames = max(2, int(round(still_s * fps)))
+    frames = max(2, round(still_s * fps))
     slow = speed[began:] < still_speed
     run = np.convolve(slow.astype(int), np.ones(frames, dtype=int), mode="valid")
     still = np.nonzero(run == frames)[0]
