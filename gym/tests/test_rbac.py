@@ -107,6 +107,7 @@ TABLE = [
     ("GET", "/api/vision/events", None, "DAAAA"),
     ("GET", "/api/vision/jobs", None, "AAAAA"),
     ("GET", "/api/vision/jobs/{job}", None, "AAAAA"),
+    ("GET", "/api/vision/jobs/{job}/report", None, "AAAAA"),
     ("POST", "/api/assistant/conversations", {"title": "Treino"}, "ADDDD"),
     ("GET", "/api/assistant/conversations", None, "ADDDD"),
     ("GET", "/api/assistant/conversations/{job}", None, "ADDDD"),
