@@ -1,0 +1,271 @@
+"""Diffusion quality per CPU-hour (issue 15): time-to-quality runs, FID vs classifier-free guidance, FID vs NFE.
+
+Every FID is printed beside its real-vs-real floor at the same n (genlab.metrics.image.real_floor: n random
+training images against the same test split as the n generated images) and the sample count. Results are merged into
+benchmarks/results/diffusion_quality.json (rewritten after every point, so an interrupted run keeps what it
+measured) and rendered to diffusion_quality.md beside it.
+
+    # a time-to-quality training: genlab train on 1 thread under nice 5 with the allocator setting, recording the
+    # process CPU time (user + system of the training process) beside the wall time
+    python benchmarks/diffusion_quality.py train mnist-ttq mnist-diffusion-quick --run-dir /work/runs/q15/mnist \\
+        --data-dir /work/shared/data -- model.base_channels=32 train.precision=bf16 ...
+    # measure a snapshot: the headline FID (n >= 2000), a guidance sweep and an NFE sweep, one process
+    python benchmarks/diffusion_quality.py measure /work/runs/q15/mnist --key mnist --n 2000 --sampler dpmpp-2m \\
+        --steps 10 --guidance 1 --guidance-sweep 1,1.25,1.5,2,3 --sweep-n 500 --nfe 5,10,20,50 --nfe-n 200
+
+NFE counts every network call: the sampler's denoiser calls (counted by running it on a counting denoiser, so
+Heun's and DPM-Solver++(2S)'s two calls per step are included), doubled by classifier-free guidance (w not 0 or 1).
+For a target NFE the sweep uses the most steps whose count stays within it.
+
+Timings: CPU model and load are recorded beside them (the machine is shared; wall time is inflated by other work,
+process CPU time is not, and with one thread CPU minutes approximate quiet single-core minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.evaluation import _evaluate_loaded, real_data, sampling_options, train_pool
+from genlab.inference import find_snapshot, load
+from genlab.models.diffusion.samplers import SAMPLERS
+from genlab.models.diffusion.schedules import sampling_timesteps
+
+RESULTS = Path(__file__).resolve().parent / "results" / "diffusion_quality.json"
+ALLOCATOR = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512_bf16": "avx512_bf16" in flags,
+            "load_avg_1_5_15": list(os.getloadavg()), "torch_threads": torch.get_num_threads(),
+            "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
+
+
+# ---------------------------------------------------------------------------------------------- results file
+
+def read_results(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def store(path: Path, section: str, key: str, value: Any) -> None:
+    """results[section][key] = value, written atomically, and the markdown beside it re-rendered."""
+    data = read_results(path)
+    data.setdefault(section, {})[key] = value
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+    path.with_suffix(".md").write_text(markdown(data))
+
+
+# ---------------------------------------------------------------------------------------------- NFE counting
+
+def sampler_nfe(sampler: str, steps: int, num_train_steps: int = 1000) -> int:
+    """Denoiser calls of `sampler` with `steps` timesteps, counted on a zero denoiser (one image, 1x1 pixel)."""
+    calls = [0]
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        return torch.zeros_like(x)
+
+    from genlab.models.diffusion.schedules import make_alphas_cumprod
+    ab = make_alphas_cumprod("cosine", num_train_steps)
+    SAMPLERS[sampler](denoise, torch.randn(1, 1, 1, 1), sampling_timesteps(steps, num_train_steps), ab,
+                      generators=[torch.Generator().manual_seed(0)])
+    return calls[0]
+
+
+def steps_for_nfe(sampler: str, nfe: int, guided: bool, num_train_steps: int = 1000) -> tuple[int, int] | None:
+    """(steps, actual NFE) with the most steps whose NFE (x2 when guided) is <= nfe; None if even 1 step exceeds."""
+    best = None
+    for steps in range(1, nfe + 1):
+        cost = sampler_nfe(sampler, steps, num_train_steps) * (2 if guided else 1)
+        if cost <= nfe:
+            best = (steps, cost)
+        elif best is not None:
+            break
+    return best
+
+
+# ---------------------------------------------------------------------------------------------- measuring
+
+def point(gen, real, n: int, sampler: str, steps: int, guidance: float, seed: int, batch_size: int,
+          nfe: int | None = None) -> dict[str, Any]:
+    options = sampling_options(gen, sampler, steps, guidance)
+    c0, t0 = time.process_time(), time.perf_counter()
+    result = _evaluate_loaded(gen, real, n=n, options=options, split="test", seed=seed, batch_size=batch_size,
+                              progress=None)
+    m = result["metrics"]
+    floor = m["floor"]
+    guided = bool(gen.num_classes) and guidance not in (0.0, 1.0)
+    return {"sampler": sampler, "steps": steps, "guidance": guidance,
+            "nfe": nfe if nfe is not None else sampler_nfe(sampler, steps) * (2 if guided else 1),
+            "n": n, "fid": m["fid"], "floor_fid": floor["fid"], "floor_n": floor["n"],
+            "floor_sampling": floor["sampling"], "fid_over_floor": m["fid"] / floor["fid"],
+            "kid_mean": m["kid_mean"], "precision": m["precision"], "recall": m["recall"],
+            "label_accuracy": m.get("label_accuracy"), "num_real": m["num_real"],
+            "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def measure(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    path = find_snapshot(args.snapshot)
+    gen = load(path, device="cpu")
+    n_max = max([args.n or 0, args.sweep_n or 0, args.nfe_n or 0, 2])
+    real = real_data(gen.info, path=path, data_dir=args.data_dir, max_train=train_pool(None, n_max), seed=args.seed,
+                     device=gen.device)
+    facts = {"snapshot": str(path), "dataset": real.dataset, "step": gen.info.step,
+             "images_seen": gen.info.images_seen, "feature_net": real.net_info, "machine": machine(),
+             "command": " ".join([Path(sys.executable).name, *sys.argv])}
+    say = (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else (lambda s: None)
+    if args.n:
+        row = point(gen, real, args.n, args.sampler, args.steps, args.guidance, args.seed, args.batch_size)
+        store(args.out, "headline", args.key, {**facts, **row})
+        say(f"{args.key}: FID {row['fid']:.3f} floor {row['floor_fid']:.3f} (n={args.n}) = {row['fid_over_floor']:.2f}x")
+    if args.guidance_sweep:
+        rows = []
+        for g in args.guidance_sweep:
+            rows.append(point(gen, real, args.sweep_n, args.sampler, args.sweep_steps or args.steps, g, args.seed,
+                              args.batch_size))
+            store(args.out, "guidance", args.key, {**facts, "rows": rows})
+            say(f"guidance {g}: FID {rows[-1]['fid']:.3f} / floor {rows[-1]['floor_fid']:.3f} (n={args.sweep_n})")
+    if args.nfe:
+        rows = []
+        samplers = list(SAMPLERS) if args.samplers == ["all"] else args.samplers
+        guided = bool(gen.num_classes) and args.guidance not in (0.0, 1.0)
+        for sampler in samplers:
+            for target in args.nfe:
+                chosen = steps_for_nfe(sampler, target, guided)
+                if chosen is None:
+                    continue
+                steps, nfe = chosen
+                rows.append({"target_nfe": target, **point(gen, real, args.nfe_n, sampler, steps, args.guidance,
+                                                            args.seed, args.batch_size, nfe)})
+                store(args.out, "nfe", args.key, {**facts, "rows": rows})
+                say(f"{sampler} NFE {nfe} ({steps} steps): FID {rows[-1]['fid']:.3f} / floor "
+                    f"{rows[-1]['floor_fid']:.3f}")
+    if args.ddpm_n:
+        row = point(gen, real, args.ddpm_n, "ddpm", 1000, args.guidance, args.seed, args.batch_size)
+        store(args.out, "ddpm_1000", args.key, {**facts, **row})
+        say(f"ddpm 1000 steps: FID {row['fid']:.3f} / floor {row['floor_fid']:.3f} (n={args.ddpm_n})")
+
+
+def train(args: argparse.Namespace) -> None:
+    """genlab train on 1 thread, nice 5, allocator setting; records process CPU and wall minutes."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLIBC_TUNABLES": ALLOCATOR}
+    cmd = ["nice", "-n", "5", sys.executable, "-m", "genlab", "train", args.preset, "--run-dir", str(args.run_dir),
+           "-q", *(["--data-dir", str(args.data_dir)] if args.data_dir else []), "train.threads=1", *args.overrides]
+    before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    code = subprocess.call(cmd, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    record = {"command": " ".join(["genlab", "train", args.preset, *cmd[cmd.index("--run-dir"):]]),
+              "exit_code": code, "cpu_minutes": round(cpu / 60, 2),
+              "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "machine": machine()}
+    store(args.out, "training", args.key, record)
+    print(json.dumps(record))
+    if code:
+        sys.exit(code)
+
+
+# ---------------------------------------------------------------------------------------------- markdown
+
+def _f(x: Any, digits: int = 3) -> str:
+    return f"{x:.{digits}g}" if isinstance(x, (int, float)) else "—"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    out = ["# Diffusion quality per CPU-hour (benchmarks/diffusion_quality.py)", ""]
+    for key, r in data.get("headline", {}).items():
+        out.append(f"- **{key}**: FID {_f(r['fid'])} vs floor {_f(r['floor_fid'])} (n = {r['n']}, floor n = "
+                   f"{r['floor_n']} random training images, same test split) = {r['fid_over_floor']:.2f}× floor; "
+                   f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}, NFE {r['nfe']}; step {r['step']}.")
+    for key, r in data.get("training", {}).items():
+        out.append(f"- training **{key}**: {r['cpu_minutes']} CPU min, {r['wall_minutes']} wall min; `{r['command']}`")
+    for key, block in data.get("guidance", {}).items():
+        head = ("| guidance | sampler | steps | NFE | n | FID | floor (same n) | FID / floor | label acc. | precision "
+                "| recall |")
+        out += ["", f"## FID vs guidance — {key}", "", head, "|" + "---|" * 11]
+        out += [f"| {r['guidance']} | {r['sampler']} | {r['steps']} | {r['nfe']} | {r['n']} | {_f(r['fid'])} | "
+                f"{_f(r['floor_fid'])} | {r['fid_over_floor']:.2f}× | {_f(r['label_accuracy'])} | "
+                f"{_f(r['precision'], 2)} | {_f(r['recall'], 2)} |" for r in block["rows"]]
+    for key, block in data.get("nfe", {}).items():
+        head = "| sampler | target NFE | steps | NFE | n | FID | floor | FID / floor | CPU s |"
+        out += ["", f"## FID vs NFE — {key}", "", head, "|" + "---|" * 9]
+        out += [f"| {r['sampler']} | {r['target_nfe']} | {r['steps']} | {r['nfe']} | {r['n']} | {_f(r['fid'])} | "
+                f"{_f(r['floor_fid'])} | {r['fid_over_floor']:.2f}× | {r['cpu_s']} |" for r in block["rows"]]
+        ref = data.get("ddpm_1000", {}).get(key)
+        if ref:
+            out.append(f"| ddpm (ancestral reference) | 1000 | 1000 | {ref['nfe']} | {ref['n']} | {_f(ref['fid'])} | "
+                       f"{_f(ref['floor_fid'])} | {ref['fid_over_floor']:.2f}× | {ref['cpu_s']} |")
+    machines = {json.dumps({k: v for k, v in r.get("machine", {}).items() if k in ("cpu", "cores", "avx512_bf16")})
+                for section in data.values() for r in section.values() if isinstance(r, dict)}
+    out += ["", "Machine: " + "; ".join(sorted(machines)) + ". Shared by ~8 engineers: wall times are inflated, "
+            "CPU times (1 thread) are not. Floors: n random training images vs the same test split (real_floor)."]
+    return "\n".join(out) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=RESULTS, help="Results JSON (merged; markdown written beside it).")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure", help="Headline FID, guidance sweep and NFE sweep of one diffusion snapshot.")
+    m.add_argument("snapshot", help="Snapshot file, run directory or pretrained name.")
+    m.add_argument("--key", required=True, help="Name of this model in the results file.")
+    m.add_argument("--n", type=int, default=0, help="Samples for the headline FID (0 = skip).")
+    m.add_argument("--sampler", default="dpmpp-2m")
+    m.add_argument("--steps", type=int, default=10)
+    m.add_argument("--guidance", type=float, default=1.0)
+    m.add_argument("--guidance-sweep", type=lambda s: [float(x) for x in s.split(",")], default=[])
+    m.add_argument("--sweep-n", type=int, default=500)
+    m.add_argument("--sweep-steps", type=int, default=0, help="Steps of the guidance sweep (default --steps).")
+    m.add_argument("--nfe", type=lambda s: [int(x) for x in s.split(",")], default=[])
+    m.add_argument("--samplers", type=lambda s: s.split(","), default=["all"])
+    m.add_argument("--nfe-n", type=int, default=200)
+    m.add_argument("--ddpm-n", type=int, default=0, help="Samples for the 1000-step ancestral reference (0 = skip).")
+    m.add_argument("--data-dir", type=Path, default=None)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--batch-size", type=int, default=250)
+    m.add_argument("--threads", type=int, default=1)
+    m.add_argument("-q", "--quiet", action="store_true")
+    t = sub.add_parser("train", help="genlab train with 1 thread / nice 5 / allocator, recording CPU minutes.")
+    t.add_argument("key")
+    t.add_argument("preset")
+    t.add_argument("--run-dir", type=Path, required=True)
+    t.add_argument("--data-dir", type=Path, default=None)
+    t.add_argument("overrides", nargs="*")
+    sub.add_parser("markdown", help="Re-render the markdown from the JSON.")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.cmd == "measure":
+        measure(args)
+    elif args.cmd == "train":
+        train(args)
+    else:
+        args.out.with_suffix(".md").write_text(markdown(read_results(args.out)))
+
+
+if __name__ == "__main__":
+    main()
