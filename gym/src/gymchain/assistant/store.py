@@ -22,7 +22,7 @@ from . import knowledge
 from .embeddings import Embedder
 from .text import content_stems
 
-LEXICAL_WEIGHT = 0.35  # fixed a priori (not tuned on the held-out questions)
+LEXICAL_WEIGHT = 0.7  # chosen on 15 development queries (benchmarks/data/assistant_dev.json), not the held-out set
 
 
 def ensure_index(engine: Engine, embedder: Embedder) -> int:
