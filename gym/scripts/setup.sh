@@ -63,6 +63,22 @@ if [ "${GYM_SKIP_LLAMACPP:-0}" != "1" ] && ! "$VENV/bin/python" -c 'import llama
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" "$VENV/bin/pip" install -q llama-cpp-python==0.3.36
 fi
 
+# 2d. The vision worker's venv: mediapipe 0.10.21 (the last release shipping its pose models) pins numpy<2 and
+#     protobuf<5, which the main venv (pandas 3, shap) cannot take; opentelemetry 1.27 is the last on protobuf 4.
+#     torch 2.13.0 is the CPU build. GYM_SKIP_VISION=1 skips it (then no vision worker and its tests fail).
+VISION_VENV="$GYM_DIR/.venv-vision"
+VISION_PINS=(mediapipe==0.10.21 torch==2.13.0 "scipy>=1.11" "safetensors>=0.4" "protobuf>=4.25.3,<5"
+             opentelemetry-api==1.27.0 opentelemetry-sdk==1.27.0 opentelemetry-exporter-otlp-proto-http==1.27.0)
+if [ "${GYM_SKIP_VISION:-0}" != "1" ]; then
+  [ -x "$VISION_VENV/bin/python" ] || { say "creating $VISION_VENV (mediapipe, torch CPU)"; python3 -m venv "$VISION_VENV"; }
+  if ! "$VISION_VENV/bin/python" -c 'import gymchain, mediapipe, torch, cv2, scipy, safetensors' 2>/dev/null \
+     || [ "$GYM_DIR/pyproject.toml" -nt "$VISION_VENV/.gym-installed" ]; then
+    say "pip install -e gym + mediapipe/torch into $VISION_VENV"
+    "$VISION_VENV/bin/pip" install -q -e "$GYM_DIR" "${VISION_PINS[@]}"
+    touch "$VISION_VENV/.gym-installed"
+  fi
+fi
+
 # 3. Servers: G2's start_infra.sh starts PostgreSQL, Redis and RabbitMQ with the machine's own commands when they
 #    are down, then the Kafka-protocol broker and its topics
 GYM_VENV="$VENV" bash "$GYM_DIR/scripts/start_infra.sh"
