@@ -27,10 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics", type=Path, help="JSON of measured metrics (genlab evaluate --json, a benchmark).")
     ap.add_argument("--note", default="", help="One line on what the model is and how good it is.")
     ap.add_argument("--max-mb", type=float, default=MAX_MB)
+    ap.add_argument("--cpu-minutes", type=float, help="Measured process CPU minutes of the training.")
+    ap.add_argument("--wall-minutes", type=float, help="Measured wall minutes of the training.")
     args = ap.parse_args(argv)
     try:
         metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
-        entry = publish(args.name, args.source, args.command, metrics, args.note, args.max_mb)
+        entry = publish(args.name, args.source, args.command, metrics, args.note, args.max_mb,
+                        cpu_minutes=args.cpu_minutes, wall_minutes=args.wall_minutes)
     except (GenlabError, OSError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -34,6 +34,9 @@ def test_publish_then_sample_by_name(tiny_run, manifest_dir):
     saved = json.loads((manifest_dir / "manifest.json").read_text())
     assert saved["tiny-ddpm"] == entry and entry["family"] == "diffusion" and entry["steps"] == 2
     assert entry["sha256"] == pretrained.sha256(manifest_dir / "tiny-ddpm.safetensors")
+    assert "train_wall_minutes" not in entry
+    timed = pretrained.publish("tiny-ddpm", tiny_run, "cmd", cpu_minutes=14.26, wall_minutes=51.04)
+    assert (timed["train_cpu_minutes"], timed["train_wall_minutes"]) == (14.3, 51.0)  # measured, not the header's
     from_name = gl.load("tiny-ddpm").generate(2, seed=5, steps=2)
     from_run = gl.load(tiny_run).generate(2, seed=5, steps=2)
     assert from_name.equal(from_run)

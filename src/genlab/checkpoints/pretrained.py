@@ -50,12 +50,16 @@ def resolve(name: str) -> Path:
 
 
 def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any] | None = None, note: str = "",
-            max_mb: float = MAX_MB) -> dict[str, Any]:
+            max_mb: float = MAX_MB, cpu_minutes: float | None = None, wall_minutes: float | None = None
+            ) -> dict[str, Any]:
     """Copy a finished run's snapshot (`source`: the run directory or a snapshot file) next to the manifest as
     NAME.safetensors and record it (atomic manifest rewrite).
 
     The entry holds sha256, size, family, dataset, training steps / images / CPU minutes (from the snapshot
     header), the exact training `command` and the measured `metrics` (with their sample counts and floors).
+    cpu_minutes / wall_minutes: the training's measured process CPU time and wall time (e.g. from
+    benchmarks/diffusion_quality.py train); without them train_cpu_minutes is the header's training time, which is
+    wall-clock step time (inflated on a shared machine).
     """
     if not name or "/" in name or name.endswith(".safetensors"):
         raise GenlabError(f"pretrained name '{name}': expected a short name such as mnist-ddpm")
@@ -79,11 +83,14 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
         "dataset": header.get("dataset"),
         "steps": header.get("step"),
         "images_seen": header.get("images_seen"),
-        "train_cpu_minutes": round(float(header.get("train_seconds", 0.0)) / 60, 1),
+        "train_cpu_minutes": (round(float(cpu_minutes), 1) if cpu_minutes is not None
+                              else round(float(header.get("train_seconds", 0.0)) / 60, 1)),
         "command": command,
         "metrics": metrics or {},
         "note": note,
     }
+    if wall_minutes is not None:
+        entry["train_wall_minutes"] = round(float(wall_minutes), 1)
     entries = manifest()
     entries[name] = entry
     write_json(MANIFEST, dict(sorted(entries.items())))
