@@ -92,8 +92,13 @@ def test_bad_options_raise_one_line_errors():
         m.generate([1, 2], torch.tensor([0, 3]))
     with pytest.raises(GenlabError, match="unknown sampler"):
         m.generate([1], sampler="no-such-sampler")
-    with pytest.raises(GenlabError, match="eta=0.5 only applies to the ddim"):
+    with pytest.raises(GenlabError, match="sampler 'dpmpp-2m' does not take eta"):
         m.generate([1], sampler="dpmpp-2m", eta=0.5)
+    with pytest.raises(GenlabError, match="sampler 'ddim' does not take order"):
+        m.generate([1], sampler="ddim", order=2)
+    with pytest.raises(GenlabError, match="sampling grid 'cosine'"):
+        m.generate([1], grid="cosine")
+    assert m.generate([1], sampler="dpmpp-2m", steps=3, eta=0.0).shape == (1, 1, 8, 8)  # eta = 0: always accepted
     assert m.generate([]).shape == (0, 1, 8, 8)
 
 
@@ -139,3 +144,23 @@ def test_trained_model_dpmpp_matches_ddim_with_five_times_fewer_steps():
     reference = solve(ddim, ts_ref)
     assert (solve(dpmpp_2m, ts_fast) - reference).abs().mean() < 0.02
     assert (reference - reference.roll(1, dims=0)).abs().mean() > 0.3  # the samples are not trivial
+
+
+def test_sampler_options_reach_the_samplers():
+    """eta reaches the ancestral samplers (0 = deterministic: equals another seed's x_T run only through x_T), unipc
+    takes its order, and the karras grid changes the timesteps the denoiser sees."""
+    torch.manual_seed(0)
+    m = Diffusion((1, 8, 8), **TINY)
+    seen: dict[str, list[int]] = {}
+    for grid in ("trailing", "karras"):
+        seen[grid] = []
+        m.generate([1], sampler="euler", steps=6, grid=grid, callback=lambda d, g=grid: seen[g].append(int(d["t"])))
+    assert seen["trailing"] != seen["karras"] and len(seen["karras"]) <= 6
+    a = m.generate([1, 2], sampler="euler-ancestral", steps=4, eta=0.0)
+    assert torch.allclose(a, m.generate([1, 2], sampler="euler", steps=4), atol=1e-6)
+    assert not torch.allclose(a, m.generate([1, 2], sampler="euler-ancestral", steps=4, eta=1.0), atol=1e-4)
+    torch.nn.init.normal_(m.unet.conv_out.weight, std=0.05)  # a non-zero network: x0 predictions change with t
+    states: dict[int, list[torch.Tensor]] = {1: [], 3: []}
+    for order in (1, 3):
+        m.generate([3], sampler="unipc", steps=5, order=order, callback=lambda d, o=order: states[o].append(d["x"]))
+    assert torch.equal(states[1][1], states[3][1]) and not torch.allclose(states[1][-1], states[3][-1])

@@ -8,6 +8,7 @@ EMA, optimiser and the training loop live in the engine.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,8 +18,9 @@ from torch import Tensor
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.diffusion import objective
-from genlab.models.diffusion.samplers import SAMPLERS, get_sampler
-from genlab.models.diffusion.schedules import make_alphas_cumprod, sampling_timesteps
+from genlab.models.diffusion.generation import classifier_guided, sampler_options, timestep_grid
+from genlab.models.diffusion.samplers import get_sampler
+from genlab.models.diffusion.schedules import make_alphas_cumprod
 from genlab.nn.unet import UNet
 from genlab.utils.seeding import randn_like_per_sample, sample_generators
 
@@ -63,7 +65,8 @@ class Diffusion(GenerativeModel):
 
     family = "diffusion"
     Config = DiffusionConfig
-    sampling_options = ("sampler", "steps", "guidance", "eta")
+    sampling_options = ("sampler", "steps", "guidance", "eta", "order", "grid", "classifier", "classifier_scale",
+                        "classifier_class")
     latent_kind = "noise"  # DDIM (eta = 0) maps a seed's x_T to its image deterministically
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
@@ -110,27 +113,34 @@ class Diffusion(GenerativeModel):
 
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, sampler: str = "ddim", steps: int = 50,
-                 guidance: float = 1.0, eta: float = 0.0, callback: Callable[[dict], None] | None = None,
+                 guidance: float = 1.0, eta: float | None = None, order: int | None = None, grid: str = "trailing",
+                 classifier: str | None = None, classifier_scale: float | None = None,
+                 classifier_class: int | None = None, callback: Callable[[dict], None] | None = None,
                  batch_size: int | None = None) -> Tensor:
         """One image per seed, (N, C, H, W) in [-1, 1]; image i depends only on seeds[i] (and labels[i]).
 
-        sampler: a name in samplers.SAMPLERS (eta > 0 adds noise to "ddim" only); steps: denoiser calls per image;
+        sampler: a name in samplers.SAMPLERS; steps: noise levels visited (denoiser calls for most samplers);
+        grid: "trailing" or "karras" (generation.GRIDS); eta: fresh noise of ddim and the ancestral/SDE samplers
+        (None = the sampler's default; 0 is accepted by every sampler); order: unipc's order;
         guidance: classifier-free guidance weight w (1 = conditional, 0 = unconditional); labels (N,) long or
-        None (null class); batch_size: images per forward pass (default: all); callback: per step and batch.
+        None (null class); classifier, classifier_scale, classifier_class: classifier guidance with a file from
+        `genlab train-classifier` (generation.classifier_guided); batch_size: images per forward pass (default:
+        all); callback: per step and batch.
         """
         sample_fn, seeds = get_sampler(sampler), [int(s) for s in seeds]
-        if eta != 0 and sample_fn is not SAMPLERS["ddim"]:
-            raise GenlabError(f"diffusion: eta={eta} only applies to the ddim sampler, not '{sampler}'")
+        if eta == 0 and "eta" not in inspect.signature(sample_fn).parameters:
+            eta = None  # eta = 0 (no extra noise) was always accepted by every sampler
+        opts = sampler_options(sampler, sample_fn, eta, order)
         labels = self._check_labels(labels, len(seeds))
-        timesteps = sampling_timesteps(steps, self.cfg.num_train_steps)
-        opts = {"eta": float(eta)} if sample_fn is SAMPLERS["ddim"] else {}
+        timesteps = timestep_grid(grid, steps, self.alphas_cumprod)
+        guide = {"classifier": classifier, "scale": classifier_scale, "target": classifier_class}
         size = batch_size or max(len(seeds), 1)
         was_training = self.training
         self.eval()
         try:
             chunks = [
                 self._generate_batch(sample_fn, seeds[lo:lo + size], None if labels is None else labels[lo:lo + size],
-                                     timesteps, guidance, callback, opts)
+                                     timesteps, guidance, callback, opts, guide)
                 for lo in range(0, len(seeds), size)
             ]
         finally:
@@ -138,14 +148,16 @@ class Diffusion(GenerativeModel):
         return torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape)
 
     def _generate_batch(self, sample_fn, seeds: list[int], labels: Tensor | None, timesteps: Tensor,
-                        guidance: float, callback, opts: dict) -> Tensor:
+                        guidance: float, callback, opts: dict, guide: dict) -> Tensor:
         """One batch of `generate`: (len(seeds), C, H, W) clamped to [-1, 1] on the model's device."""
         device = self.unet.conv_in.weight.device
         # One CPU generator per image: x_T first, then the sampler's step noise continues the same stream, so an
         # image does not depend on its batch, the batch size or the device.
         gens = sample_generators(seeds)
         x_T = randn_like_per_sample(gens, self.image_shape).to(device)
-        denoise = self.denoiser(None if labels is None else labels.to(device), guidance)
+        labels = None if labels is None else labels.to(device)
+        denoise = classifier_guided(self.denoiser(labels, guidance), guide["classifier"], guide["scale"],
+                                    guide["target"], seeds, labels, self.alphas_cumprod)
         x0 = sample_fn(denoise, x_T, timesteps, self.alphas_cumprod, generators=gens, callback=callback, **opts)
         return x0.clamp(-1.0, 1.0)
 
