@@ -14,6 +14,7 @@ persistent, every publish confirmed by the broker):
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import logging
@@ -197,6 +198,35 @@ def _handle(channel, method, properties, body: bytes, handler: Callable[[dict, d
     return "done"
 
 
+def keep_alive(connection, handler: Callable[[dict, dict], dict | None]) -> Callable[[dict, dict], dict | None]:
+    """``handler`` run in a helper thread while this (the connection's) thread keeps serving heartbeats.
+
+    A BlockingConnection answers heartbeats only when its thread does I/O; a handler busy for longer than two
+    heartbeat intervals (a retraining, a unit's batch scoring on a loaded machine) would otherwise have the broker
+    drop the connection, and the job be redelivered and redone forever.
+    """
+    def run(payload: dict, job: dict) -> dict | None:
+        box: dict = {}
+
+        def target() -> None:
+            try:
+                box["result"] = handler(payload, job)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the connection's thread below
+                box["error"] = exc
+
+        context = contextvars.copy_context()  # the job's trace span stays the parent of the handler's spans
+        thread = threading.Thread(target=context.run, args=(target,), name=f"job-{job.get('job_id', '?')}",
+                                  daemon=True)
+        thread.start()
+        while thread.is_alive():
+            connection.process_data_events(time_limit=1)
+            thread.join(timeout=0.05)
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+    return run
+
+
 def run_worker(kind: str, handler: Callable[[dict, dict], dict | None], *, stop: threading.Event,
                policy: QueuePolicy = QueuePolicy(), suffix: str | None = None, url: str | None = None,
                on_status: StatusCallback | None = None, poll_s: float = 0.5) -> None:
@@ -216,11 +246,12 @@ def run_worker(kind: str, handler: Callable[[dict, dict], dict | None], *, stop:
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=1)
             work = declare(channel, kind, policy, suffix)
+            beating = keep_alive(connection, handler)
             for method, properties, body in channel.consume(work, inactivity_timeout=poll_s):
                 if stop.is_set():
                     break
                 if method is not None:
-                    handle_delivery(channel, method, properties, body, handler, work=work, policy=policy,
+                    handle_delivery(channel, method, properties, body, beating, work=work, policy=policy,
                                     on_status=on_status)
             channel.cancel()
         except pika.exceptions.AMQPError as exc:
