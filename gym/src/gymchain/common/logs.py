@@ -23,6 +23,7 @@ from pathlib import Path
 
 RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
 MAX_EXC_CHARS = 4000  # a record stays well under rsyslog's maxMessageSize (64 KiB in our config)
+NOISY_LOGGERS = ("pika", "httpx", "httpcore")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -87,6 +88,8 @@ def configure(service: str, level: int = logging.INFO) -> None:
         syslog.addFilter(context)
         root.addHandler(syslog)
     root.setLevel(level)
+    for noisy in NOISY_LOGGERS:  # per-connection / per-request INFO lines that would drown the central log
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def central_log_path() -> Path:

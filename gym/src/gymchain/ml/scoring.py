@@ -8,6 +8,8 @@ import lightgbm as lgb
 import pandas as pd
 import sqlalchemy as sa
 
+from gymchain.common.metrics import timed_model
+
 from .churn import top_reasons
 from .features import FEATURES, churn_features
 from .loaders import load_postgres
@@ -15,6 +17,7 @@ from .loaders import load_postgres
 HISTORY_DAYS = 400  # the longest feature window (visits baseline, recency cap) plus margin
 
 
+@timed_model("churn", "score_platform")  # gym_model_inference_seconds: features + prediction + reasons
 def score_platform(engine: sa.Engine, booster: lgb.Booster, unit_id: int | None = None,
                    member_ids: list[int] | None = None, at: datetime | None = None,
                    reasons: int = 3) -> pd.DataFrame:
