@@ -33,17 +33,6 @@ K8S_VERSION = "1.33.0"
 sys.path.insert(0, str(K8S))
 import generate as k8s_generate  # gym/deploy/k8s/generate.py
 
-# Modules of gymchain with a __main__ that are tools run by hand, not processes to deploy.
-NOT_DEPLOYED = {
-    "gymchain.cli": "the operator's command line (its 'migrate' is the migrate target / Job)",
-    "gymchain.common.messaging.rabbit": "a diagnostic CLI for the work queues",
-    "gymchain.ml.train": "training is started by 'gymchain train-churn' or the retraining job",
-    "gymchain.sync.link": "runs inside gymchain.sync.edge (or alone for tests)",
-    "gymchain.web.screenshots": "documentation screenshots",
-    "gymchain.common.messaging.stream": "a CLI that tails a topic",
-    "gymchain.vision.demo": "a demonstration command on sample clips",
-    "gymchain.common.observatory": "the local stand-in for Jaeger/Grafana (managed equivalents in the cloud)",
-}
 EDGE_ONLY = {"gymchain.sync.edge": "runs at each gym next to the unit's own database, not in the central cluster"}
 
 
@@ -61,7 +50,8 @@ def tool(name: str) -> Path:
 
 def deployed_modules() -> dict[str, str]:
     """Module -> how it runs, for every process `gymchain up` starts (the path that really runs here), every
-    service app (gymchain/<x>/app.py) and every module with a __main__ (so a new worker cannot be forgotten)."""
+    service app (gymchain/<x>/app.py) and every worker module (gymchain/**/worker.py), so a new service or worker
+    cannot be forgotten. Other modules with a __main__ are commands run by hand (training, demos, diagnostics)."""
     from gymchain import cli
 
     found: dict[str, str] = {}
@@ -80,12 +70,9 @@ def deployed_modules() -> dict[str, str]:
     for app in (src / "gymchain").glob("*/app.py"):
         if "create_app(" in app.read_text():
             found.setdefault(f"gymchain.{app.parent.name}.app", app.parent.name)
-    for path in (src / "gymchain").rglob("*.py"):
-        text = path.read_text()
-        if '__name__ == "__main__"' in text:
-            module = ".".join(path.relative_to(src).with_suffix("").parts)
-            module = module.removesuffix(".__main__")
-            found.setdefault(module, "__main__")
+    for path in (src / "gymchain").rglob("worker.py"):
+        if '__name__ == "__main__"' in path.read_text():
+            found.setdefault(".".join(path.relative_to(src).with_suffix("").parts), "worker")
     return found
 
 
@@ -109,8 +96,6 @@ def test_every_process_has_a_target_a_compose_service_and_a_workload():
     workloads = {w.module: w for w in k8s_generate.WORKLOADS}
     problems = []
     for module, name in sorted(modules.items()):
-        if module in NOT_DEPLOYED or module.rsplit(".", 1)[1].startswith("train"):
-            continue  # tools; train* modules are offline training commands whose models the services then load
         stage = [t for t, text in targets.items() if re.search(rf'"{re.escape(module)}(:app)?"', text)]
         if not stage:
             problems.append(f"{module} ({name}): no Dockerfile target runs it")

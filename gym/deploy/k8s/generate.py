@@ -51,7 +51,7 @@ WORKLOADS = (
     Workload("members", "gymchain.members.app", 8002, ("200m", "1"), ("256Mi", "768Mi"), (2, 10)),
     Workload("analytics", "gymchain.analytics.app", 8003, ("250m", "2"), ("768Mi", "2Gi"), (2, 6)),
     Workload("vision", "gymchain.vision.app", 8004, ("100m", "1"), ("256Mi", "512Mi"), (2, 6)),
-    Workload("assistant", "gymchain.assistant.app", 8005, ("100m", "1"), ("256Mi", "512Mi"), (2, 6)),
+    Workload("assistant", "gymchain.assistant.app", 8005, ("250m", "2"), ("1Gi", "2Gi"), (2, 6)),
     Workload("sync-central", "gymchain.sync.central", 8110, ("100m", "1"), ("256Mi", "512Mi"), (2, 4)),
     # the outbox relay publishes in outbox order: one replica (a restart resumes from the table)
     Workload("outbox-relay", "gymchain.common.messaging.relay", None, ("50m", "500m"), ("128Mi", "256Mi"), (1, 1)),
@@ -62,6 +62,8 @@ WORKLOADS = (
     Workload("analytics-worker", "gymchain.ml.worker", None, ("500m", "2"), ("1Gi", "3Gi"), (1, 4)),
     # video-analysis jobs (pose, people flow); its own image (mediapipe needs numpy<2)
     Workload("vision-worker", "gymchain.vision.worker", None, ("500m", "2"), ("1Gi", "3Gi"), (1, 4)),
+    # assistant reply jobs (retrieval + the small local LLM: memory for the model)
+    Workload("assistant-worker", "gymchain.assistant.worker", None, ("250m", "2"), ("1Gi", "2Gi"), (1, 4)),
     # churn-model drift check every night (03:30 in Brasilia); queues a retraining job when it alerts
     Workload("drift-monitor", "gymchain.ml.drift", None, ("250m", "1"), ("512Mi", "2Gi"), (1, 1),
              schedule="30 6 * * *"),

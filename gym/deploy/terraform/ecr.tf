@@ -1,7 +1,7 @@
 # One image repository per Dockerfile target (gym/deploy/docker/Dockerfile); tags are immutable, pushes scanned.
 locals {
   images = ["gateway", "auth", "members", "analytics", "vision", "assistant", "sync-central", "edge",
-  "outbox-relay", "sensor-ingest", "analytics-worker", "vision-worker", "drift-monitor", "migrate"]
+  "outbox-relay", "sensor-ingest", "analytics-worker", "vision-worker", "assistant-worker", "drift-monitor", "migrate"]
 }
 
 resource "aws_ecr_repository" "service" {
