@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import logging
 import re
 import time
@@ -24,6 +25,10 @@ TRACE_ID_HEADER = "X-Trace-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 log = logging.getLogger("gymchain.http")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# FastAPI >= 0.16x traces requests by itself once a tracer provider exists: that would duplicate the server span
+# RequestIdMiddleware opens (and add three spans per request); ours is the one kept.
+NATIVE_TELEMETRY_OFF = ({"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+                        if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 QUIET_PATHS = frozenset({"/metrics", "/health", "/v1/traces"})
 
 
@@ -99,7 +104,7 @@ def create_app(name: str, description: str, version: str = "0.1.0", with_health:
     traces and Prometheus metrics at GET /metrics."""
     logs.configure(name)
     tracing.setup(name)
-    app = FastAPIOffline(title=f"gymchain {name}", description=description, version=version)
+    app = FastAPIOffline(title=f"gymchain {name}", description=description, version=version, **NATIVE_TELEMETRY_OFF)
     app.add_middleware(RequestIdMiddleware, service=name)
     install_error_handlers(app)
 
