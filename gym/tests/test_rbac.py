@@ -112,6 +112,10 @@ TABLE = [
     ("GET", "/api/assistant/conversations", None, "ADDDD"),
     ("GET", "/api/assistant/conversations/{job}", None, "ADDDD"),
     ("POST", "/api/assistant/conversations/{job}/messages", {"text": "oi"}, "ADDDD"),
+    ("POST", "/api/assistant/conversations/{job}/ask", {"text": "oi"}, "ADDDD"),
+    ("GET", "/api/assistant/profile", None, "ADDDD"),
+    ("PUT", "/api/assistant/profile", {"goal": "health", "days_per_week": 3}, "ADDDD"),
+    ("GET", "/api/assistant/escalations?unit_id={u1}", None, "DAADA"),
     ("GET", "/api/assistant/jobs", None, "AAAAA"),
     ("GET", "/api/assistant/jobs/{job}", None, "AAAAA"),
 ]

@@ -200,16 +200,6 @@ def put_profile(body: ProfileIn, principal: Member, db: DB) -> dict:
     return body.model_dump()
 
 
-@app.get("/kb/search", tags=["assistant"], summary="Search the knowledge base (any logged-in user)")
-def kb_search(principal: Anyone, q: Annotated[str, Query(min_length=2, max_length=300)],
-              lang: Annotated[str, Query(pattern=r"^(pt|en)$")] = "pt",
-              k: Annotated[int, Query(ge=1, le=10)] = 3) -> list[dict]:
-    from . import knowledge
-
-    return [knowledge.citation(h.fact) | {"text": h.fact.text(lang), "topic": h.fact.topic, "score": round(h.score, 3)}
-            for h in _assistant().retriever.search(q, k=k)]
-
-
 @app.get("/escalations", tags=["assistant"],
          summary="Open injury/medical escalations of your unit (trainer, manager; admin: any unit)")
 def escalations(principal: Staff, db: DB, unit_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,

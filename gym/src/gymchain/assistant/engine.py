@@ -272,12 +272,13 @@ class Assistant:
             own = self._own_upcoming(tools, now)
         except ToolError as exc:
             return Reply("cancel", lang, T["failed"][lang].format(error=exc))
+        # a class named in the message must match one of the caller's own bookings; nothing is cancelled on a guess
         matching = [(b, c) for b, c in own
-                    if (not s.name_stems or slots.title_score(c["title"], s.name_stems) > 0 or
-                        not any(slots.title_score(c2["title"], s.name_stems) for _, c2 in own))
+                    if (not s.name_stems or slots.title_score(c["title"], s.name_stems) > 0)
                     and slots.matches_time(datetime.fromisoformat(c["starts_at"]), s, self.tz)]
         if not matching:
-            return Reply("cancel", lang, T["no_booking"][lang])
+            return Reply("cancel", lang, T["no_booking"][lang] + self._options_text([c for _, c in own[:5]], lang,
+                                                                                   numbered=False))
         if len(matching) == 1:
             return self._do_cancel(tools, *matching[0], lang)
         options = matching[:5]

@@ -25,13 +25,16 @@ _ORDINALS = {"primeira": 1, "primeiro": 1, "first": 1, "segunda opcao": 2, "seco
              "quarta opcao": 4, "fourth": 4}
 _PERIODS = {"manha": (5, 12), "morning": (5, 12), "tarde": (12, 18), "afternoon": (12, 18), "noite": (18, 23),
             "evening": (18, 23), "night": (18, 23)}
-GENERIC = {"aula", "aulas", "class", "classe", "reserv", "agend", "marca", "marqu", "inscr", "book", "booki",
-           "quero", "want", "amanh", "hoje", "today", "tomor", "semana", "week", "proxi", "next", "cance", "desma",
-           "minha", "favor", "pleas", "spot", "vaga", "sign", "enrol", "there", "tem", "existe", "dia", "horas",
-           "hora", "noite", "tarde", "manha", "morni", "eveni", "after", "night", "fazer", "faca", "ir", "para",
-           "esta", "essa", "this", "that", "sexta", "sabad", "domin", "segun", "terca", "quart", "quint", "monda",
-           "tuesd", "wedne", "thurs", "frida", "satur", "sunda", "pode", "could", "would", "voce", "you", "yes",
-           "sim", "please"}
+# words of booking requests that are not class names (compared as stems)
+_GENERIC_WORDS = """aula aulas class classes classe reserva reservar reserve reservation booking book agendar agenda marcar
+marque inscreve inscrever quero want would like please favor por pode could can you voce me my minha meu minhas meus
+the this that essa esse esta este amanha hoje today tomorrow tonight semana week proxima next cancel cancela cancelar
+desmarca desmarcar spot vaga sign signup enrol enroll there tem existe dia day horas hora noite tarde manha morning
+evening afternoon night fazer faca ir para pra with com sim yes segunda terca quarta quinta sexta sabado domingo monday
+tuesday wednesday thursday friday saturday sunday need preciso posso vou nao can't cannot make it consigo conseguir
+drop remove tira tirar agendamento reservation reservations bookings quais qual what which any alguma algum uma um
+sessao session treino workout"""
+GENERIC = frozenset(stem(w) for w in _GENERIC_WORDS.split())
 
 
 @dataclass
