@@ -1,6 +1,7 @@
 """MLOps end to end on the real PostgreSQL and RabbitMQ: recommendations API (authz, A/B arm, exposure), batch
 scoring through the queue (job status, scores in ml_scores), drift monitoring with an automatic retraining job
-(injected drift -> alert -> job -> new registered version; no drift -> nothing), and the A/B readout route."""
+(injected drift -> alert -> job -> new registered version, promoted only after a fair comparison; no drift ->
+nothing), and the A/B readout route."""
 
 from __future__ import annotations
 
@@ -197,14 +198,27 @@ def test_drift_triggers_an_automatic_retraining_and_no_drift_does_not(engine, wo
     assert loud["retrain_job_id"] and count("SELECT count(*) FROM ml_alerts") == alerts + 1
     job = wait_job(loud["retrain_job_id"])
     assert job["status"] == "done", job.get("error")
-    new = job["result"]
-    assert new["version"] == version + 1 and new["reason"] == "drift"
+    first = job["result"]
+    # noticed at v1's own test date: no labelled window v1 did not train on yet -> a candidate, not promoted
+    assert first["version"] == version + 1 and first["reason"] == "drift" and first["decision"] == "deferred"
     assert count("SELECT count(*) FROM ml_models") == models + 1
+    with engine.connect() as conn:
+        states = dict(conn.execute(sa.text("SELECT version, status FROM ml_models WHERE name = 'churn' AND "
+                                           "version >= :v"), {"v": version}).all())
+    assert states == {version: "promoted", version + 1: "candidate"}
+
+    # four weeks later the drift is still there; now the window after v1's test date is labelled: a fair decision
+    later = drift.monitor(engine, drifted, at + pd.Timedelta(days=28),
+                          {"source": "csv", "path": str(folders["drifted"])})
+    assert later["alert"] and later["retrain_job_id"] not in (None, loud["retrain_job_id"])
+    second = wait_job(later["retrain_job_id"])
+    assert second["status"] == "done", second.get("error")
+    new = second["result"]
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT status, active, metadata FROM ml_models WHERE name = 'churn' AND "
                                    "version = :v"), {"v": new["version"]}).one()
     comparison = row.metadata["comparison"]
-    assert comparison["promoted_version"] == version and comparison["window"] == "2026-04-06"
+    assert comparison["promoted_version"] == version and comparison["window"] == "2026-05-04"
     better = (comparison["candidate"]["roc_auc"] >= comparison["promoted"]["roc_auc"] - 0.005
               and comparison["candidate"]["brier"] <= comparison["promoted"]["brier"] + 0.0005)
     assert row.status == ("promoted" if better else "rejected") and row.active == better == new["promoted"]

@@ -71,7 +71,9 @@ def score_unit(payload: dict, job: dict) -> dict:
     at = pd.Timestamp(payload["at"]) if payload.get("at") else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     frame = churn_features(tables, at)
     frame = frame[frame.unit_id == unit_id]
+    featured = time.perf_counter()
     frame["score"] = booster.predict(frame[FEATURES].to_numpy(float)) if len(frame) else []
+    predicted = time.perf_counter()
     reasons = top_reasons(booster, frame) if payload.get("reasons", True) and len(frame) else [None] * len(frame)
     scored = time.perf_counter()
     rows = write_scores(db, job["job_id"], unit_id, metadata["version"], frame, reasons)
@@ -80,7 +82,9 @@ def score_unit(payload: dict, job: dict) -> dict:
              metadata["version"])
     return {"model": MODEL_NAME, "model_version": metadata["version"], "unit_id": unit_id, "members_scored": rows,
             "source": source, "at": at.isoformat(), "seconds": {"load": round(loaded - started, 3),
-                                                                 "score": round(scored - loaded, 3),
+                                                                 "features": round(featured - loaded, 3),
+                                                                 "predict": round(predicted - featured, 3),
+                                                                 "reasons": round(scored - predicted, 3),
                                                                  "write": round(done - scored, 3)}}
 
 

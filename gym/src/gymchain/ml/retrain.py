@@ -2,12 +2,16 @@
 one on the same held-out window.
 
 Payload: ``{"model": "churn" | "plan-recommendation", "reason": str, "source": "platform" | "csv", "path": DIR?,
-"at": ISO date?}`` (``at`` defaults to today). Churn: the new model's test date is ``at`` minus the horizon (the newest
-window whose labels are complete); the promoted model is scored on that same window, which neither has trained on.
-"Not worse" = ROC AUC at least the promoted model's minus ``AUC_TOLERANCE`` and a Brier score at most its plus
-``BRIER_TOLERANCE``. Recommender: recall@5 on the newest held-out window, at least the promoted one's minus 0.005.
-The candidate is registered either way (status ``rejected`` with the comparison when it loses), so the registry
-keeps the record.
+"at": ISO date?}`` (``at`` defaults to today).
+
+Churn: the candidate's test date is ``at`` minus the horizon - the newest window whose labels are complete - and
+the promoted model is scored on that same window. That comparison is fair only if the promoted model never trained
+on it, i.e. the window starts on or after the promoted model's own test date (its training labels end there). When
+it does not - drift noticed less than one horizon after the promoted model's test date - the candidate is registered
+but left a ``candidate`` (decision "deferred": compare again once a window after that date is labelled). Otherwise
+"not worse" = ROC AUC at least the promoted model's minus ``AUC_TOLERANCE`` and a Brier score at most its plus
+``BRIER_TOLERANCE``; a losing candidate is registered as ``rejected`` with the comparison, so the registry keeps the
+record. Recommender: recall@5 on the newest held-out window, at least the promoted one's minus 0.005.
 """
 
 from __future__ import annotations
@@ -51,24 +55,36 @@ def retrain(payload: dict, job: dict) -> dict:
 def retrain_churn(db, tables: dict, source: str, at: pd.Timestamp, payload: dict, job: dict) -> dict:
     current = active_model(db)
     horizon = int(current[1]["horizon_days"]) if current else 28
-    result = train_churn(tables, at - pd.Timedelta(days=horizon), horizon)
+    window = at - pd.Timedelta(days=horizon)
+    result = train_churn(tables, window, horizon)
     new = result.metrics["lightgbm"]
     comparison = {"window": result.test_date, "test_rows": result.rows["test"],
                   "test_positive": result.rows["test_positive"], "candidate": new}
-    promote = True
+    decision = "promoted"
     if current is not None:
         booster, metadata = current
-        old = scores(result.test_frame.churned.to_numpy(), booster.predict(result.test_frame[FEATURES].to_numpy(float)))
-        comparison |= {"promoted_version": metadata["version"], "promoted": old}
-        promote = new["roc_auc"] >= old["roc_auc"] - AUC_TOLERANCE and new["brier"] <= old["brier"] + BRIER_TOLERANCE
-    extra = {"reason": payload.get("reason", "manual"), "job_id": job.get("job_id"), "comparison": comparison}
-    version = register(db, result, source, reference=reference_profile(tables, result), promote=promote,
-                       extra=extra)
-    if not promote:
-        reject(db, "churn", version, "not better than the promoted version on the held-out window")
-    log.info("retrained churn v%s (%s): %s", version, "promoted" if promote else "rejected", comparison)
-    return {"model": "churn", "version": version, "promoted": promote, "comparison": comparison,
-            "reason": extra["reason"]}
+        comparison["promoted_version"] = metadata["version"]
+        if window < pd.Timestamp(metadata["test_date"]):
+            decision = "deferred"
+            comparison["deferred"] = (f"v{metadata['version']} trained on labels up to {metadata['test_date']}; no "
+                                      f"window after it is labelled before "
+                                      f"{(pd.Timestamp(metadata['test_date']) + pd.Timedelta(days=horizon)).date()}")
+        else:
+            old = scores(result.test_frame.churned.to_numpy(),
+                         booster.predict(result.test_frame[FEATURES].to_numpy(float)))
+            comparison["promoted"] = old
+            better = (new["roc_auc"] >= old["roc_auc"] - AUC_TOLERANCE
+                      and new["brier"] <= old["brier"] + BRIER_TOLERANCE)
+            decision = "promoted" if better else "rejected"
+    extra = {"reason": payload.get("reason", "manual"), "job_id": job.get("job_id"), "comparison": comparison,
+             "decision": decision}
+    version = register(db, result, source, reference=reference_profile(tables, result),
+                       promote=decision == "promoted", extra=extra)
+    if decision == "rejected":
+        reject(db, "churn", version, "worse than the promoted version on the held-out window")
+    log.info("retrained churn v%s (%s): %s", version, decision, comparison)
+    return {"model": "churn", "version": version, "promoted": decision == "promoted", "decision": decision,
+            "comparison": comparison, "reason": extra["reason"]}
 
 
 def retrain_recommender(db, tables: dict, source: str, at: pd.Timestamp, payload: dict, job: dict) -> dict:
