@@ -5,7 +5,8 @@ import { formatDate, formatDateTime, formatDay, formatMoney, formatTime, t } fro
 import { busy, h, meter, notify, notifyError } from "./ui.js";
 
 export const VIEWS = [["classes", "nav.classes"], ["bookings", "nav.bookings"], ["visits", "nav.visits"],
-  ["plan", "nav.plan"], ["privacy", "nav.privacy"]];
+  ["plan", "nav.plan"], ["assistant", "nav.assistant"], ["privacy", "nav.privacy"]];
+export { assistant } from "./assistant.js";
 
 function myBookings(user, limit = 200) {
   return api("GET", `members/members/${user.member_id}/bookings`, { query: { limit } });
