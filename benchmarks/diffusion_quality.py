@@ -187,6 +187,54 @@ def train(args: argparse.Namespace) -> None:
         sys.exit(code)
 
 
+STEP_CONFIGS = {  # name -> (U-Net base channels, num_res_blocks, precision)
+    "base24 fp32": (24, 1, "fp32"), "base24 bf16": (24, 1, "bf16"), "base32 fp32": (32, 1, "fp32"),
+    "base32 bf16": (32, 1, "bf16"), "base48 bf16": (48, 1, "bf16"), "base32x2 bf16": (32, 2, "bf16"),
+}
+
+
+def step_cost(base: int, res_blocks: int, precision: str, batch: int = 64, steps: int = 6) -> dict[str, Any]:
+    """Process CPU seconds per training step (forward + backward + AdamW) of the 28x28 class-conditional U-Net."""
+    from genlab.nn.unet import UNet
+    torch.manual_seed(0)
+    net = UNet(in_channels=1, out_channels=1, base_channels=base, channel_mults=(1, 2, 2), num_res_blocks=res_blocks,
+               attention_resolutions=(7,), num_classes=10, image_size=(28, 28), num_heads=4)
+    opt = torch.optim.AdamW(net.parameters(), 1e-3)
+    x, c, y = torch.randn(batch, 1, 28, 28), torch.rand(batch) * 1000, torch.randint(0, 11, (batch,))
+    cast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else torch.autocast("cpu", enabled=False)
+    for i in range(steps + 2):
+        if i == 2:
+            c0, t0 = time.process_time(), time.perf_counter()
+        with cast:
+            out = net(x, c, y)
+        loss = (out.float() - x).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return {"params_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),
+            "cpu_s_per_step": round((time.process_time() - c0) / steps, 3),
+            "wall_s_per_step": round((time.perf_counter() - t0) / steps, 3), "batch": batch}
+
+
+def steptime(args: argparse.Namespace) -> None:
+    """CPU s/step per STEP_CONFIGS entry, with and without the allocator setting (each in a fresh 1-thread process)."""
+    if args.inner:
+        torch.set_num_threads(1)
+        base, blocks, precision = STEP_CONFIGS[args.inner]
+        print(json.dumps(step_cost(base, blocks, precision)))
+        return
+    rows = []
+    for name in STEP_CONFIGS:
+        for allocator in (False, True):
+            env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+            env.update({"OMP_NUM_THREADS": "1", **({"GLIBC_TUNABLES": ALLOCATOR} if allocator else {})})
+            res = subprocess.run([sys.executable, __file__, "steptime", "--inner", name], env=env, check=True,
+                                 capture_output=True, text=True)
+            rows.append({"config": name, "allocator": allocator, **json.loads(res.stdout.strip().splitlines()[-1])})
+            print(json.dumps(rows[-1]), flush=True)
+            store(args.out, "step_cost", "unet28", {"rows": rows, "machine": machine()})
+
+
 # ---------------------------------------------------------------------------------------------- markdown
 
 def _f(x: Any, digits: int = 3) -> str:
@@ -217,6 +265,11 @@ def markdown(data: dict[str, Any]) -> str:
         if ref:
             out.append(f"| ddpm (ancestral reference) | 1000 | 1000 | {ref['nfe']} | {ref['n']} | {_f(ref['fid'])} | "
                        f"{_f(ref['floor_fid'])} | {ref['fid_over_floor']:.2f}× | {ref['cpu_s']} |")
+    if "step_cost" in data:
+        out += ["", "## Training step cost (28x28 conditional U-Net, batch 64, 1 thread)", "",
+                "| config | params (M) | allocator setting | CPU s / step | wall s / step |", "|---|---|---|---|---|"]
+        out += [f"| {r['config']} | {r['params_m']} | {'on' if r['allocator'] else 'off'} | {r['cpu_s_per_step']} | "
+                f"{r['wall_s_per_step']} |" for r in data["step_cost"]["unet28"]["rows"]]
     machines = {json.dumps({k: v for k, v in r.get("machine", {}).items() if k in ("cpu", "cores", "avx512_bf16")})
                 for section in data.values() for r in section.values() if isinstance(r, dict)}
     out += ["", "Machine: " + "; ".join(sorted(machines)) + ". Shared by ~8 engineers: wall times are inflated, "
@@ -253,6 +306,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--run-dir", type=Path, required=True)
     t.add_argument("--data-dir", type=Path, default=None)
     t.add_argument("overrides", nargs="*")
+    st = sub.add_parser("steptime", help="CPU seconds per training step: U-Net sizes, fp32/bf16, allocator.")
+    st.add_argument("--inner", choices=list(STEP_CONFIGS), help=argparse.SUPPRESS)
     sub.add_parser("markdown", help="Re-render the markdown from the JSON.")
     return p.parse_args(argv)
 
@@ -263,6 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         measure(args)
     elif args.cmd == "train":
         train(args)
+    elif args.cmd == "steptime":
+        steptime(args)
     else:
         args.out.with_suffix(".md").write_text(markdown(read_results(args.out)))
 
