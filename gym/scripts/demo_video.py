@@ -155,6 +155,21 @@ class Demo:
         except TimeoutException:
             return False
 
+    def viewport(self) -> None:
+        """The page area itself is VIEW (a window size would include the browser's own frame)."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": VIEW[0], "height": VIEW[1], "deviceScaleFactor": 1, "mobile": False})
+
+    def settle(self, timeout: float = 90) -> None:
+        """Wait until no panel of the page says it is still loading (analytics panels load one by one)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.driver.execute_script(
+                    "return [...document.querySelectorAll('main [role=status]')].some(e => e.offsetParent);"):
+                return
+            time.sleep(1)
+        self.film.skipped.append(f"{self.driver.current_url}: still loading after {timeout:.0f} s")
+
     def shot(self, caption: str, seconds: float = 4.5) -> None:
         time.sleep(0.5)  # let transitions finish
         png = self.film.workdir / "shot.png"
@@ -209,7 +224,7 @@ class Demo:
         member_email = users[0]["email"]
 
         # the member
-        self.driver.set_window_size(*VIEW)
+        self.viewport()
         self.login(member_email)
         self.shot("The member portal: this week's classes at the member's unit, with free seats and wait-lists")
         buttons = self.driver.find_elements(By.CSS_SELECTOR, "[data-action='book']")
@@ -237,9 +252,24 @@ class Demo:
                           "service, not only at the gateway)",
                           keep=lambda b: b[:3] if isinstance(b, list) else b)
         trace_id = r.headers.get("X-Trace-ID")
+        mine = {b.get("class_id") for b in (r.json() if isinstance(r.json(), list) else [])}
+        classes = self.api("GET", "/api/members/classes", member_token, params={"limit": 100}).json()
+        free = [c for c in classes if c["id"] not in mine and c["seats_left"] > 0 and c["status"] == "scheduled"]
+        if free:
+            cls = free[-1]
+            booking = self.api("POST", "/api/members/bookings", member_token, json={"class_id": cls["id"]})
+            trace_id = booking.headers.get("X-Trace-ID") or trace_id
+            self.film.card("Booking through the API",
+                           f"$ curl -s -X POST localhost:8000/api/members/bookings -H \"Authorization: Bearer $TOKEN\""
+                           f" \\\n    -H 'Content-Type: application/json' -d '{{\"class_id\": {cls['id']}}}'\n"
+                           f"HTTP {booking.status_code}   X-Trace-ID: {trace_id}\n"
+                           + json.dumps(booking.json(), ensure_ascii=False, indent=2)[:2000],
+                           f"The same booking by API for '{cls['title']}': 201, and the trace id that follows it "
+                           "through every process", 5.5)
+        else:
+            self.film.skipped.append("API booking (no free class left for the member)")
 
         # the manager
-        self.driver.set_window_size(*VIEW)
         self.login(MANAGER)
         self.shot("The manager console: members of the unit (names decrypted for staff; stored as AES-256-GCM "
                   "ciphertext)")
@@ -247,10 +277,20 @@ class Demo:
                   "front desk can book a member by e-mail or CPF")
         self.page(f"{g}/app/#/console/occupancy", "#occupancy-live .card, .empty", "Live occupancy per area: open "
                   "check-ins beside the sensors' latest people count")
-        if self.page(f"{g}/app/#/console/analytics", "main h1", "Analytics: members at risk with their reasons "
-                     "(SHAP), segments, demand forecast and the proposed timetable", 6):
-            self.driver.execute_script("window.scrollBy(0, 700)")
-            self.shot("Analytics, further down: demand forecast against what happened, and the timetable proposal", 5)
+        self.driver.get(f"{g}/app/#/console/analytics")
+        if self.wait_for("main h1"):
+            self.settle()
+            self.shot("Analytics: members at risk with their reasons (SHAP) and the behavioural segments", 6)
+            for anchor, caption in (("#forecast-chart", ("Class demand: the forecast (fitted only on earlier weeks) "
+                                     "against what happened")),
+                                    ("#timetable-grid", ("The proposed timetable (OR-Tools CP-SAT) and its expected "
+                                     "gain over the current one"))):
+                found = self.driver.find_elements(By.CSS_SELECTOR, anchor)
+                if found:
+                    self.driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", found[0])
+                    self.shot(caption, 5)
+                else:
+                    self.film.skipped.append(f"analytics panel {anchor} (not shown by the page)")
         manager = self.token(MANAGER)
         risk = self.api("GET", "/api/analytics/units/1/churn-risk", manager, params={"limit": 3})
         if risk.status_code == 200:
@@ -272,9 +312,9 @@ class Demo:
             self.page(f"{observatory}/dashboard", "body", "Dashboard: RED metrics per route, queue depth, consumer "
                       "lag, model latency and drift, from Prometheus", 6)
             if trace_id:
-                time.sleep(3)  # spans are exported in batches
-                self.page(f"{observatory}/traces/{trace_id}", "body", "The trace of the API call above across "
-                          "processes (gateway -> members), with its log lines", 6)
+                time.sleep(8)  # spans are exported in batches; the relay publishes within a second
+                self.page(f"{observatory}/traces/{trace_id}", "body", "The booking's trace across processes: "
+                          "gateway -> members -> outbox relay -> Kafka consumer, with its log lines", 7)
         else:
             self.film.skipped.append(f"observability views ({observatory} not running: "
                                      "bash gym/scripts/start_observability.sh)")
