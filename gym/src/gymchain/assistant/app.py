@@ -30,6 +30,34 @@ not diagnosed: the member is told to stop and see a professional, and the unit's
 never books). See gym/docs/assistant.md."""
 
 app = create_app("assistant", DESCRIPTION)
+
+
+@app.on_event("startup")
+def _warm_up() -> None:
+    """Load the models in the background so the first member does not wait (GYM_ASSISTANT_WARMUP=0: on demand)."""
+    import os
+    import threading
+
+    if os.environ.get("GYM_ASSISTANT_WARMUP", "1") == "0":
+        return
+
+    def load() -> None:
+        import logging
+
+        from gymchain.common.db import get_engine
+
+        from .service import get_assistant
+
+        try:
+            assistant = get_assistant(get_engine())
+            assistant.retriever.search("warm up", k=1)
+            assistant.router.route("warm up")
+            if assistant.llm is not None and hasattr(assistant.llm, "load"):
+                assistant.llm.load()
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up is retried by the first question
+            logging.getLogger("gymchain.assistant").warning("warm-up failed: %s", exc)
+
+    threading.Thread(target=load, name="assistant-warm-up", daemon=True).start()
 app.include_router(jobs.job_router("assistant"))
 DB = Annotated[Session, Depends(get_session)]
 Member = Annotated[Principal, Depends(require_roles(MEMBER))]

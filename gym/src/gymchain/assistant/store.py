@@ -35,6 +35,11 @@ def ensure_index(engine: Engine, embedder: Embedder) -> int:
     rows = [(f, lang) for f in knowledge.facts() for lang in knowledge.LANGS]
     vectors = embedder.encode([f.text(lang) for f, lang in rows])
     with engine.begin() as conn:
+        # several service processes may start at once: one rebuilds, the others wait and find it current
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gymchain.assistant_kb'))"))
+        again = conn.execute(text("SELECT min(kb_hash), max(kb_hash), min(model), count(*) FROM assistant_kb")).one()
+        if again[0] == current == again[1] and again[2] == embedder.name and again[3] == len(rows):
+            return 0
         conn.execute(text("DELETE FROM assistant_kb"))
         conn.execute(text("INSERT INTO assistant_kb (fact_id, lang, topic, source, text, embedding, model, kb_hash) "
                           "VALUES (:fact_id, :lang, :topic, :source, :text, :embedding, :model, :kb_hash)"),
