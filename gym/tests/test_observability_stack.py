@@ -200,3 +200,36 @@ def test_bad_requests_to_the_observatory_are_one_line_4xx(stack):
     assert httpx.get(f"{base}/api/dashboard?minutes=99999", timeout=5).status_code == 422
     missing = httpx.get(f"{base}/api/traces/{'0' * 32}", timeout=5)
     assert missing.status_code == 404 and "\n" not in missing.json()["detail"]
+
+
+def test_consumer_lag_is_high_watermark_minus_the_committed_offset(stack):
+    from confluent_kafka import Consumer, Producer
+
+    from gymchain.common.messaging.stream import GROUP_TIMEOUTS, ensure_topics
+
+    bootstrap = stack["env"].get("GYM_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    topic = f"lagprobe{stack['env']['GYM_KAFKA_TOPIC_SUFFIX']}"
+    group = f"lag-test-{topic}"
+    ensure_topics([topic], partitions=1, bootstrap=bootstrap)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for n in range(5):  # one batch each: Tansu's high watermark counts batches (see infra_metrics)
+        producer.produce(topic, str(n).encode())
+        producer.flush(10)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                         "auto.offset.reset": "earliest", **GROUP_TIMEOUTS})
+    try:
+        consumer.subscribe([topic])
+        read = 0
+        deadline = time.monotonic() + 60
+        while read < 2 and time.monotonic() < deadline:
+            message = consumer.poll(1)
+            if message is not None and not message.error():
+                read += 1
+                consumer.commit(message=message, asynchronous=False)
+        assert read == 2
+        key = f'gym_stream_consumer_lag{{group="{group}",topic="{topic}",partition="0"}}'
+        lag = _until(lambda: scrape(stack["observatory"]).get(key), 30, "the lag gauge of the test group")
+        assert lag == 3
+        assert scrape(stack["observatory"])['gym_infra_source_up{source="stream"}'] == 1
+    finally:
+        consumer.close()

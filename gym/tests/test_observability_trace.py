@@ -178,11 +178,14 @@ def test_a_booking_is_one_trace_from_the_gateway_to_a_stream_consumer(platform, 
         assert span["parent_span_id"] is None or span["parent_span_id"] in by_id
     assert gateway_span["start_ns"] <= members_span["start_ns"] <= publish["start_ns"] <= receive["start_ns"]
 
-    # the members process logged its access line with the same trace id (JSON on stderr)
+    # the members and gateway processes logged their access lines with the same trace id (JSON on stderr)
     members_log = (collector["log_dir"] / f"members-{members_port}.log").read_text()
     records = [json.loads(line) for line in members_log.splitlines() if line.startswith("{")]
     access = [r for r in records if r.get("route") == "/bookings" and r.get("trace_id") == trace_id]
     assert access and access[0]["status"] == 201 and access[0]["service"] == "members"
+    gateway_log = (collector["log_dir"] / f"gateway-{gateway_port}.log").read_text()
+    gateway_records = [json.loads(line) for line in gateway_log.splitlines() if line.startswith("{")]
+    assert [r["route"] for r in gateway_records if r.get("trace_id") == trace_id] == ["/api/members/{path}"]
 
     page = httpx.get(f"{collector['observatory']}/traces/{trace_id}", timeout=10)
     assert page.status_code == 200 and "bookings process" in page.text

@@ -77,14 +77,13 @@ class RequestIdMiddleware(BaseHTTPMiddleware):
                     span.set_attribute("http.response.status_code", status)
                     if status >= 500:
                         tracing.set_error(span, f"HTTP {status}")
+                    # the id to look the request up with: gymchain logs --trace-id, /traces/<id>
+                    response.headers[TRACE_ID_HEADER] = tracing.span_trace_id(span)
+                    elapsed = time.perf_counter() - started
+                    log.info("%s %s %d %.1f ms", request.method, request.url.path, status, elapsed * 1000,
+                             extra={"method": request.method, "route": route, "status": status,
+                                    "duration_ms": round(elapsed * 1000, 1)})  # inside the span: has its ids
             response.headers[REQUEST_ID_HEADER] = request.state.request_id
-            if span is not None:  # the id to look the request up with: gymchain logs --trace-id, /traces/<id>
-                response.headers[TRACE_ID_HEADER] = tracing.span_trace_id(span)
-            elapsed = time.perf_counter() - started
-            if not quiet:
-                log.info("%s %s %d %.1f ms", request.method, request.url.path, status, elapsed * 1000,
-                         extra={"method": request.method, "route": route, "status": status,
-                                "duration_ms": round(elapsed * 1000, 1)})
             return response
         finally:
             in_flight.dec()

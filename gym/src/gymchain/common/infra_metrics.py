@@ -49,8 +49,8 @@ def queue_depths(url: str, suffix: str) -> list[tuple[str, int, int]]:
 
 def consumer_lags(bootstrap: str, engine: sa.Engine | None) -> list[tuple[str, str, int, int]]:
     """``(group, topic, partition, lag)`` for the broker's groups and the PostgreSQL-stored offsets."""
-    from confluent_kafka import Consumer, TopicPartition
-    from confluent_kafka.admin import AdminClient, ConsumerGroupTopicPartitions
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
 
     committed: dict[tuple[str, str, int], int] = {}
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000})
