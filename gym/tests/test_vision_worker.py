@@ -132,8 +132,9 @@ def test_posture_feedback_per_rep_for_a_consenting_member(api, tokens, vision, m
     assert [sorted(r["errors"]) for r in posture["reps"]] == [sorted(r["errors"]) for r in truth["reps"]]
     assert [a["rule"] for a in posture["alerts"] if a["source"] == "rule"] == ["unsafe_lift"]  # the rounded rep
     docs = api.get(f"/api/vision/events?area_id={vision['weights']}", headers=bearer(tokens["trainer1"])).json()
-    kinds = sorted(d["kind"] for d in docs if d["job_id"] == job["job_id"])
-    assert kinds[:2] == ["misuse_alert", "posture_feedback"] and kinds[-1] == "video_summary"
+    kinds = [d["kind"] for d in docs if d["job_id"] == job["job_id"]]
+    assert kinds.count("posture_feedback") == kinds.count("video_summary") == 1
+    assert kinds.count("misuse_alert") == len(posture["alerts"]) >= 1
     report_pt = api.get(f"/api/vision/jobs/{job['job_id']}/report?lang=pt", headers=bearer(tokens["trainer1"]))
     assert "Desça mais" in report_pt.text and "Rep. 2" in report_pt.text and "agachamento" in report_pt.text
     report = api.get(f"/api/vision/jobs/{job['job_id']}/report", headers=bearer(tokens["trainer1"])).text
