@@ -227,7 +227,7 @@ def test_consumer_lag_is_high_watermark_minus_the_committed_offset(stack):
                 read += 1
                 consumer.commit(message=message, asynchronous=False)
         assert read == 2
-        key = f'gym_stream_consumer_lag{{group="{group}",topic="{topic}",partition="0"}}'
+        key = f'gym_stream_consumer_lag{{group="{group}",partition="0",topic="{topic}"}}'
         lag = _until(lambda: scrape(stack["observatory"]).get(key), 30, "the lag gauge of the test group")
         assert lag == 3
         assert scrape(stack["observatory"])['gym_infra_source_up{source="stream"}'] == 1
