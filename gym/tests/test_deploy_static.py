@@ -335,7 +335,7 @@ def test_hcl2_rejects_broken_terraform(tmp_path):
 CHECKOV = GYM / ".venv-checkov" / "bin" / "checkov"
 
 
-def checkov(directory: Path) -> subprocess.CompletedProcess:
+def checkov(directory: Path, *extra: str) -> subprocess.CompletedProcess:
     if not CHECKOV.exists():
         message = f"{CHECKOV} missing: gym/scripts/setup.sh creates it (checkov pins versions the main venv can't take)"
         if os.environ.get("CI"):
@@ -343,7 +343,7 @@ def checkov(directory: Path) -> subprocess.CompletedProcess:
         pytest.skip(message)
     env = os.environ | {"BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     return run([CHECKOV, "-d", directory, "--framework", "terraform", "--compact", "--quiet", "--skip-download",
-                "-o", "json"], env=env)
+                "-o", "json", *extra], env=env)
 
 
 def test_terraform_passes_checkov_with_every_skip_justified():
@@ -362,7 +362,7 @@ def test_checkov_flags_an_unencrypted_public_database(tmp_path):
     (tmp_path / "main.tf").write_text(
         'resource "aws_db_instance" "x" {\n  engine = "postgres"\n  instance_class = "db.t3.micro"\n'
         '  publicly_accessible = true\n  storage_encrypted = false\n}\n')
-    result = checkov(tmp_path)
+    result = checkov(tmp_path, "--check", "CKV_AWS_16,CKV_AWS_17,CKV_AWS_157")
     assert result.returncode == 1
     assert '"CKV_AWS_16"' in result.stdout and '"CKV_AWS_17"' in result.stdout  # not encrypted; public
 
