@@ -161,6 +161,23 @@ def test_hadolint_rejects_a_bad_dockerfile(tmp_path):
     assert "DL3007" in result.stdout and "DL3009" in result.stdout  # ':latest' tag; apt lists not cleaned
 
 
+def test_the_package_the_images_install_holds_every_runtime_file(tmp_path):
+    """The Dockerfile installs gymchain non-editable (`pip install .`): every tracked file under src/gymchain that
+    the code reads at run time (migrations, web assets, knowledge base, model weights) must be in that wheel, or a
+    container would miss it while the editable development install hides the gap."""
+    import zipfile
+
+    result = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path,
+                  GYM])
+    assert result.returncode == 0, result.stderr[-2000:]
+    wheel = next(tmp_path.glob("gymchain-*.whl"))
+    packaged = set(zipfile.ZipFile(wheel).namelist())
+    tracked = subprocess.run(["git", "ls-files", "src/gymchain"], capture_output=True, text=True, cwd=GYM,
+                             check=True).stdout.split()
+    missing = [t for t in tracked if t.removeprefix("src/") not in packaged and not t.endswith((".md", ".pyc"))]
+    assert not missing, f"not in the wheel (add the suffix to [tool.setuptools.package-data]): {missing}"
+
+
 def test_images_run_unprivileged_and_services_have_healthchecks():
     targets = dockerfile_targets()
     assert "USER 10001:10001" in targets["runtime"] and "USER 10001:10001" in targets["runtime-ml"]
