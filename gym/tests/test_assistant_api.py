@@ -153,3 +153,22 @@ def test_bounds_and_authorisation(api, tokens, world):
                    headers=member).status_code == 422
     one_line = api.post(path, json={"text": "x" * 1001}, headers=member).json()["detail"]
     assert "\n" not in one_line and "text" in one_line
+
+
+def test_queued_reply_job_is_answered_by_the_worker_without_acting(api, tokens, world, assistant_url):
+    """POST /messages queues a job; the worker's handler (run here in-process) appends a grounded reply and, having
+    no token, only tells the member to use the chat for bookings."""
+    from gymchain.assistant.worker import handle
+
+    cid = conversation(api, tokens["member1"])
+    member = bearer(tokens["member1"])
+    for text in ("Quanta água devo beber por dia?", "Reserva yoga amanhã às 19h"):
+        sent = api.post(f"/api/assistant/conversations/{cid}/messages", json={"text": text}, headers=member)
+        assert sent.status_code == 202, sent.text
+        stored = api.get(f"/api/assistant/conversations/{cid}", headers=member).json()
+        result = handle({"conversation_id": cid, "message_id": stored["messages"][-1]["id"]}, {})
+        assert result["intent"] in {"nutrition", "book"}
+    messages = api.get(f"/api/assistant/conversations/{cid}", headers=member).json()["messages"]
+    water, booking = messages[1], messages[3]
+    assert water["role"] == "assistant" and "water-daily" in {s["fact_id"] for s in water["sources"]}
+    assert booking["intent"] == "book" and booking["actions"] == [] and "login" in booking["text"]

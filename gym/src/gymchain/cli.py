@@ -69,6 +69,9 @@ def processes() -> list[Proc]:
     procs.append(Proc("outbox-relay", [sys.executable, "-m", "gymchain.common.messaging.relay"], None))
     procs.append(Proc("sensor-ingest", [sys.executable, "-m", "gymchain.common.messaging.sensor_ingest"], None))
     procs.append(Proc("ml-worker", [sys.executable, "-m", "gymchain.ml.worker"], None))
+    procs.append(Proc("assistant-worker", [sys.executable, "-m", "gymchain.common.messaging.rabbit", "--kind",
+                                           "assistant-reply", "--handler", "gymchain.assistant.worker:handle",
+                                           "--record-status"], None))
     vision_python = GYM_DIR / ".venv-vision" / "bin" / "python"  # mediapipe's own venv (numpy<2), by setup.sh
     if vision_python.exists():
         procs.append(Proc("vision-worker", [str(vision_python), "-m", "gymchain.vision.worker"], None))
