@@ -178,6 +178,41 @@ def test_the_package_the_images_install_holds_every_runtime_file(tmp_path):
     assert not missing, f"not in the wheel (add the suffix to [tool.setuptools.package-data]): {missing}"
 
 
+def test_every_target_command_exists_and_takes_its_flags():
+    """Each target's CMD/ENTRYPOINT names a real module (uvicorn: a module with an ``app``) and only flags its
+    argparse accepts (checked with --help in the venv the image mirrors: gym/.venv-vision for the vision worker)."""
+    import importlib.util
+    import json
+
+    checked = 0
+    for name, stage in dockerfile_targets().items():
+        argv = []
+        for kind in ("ENTRYPOINT", "CMD"):
+            m = re.search(rf"^{kind} (\[.*\])$", stage, re.MULTILINE)
+            if m:
+                argv += json.loads(m.group(1))
+        if not argv:
+            continue
+        if argv[0] == "uvicorn":
+            module = argv[1].split(":")[0]
+            assert importlib.util.find_spec(module), f"{name}: no module {module}"
+            assert "app = create_app(" in (GYM / "src" / Path(*module.split("."))).with_suffix(".py").read_text()
+        elif argv[:2] == ["python", "-m"]:
+            python = GYM / ".venv-vision" / "bin" / "python" if "runtime-vision" in stage.split("\n")[0] \
+                else Path(sys.executable)
+            if not python.exists():
+                continue
+            flags = [a.split("=")[0] for a in argv[3:] if a.startswith("--")]
+            helped = run([python, "-m", argv[2], "--help"], cwd=GYM)
+            assert helped.returncode == 0, f"{name}: {argv[2]} --help failed: {helped.stderr[-500:]}"
+            for flag in flags:
+                assert flag in helped.stdout, f"{name}: {argv[2]} does not take {flag}"
+        else:
+            assert argv[0] == "gymchain" and argv[1] in run([sys.executable, "-m", "gymchain.cli", "--help"]).stdout
+        checked += 1
+    assert checked >= 12
+
+
 def test_images_run_unprivileged_and_services_have_healthchecks():
     targets = dockerfile_targets()
     assert "USER 10001:10001" in targets["runtime"] and "USER 10001:10001" in targets["runtime-ml"]
