@@ -104,6 +104,7 @@ resource "aws_elasticache_replication_group" "redis" {
 
 # ---- RabbitMQ (Amazon MQ, active/standby) ---------------------------------------------------------------------
 resource "aws_mq_broker" "rabbitmq" {
+  #checkov:skip=CKV_AWS_209:Amazon MQ for RabbitMQ encrypts at rest only with an AWS-owned key; customer-managed keys apply to ActiveMQ brokers
   broker_name                = local.name
   engine_type                = "RabbitMQ"
   engine_version             = "3.13"
@@ -114,8 +115,7 @@ resource "aws_mq_broker" "rabbitmq" {
   security_groups            = [aws_security_group.data.id]
   auto_minor_version_upgrade = true
   encryption_options {
-    kms_key_id        = aws_kms_key.main.arn
-    use_aws_owned_key = false
+    use_aws_owned_key = true # the only option for RabbitMQ brokers
   }
   logs {
     general = true
