@@ -151,7 +151,7 @@ resource "aws_vpc_security_group_ingress_rule" "data" {
     postgres = 5432
     redis    = 6379
     amqps    = 5671
-    kafka    = 9094 # MSK TLS listener
+    kafka    = 9098 # MSK listener for TLS + IAM (SASL) clients
   }
   security_group_id            = aws_security_group.data.id
   description                  = "${each.key} from the EKS nodes"
