@@ -21,7 +21,11 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id"}
+from gymchain.common.tracing import current_ids
+
+RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id", "trace_id",
+                                                                      "span_id"}
+JSON_SCALARS = (str, int, float, bool, type(None))
 MAX_EXC_CHARS = 4000  # a record stays well under rsyslog's maxMessageSize (64 KiB in our config)
 NOISY_LOGGERS = ("pika", "httpx", "httpcore")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -30,11 +34,14 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 class ContextFilter(logging.Filter):
     """Put the request id and the current trace/span ids on every record."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        from gymchain.common.http import current_request_id
-        from gymchain.common.tracing import current_ids
+    request_id = None
 
-        record.request_id = current_request_id.get()
+    def filter(self, record: logging.LogRecord) -> bool:
+        if ContextFilter.request_id is None:  # imported on first use: http imports this module
+            from gymchain.common.http import current_request_id
+
+            ContextFilter.request_id = current_request_id
+        record.request_id = ContextFilter.request_id.get()
         record.trace_id, record.span_id = current_ids()
         return True
 
@@ -54,9 +61,9 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, key, "")
             if value and value != "-":
                 out[key] = value
-        for key, value in vars(record).items():
-            if key not in RESERVED and key not in out and key not in ("trace_id", "span_id"):
-                out[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+        for key, value in vars(record).items():  # the caller's extra={...}, in the order given
+            if key not in RESERVED and key not in out:
+                out[key] = value if isinstance(value, JSON_SCALARS) else str(value)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)[-MAX_EXC_CHARS:]
         return json.dumps(out, ensure_ascii=False, default=str)

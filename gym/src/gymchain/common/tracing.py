@@ -28,12 +28,14 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 log = logging.getLogger(__name__)
 TRACE_KEY = "_trace"  # where an outbox payload keeps its trace context (stripped before publishing)
 _lock = threading.Lock()
 _service: str | None = None
+_tracer: trace.Tracer | None = None
 
 
 def setup(service: str) -> None:
@@ -44,7 +46,8 @@ def setup(service: str) -> None:
             return
         _service = service
         provider = TracerProvider(resource=Resource.create({"service.name": f"gymchain-{service}",
-                                                             "service.namespace": "gymchain"}))
+                                                             "service.namespace": "gymchain"}),
+                                  sampler=ParentBased(TraceIdRatioBased(sample_ratio())))
         endpoint = os.environ.get("GYM_OTLP_ENDPOINT", "").rstrip("/")
         if endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -55,10 +58,27 @@ def setup(service: str) -> None:
         trace.set_tracer_provider(provider)
 
 
+def sample_ratio() -> float:
+    """``GYM_TRACE_SAMPLE_RATIO`` (default 1: every trace). Unsampled requests keep valid trace ids for the logs
+    but record nothing; a trace is kept or dropped whole (the root decides, children follow their parent)."""
+    raw = os.environ.get("GYM_TRACE_SAMPLE_RATIO", "1")
+    try:
+        ratio = float(raw)
+    except ValueError:
+        raise SystemExit(f"GYM_TRACE_SAMPLE_RATIO={raw!r}: expected a number from 0 to 1") from None
+    if not 0 <= ratio <= 1:
+        raise SystemExit(f"GYM_TRACE_SAMPLE_RATIO={raw!r}: expected a number from 0 to 1")
+    return ratio
+
+
 def tracer() -> trace.Tracer:
-    if _service is None:
-        setup(os.environ.get("GYM_SERVICE_NAME", "process"))
-    return trace.get_tracer("gymchain")
+    """The process's tracer (made once: the SDK's get_tracer costs more than a span)."""
+    global _tracer
+    if _tracer is None:
+        if _service is None:
+            setup(os.environ.get("GYM_SERVICE_NAME", "process"))
+        _tracer = trace.get_tracer("gymchain")
+    return _tracer
 
 
 def flush(timeout_ms: int = 5000) -> None:
