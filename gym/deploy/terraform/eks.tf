@@ -115,7 +115,13 @@ resource "aws_iam_role" "deploy" {
       Principal = { Federated = aws_iam_openid_connect_provider.github.arn }
       Condition = {
         StringEquals = { "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com" }
-        StringLike   = { "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:ref:refs/tags/v*" }
+
+        # the images job pushes from a tag (sub names the ref); the deploy job runs in the protected environment
+        # "production" (sub names the environment instead of the ref)
+        StringLike = { "token.actions.githubusercontent.com:sub" = [
+          "repo:${var.github_repository}:ref:refs/tags/v*",
+          "repo:${var.github_repository}:environment:production",
+        ] }
       }
     }]
   })
