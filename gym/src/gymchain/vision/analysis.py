@@ -158,19 +158,29 @@ def analyse_posture(landmarks: np.ndarray, fps: float, *, equipment: str, exerci
     if model is not None:
         from gymchain.vision.model import predict
 
+        # faults and unsafe lifts per rep window (what those heads were trained on); wrong station and drops on
+        # 2 s windows over the clip (one alert per misuse kind and stretch, at most 3 each)
         if reps:
             rep_probs = predict(model, np.stack([window_features(lm[int(r.start_s * fps):int(r.end_s * fps) + 1],
                                                                  fps, equipment) for r in reps]))
-            for rep, p in zip(reps, rep_probs["errors"], strict=True):
-                model_faults[rep.index] = [e for e, q in zip(ERRORS, p, strict=True) if q > MODEL_THRESHOLD]
+            for rep, p, q in zip(reps, rep_probs["errors"], rep_probs["misuse"], strict=True):
+                model_faults[rep.index] = [e for e, v in zip(ERRORS, p, strict=True) if v > MODEL_THRESHOLD]
+                if q[MISUSE.index("unsafe_lift")] > MODEL_THRESHOLD:
+                    alerts.append(alert("unsafe_lift", rep.start_s, "model",
+                                        {"rep": rep.index, "probability": round(float(q[0]), 3)}))
         windows = sliding_windows(len(lm), fps, 2.0, 1.0)
         probs = predict(model, np.stack([window_features(lm[a:b], fps, equipment) for a, b in windows]))
-        fired = Counter()
+        fired, active = Counter(), set()
         for (a, _b), p in zip(windows, probs["misuse"], strict=True):
-            for m, q in zip(MISUSE, p, strict=True):
-                if q > MODEL_THRESHOLD and fired[m] < 3:
-                    alerts.append(alert(m, a / fps, "model", {"probability": round(float(q), 3)}))
+            for m in ("wrong_machine", "drop"):
+                q = float(p[MISUSE.index(m)])
+                if q > MODEL_THRESHOLD and m not in active and fired[m] < 3:
+                    alerts.append(alert(m, a / fps, "model", {"probability": round(q, 3)}))
                     fired[m] += 1
+                if q > MODEL_THRESHOLD:
+                    active.add(m)
+                else:
+                    active.discard(m)
     return {"exercise": chosen, "exercise_given": exercise is not None, "exercise_probabilities": exercise_probs,
             "rep_count": len(reps), "reps": [r.as_dict() | {"model_faults": model_faults.get(r.index)} for r in reps],
             "alerts": sorted(alerts, key=lambda a: a["at_s"]), "pose_found_share": round(found, 3),

@@ -1,6 +1,6 @@
 """``python -m gymchain.vision.figures OUT_DIR``: the pictures of gym/docs/vision.md (run in gym/.venv-vision).
 
-- ``vision-counting.png``: frames of a synthetic clip as the counter sees them (zones, the passage line with its
+- ``vision-counting.jpg``: frames of a synthetic clip as the counter sees them (zones, the passage line with its
   running counts, tracked boxes with ids);
 - ``vision-posture.png``: a squat set from the kinematic model: the knee angle over time with the counted reps
   and each rep's feedback, and stick figures of a good bottom position beside a knees-caving one.
@@ -44,7 +44,7 @@ def counting_figure(path: Path) -> None:
             img = draw(frame, seen, layout, counter.line_counts())
             cv2.putText(img, f"t={t / clip.fps:.0f}s", (250, 232), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
             shots.append(cv2.resize(img, (480, 360), interpolation=cv2.INTER_NEAREST))
-    cv2.imwrite(str(path), np.concatenate(shots, axis=1))
+    cv2.imwrite(str(path), np.concatenate(shots, axis=1), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 def _stick(ax, lm: np.ndarray, colour: str, title: str, front: bool) -> None:
@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    counting_figure(args.out / "vision-counting.png")
+    counting_figure(args.out / "vision-counting.jpg")
     posture_figure(args.out / "vision-posture.png")
-    print(f"wrote {args.out}/vision-counting.png and vision-posture.png")
+    print(f"wrote {args.out}/vision-counting.jpg and vision-posture.png")
     return 0
 
 

@@ -47,7 +47,7 @@ def render(job: dict, lang: str = "en") -> str:
         flows = [f for f in people["flows"] if f["from_area_id"] is not None and f["to_area_id"] is not None]
         if flows:
             lines += [f"**{t['flows']}**", ""]
-            lines += [f"- {t['from']} {f['from_area_id']} → {t['to']} {f['to_area_id']}: {f['people']} {t['people_n']}"
+            lines += [f"- {t['from']} {f['from_area_id']} → {t['to']} {f['to_area_id']}: {t['people_n']} {f['people']}"
                       for f in flows]
             lines.append("")
         lines += [f"**{t['peak']}:** " + ", ".join(f"{t['area']} {a}: {n}" for a, n in people["peak_occupancy"].items()),
@@ -65,9 +65,9 @@ def render(job: dict, lang: str = "en") -> str:
         exercise = posture.get("exercise")
         if exercise:
             how = t["given"] if posture.get("exercise_given") else t["recognised"]
-            lines.append(f"**{t['exercise']}:** {EXERCISE_NAMES[lang].get(exercise, exercise)} ({how})")
+            lines.append(f"- **{t['exercise']}:** {EXERCISE_NAMES[lang].get(exercise, exercise)} ({how})")
         if "rep_count" in posture:
-            lines.append(f"**{t['reps']}:** {posture['rep_count']}")
+            lines.append(f"- **{t['reps']}:** {posture['rep_count']}")
         if posture.get("note"):
             lines.append(f"_{posture['note']}_")
         lines.append("")
