@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-COMMANDS = ("up", "down", "status", "migrate", "seed", "keygen", "train-churn", "train-recommender")
+COMMANDS = ("up", "down", "status", "migrate", "seed", "keygen", "train-churn", "train-recommender", "logs")
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
