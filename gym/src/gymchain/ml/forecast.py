@@ -4,6 +4,7 @@ Demand of a session = booked + wait-listed. The GLM (log link) pools the chain's
 
     log mu = unit x type  +  type x start time  +  weekday  +  yearly Fourier (2 harmonics)  +  holiday
 
+(the yearly terms only with at least a year of history)
 so a type's hour profile is learned from every unit that held it at that time, the weekly pattern from the weekday
 terms and the yearly one from the Fourier terms (calendar holidays are known in advance). Over-dispersion is
 estimated afterwards (negative binomial alpha by moments) for the expected attendance ``E[min(D, capacity)]``.
@@ -25,6 +26,7 @@ from scipy import stats
 from .simulator import holidays
 
 FOURIER = 2
+MIN_YEARLY_DAYS = 364  # history needed before the yearly Fourier terms are used
 SERIES = ["unit_id", "class_type", "weekday", "start_time"]
 
 
@@ -86,8 +88,9 @@ def _design(frame: pd.DataFrame, columns: list[str], reference: dict[str, str]) 
             ok &= (weekday != d).to_numpy()
     doy = frame.starts_at.dt.day_of_year.to_numpy(float)
     for j in range(1, FOURIER + 1):
-        x[:, index[f"sin{j}"]] = np.sin(2 * np.pi * j * doy / 365.25)
-        x[:, index[f"cos{j}"]] = np.cos(2 * np.pi * j * doy / 365.25)
+        if f"sin{j}" in index:
+            x[:, index[f"sin{j}"]] = np.sin(2 * np.pi * j * doy / 365.25)
+            x[:, index[f"cos{j}"]] = np.cos(2 * np.pi * j * doy / 365.25)
     x[:, index["holiday"]] = _holiday(frame.starts_at)
     return x, ok
 
@@ -107,7 +110,10 @@ def fit_forecast(sessions: pd.DataFrame, cutoff: pd.Timestamp) -> DemandForecast
     ts = sorted(f"ts:{k}:{s}" for k, s in counts.index if reference[k] != s)
     reference["__weekday__"] = str(int(train.weekday.min()))  # Monday unless the history has none
     weekdays = sorted(set(train.weekday) - {int(train.weekday.min())})
-    columns = ut + ts + [f"wd:{d}" for d in weekdays] + [f"{f}{j}" for j in range(1, FOURIER + 1)
+    # a yearly shape needs a year of history: with less, the Fourier terms extrapolate wildly (seen on 20 weeks)
+    span_days = (train.starts_at.max() - train.starts_at.min()).days
+    harmonics = FOURIER if span_days >= MIN_YEARLY_DAYS else 0
+    columns = ut + ts + [f"wd:{d}" for d in weekdays] + [f"{f}{j}" for j in range(1, harmonics + 1)
                                                          for f in ("sin", "cos")] + ["holiday"]
     x, _ok = _design(train, columns, reference)
     y = train.demand.to_numpy(float)

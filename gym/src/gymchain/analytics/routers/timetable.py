@@ -112,6 +112,9 @@ def _segments(db: Session, unit_id: int, now: pd.Timestamp) -> dict:
     from gymchain.ml.segments import SEGMENT_FEATURES, segment
 
     tables = load_postgres(db.get_bind(), since=(now - pd.Timedelta(days=400)).isoformat(), unit_id=unit_id)
+    visits = tables["visits"]  # the time of day members come is the unit's local time, not UTC
+    tables["visits"] = visits.assign(visited_at=visits.visited_at.dt.tz_localize("UTC").dt.tz_convert(TIMEZONE)
+                                     .dt.tz_localize(None))
     active = tables["contracts"][tables["contracts"].cancelled_on.isna() | (tables["contracts"].cancelled_on >= now)]
     if active.member_id.nunique() < 20:
         raise Conflict(f"unit {unit_id} has {active.member_id.nunique()} members with a running contract; "

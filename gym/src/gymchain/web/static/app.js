@@ -48,8 +48,12 @@ function header(user, section) {
     h("div", { class: "topbar-right" }, right));
 }
 
-function navigation(section, active) {
-  const items = SECTIONS[section].views.map(([name, label]) => h("li", {},
+function viewsFor(section, user) {
+  return SECTIONS[section].views.filter(([, , roles]) => !roles || roles.includes(user.role));
+}
+
+function navigation(section, active, user) {
+  const items = viewsFor(section, user).map(([name, label]) => h("li", {},
     h("a", { href: `#/${section}/${name}`, "aria-current": name === active ? "page" : null }, t(label))));
   return h("nav", { class: "tabs", "aria-label": t(SECTIONS[section].title) }, h("ul", {}, items));
 }
@@ -91,7 +95,7 @@ function loginView() {
 function layout(user, section, content) {
   const root = document.getElementById("root");
   const parts = [h("a", { class: "skip-link", href: "#main" }, t("app.skip")), header(user, section),
-    section ? navigation(section, content.view) : null,
+    section ? navigation(section, content.view, user) : null,
     h("div", { id: "notice", class: "notice", role: "status", "aria-live": "polite" }),
     h("main", { id: "main", tabindex: "-1" }, content.body)];
   root.replaceChildren(...parts.filter(Boolean));
@@ -111,7 +115,7 @@ export async function show() {
     return;
   }
   const home = sectionFor(user);
-  if (section !== home || !SECTIONS[home].views.some(([name]) => name === view)) {
+  if (section !== home || !viewsFor(home, user).some(([name]) => name === view)) {
     go(`${home}/${SECTIONS[home].home}`);
     return;
   }

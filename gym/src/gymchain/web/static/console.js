@@ -5,8 +5,11 @@ import { areaNames, byDay, forgetMember, mapLimited, memberById, upcomingClasses
 import { formatClock, formatDate, formatDateTime, formatDay, formatTime, t } from "./i18n.js";
 import { contractList, profileList, statusBadge, visitList } from "./portal.js";
 import { busy, errorBox, h, meter, notify, notifyError } from "./ui.js";
+import { analyticsPage, memberRiskCard } from "./analytics.js";
 
-export const VIEWS = [["members", "nav.members"], ["classes", "nav.classes"], ["occupancy", "nav.occupancy"]];
+// [name, label, roles allowed (all console roles when absent)]
+export const VIEWS = [["members", "nav.members"], ["classes", "nav.classes"], ["occupancy", "nav.occupancy"],
+  ["analytics", "nav.analytics", ["manager", "admin"]]];
 const PAGE_SIZE = 20;
 const OCCUPANCY_REFRESH_S = 5;
 const UNIT_KEY = "gymchain.unit";
@@ -140,6 +143,7 @@ async function memberDetail(ctx, id) {
     h("div", { class: "grid-2" },
       h("section", {}, h("h2", {}, t("member.profile")), profileList(member)),
       h("section", {}, h("h2", {}, t("plan.contracts")), contractList(contracts, new Map(plans.map((p) => [p.id, p]))))),
+    member.status === "active" && ["manager", "admin"].includes(ctx.user.role) ? memberRiskCard(id) : null,
     member.status === "active" ? bookForm(member, classes, ctx) : null,
     h("div", { class: "grid-2" },
       h("section", {}, h("h2", {}, t("member.bookings")), bookingItems.length
@@ -277,4 +281,9 @@ export async function occupancy(ctx) {
   ctx.onLeave(() => clearInterval(timer));
   return [h("h1", {}, t("occupancy.title")), picker,
     h("p", { class: "muted" }, t("occupancy.subtitle", { s: OCCUPANCY_REFRESH_S })), stamp, live];
+}
+
+export async function analytics(ctx) {
+  const picker = await unitPicker(ctx);
+  return analyticsPage(ctx, unitOf(ctx.user), picker);
 }
