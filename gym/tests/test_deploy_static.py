@@ -63,6 +63,8 @@ def deployed_modules() -> dict[str, str]:
             module = argv[argv.index("-m") + 1]
             if module == "uvicorn":
                 module = argv[argv.index("-m") + 2].split(":")[0]
+            elif module == "gymchain.common.messaging.rabbit":  # a generic worker: what it runs is --handler
+                module = argv[argv.index("--handler") + 1].split(":")[0]
             found[module] = proc.name
     finally:
         cli.unit_codes = original
@@ -96,7 +98,7 @@ def test_every_process_has_a_target_a_compose_service_and_a_workload():
     workloads = {w.module: w for w in k8s_generate.WORKLOADS}
     problems = []
     for module, name in sorted(modules.items()):
-        stage = [t for t, text in targets.items() if re.search(rf'"{re.escape(module)}(:app)?"', text)]
+        stage = [t for t, text in targets.items() if re.search(rf'"{re.escape(module)}(:\w+)?"', text)]
         if not stage:
             problems.append(f"{module} ({name}): no Dockerfile target runs it")
             continue
