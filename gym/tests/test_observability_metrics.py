@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from conftest import bearer
+from data_fixtures import run_suffix  # noqa: F401
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -138,3 +139,41 @@ def test_processes_without_the_stack_serve_nothing_extra(tmp_path):
     assert metrics.observability_env(tmp_path) == {}
     (tmp_path / "observability.env").write_text("GYM_OTLP_ENDPOINT=http://127.0.0.1:4318\nPATH=/evil\n# x\n")
     assert metrics.observability_env(tmp_path) == {"GYM_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+
+
+OWN_MAIN = """
+import logging, signal, threading
+from gymchain.common.messaging.rabbit import run_worker
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # a worker's own entry point
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+logging.getLogger("own").info("starting")
+run_worker("retraining", lambda payload, job: None, stop=stop)
+"""
+
+
+def test_a_worker_with_its_own_entry_point_is_instrumented_by_run_worker(tmp_path, run_suffix):  # noqa: F811
+    env = os.environ | {"GYM_METRICS_SD_DIR": str(tmp_path), "GYM_RABBIT_QUEUE_SUFFIX": run_suffix}
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen([sys.executable, "-c", OWN_MAIN], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(tmp_path.glob("worker-retraining-*.json")) and time.monotonic() < deadline:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+            time.sleep(0.2)
+        [target] = list(tmp_path.glob("worker-retraining-*.json"))
+        url = f"http://{json.loads(target.read_text())[0]['targets'][0]}"
+        assert "gym_jobs_handled_total" in httpx.get(f"{url}/metrics", timeout=10).text
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0 and not target.exists()
+        lines = (tmp_path / "worker.log").read_text().splitlines()
+        assert not lines[0].startswith("{")  # before run_worker: the entry point's own text format
+        assert any(line.startswith("{") and json.loads(line)["service"] == "worker-retraining" for line in lines)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        from gymchain.common.messaging import rabbit
+
+        connection = rabbit.connect()
+        rabbit.delete_queues(connection.channel(), "retraining", suffix=run_suffix)
+        connection.close()

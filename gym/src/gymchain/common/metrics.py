@@ -52,6 +52,7 @@ MODEL_LATENCY = Histogram("gym_model_inference_seconds", "Model inference time p
 MODEL_DRIFT = Gauge("gym_model_drift_psi", "Population stability index of a model input (or its score) between the "
                     "training sample and recent data; > 0.2 is usually read as drift", ["model", "feature"])
 
+_served_port: int | None = None
 _SERVICE_SUFFIX = re.compile(r"^/api/\{service\}/\{path(:path)?\}$")
 
 
@@ -119,9 +120,10 @@ def serve_process_metrics(name: str, port: int | None = None, sd_dir: str | None
     Does nothing (returns None) unless ``GYM_METRICS_SD_DIR`` (or ``sd_dir``) names a directory; the port is
     ``GYM_METRICS_PORT`` or a free one. The target file is removed at normal exit.
     """
+    global _served_port
     sd_dir = sd_dir if sd_dir is not None else os.environ.get("GYM_METRICS_SD_DIR", "")
-    if not sd_dir:
-        return None
+    if not sd_dir or _served_port is not None:
+        return _served_port if sd_dir else None
     if port is None:
         port = int(os.environ.get("GYM_METRICS_PORT", "0")) or _free_port()
     start_http_server(port, addr="127.0.0.1")
@@ -132,7 +134,27 @@ def serve_process_metrics(name: str, port: int | None = None, sd_dir: str | None
     tmp.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {"service": name}}]))
     tmp.replace(target)  # Prometheus never reads a half-written file
     atexit.register(lambda: target.unlink(missing_ok=True))
+    _served_port = port
     return port
+
+
+def instrument_process(name: str) -> None:
+    """JSON logs, traces and an announced /metrics for a process entry point (each part once per process)."""
+    from gymchain.common import logs, tracing
+
+    logs.configure(name)
+    tracing.setup(name)
+    serve_process_metrics(name)
+
+
+def process_name(default: str) -> str:
+    """``ml-worker`` for ``python -m gymchain.ml.worker``; ``default`` when not run as a module."""
+    import sys
+
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is None or not spec.name.startswith("gymchain."):
+        return default
+    return "-".join(spec.name.split(".")[-2:])
 
 
 def _free_port() -> int:

@@ -18,6 +18,7 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 import traceback
@@ -230,7 +231,12 @@ def keep_alive(connection, handler: Callable[[dict, dict], dict | None]) -> Call
 def run_worker(kind: str, handler: Callable[[dict, dict], dict | None], *, stop: threading.Event,
                policy: QueuePolicy = QueuePolicy(), suffix: str | None = None, url: str | None = None,
                on_status: StatusCallback | None = None, poll_s: float = 0.5) -> None:
-    """Consume ``kind``'s work queue until ``stop`` is set, reconnecting with back-off if RabbitMQ goes away."""
+    """Consume ``kind``'s work queue until ``stop`` is set, reconnecting with back-off if RabbitMQ goes away.
+
+    Under ``gymchain up`` with the observability stack (its variables set), the process gets JSON logs to the
+    central log, exported traces and an announced /metrics, whatever its own entry point configured."""
+    if any(os.environ.get(k) for k in ("GYM_METRICS_SD_DIR", "GYM_SYSLOG_ADDRESS", "GYM_OTLP_ENDPOINT")):
+        metrics.instrument_process(metrics.process_name(f"worker-{kind}"))
     backoff = 1.0
     while not stop.is_set():
         try:
@@ -246,6 +252,7 @@ def run_worker(kind: str, handler: Callable[[dict, dict], dict | None], *, stop:
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=1)
             work = declare(channel, kind, policy, suffix)
+            log.info("worker %s: consuming %s", kind, work)
             beating = keep_alive(connection, handler)
             for method, properties, body in channel.consume(work, inactivity_timeout=poll_s):
                 if stop.is_set():
