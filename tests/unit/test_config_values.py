@@ -29,7 +29,7 @@ from genlab.errors import GenlabError
     ("train.log_every=0", "≥ 1"),
     ("train.keep_last=0", "≥ 1"),
     ("train.checkpoint_every_min=0", "> 0"),
-    ("train.precision=fp16", "auto, fp32, bf16"),
+    ("train.precision=fp8", "auto, fp32, bf16, fp16"),
     ("data.classes=[1,-2]", "class indices"),
     ("sample.steps=0", "≥ 1"),
     ("sample.num_images=-4", "≥ 1"),

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from genlab.data.augment import AUGMENTATIONS
 from genlab.errors import GenlabError
 from genlab.models.registry import get_family
 
@@ -31,6 +32,7 @@ class DataConfig:
     classes: list[int] = field(default_factory=list)  # keep only these labels (empty = all)
     conditional: bool = False  # give labels to the model (class-conditional training and sampling)
     options: dict[str, Any] = field(default_factory=dict)  # source-specific options (e.g. resize for facies)
+    augment: list[str] = field(default_factory=list)  # training augmentations, names in data.augment.AUGMENTATIONS
 
 
 @dataclass
@@ -45,7 +47,9 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
     ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on
     accum_steps: int = 1  # gradient accumulation: batch_size is split into this many micro-batches
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto = bf16 only where the hardware has native bf16
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast); auto = bf16 where the hardware has native bf16;
+    # fp16 adds a GradScaler (for CUDA GPUs without bf16; it runs on a CPU too, slowly)
+    activation_checkpointing: bool = False  # U-Net: recompute activations in backward (less memory, more compute)
     seed: int = 0
     epochs: float = 1.0  # length of training, in epochs (fractions allowed)
     max_steps: int = 0  # if > 0, stop after this many steps (overrides epochs)
@@ -67,6 +71,9 @@ class SampleConfig:
     sampler: str = "ddim"
     steps: int = 50
     guidance: float = 1.0
+    eta: float | None = None  # fresh noise of ddim / ancestral / SDE samplers (None: the sampler's default)
+    order: int | None = None  # unipc's order (None: 2)
+    grid: str = "trailing"  # noise-level grid: trailing | karras
 
 
 @dataclass
@@ -171,7 +178,7 @@ VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.grad_clip": _range(0),  # 0 = off
     "train.ema_decay": _range(0, 1, hi_open=True),  # 0 = off; 1 would freeze the EMA at the initial weights
     "train.accum_steps": _range(1),
-    "train.precision": (lambda v: v in ("auto", "fp32", "bf16"), "one of auto, fp32, bf16"),
+    "train.precision": (lambda v: v in ("auto", "fp32", "bf16", "fp16"), "one of auto, fp32, bf16, fp16"),
     "train.seed": _range(0, MAX_SEED),
     "train.epochs": _range(0),
     "train.max_steps": _range(0),
@@ -185,6 +192,11 @@ VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sample.seed": _range(0, MAX_SEED),
     "sample.steps": _range(1),
     "sample.guidance": _range(0),
+    "sample.eta": (lambda v: v is None or _number(0, 1)(v), "a number in [0, 1] (or null: the sampler's default)"),
+    "sample.order": (lambda v: v is None or v in (1, 2, 3), "1, 2 or 3 (or null: 2)"),
+    "sample.grid": (lambda v: v in ("trailing", "karras"), "trailing or karras"),
+    "data.augment": (lambda v: isinstance(v, list) and all(n in AUGMENTATIONS for n in v),
+                     "a list of augmentation names: " + ", ".join(AUGMENTATIONS)),
 }
 
 

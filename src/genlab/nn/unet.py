@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from genlab.errors import GenlabError
 from genlab.nn.blocks import Downsample, ResBlock, SelfAttention2d, Upsample, group_norm, zero_init
@@ -45,6 +46,12 @@ def _check_heads(widths: Sequence[int], sizes: Sequence[tuple[int, int]], attn_r
     attn_widths = [w for w, s in zip(widths, sizes) if min(s) in attn_res]
     if attn_widths and (heads < 1 or any(w % heads for w in attn_widths)):
         raise GenlabError(f"U-Net: num_heads={heads} must divide the widths {attn_widths} of the levels with attention")
+
+
+def _run_layers(layers: nn.ModuleList, h: Tensor, emb: Tensor) -> Tensor:
+    for layer in layers:
+        h = layer(h, emb)
+    return h
 
 
 class UNet(nn.Module):
@@ -97,6 +104,10 @@ class UNet(nn.Module):
         self.up = self._build_up(widths, num_res_blocks, attention_resolutions, emb_dim, dropout, num_heads, skip_widths)
         self.norm_out = group_norm(base_channels)
         self.conv_out = zero_init(nn.Conv2d(base_channels, out_channels, 3, padding=1))
+        # Activation checkpointing (train.activation_checkpointing): in training with gradients on, each stage's
+        # activations are recomputed in the backward pass instead of kept (torch.utils.checkpoint, non-reentrant,
+        # RNG state restored so dropout draws the same mask): the same gradients for less memory.
+        self.checkpointing = False
 
     def _build_down(self, widths, num_res_blocks, attn_res, emb_dim, dropout, num_heads):
         """Encoder: per level `num_res_blocks` (ResBlock [+ attention]) then a Downsample; every stage is a skip."""
@@ -142,6 +153,12 @@ class UNet(nn.Module):
             class_labels = torch.full_like(noise_cond, self.num_classes, dtype=torch.long)
         return emb + self.class_embed(class_labels)
 
+    def _stage(self, layers: nn.ModuleList, h: Tensor, emb: Tensor) -> Tensor:
+        """The layers of one stage in order, checkpointed when `checkpointing` is on and gradients are needed."""
+        if self.checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(_run_layers, layers, h, emb, use_reentrant=False)
+        return _run_layers(layers, h, emb)
+
     def forward(self, x: Tensor, noise_cond: Tensor, class_labels: Tensor | None = None) -> Tensor:
         """x (N, C_in, H, W), noise_cond (N,) float, class_labels (N,) long or None → (N, C_out, H, W)."""
         if tuple(x.shape[-2:]) != self.sizes[0]:
@@ -153,13 +170,9 @@ class UNet(nn.Module):
         h = self.conv_in(x).contiguous(memory_format=torch.channels_last)  # (N, C0, H, W); C_in=1 has no layout
         skips = [h]
         for stage in self.down:
-            for layer in stage:
-                h = layer(h, emb)
+            h = self._stage(stage, h, emb)
             skips.append(h)
-        for layer in self.mid:
-            h = layer(h, emb)
+        h = self._stage(self.mid, h, emb)
         for stage in self.up:
-            h = torch.cat([h, skips.pop()], dim=1)
-            for layer in stage:
-                h = layer(h, emb)
+            h = self._stage(stage, torch.cat([h, skips.pop()], dim=1), emb)
         return self.conv_out(F.silu(self.norm_out(h))).contiguous()

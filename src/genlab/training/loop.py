@@ -30,6 +30,7 @@ from tqdm import tqdm
 from genlab.checkpoints.snapshot import save_snapshot
 from genlab.checkpoints.state import load_state, rng_state, save_state, set_rng_state, state_paths
 from genlab.config.core import RunConfig
+from genlab.data.augment import augment
 from genlab.errors import GenlabError, TrainingDiverged
 from genlab.report.model_card import write_model_card
 from genlab.training.batches import BatchOrder
@@ -73,7 +74,10 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """First config key (not allowed to change on resume) whose value differs, described; else None."""
     a, b = _flatten(old), _flatten(new)
+    defaults = _flatten({k: v for k, v in RunConfig().to_dict().items() if k != "model"})
     for key in sorted(set(a) | set(b)):
+        if key not in a and key in defaults and b.get(key) == defaults[key]:
+            continue  # a key added to genlab after the run started, left at its default: the same run
         if key not in RESUMABLE_CHANGES and a.get(key) != b.get(key):
             return f"{key}: {a.get(key)!r} in the run, {b.get(key)!r} now"
     return None
@@ -98,7 +102,10 @@ class Trainer:
         self.callback = callback
         self.run_dir = cfg.resolved_run_dir()
         self.device = pick_device(cfg.train.device)
-        self.precision = resolve_precision(cfg.train.precision, self.device)
+        # fp16 is training-only (autocast + GradScaler, meant for CUDA; it runs on a CPU too, slowly): generation
+        # never takes it, so it is not one of genlab.device's precisions.
+        self.precision = "fp16" if cfg.train.precision == "fp16" else resolve_precision(cfg.train.precision, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.dist: DistInfo = init_distributed(self.device)
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
@@ -107,6 +114,8 @@ class Trainer:
         self.data = load_training_data(cfg.data, cfg.train.seed)
         self.codec = codec_for(self.data)
         self.model = build_model(cfg, self.data).to(self.device)
+        if cfg.train.activation_checkpointing:
+            self._enable_checkpointing()
         self.ema = EMA(self.model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema_decay > 0 else None
         self.optimizers, self.schedulers = self._make_optimizers()
         self.order = BatchOrder(len(self.data), cfg.train.seed)
@@ -127,6 +136,16 @@ class Trainer:
                               f"({t.accum_steps} x {self.dist.world_size})")
         if t.epochs <= 0 and t.max_steps <= 0:
             raise GenlabError("set train.epochs > 0 or train.max_steps > 0")
+
+    def _enable_checkpointing(self) -> None:
+        """Activation checkpointing: every backbone with a `checkpointing` switch (the U-Net) recomputes its
+        stages' activations in the backward pass instead of storing them (less memory, ~30% more compute)."""
+        switches = [m for m in self.model.modules() if hasattr(m, "checkpointing")]
+        if not switches:
+            raise GenlabError(f"train.activation_checkpointing: the {self.cfg.family} family has no backbone that "
+                              "supports it (the U-Net families do: diffusion, score-sde)")
+        for m in switches:
+            m.checkpointing = True
 
     def _make_optimizers(self) -> tuple[dict[str, torch.optim.Optimizer], dict[str, Any]]:
         t = self.cfg.train
@@ -167,7 +186,7 @@ class Trainer:
             "model": self.model.state_dict(), "ema": self.ema.model.state_dict() if self.ema else None,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
-            "rng": rng_state(),
+            "rng": rng_state(), "scaler": self.scaler.state_dict(),
         }
 
     def save_state(self) -> Path | None:
@@ -191,6 +210,8 @@ class Trainer:
             o.load_state_dict(state["optimizers"][k])
         for k, s in self.schedulers.items():
             s.load_state_dict(state["schedulers"][k])
+        if state.get("scaler"):  # fp16 runs; states written before fp16 existed have none
+            self.scaler.load_state_dict(state["scaler"])
         if self.dist.world_size == 1:
             set_rng_state(state["rng"])
         else:  # other ranks' generators were not saved: reseed distinctly per rank and step
@@ -207,8 +228,9 @@ class Trainer:
 
     # --- one optimisation step ----------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        if self.precision in ("bf16", "fp16"):
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+            return torch.autocast(device_type=self.device.type, dtype=dtype)
         return contextlib.nullcontext()
 
     def _run_phase(self, phase: str, xs: tuple, ys: tuple | None) -> dict[str, float]:
@@ -224,14 +246,18 @@ class Trainer:
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(f"loss of phase '{phase}' is {loss.item()} at step {self.step}; "
                                            f"the last good training state is kept in {self.run_dir}")
-                (loss / n).backward()
+                self.scaler.scale(loss / n).backward()  # fp16: loss scaled so small gradients do not underflow
             for k, v in micro_logs.items():
                 logs[k] = logs.get(k, 0.0) + float(v) / n
-        group = self.optimizers[phase].param_groups[0]["params"]
+        group, opt = self.optimizers[phase].param_groups[0]["params"], self.optimizers[phase]
+        self.scaler.unscale_(opt)  # true gradients for clipping (a no-op unless fp16)
         if self.cfg.train.grad_clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(group, self.cfg.train.grad_clip)
             logs[f"grad_norm/{phase}"] = float(norm)
-        self.optimizers[phase].step()
+        self.scaler.step(opt)  # fp16: skipped when a gradient is inf/NaN (the scale then shrinks)
+        self.scaler.update()
+        if self.scaler.is_enabled():
+            logs["grad_scale"] = float(self.scaler.get_scale())
         self.schedulers[phase].step()
         return logs
 
@@ -251,7 +277,7 @@ class Trainer:
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.order.indices(self.images_seen, self.cfg.train.batch_size, self.dist.rank, self.dist.world_size)
         x_u8, y = self.data.get_batch(idx)
-        x = self.codec.encode(x_u8).to(self.device, non_blocking=True)
+        x = augment(self.codec.encode(x_u8).to(self.device, non_blocking=True), self.cfg.data.augment)
         if y is not None and self.model.num_classes > 0:
             y = y.to(self.device)
         else:
@@ -266,8 +292,9 @@ class Trainer:
         seeds = [s.seed + i for i in range(s.num_images)]
         k = self.model.num_classes
         labels = torch.arange(s.num_images, device=self.device) % k if k > 0 else None
-        asked = {"sampler": s.sampler, "steps": s.steps, "guidance": s.guidance}  # the grid uses what the family takes
-        kwargs = {k: v for k, v in asked.items() if k in model.sampling_options}
+        asked = {"sampler": s.sampler, "steps": s.steps, "guidance": s.guidance, "eta": s.eta, "order": s.order,
+                 "grid": s.grid}  # the grid uses what the family takes
+        kwargs = {k: v for k, v in asked.items() if k in model.sampling_options and v is not None}
         was_training = model.training
         model.eval()
         with self._autocast():
