@@ -17,7 +17,8 @@ from selenium.webdriver.support.ui import Select
 from analytics_unit import analytics_unit
 from conftest import bearer
 from test_web_ui import DESKTOP, PHONE, assert_accessible_names, fits_width, log_in, open_app, text_in, visible, wait
-from test_web_ui import browser, shots  # noqa: F401 - fixtures (a module-scoped Chromium, the screenshot folder)
+from test_web_ui import browser as _chromium  # noqa: F401 - the fixture 'browser' (module-scoped Chromium)
+from test_web_ui import shots as _shots  # noqa: F401 - the fixture 'shots' (screenshot folder)
 
 
 @pytest.fixture(scope="module")
