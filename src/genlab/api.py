@@ -63,7 +63,7 @@ from genlab.models.registry import family_capabilities, family_names
 from genlab.pretrained_api import pretrained_manifest, pretrained_names, pretrained_or_train, resolve_pretrained
 from genlab.report.html import report
 from genlab.report.model_card import model_card, write_model_card
-from genlab.score_api import likelihood, train_classifier  # PF-ODE bits/dim; classifier for classifier guidance
+from genlab.score_api import classify, likelihood, train_classifier  # PF-ODE bits/dim; classifier guidance
 from genlab.training_api import TrainResult, presets, resolve_config, train
 from genlab.viz import make_grid, save_grid, side_by_side
 
@@ -90,6 +90,7 @@ __all__ = [
     "arithmetic",
     "baseline_estimates",
     "check_evaluate_request",
+    "classify",
     "compare_audio",
     "compare_models",
     "corrupt",

@@ -20,7 +20,12 @@ import torch
 from genlab.data.registry import load_dataset
 from genlab.errors import GenlabError
 from genlab.inference import LoadedModel, load
-from genlab.models.diffusion.classifier_guidance import accuracy_by_noise, save_classifier, train_noisy_classifier
+from genlab.models.diffusion.classifier_guidance import (
+    accuracy_by_noise,
+    load_classifier,
+    save_classifier,
+    train_noisy_classifier,
+)
 from genlab.models.diffusion.likelihood import bits_per_dim, dequantize, log_sigma_grid, pf_ode_log_likelihood
 
 Progress = Callable[[int, int], None]
@@ -110,3 +115,17 @@ def train_classifier(source: str | Path, output: str | Path, *, steps: int = 100
                "test_accuracy_by_t": {str(k): v for k, v in acc.items()}, "test_images": int(xt_u8.shape[0])}
     save_classifier(clf, output, extra=summary)
     return {**summary, "output": str(output)}
+
+
+def classify(classifier: str | Path, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Class probabilities (N, K) of uint8 grayscale images (N, C, H, W) in 0..255 by a noise-conditional classifier
+    (a file from `train_classifier`) at its lowest noise level, t = 0 (e.g. to judge samples with a classifier
+    trained independently of the one that guided them)."""
+    clf = load_classifier(classifier)
+    x = images.float().mul(2.0 / 255.0).sub(1.0)
+    out = []
+    with torch.no_grad():
+        for lo in range(0, x.shape[0], batch_size):
+            part = x[lo:lo + batch_size]
+            out.append(torch.softmax(clf(part, torch.zeros(part.shape[0], dtype=torch.long)), dim=1))
+    return torch.cat(out) if out else torch.empty(0, clf.num_classes)
