@@ -206,6 +206,9 @@ def mediapipe_speed(frames: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--clips", type=int, default=8, help="counting clips of 20 s (default 8)")
+    parser.add_argument("--sets", type=int, default=25, help="posture sets per exercise (default 25)")
+    parser.add_argument("--mp-frames", type=int, default=30, help="MediaPipe frames per photo (default 30)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "vision_eval.json")
     args = parser.parse_args()
     import torch
@@ -214,12 +217,14 @@ def main() -> int:
     from gymchain.vision.model import load
 
     model = load(PACKAGED_MODEL) if (PACKAGED_MODEL / "model.safetensors").is_file() else None
-    clips, sets, mp_frames = (2, 4, 10) if args.quick else (12, 40, 60)
+    clips, sets, mp_frames = (2, 4, 10) if args.quick else (args.clips, args.sets, args.mp_frames)
+    if not (1 <= clips <= 200 and 1 <= sets <= 1000 and 1 <= mp_frames <= 1000):
+        parser.error("--clips 1-200, --sets 1-1000, --mp-frames 1-1000")
     started = time.perf_counter()
     print("counting ...", file=sys.stderr)
     result = {"machine": machine() | {"load_1min_at_start": round(os.getloadavg()[0], 2)},
               "command": "OMP_NUM_THREADS=1 nice -n 10 gym/.venv-vision/bin/python gym/benchmarks/vision_eval.py"
-                         + (" --quick" if args.quick else ""),
+                         + (" --quick" if args.quick else f" --clips {clips} --sets {sets} --mp-frames {mp_frames}"),
               "counting": counting(clips, 20.0, 8)}
     print("posture ...", file=sys.stderr)
     result["posture"] = posture(sets, model)

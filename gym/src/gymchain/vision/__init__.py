@@ -1,2 +1,3 @@
-"""The vision service: video-analysis job intake and the vision events store now; the people-counting, posture
-and equipment-misuse models arrive with issue "gymchain, part 3"."""
+"""The vision service: video-analysis job intake and reports (``app``, main venv) and the worker
+(``worker``, gym/.venv-vision) that counts people and flows, gives per-rep posture feedback and raises
+equipment-misuse alerts. See gym/docs/vision.md."""
