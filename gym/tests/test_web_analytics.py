@@ -7,6 +7,7 @@ drill-down shows that member's risk; English labels; trainers get no Analytics t
 ``GYM_WEB_SCREENSHOTS`` when set (gym/docs/images), else a temporary folder.
 """
 
+# ruff: noqa: F811 - test arguments named after the imported fixtures 'browser' and 'shots'
 from __future__ import annotations
 
 import pytest
@@ -16,9 +17,21 @@ from selenium.webdriver.support.ui import Select
 
 from analytics_unit import analytics_unit
 from conftest import bearer
-from test_web_ui import DESKTOP, PHONE, assert_accessible_names, fits_width, log_in, open_app, text_in, visible, wait
-from test_web_ui import browser as _chromium  # noqa: F401 - the fixture 'browser' (module-scoped Chromium)
-from test_web_ui import shots as _shots  # noqa: F401 - the fixture 'shots' (screenshot folder)
+
+# the fixtures 'browser' (module-scoped Chromium) and 'shots' (screenshot folder), used as test arguments
+from test_web_ui import (  # noqa: F401
+    DESKTOP,
+    PHONE,
+    assert_accessible_names,
+    browser,
+    fits_width,
+    log_in,
+    open_app,
+    shots,
+    text_in,
+    visible,
+    wait,
+)
 
 
 @pytest.fixture(scope="module")
