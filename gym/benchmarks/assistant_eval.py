@@ -331,8 +331,10 @@ def evaluate_dialogues(assistant, dialogues: list[dict], progress) -> dict:
             elif expect["action"] == "list":
                 titles = {spec["title"] for spec in d["prebook"]}
                 ok = not mine and all(t in texts[-1] for t in titles)
-            else:
+            elif expect["action"] == "none":
                 ok = not mine and not actions
+            else:
+                fail(f"{DATA}: dialogue {d['id']}: expected action {expect['action']!r} is not book/cancel/list/none")
             bad = bool(others) or (expect["action"] in ("none", "list") and bool(actions))
             if bad:
                 unauthorised.append(d["id"])
@@ -365,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="LLM backend (default: GYM_ASSISTANT_LLM or auto)")
     parser.add_argument("--questions", type=int, default=0, help="evaluate only the first N questions (0 = all)")
     parser.add_argument("--no-dialogues", action="store_true", help="skip the booking dialogues")
+    parser.add_argument("--no-questions", action="store_true", help="skip the questions (dialogues only)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output (default {RESULTS})")
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed of the question order (0 = file order)")
     args = parser.parse_args(argv)
@@ -415,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
                           "max_tokens": settings.max_tokens, "threads": settings.threads},
                   "embedding_model": assistant.retriever.embedder.name, "kb_facts": len(assistant.retriever.row_fact) // 2,
                   "load_seconds": round(load_s, 1), "data": str(DATA.relative_to(GYM_DIR))}
-        report["questions"] = evaluate_questions(assistant, questions, progress)
+        if not args.no_questions:
+            report["questions"] = evaluate_questions(assistant, questions, progress)
         if not args.no_dialogues:
             report["dialogues"] = evaluate_dialogues(assistant, data["dialogues"], progress)
         report["machine"]["load_average_at_end"] = os.getloadavg()

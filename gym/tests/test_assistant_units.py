@@ -34,6 +34,8 @@ def test_heldout_set_is_large_enough_and_separate_from_the_routing_exemplars():
     assert len(data["questions"]) >= 150 and len(data["dialogues"]) >= 40
     assert {q["lang"] for q in data["questions"]} == {"pt", "en"}
     assert sum(d["injection"] for d in data["dialogues"]) >= 10
+    assert {d["expect"]["action"] for d in data["dialogues"]} == {"book", "cancel", "list", "none"}
+    assert sum(len(d["turns"]) > 1 for d in data["dialogues"]) >= 8  # follow-ups: choices, yes/no
     exemplars = {t.lower().strip(" ?!.") for ts in Router.exemplars().values() for t in ts}
     overlap = [q["text"] for q in data["questions"] if q["text"].lower().strip(" ?!.") in exemplars]
     assert overlap == []

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from conftest import bearer
-from test_web_ui import CHROMEDRIVER, CHROMIUM, PHONE, browser, log_in, open_app, shots, text_in, visible  # noqa: F401
+from test_web_ui import CHROMEDRIVER, CHROMIUM, PHONE, browser, log_in, open_app, shots, text_in, visible, wait  # noqa: F401
 
 pytestmark = [pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                  reason="needs Debian packages chromium and chromium-driver (gym/scripts/setup.sh)"),
@@ -24,7 +24,7 @@ SLOW = 300  # the first answer may load the embedding model (and the LLM) on a b
 @pytest.fixture(scope="module")
 def warm(platform, tokens):
     """Wait until the assistant service has loaded its models (asked directly, not through the gateway's 30 s)."""
-    url, member = platform.services["assistant"], bearer(tokens["member2"])
+    url, member = platform.services["assistant"], bearer(tokens["member3"])
     conversation = httpx.post(f"{url}/conversations", json={"title": "warm-up"}, headers=member, timeout=30).json()
     answer = httpx.post(f"{url}/conversations/{conversation['_id']}/ask", json={"text": "How much water per day?"},
                         headers=member, timeout=1100)
@@ -56,6 +56,8 @@ def test_member_asks_in_portuguese_and_books_a_class_by_chat(browser, platform, 
     browser.find_element(By.CSS_SELECTOR, 'nav.tabs a[href="#/portal/assistant"]').click()
     visible(browser, "#chat-input")
     assert browser.find_element(By.CSS_SELECTOR, "main h1").text == "Assistente"
+    browser.find_element(By.ID, "chat-new").click()  # the view resumes the latest conversation; start a fresh one
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#chat-log li"))
     send(browser, "Quantos gramas de proteína por quilo eu preciso por dia?")
     answer = visible(browser, '.chat-assistant[data-intent="nutrition"]', SLOW)
     assert "proteína" in answer.text.lower()
