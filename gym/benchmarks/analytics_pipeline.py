@@ -5,7 +5,8 @@
 Prints every metric beside its baselines (logistic regression, the constant training rate), the SHAP ranking with
 the simulator's true driver of each feature, training and scoring times, scoring throughput and the CPU model;
 then (mlops_sections.py) recall@5/NDCG@5 of the recommenders vs popularity, an A/B readout with a known effect, drift
-on an injected shift, and batch-scoring throughput through RabbitMQ with the real worker.
+on an injected shift, and batch-scoring throughput through RabbitMQ with the real worker; then (timetable_section.py)
+class demand forecast MASE vs seasonal-naive and the timetable optimiser's gain on held-out simulated demand.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def main() -> None:
     parser.add_argument("--test-date", default="2026-05-04")
     parser.add_argument("--horizon-days", type=int, default=28)
     parser.add_argument("--figure", default=None, help="write the calibration curve PNG here")
+    parser.add_argument("--timetable-time-limit", type=float, default=5.0,
+                        help="CP-SAT deterministic time limit per unit in the timetable section")
     parser.add_argument("--no-batch-scoring", action="store_true",
                         help="skip batch scoring through RabbitMQ (needs the local PostgreSQL and RabbitMQ)")
     args = parser.parse_args()
@@ -82,6 +85,9 @@ def main() -> None:
     t_rec_ab = time.perf_counter() - t6
     drift = mlops_sections.drift(tables, result, args.test_date)
     batch = None if args.no_batch_scoring else mlops_sections.batch_scoring(tables, result, args.test_date)
+    import timetable_section  # demand forecast (GLM vs seasonal-naive) -> CP-SAT timetable, gain on held-out demand
+
+    classes = timetable_section.timetable(args.members, time_limit_s=args.timetable_time_limit)
     if args.figure:
         calibration_figure(result.calibration, args.figure, f"Churn within {args.horizon_days} days, "
                                                             f"{args.members:,} simulated members")
@@ -94,6 +100,7 @@ def main() -> None:
         "segmentation": segmentation,
         "lime_top3_members": [[(cond, round(w, 4)) for cond, w in e] for e in lime],
         "recommendations": recommendations, "ab_test": ab, "drift": drift, "batch_scoring_rabbitmq": batch,
+        "demand_forecast_timetable": classes,
         "seconds": {"simulate": round(t_sim, 2), "train_both_models_incl_features": round(t_train, 2),
                     "score_features": round(t_features, 2), "score_predict": round(t_predict, 3),
                     "reasons_100_members": round(t_reasons, 3), "segmentation": round(t_segment, 2),
