@@ -62,6 +62,9 @@ def test_requests_are_counted_by_route_template_never_by_raw_path(platform, worl
     duration = count(after_members, "gym_http_request_duration_seconds_count", service="members", route=route)
     assert duration >= 3
     assert after_members['gym_http_requests_in_flight{service="members"}'] == 1  # the scrape itself
+    # the scrape endpoint is for Prometheus on the private network, not for API users through the gateway
+    hidden = api.get("/api/members/metrics", headers=bearer(tokens["admin"]))
+    assert hidden.status_code == 404 and "gym_http" not in hidden.text
 
 
 def test_a_worker_announces_its_metrics_and_counts_its_jobs(tmp_path, platform):

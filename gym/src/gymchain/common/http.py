@@ -18,7 +18,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from gymchain.common import logs, metrics, tracing
 from gymchain.common.db import get_engine
-from gymchain.common.errors import install_error_handlers
+from gymchain.common.errors import NotFound, install_error_handlers
 
 REQUEST_ID_HEADER = "X-Request-ID"
 TRACE_ID_HEADER = "X-Trace-ID"
@@ -108,8 +108,11 @@ def create_app(name: str, description: str, version: str = "0.1.0", with_health:
     install_error_handlers(app)
 
     @app.get("/metrics", tags=["health"], include_in_schema=False)
-    def prometheus_metrics() -> Response:
-        """Prometheus text exposition (no authentication: bind to a private network; no personal data in it)."""
+    def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text exposition for the scraper on the private network (no personal data in it); never
+        through the gateway, which marks what it forwards with X-Forwarded-For."""
+        if "x-forwarded-for" in request.headers:
+            raise NotFound("no route /metrics through the gateway")
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
