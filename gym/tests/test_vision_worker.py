@@ -165,3 +165,25 @@ def test_misuse_alerts_and_bad_sources(api, tokens, vision, media, tmp_path):
                        json=body | {"zones": [{"area_id": 1, "polygon": [[0, 0], [2, 0], [1, 1]]}]})
     assert refused.status_code == 422 and "between 0 and 1" in refused.json()["detail"]
     assert os.environ.get("GYM_VISION_STORE_FRAMES") is None
+
+
+def test_frames_are_written_only_when_configured(media, tmp_path, platform):
+    assert not (platform.log_dir / "frames").exists()  # the worker above ran with the default: nothing written
+    script = ("import json, sys; from pathlib import Path; from gymchain.vision import worker, scene; "
+              "from gymchain.vision.analysis import CameraLayout; from gymchain.vision.schemas import VideoJob; "
+              "p = Path(sys.argv[1]); job = VideoJob(unit_id=1, area_id=1, source_uri='file://' + str(p), "
+              "tasks=['people_count']); stored = []; "
+              "r = worker.analyse(job, p, CameraLayout(list(scene.ZONES), list(scene.LINES)), 'job1', stored); "
+              "print(json.dumps({'stored': stored, 'samples': len(r['people']['occupancy'])}))")
+    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "GYM_VISION_MEDIA_ROOT": str(media),
+           "GYM_VISION_FRAMES_DIR": str(tmp_path / "frames")}
+    clip = str(media / "people-flow.avi")
+    off = subprocess.run([vision_python(), "-c", script, clip], env=env, capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert json.loads(off.stdout.splitlines()[-1])["stored"] == [] and not (tmp_path / "frames").exists()
+    on = subprocess.run([vision_python(), "-c", script, clip], env=env | {"GYM_VISION_STORE_FRAMES": "true"},
+                        capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(on.stdout.splitlines()[-1])
+    files = sorted((tmp_path / "frames" / "job1").glob("frame-*.jpg"))
+    assert len(files) == len(result["stored"]) == result["samples"] > 0
+    assert files[0].read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG
