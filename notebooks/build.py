@@ -600,7 +600,10 @@ NB04 = [
     (a Markov chain that adds Gaussian noise, and its closed form that jumps to any step), **noise schedules**
     (linear vs cosine), the **training objective** (predict the noise), the **reverse process** as run by three
     samplers (DDPM ancestral, DDIM, DPM-Solver++), **classifier-free guidance** and its fidelity/diversity
-    trade-off, and the **intermediate predictions** of the clean image along the way.
+    trade-off, the **intermediate predictions** of the clean image along the way, then **every sampler** of genlab
+    side by side, the **score-based view** (a noise-conditional score network trained by denoising score matching,
+    annealed Langevin dynamics, VE/VP SDEs with predictor-corrector sampling), the **exact likelihood** of the
+    probability-flow ODE, and **classifier guidance** beside classifier-free guidance.
 
     {RENDER_NOTE}
     """),
@@ -830,6 +833,146 @@ NB04 = [
     show(gen.codec.to_display(tr.x0_hat.flatten(0, 1)), "x0-hat-per-step", nrow=10, scale=2)
     print("and the states x_t the network saw:")
     show(gen.codec.to_display(tr.x.flatten(0, 1)), "xt-per-step", nrow=10, scale=2)
+    '''),
+]
+
+
+NB04 += [
+    md("""
+    ## 7. Every sampler, side by side
+
+    The same network, seeds and classes through every sampler genlab has (`gl.SAMPLERS`; `genlab sample --sampler
+    NAME`), at one step count. First order (DDIM, Euler), second/third order ODE solvers (Heun, DPM-Solver++ 2S/2M/3M,
+    UniPC, PLMS), their stochastic versions (Euler-ancestral, DPM-Solver++ SDE) and the score-based samplers
+    (annealed Langevin, predictor-corrector), with the measured time per image. Heun and DPM-Solver++(2S) call the
+    network about twice per step, Langevin and predictor-corrector (corrector_steps + 1) times.
+    """),
+    code('''
+    SAMPLER_STEPS = 10 if FULL else 3
+    panels, rows = [], []
+    for name in gl.SAMPLERS:
+        t0 = time.perf_counter()
+        x = gen.generate(10, seed=0, labels=list(range(10)), sampler=name, steps=SAMPLER_STEPS, guidance=2.0)
+        rows.append({"sampler": name, "steps": SAMPLER_STEPS, "ms per image": 100 * (time.perf_counter() - t0)})
+        panels.append((name, gl.make_grid(x, nrow=10)))
+    show_panels(panels, "all-samplers", max_cols=2)
+    table(rows, ["sampler", "steps", "ms per image"], fmt=".1f")
+    '''),
+    md("""
+    **Sampler options.** η sets the fresh noise of DDIM and of the ancestral/SDE samplers (0 = deterministic, 1 =
+    DDPM's amount); the Karras grid (EDM's ρ = 7 noise levels) spends more of the steps at low noise than the
+    evenly spaced "trailing" grid; UniPC takes an order. Same seeds in every row:
+    """),
+    code('''
+    variants = [("euler-ancestral", {"eta": 0.0}), ("euler-ancestral", {"eta": 0.5}), ("euler-ancestral", {"eta": 1.0}),
+                ("dpmpp-2m", {"grid": "trailing"}), ("dpmpp-2m", {"grid": "karras"}), ("unipc", {"order": 1}),
+                ("unipc", {"order": 3})]
+    panels = []
+    for name, opts in variants:
+        x = gen.generate(10, seed=0, labels=list(range(10)), sampler=name, steps=SAMPLER_STEPS, guidance=2.0, **opts)
+        panels.append((f"{name} {opts}", gl.make_grid(x, nrow=10)))
+    show_panels(panels, "sampler-options", max_cols=1)
+    '''),
+    md("""
+    ## 8. The score-based view: NCSN, annealed Langevin dynamics, VE and VP SDEs
+
+    A **noise-conditional score network** s_θ(x, σ) estimates ∇ log p_σ(x), the score of the data blurred by
+    Gaussian noise of level σ. **Denoising score matching** trains it without knowing p: for x̃ = x + σ z the score of
+    the noising kernel is −z/σ, so L = E σ² ‖s_θ(x̃, σ) + z/σ‖² (Song & Ermon 2019; genlab's U-Net predicts σ s_θ).
+    The `score-sde` family trains one on the noise levels of an SDE:
+
+    - **VE** (variance exploding, NCSN/SMLD): x̃ = x + σ(t) z with σ geometric from 0.01 to 50; `mnist-ncsn` trains on
+      200 discrete levels and samples with **annealed Langevin dynamics** — at each level, a few steps of
+      x ← x + (α/2) s_θ(x, σ) + √α z, with α ∝ σ²;
+    - **VP** (variance preserving, the continuous DDPM): dx = −½β(t) x dt + √β(t) dW; `mnist-sde-vp`.
+
+    Both SDEs are reversed by **predictor-corrector** sampling (Song et al. 2021): a reverse-diffusion step to the
+    next level (predictor), then Langevin steps at that level whose size keeps a signal-to-noise ratio (corrector).
+    Because the score and the denoiser are the same thing (Tweedie: s = (D(x) − x)/σ²), every sampler works on
+    every noise model — a diffusion model sampled by Langevin, a score model by DPM-Solver++.
+    """),
+    code('''
+    if FULL:
+        SCORE_OVERRIDES = []
+    else:
+        SCORE_OVERRIDES = [__TINY_UNET__, "train.batch_size=16", "train.max_steps=8", "train.epoch_images=64",
+                           "sample.num_images=4", "sample.steps=3", "data.download=false"]
+    score_runs = {name: gl.pretrained_or_train(None, name, [*SCORE_OVERRIDES, f"run_dir={RUNS / name}"],
+                                               progress=FULL)
+                  for name in ("mnist-ncsn", "mnist-sde-ve", "mnist-sde-vp")}
+    SCORE_STEPS = 100 if FULL else 4
+    panels = []
+    for name, sampler in (("mnist-ncsn", "langevin"), ("mnist-sde-ve", "pc-ve"), ("mnist-sde-vp", "pc-vp"),
+                          ("mnist-sde-vp", "dpmpp-2m"), ("mnist-ncsn", "dpmpp-2m")):
+        g = gl.load(score_runs[name])
+        steps = SCORE_STEPS if sampler != "dpmpp-2m" else STEPS
+        x = g.generate(20, seed=0, sampler=sampler, steps=steps)
+        panels.append((f"{name}, {sampler}, {steps} steps", gl.make_grid(x, nrow=10)))
+    show_panels(panels, "score-samplers", max_cols=1)
+    '''),
+    md("""
+    ## 9. Exact likelihood: the probability-flow ODE
+
+    Every SDE has a deterministic twin with the same marginals, the **probability-flow ODE** dx̃/dσ = (x̃ − D(x̃; σ))/σ.
+    Run from a data point up to pure noise, the change-of-variables formula gives its exact log-density:
+    log p₀(x) = log p_T(x_T) + ∫ div f dσ. The divergence is the trace of a Jacobian, estimated with **Hutchinson's
+    trick** E[vᵀ(∂f/∂x)v] (one backward pass per probe v). `gl.likelihood` does this on random test images with
+    uniform dequantisation and reports **bits per dimension** (8 = a uniform density over the 256 grey levels;
+    lower is better) with its standard error. `genlab likelihood SNAPSHOT -n 256` is the same from the shell.
+    """),
+    code('''
+    N_LL, LL_STEPS = (256, 100) if FULL else (4, 4)
+    rows = []
+    for label, src in (("score-sde VP (mnist-sde-vp)", score_runs["mnist-sde-vp"]),
+                       ("score-sde VE (mnist-sde-ve)", score_runs["mnist-sde-ve"]), (f"diffusion ({PRESET})", source)):
+        r = gl.likelihood(src, n=N_LL, steps=LL_STEPS, batch_size=64)
+        rows.append({"model": label, "bits/dim": r["bits_per_dim"], "± (std. error)": r["std_error"], "n": r["n"],
+                     "ODE levels": r["steps"], "network evaluations per image": r["network_evaluations_per_image"],
+                     "seconds": r["seconds"]})
+    table(rows, list(rows[0]), fmt=".3f")
+    '''),
+    md("""
+    ## 10. Classifier guidance beside classifier-free guidance
+
+    **Classifier guidance** (Dhariwal & Nichol 2021) steers any noise model — also an unconditional one — with a
+    separate classifier p(y | x_t, t) trained on *noisy* images at the model's own noise levels: the noise
+    prediction moves along its gradient, ε′ = ε − s·σ·∇ log p(y | x_t, t). `gl.train_classifier` (`genlab
+    train-classifier SNAPSHOT -o clf.safetensors`) trains one; its accuracy falls to chance as the noise grows.
+    Below: the unconditional VP score model steered to each class 0–9 by the classifier at growing strength s, and
+    the class-conditional diffusion model with classifier-free guidance w and with classifier guidance. The share of
+    samples of the target class is judged by a second classifier trained with another seed (not the guiding one).
+    """),
+    code('''
+    CLF_STEPS, N_JUDGE = (1500, 200) if FULL else (4, 20)
+    clf_vp, judge_vp = (gl.train_classifier(score_runs["mnist-sde-vp"], WORK / f"clf-vp-{k}.safetensors",
+                                            steps=CLF_STEPS, seed=k) for k in (0, 1))
+    clf_dm, judge_dm = (gl.train_classifier(source, WORK / f"clf-diffusion-{k}.safetensors", steps=CLF_STEPS, seed=k)
+                        for k in (0, 1))
+    table([{"classifier for": name, **{f"accuracy at t = {t}": a for t, a in r["test_accuracy_by_t"].items()},
+            "test images": r["test_images"]} for name, r in (("score-sde VP", clf_vp), ("diffusion", clf_dm))],
+          ["classifier for", *[f"accuracy at t = {t}" for t in clf_vp["test_accuracy_by_t"]], "test images"],
+          fmt=".3f")
+    targets = [i % 10 for i in range(N_JUDGE)]
+
+    def hit_rate(images, judge):
+        return float((gl.classify(judge["output"], images).argmax(1) == torch.tensor(targets)).float().mean())
+
+    vp, panels, rows = gl.load(score_runs["mnist-sde-vp"]), [], []
+    for s in (0.0, 1.0, 3.0):
+        x = vp.generate(N_JUDGE, seed=0, sampler="dpmpp-2m", steps=STEPS, classifier=clf_vp["output"],
+                        classifier_scale=s)  # target of seed i: i mod 10
+        panels.append((f"VP score model + classifier guidance s = {s}", gl.make_grid(x[:20], nrow=10)))
+        rows.append({"model": "score-sde VP (unconditional)", "guidance": f"classifier s = {s}",
+                     "target-class share": hit_rate(x, judge_vp), "n": N_JUDGE})
+    for label, opts in (("classifier-free w = 1", {"guidance": 1.0}), ("classifier-free w = 2", {"guidance": 2.0}),
+                        ("w = 1 + classifier s = 2", {"guidance": 1.0, "classifier": clf_dm["output"],
+                                                      "classifier_scale": 2.0})):
+        x = gen.generate(N_JUDGE, seed=0, labels=targets, sampler="dpmpp-2m", steps=STEPS, **opts)
+        panels.append((f"diffusion, {label}", gl.make_grid(x[:20], nrow=10)))
+        rows.append({"model": "diffusion (conditional)", "guidance": label,
+                     "target-class share": hit_rate(x, judge_dm), "n": N_JUDGE})
+    show_panels(panels, "classifier-guidance", max_cols=1)
+    table(rows, ["model", "guidance", "target-class share", "n"], fmt=".3f")
     '''),
 ]
 

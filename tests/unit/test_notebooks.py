@@ -20,7 +20,8 @@ EXPECTED = {
     "02_audio_musdb": (["| stft/oracle |", "si_sdr_db", "| vocals | stft/gl8 | 1 |", "per-frequency means"], 2),
     "03_channels": (["| contains nn.Linear | True | False |", "real vs real (floor)", "O_N", "posterior latent"], 8),
     "04_diffusion": (["| linear | 100 |", "| 65 | 56 |", "same seeds twice -> identical: True",
-                      "max |DDIM(η = 1) − DDPM|", "| floor (real vs real) |"], 10),
+                      "max |DDIM(η = 1) − DDPM|", "| floor (real vs real) |", "| langevin | 3 |", "| pc-vp | 3 |",
+                      "| score-sde VP (mnist-sde-vp) |", "| accuracy at t = 0 |", "target-class share"], 14),
     "05_autoencoders": (["| denoising AE | dae |", "| gaussian σ = 0.3 |", "| β-VAE (β = 4) |", "| mse |",
                          "roc_auc"], 12),
 }
