@@ -106,7 +106,7 @@ def test_manager_sees_risk_segments_forecast_and_timetable(browser, platform, ap
     assert len(chips) == proposal["proposed"]["totals"]["sessions"]
     assert_accessible_names(browser)
     assert fits_width(browser)
-    full_page_shot(browser, shots / "console-analytics-desktop.png")
+    full_page_shot(browser, shots / "analytics-test-unit-desktop.png")
 
     browser.find_element(By.ID, "show-current").click()
     wait(browser, lambda d: d.find_element(By.ID, "show-current").get_attribute("aria-pressed") == "true", 60)
@@ -135,7 +135,7 @@ def test_english_labels_and_phone_layout(browser, platform, api, unit, shots):
     assert fits_width(browser)
     browser.set_window_size(*DESKTOP)
     visible(browser, "#forecast-chart", 60)
-    full_page_shot(browser, shots / "console-analytics-desktop-en.png")
+    full_page_shot(browser, shots / "analytics-test-unit-desktop-en.png")
 
 
 def test_trainers_get_no_analytics_tab(browser, platform, world):

@@ -76,12 +76,31 @@ class Shooter:
         self.driver.find_element(By.ID, "login-submit").click()
         self.wait_for("nav.tabs")
 
-    def wait_for(self, css: str, timeout: float = 20) -> None:
+    def wait_for(self, css: str, timeout: float = 60) -> None:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as EC
         from selenium.webdriver.support.ui import WebDriverWait
 
         WebDriverWait(self.driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    def shoot_full(self, route: str, ready: str, name: str, timeout: float = 120) -> Path:
+        """A long page whole: the window grows to the page's height for the shot (desktop width)."""
+        self.driver.set_window_size(*DESKTOP)
+        self.driver.get(f"{self.gateway}/app/#/{route}")
+        self.wait_for(ready, timeout)
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self.driver, timeout).until(lambda d: d.execute_script(  # every panel has loaded
+            "return document.querySelectorAll('.panel-body > [role=status]').length === 0"))
+        time.sleep(0.4)
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(DESKTOP[0], min(height + 120, 5000))
+        time.sleep(0.4)
+        path = self.out / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        self.driver.set_window_size(*DESKTOP)
+        print(path)
+        return path
 
     def shoot(self, route: str, ready: str, name: str, size: tuple[int, int] | None = None) -> Path:
         if size:
@@ -95,12 +114,25 @@ class Shooter:
         return path
 
 
+ANALYTICS_READY = "#timetable-gain, #panel-timetable .alert"
+
+
+def analytics_shots(shots: Shooter, args) -> None:
+    """The Analytics page (risk list, segments, forecast chart, timetable proposal) in both languages."""
+    shots.session(args.manager, args.password, "pt-BR", DESKTOP)
+    shots.shoot_full("console/analytics", ANALYTICS_READY, "console-analytics-desktop")
+    shots.session(args.manager, args.password, "en", DESKTOP)
+    shots.shoot_full("console/analytics", ANALYTICS_READY, "console-analytics-desktop-en")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gateway", default="http://127.0.0.1:8000")
     parser.add_argument("--out", default="gym/docs/images")
     parser.add_argument("--password", default="gym-demo-2026", help="the demo seed's password")
     parser.add_argument("--manager", default="gerente.sp@gymchain.example.com")
+    parser.add_argument("--only", choices=("all", "analytics"), default="all",
+                        help="'analytics': only the manager's Analytics page (PT and EN)")
     args = parser.parse_args(argv)
     if not args.gateway.startswith(("http://127.0.0.1", "http://localhost")):
         fail(f"--gateway {args.gateway!r}: loopback only")
@@ -111,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         driver = chromium(profile)
         try:
             shots = Shooter(driver, args.gateway, out)
+            if args.only == "analytics":
+                analytics_shots(shots, args)
+                return 0
             driver.set_window_size(*PHONE)
             driver.get(f"{args.gateway}/app/icon.svg")
             driver.execute_script("sessionStorage.clear(); localStorage.setItem('gymchain.lang', 'pt-BR');")
@@ -134,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             shots.shoot("console/occupancy", "#occupancy-live .card, .empty", "console-occupancy-phone")
             shots.session(args.manager, args.password, "en", DESKTOP)
             shots.shoot("console/classes", ".class-card, .empty", "console-classes-desktop-en")
+            analytics_shots(shots, args)
         finally:
             driver.quit()
     return 0
