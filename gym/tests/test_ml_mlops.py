@@ -176,7 +176,7 @@ def chain(tmp_path_factory):
     return tables, drifted, folders
 
 
-def test_drift_triggers_an_automatic_retraining_and_no_drift_does_not(engine, worker, chain):
+def test_drift_triggers_an_automatic_retraining_and_no_drift_does_not(api, tokens, engine, worker, chain):
     tables, drifted, folders = chain
     result = train_churn(tables, "2026-05-04", 28, rounds=100)
     version = register(engine, result, "test", reference=drift.reference_profile(tables, result))
@@ -223,6 +223,10 @@ def test_drift_triggers_an_automatic_retraining_and_no_drift_does_not(engine, wo
               and comparison["candidate"]["brier"] <= comparison["promoted"]["brier"] + 0.0005)
     assert row.status == ("promoted" if better else "rejected") and row.active == better == new["promoted"]
     assert "reference" in row.metadata  # the new version can be monitored in turn
+    alerts = api.get("/api/analytics/drift/alerts", headers=bearer(tokens["manager2"]))
+    assert alerts.status_code == 200 and all(a["kind"] == "drift" for a in alerts.json())
+    assert {a["retrain_job_id"] for a in alerts.json()} >= {loud["retrain_job_id"], later["retrain_job_id"]}
+    assert "visits_28d" in alerts.json()[0]["drifted"]
 
 
 def test_batch_scoring_through_rabbitmq(api, tokens, world, engine, worker, chain):
