@@ -23,6 +23,13 @@ def media(tmp_path_factory):
     root = tmp_path_factory.mktemp("media")
     subprocess.run([vision_python(), "-m", "gymchain.vision.demo", "--media-root", str(root), "--people", "6",
                     "--seconds", "14", "--seed", "4"], check=True, capture_output=True, timeout=300)
+    import skimage  # a real person for MediaPipe: 2 s of scikit-image's astronaut photo as a video
+
+    photo = Path(skimage.__file__).parent / "data" / "astronaut.png"
+    script = ("import sys, pathlib, cv2, numpy as np; from gymchain.vision.demo import write_video; "
+              "write_video(pathlib.Path(sys.argv[2]), np.stack([cv2.imread(sys.argv[1])] * 24), 12.0)")
+    subprocess.run([vision_python(), "-c", script, str(photo), str(root / "still.avi")], check=True,
+                   capture_output=True, timeout=120)
     return root
 
 
@@ -141,6 +148,10 @@ def test_posture_feedback_per_rep_for_a_consenting_member(api, tokens, vision, m
     assert "Knees caved in" in report and "✓ good rep" in report
     bad = api.get(f"/api/vision/jobs/{job['job_id']}/report?lang=xx", headers=bearer(tokens["trainer1"]))
     assert bad.status_code == 422 and "lang" in bad.json()["detail"]
+    video = body | {"source_uri": f"file://{media}/still.avi", "tasks": ["posture"], "exercise": "squat"}
+    job = wait_job(api, tokens["trainer1"], submit(api, tokens["trainer1"], video))  # MediaPipe in the worker
+    assert job["status"] == "done", job["error"]
+    assert job["result"]["posture"]["pose_found_share"] == 1.0 and job["result"]["posture"]["rep_count"] == 0
 
 
 def test_misuse_alerts_and_bad_sources(api, tokens, vision, media, tmp_path):
