@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import bearer
+from gymchain.common import metrics
 from gymchain.ml import abtest, drift
 from gymchain.ml.churn import train_churn
 from gymchain.ml.loaders import validate_all, write_csv_dir
@@ -196,6 +197,9 @@ def test_drift_triggers_an_automatic_retraining_and_no_drift_does_not(api, token
     assert loud["alert"] and {"visits_28d", "visits_7d"} <= set(loud["drifted"])
     assert loud["columns"]["visits_28d"]["psi"] > 0.25 > quiet["columns"]["visits_28d"]["psi"]
     assert loud["retrain_job_id"] and count("SELECT count(*) FROM ml_alerts") == alerts + 1
+    gauge = metrics.MODEL_DRIFT.labels("churn", "visits_28d")._value.get()  # what Prometheus scrapes
+    assert gauge == loud["columns"]["visits_28d"]["psi"]
+    assert metrics.MODEL_DRIFT.labels("churn", "score")._value.get() == loud["columns"]["prediction"]["psi"]
     job = wait_job(loud["retrain_job_id"])
     assert job["status"] == "done", job.get("error")
     first = job["result"]

@@ -34,6 +34,7 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy.stats import kstwobign
 
+from ..common import metrics
 from .features import FEATURES, churn_features
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,10 @@ def monitor(db: sa.Engine, tables: dict[str, pd.DataFrame], at: pd.Timestamp, so
     report = compare(reference, frame, booster.predict(frame[FEATURES].to_numpy(float)), psi_alert, ks_alert,
                      min_features)
     report |= {"model": MODEL_NAME, "model_version": metadata["version"], "at": pd.Timestamp(at).isoformat()}
+    # the Prometheus gauge gym_model_drift_psi{model, feature} (the predicted risk as feature "score") feeds the
+    # dashboard's drift panel and the GymModelDrift alert
+    metrics.set_drift(MODEL_NAME, {("score" if name == "prediction" else name): col["psi"]
+                                   for name, col in report["columns"].items()})
     if not report["alert"]:
         log.info("drift check of churn v%s at %s: no drift (max PSI %.3f)", metadata["version"], at,
                  report["max_psi"])
