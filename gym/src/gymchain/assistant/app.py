@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -32,7 +33,6 @@ never books). See gym/docs/assistant.md."""
 app = create_app("assistant", DESCRIPTION)
 
 
-@app.on_event("startup")
 def _warm_up() -> None:
     """Load the models in the background so the first member does not wait (GYM_ASSISTANT_WARMUP=0: on demand)."""
     import os
@@ -58,6 +58,19 @@ def _warm_up() -> None:
             logging.getLogger("gymchain.assistant").warning("warm-up failed: %s", exc)
 
     threading.Thread(target=load, name="assistant-warm-up", daemon=True).start()
+
+
+_service_lifespan = app.router.lifespan_context
+
+
+@asynccontextmanager
+async def _lifespan(application):
+    _warm_up()
+    async with _service_lifespan(application) as state:
+        yield state
+
+
+app.router.lifespan_context = _lifespan
 app.include_router(jobs.job_router("assistant"))
 DB = Annotated[Session, Depends(get_session)]
 Member = Annotated[Principal, Depends(require_roles(MEMBER))]
