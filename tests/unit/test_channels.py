@@ -88,7 +88,33 @@ def test_resize_is_block_majority(tmp_path):
     assert ds.image_shape == (1, 2, 2) and out.shape == (2, 1, 2, 2)
     assert out[0, 0].tolist() == [[1, 0], [0, 0]] and out[1].sum() == 0
     half = torch.tensor([[[[1, 1], [0, 0]]]], dtype=torch.uint8)
-    assert resize_binary(half, (1, 1)).item() == 1  # ties count as channel
+    assert resize_binary(half, (1, 1)).item() == 1  # fraction 0.5 of one cell rounds to one channel cell
+
+
+def test_resize_keeps_the_fraction_when_every_block_ties():
+    # 1-px vertical stripes on every other column: each 2×2 block is a 2-of-4 tie; ties → channel made it all channel
+    x = torch.zeros((3, 1, 32, 32), dtype=torch.uint8)
+    x[0, 0, :, ::2] = 1  # fraction 0.5, all 256 output blocks tie
+    x[1, 0, :8, ::2] = 1  # fraction 0.125: only the top quarter ties
+    rng = np.random.default_rng(0)  # random 2-px tall, 1-px wide bars: ties and clear blocks mixed
+    bars = rng.random((16, 32)) < 0.3
+    x[2, 0] = torch.from_numpy(np.repeat(bars, 2, axis=0).astype(np.uint8))
+    out = resize_binary(x, (16, 16))
+    f_in, f_out = x.double().mean(dim=(1, 2, 3)), out.double().mean(dim=(1, 2, 3))
+    assert torch.all((f_out - f_in).abs() <= 1.0 / 256 + 1e-12), (f_in, f_out)  # within one output cell
+    old = (torch.nn.functional.adaptive_avg_pool2d(x.float(), (16, 16)) >= 0.5).double().mean(dim=(1, 2, 3))
+    assert old[0] == 1.0 and old[2] > f_in[2] + 0.05  # what the old rule (ties → channel) did to the same images
+    # no cell is set against a clear block majority
+    avg = torch.nn.functional.adaptive_avg_pool2d(x.double(), (16, 16))
+    assert torch.all(out[avg > 0.5 + 1e-9] == 1) and torch.all(out[avg < 0.5 - 1e-9] == 0)
+    assert torch.equal(out, resize_binary(x, (16, 16)))  # deterministic
+
+
+def test_resize_keeps_procedural_fractions_128_to_64():
+    imgs = torch.from_numpy(generate_channels(8, seed=1, size=128))[:, None]
+    out = resize_binary(imgs, (64, 64))
+    diff = (out.double().mean(dim=(1, 2, 3)) - imgs.double().mean(dim=(1, 2, 3))).abs()
+    assert out.shape == (8, 1, 64, 64) and float(diff.max()) <= 1.0 / 64**2 + 1e-12
 
 
 def test_split_is_deterministic_and_disjoint(tmp_path, imgs):

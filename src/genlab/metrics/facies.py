@@ -257,8 +257,9 @@ def load_facies_feature_net(device: torch.device | str = "cpu", directory: str |
 def facies_features(net: FeatureNet, images: ArrayLike, batch_size: int = 500) -> torch.Tensor:
     """(N, D) float32 embedding of binary facies images (N, H, W) / (N, 1, H, W) by a facies FeatureNet.
 
-    Images of another size than the net's `image_size` are first resized like `data.options.size` does (area
-    average, threshold at 0.5), so 128×128 realizations are measured by the 64×64 net at its own scale.
+    Images of another size than the net's `image_size` are first resized like `data.options.size` does
+    (`resize_binary`: block majority, ties split to keep the channel fraction), so 128×128 realizations are measured
+    by the 64×64 net at its own scale.
     """
     x = torch.from_numpy(as_binary(images)).to(torch.uint8)[:, None]
     if tuple(x.shape[-2:]) != (net.image_size, net.image_size):
