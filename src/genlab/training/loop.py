@@ -39,6 +39,7 @@ from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_
 from genlab.training.ema import EMA
 from genlab.training.scalars import ScalarLog
 from genlab.training.setup import build_model, codec_for, load_training_data
+from genlab.utils.cputime import cpu_seconds
 from genlab.utils.io import remove_stale_temps, write_json
 from genlab.utils.seeding import seed_everything
 from genlab.viz.grid import save_grid
@@ -59,6 +60,7 @@ class TrainResult:
     images_seen: int
     train_seconds: float
     logs: dict[str, float] = field(default_factory=dict)
+    train_cpu_seconds: float = float("nan")  # process CPU time (self + children); train_seconds is wall-clock
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -122,7 +124,8 @@ class Trainer:
         self.ddp = self._wrap_ddp()
         self.step = 0
         self.images_seen = 0
-        self.train_seconds = 0.0
+        self.train_seconds = 0.0  # wall-clock seconds of training steps (what train.time_limit_min counts)
+        self.train_cpu_seconds = 0.0  # process CPU seconds (self + children) of the same steps
         self.epochs_done = 0
         self._density_batch: tuple[torch.Tensor, torch.Tensor | None] | None = None  # see fit_density
 
@@ -182,7 +185,7 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {
             "step": self.step, "images_seen": self.images_seen, "train_seconds": self.train_seconds,
-            "epochs_done": self.epochs_done, "config": self.cfg.to_dict(),
+            "train_cpu_seconds": self.train_cpu_seconds, "epochs_done": self.epochs_done, "config": self.cfg.to_dict(),
             "model": self.model.state_dict(), "ema": self.ema.model.state_dict() if self.ema else None,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
@@ -218,6 +221,7 @@ class Trainer:
             seed_everything(self.cfg.train.seed + 1000003 * state["step"] + self.dist.rank)
         self.step, self.images_seen = state["step"], state["images_seen"]
         self.train_seconds, self.epochs_done = state["train_seconds"], state["epochs_done"]
+        self.train_cpu_seconds = state.get("train_cpu_seconds", float("nan"))  # unknown for older states
         return True
 
     def finished(self) -> bool:
@@ -306,7 +310,7 @@ class Trainer:
     def write_snapshot(self, path: Path) -> Path:
         model = self.ema.model if self.ema else self.model
         extra = {"step": self.step, "images_seen": self.images_seen, "train_seconds": round(self.train_seconds, 1),
-                 "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
+                 "train_cpu_seconds": round(self.train_cpu_seconds, 1), "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
         save_snapshot(path, model, self.codec.state(), weights="ema" if self.ema else "raw", extra=extra)
         write_model_card(path, command=shlex.join(sys.argv))  # README-style card beside it: <stem>.md
         return path
@@ -394,7 +398,8 @@ class Trainer:
             self.sample_grid(self.run_dir / "samples" / "final.png")
             self.log.close()
         barrier(self.dist)
-        return TrainResult(self.run_dir, final, self.step, self.images_seen, self.train_seconds)
+        return TrainResult(self.run_dir, final, self.step, self.images_seen, self.train_seconds,
+                           train_cpu_seconds=self.train_cpu_seconds)
 
     def _loop(self) -> None:
         t = self.cfg.train
@@ -406,12 +411,13 @@ class Trainer:
         self.model.train()
         try:
             while not self.finished():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), cpu_seconds()
                 x, y = self.next_batch()
                 logs = self.train_step(x, y)
                 self.images_seen += t.batch_size
                 dt = time.perf_counter() - t0
                 self.train_seconds += dt
+                self.train_cpu_seconds += cpu_seconds() - c0
                 t_interval, n_interval = t_interval + dt, n_interval + t.batch_size
                 for k, v in logs.items():
                     acc[k] = acc.get(k, 0.0) + v
