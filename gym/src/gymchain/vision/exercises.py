@@ -110,6 +110,22 @@ class RepFeedback:
                 "feedback": self.messages}
 
 
+def first_plateau(signal: np.ndarray, fps: float, far: int, hi: int, *, rising: bool) -> float:
+    """The level where the movement out of ``far`` first stops (a rep's own top or bottom), not the next rep's
+    start position that may follow after a short rest: the first turning point of the signal (smoothed over
+    0.3 s) once it has covered half of its travel towards ``hi``, averaged over +-0.1 s."""
+    s = smooth(signal, fps, 0.3)[far:hi + 1]
+    if s.size < 3:
+        return float(s[-1]) if s.size else float("nan")
+    x = s if rising else -s
+    half = x[0] + 0.5 * (x.max() - x[0])
+    turning = [i for i in range(1, len(x) - 1) if x[i] >= half and x[i + 1] <= x[i]]
+    i = turning[0] if turning else int(np.argmax(x))
+    k = max(1, int(0.1 * fps))
+    raw = smooth(signal, fps, 0.1)[far:hi + 1]
+    return float(np.median(raw[max(0, i - k):i + k + 1]))
+
+
 def _compare(value: float, op: str, threshold: float) -> bool:
     return value >= threshold if op == ">=" else value <= threshold
 
@@ -119,7 +135,6 @@ def assess_rep(exercise: str, sig: dict[str, np.ndarray], fps: float, rep: RepWi
     """Measure one rep and apply the exercise's thresholds. ``lo``/``hi`` bound the window the rep may look at
     for its top positions (the neighbouring reps' far frames)."""
     spec = SPECS[exercise]
-    pad = int(0.15 * fps)
     # the core of the rep (from a quarter of the way out to three quarters of the way back) for max/min
     w0, w1 = rep.start + (rep.far - rep.start) // 4, rep.end - (rep.end - rep.far) // 4
     near = slice(max(0, rep.far - int(0.1 * fps)), rep.far + int(0.1 * fps) + 1)
@@ -130,13 +145,14 @@ def assess_rep(exercise: str, sig: dict[str, np.ndarray], fps: float, rep: RepWi
             measures[error] = phase_time(sig[spec.driver], fps, a, b)
             continue
         series = smooth(sig[name], fps, 0.1)
-        if error == "lockout":  # the top at the end of the rep (the press: overhead, at the far position)
-            top = (rep.far, min(hi, rep.end + pad)) if spec.lowering_is_first else (rep.start, rep.end)
-            measures[error] = float(series[top[0]:top[1] + 1].max())
+        if error == "lockout" and spec.lowering_is_first:  # the top where the rep's return first levels off
+            measures[error] = first_plateau(sig[name], fps, rep.far, hi, rising=True)
+        elif error == "lockout":  # the press: overhead, at the far position
+            measures[error] = float(series[rep.start:rep.end + 1].max())
         elif stat == "at the bottom" and spec.lowering_is_first:
             measures[error] = float(np.median(series[near]))
-        elif stat == "at the bottom":  # the press: the bottom is where the rep ends
-            measures[error] = float(series[rep.far:min(hi, rep.end + pad) + 1].min())
+        elif stat == "at the bottom":  # the press: the bottom where the lowering first levels off
+            measures[error] = first_plateau(sig[name], fps, rep.far, hi, rising=False)
         elif stat == "max":
             measures[error] = float(series[w0:w1 + 1].max())
         else:
