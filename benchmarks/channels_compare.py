@@ -1,7 +1,8 @@
 """The channel-facies comparison table of README / docs/channels.md, regenerated from trained run directories.
 
-Per model, in one run of this script: parameters, CPU training minutes and training images/s (from the snapshot
-header: logged while training, so they depend on how busy the machine was), the training step measured here on
+Per model, in one run of this script: parameters, training minutes as wall-clock time and as process CPU time
+(the latter only for snapshots trained after it was recorded) and training images/s per wall-clock second (from the
+snapshot header: logged while training, so they depend on how busy the machine was), the training step measured here on
 `--threads` threads for every run in turn (same load for all; also at other image sizes with --step-sizes),
 realizations/s on CPU, every realism metric with its real-vs-real floor and sample counts, held-out reconstruction
 and latent regularity (VAEs), and ES-MDA in the model's latent space against `--esmda-truths` synthetic truths
@@ -84,7 +85,7 @@ def row_specs(sizes: list[int]) -> list[tuple[str, str, str, str]]:
     """The report's rows, with the step benchmark after the logged throughput and the ES-MDA rows at the end."""
     rows = list(rp.COMPARISON_ROWS)
     at = next(i for i, r in enumerate(rows) if r[1] == "train_images_per_s") + 1
-    rows[at - 1] = ("training images/s (logged during training)", *rows[at - 1][1:])
+    rows[at - 1] = ("training images/s (logged during training, per wall-clock second)", *rows[at - 1][1:])
     step_rows = []
     for s in sizes:
         step_rows += [(f"train step s, {s}×{s} (benchmark)", f"train_step.{s}.seconds", ".2f", "lower"),

@@ -49,7 +49,7 @@ _REQUIRED = ("schema_version", "family", "kwargs", "codec")
 # Optional header keys and their JSON types (None always allowed). Other keys are kept, untyped, in `extra`.
 _OPTIONAL: dict[str, tuple[type, ...]] = {
     "weights": (str,), "genlab_version": (str,), "git_commit": (str,), "dataset": (str,), "step": (int,),
-    "images_seen": (int,), "train_seconds": (int, float), "config": (dict,), "metrics": (dict,), "density": (dict,),
+    "images_seen": (int,), "train_seconds": (int, float), "train_cpu_seconds": (int, float), "config": (dict,), "metrics": (dict,), "density": (dict,),
 }
 
 
@@ -75,7 +75,8 @@ class SnapshotHeader:
     dataset: str | None = None
     step: int | None = None
     images_seen: int | None = None
-    train_seconds: float | None = None
+    train_seconds: float | None = None  # wall-clock seconds of training steps
+    train_cpu_seconds: float | None = None  # process CPU seconds (self + children) of the same steps
     config: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None
     density: dict[str, Any] | None = None

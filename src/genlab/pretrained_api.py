@@ -53,5 +53,5 @@ def pretrained_or_train(name: str | None, preset: str, overrides: Sequence[str] 
     result = train(preset, list(overrides), progress=progress)
     if log:
         log(f"{reason}: trained preset '{preset}' → {result.run_dir} (step {result.step}, "
-            f"{result.train_seconds / 60:.1f} CPU min)")
+            f"{result.train_seconds / 60:.1f} wall-clock min, {result.train_cpu_seconds / 60:.1f} process CPU min)")
     return result.run_dir

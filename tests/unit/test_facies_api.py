@@ -29,7 +29,8 @@ def _snapshot(tmp_path, name: str, model: torch.nn.Module, size: int = SIZE):
     run = tmp_path / name
     cfg = {"name": name, "data": {"dataset": "channels-procedural", "options": {"n": 40, "size": size, "seed": 1}}}
     save_snapshot(run / "snapshot.safetensors", model, ImageCodec(1, size, size, levels=2).state(),
-                  extra={"config": cfg, "train_seconds": 12.0, "images_seen": 600, "step": 10})
+                  extra={"config": cfg, "train_seconds": 12.0, "train_cpu_seconds": 30.0, "images_seen": 600,
+                         "step": 10})
     return run
 
 
@@ -52,6 +53,7 @@ def test_compare_models_writes_the_side_by_side_report(runs, tmp_path):
     assert dense["latent_shape"] == [6] and conv["latent_shape"][0] == 2 and len(conv["latent_shape"]) == 3
     assert dense["params_total"] > dense["params_generator"] > 0
     assert dense["train_seconds"] == 12.0 and dense["train_images_per_s"] == pytest.approx(50.0)
+    assert dense["train_cpu_seconds"] == 30.0  # process CPU time, kept apart from the wall-clock time
     # VAEs: reconstruction and latent regularity; GANs have neither
     assert 0.0 <= dense["reconstruction"]["pixel_accuracy"] <= 1.0
     assert len(dense["regularity"]["kl_per_dim"]) == 6
@@ -68,6 +70,8 @@ def test_compare_models_writes_the_side_by_side_report(runs, tmp_path):
     md = (out / "report.md").read_text()
     assert "| metric | vae-dense | vae-conv | gan-conv | real vs real (floor) |" in md
     assert "| Fréchet distance, facies-net features |" in md
+    assert "| training time, wall-clock (min) | 0.2 |" in md and "| training time, process CPU (min" in md
+    assert "CPU training time" not in md  # wall-clock time is no longer labelled as CPU time
     assert json.loads((out / "comparison.json").read_text())["n"] == 12
 
 

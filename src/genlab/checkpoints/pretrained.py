@@ -58,8 +58,9 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
     The entry holds sha256, size, family, dataset, training steps / images / CPU minutes (from the snapshot
     header), the exact training `command` and the measured `metrics` (with their sample counts and floors).
     cpu_minutes / wall_minutes: the training's measured process CPU time and wall time (e.g. from
-    benchmarks/diffusion_quality.py train); without them train_cpu_minutes is the header's training time, which is
-    wall-clock step time (inflated on a shared machine).
+    benchmarks/diffusion_quality.py train); without them train_cpu_minutes is the header's process CPU time
+    (train_cpu_seconds) or, for snapshots older than that field, its training time, which is wall-clock step time
+    (inflated on a shared machine).
     """
     if not name or "/" in name or name.endswith(".safetensors"):
         raise GenlabError(f"pretrained name '{name}': expected a short name such as mnist-ddpm")
@@ -84,6 +85,8 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
         "steps": header.get("step"),
         "images_seen": header.get("images_seen"),
         "train_cpu_minutes": (round(float(cpu_minutes), 1) if cpu_minutes is not None
+                              else round(float(header["train_cpu_seconds"]) / 60, 1)
+                              if isinstance(header.get("train_cpu_seconds"), (int, float))
                               else round(float(header.get("train_seconds", 0.0)) / 60, 1)),
         "command": command,
         "metrics": metrics or {},

@@ -48,8 +48,8 @@ def train(
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return
     result = api.train(cfg, progress=not quiet)
-    typer.echo(f"done: step {result.step}, {result.images_seen} images, {result.train_seconds / 60:.1f} min of "
-               f"training; snapshot {result.snapshot}; grids in {result.run_dir / 'samples'}")
+    typer.echo(f"done: step {result.step}, {result.images_seen} images, {result.train_seconds / 60:.1f} min "
+               f"wall-clock and {result.train_cpu_seconds / 60:.1f} min process CPU time of training; snapshot {result.snapshot}; grids in {result.run_dir / 'samples'}")
 
 
 @app.command()

@@ -53,7 +53,7 @@ class TrainConfig:
     seed: int = 0
     epochs: float = 1.0  # length of training, in epochs (fractions allowed)
     max_steps: int = 0  # if > 0, stop after this many steps (overrides epochs)
-    time_limit_min: float = 0.0  # if > 0, stop (with a snapshot) after this many minutes of training
+    time_limit_min: float = 0.0  # if > 0, stop (with a snapshot) after this many wall-clock minutes of training steps
     epoch_images: int = 0  # images per "epoch" for grids, snapshots and train.epochs (0 = the whole dataset)
     log_every: int = 50  # steps between JSON scalar lines
     checkpoint_every_min: float = 5.0  # minutes between resumable training states (also at every epoch end)

@@ -105,13 +105,15 @@ def uses_linear(module: torch.nn.Module) -> bool:
 def model_summary(gen: LoadedModel) -> dict[str, Any]:
     """Family, architecture, latent shape, parameter counts and training cost from the snapshot header."""
     model, h = gen.model, gen.info
-    seconds = float(h.train_seconds if h.train_seconds is not None else float("nan"))
+    seconds = float(h.train_seconds if h.train_seconds is not None else float("nan"))  # wall-clock
+    cpu = float(h.train_cpu_seconds if h.train_cpu_seconds is not None else float("nan"))  # process CPU time
     images = int(h.images_seen or 0)
     return {
         "family": h.family, "architecture": model.hparams.get("architecture"),
         "latent_shape": list(model.latent_shape), "latent_dims": int(np.prod(model.latent_shape)),
         "params_total": count_parameters(model), "params_generator": count_parameters(generator_module(model)),
-        "has_linear": uses_linear(model), "train_seconds": seconds, "train_steps": int(h.step or 0),
+        "has_linear": uses_linear(model), "train_seconds": seconds,
+        "train_cpu_seconds": cpu, "train_steps": int(h.step or 0),
         "train_images_seen": images, "train_images_per_s": images / seconds if seconds > 0 else float("nan"),
         "image_shape": list(model.image_shape),
     }

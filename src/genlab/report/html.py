@@ -180,10 +180,12 @@ def _facts(run: Path) -> tuple[str, str]:
         header = read_snapshot_header(run).to_dict()
     except GenlabError:
         return run.name, "<p class=note>No snapshot yet.</p>"
-    keys = ("family", "dataset", "step", "images_seen", "train_seconds", "weights", "git_commit", "version")
+    keys = ("family", "dataset", "step", "images_seen", "train_seconds", "train_cpu_seconds", "weights", "git_commit",
+            "version")
     items = "".join(f"<li><b>{k}</b>: {_fmt(header.get(k))}</li>" for k in keys if header.get(k) is not None)
-    minutes = header.get("train_seconds")
-    extra = f"<li><b>training</b>: {minutes / 60:.1f} CPU-clock minutes</li>" if minutes else ""
+    minutes, cpu = header.get("train_seconds"), header.get("train_cpu_seconds")
+    extra = f"<li><b>training</b>: {minutes / 60:.1f} wall-clock minutes</li>" if minutes else ""
+    extra += f"<li><b>training</b>: {cpu / 60:.1f} process CPU minutes</li>" if cpu else ""
     return f"{run.name} — {header.get('family')} on {header.get('dataset')}", f"<ul>{items}{extra}</ul>"
 
 

@@ -147,8 +147,9 @@ def _model_lines(header: dict[str, Any], path: Path) -> list[str]:
 
 def _training_lines(header: dict[str, Any], config: dict[str, Any], command: str | None) -> list[str]:
     train = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
-    seconds = header.get("train_seconds")
-    minutes = f", training time: {seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else ""
+    seconds, cpu = header.get("train_seconds"), header.get("train_cpu_seconds")
+    minutes = f", wall-clock training time: {seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else ""
+    minutes += f", process CPU time: {cpu / 60:.1f} min" if isinstance(cpu, (int, float)) else ""
     recorded = f"`{command}`" if command else "not recorded (the resolved config is in the run's config.json)"
     lines = [f"- preset / run name: `{config.get('name', '?')}`, family `{header['family']}`",
              f"- command: {recorded}",

@@ -310,7 +310,8 @@ class Trainer:
     def write_snapshot(self, path: Path) -> Path:
         model = self.ema.model if self.ema else self.model
         extra = {"step": self.step, "images_seen": self.images_seen, "train_seconds": round(self.train_seconds, 1),
-                 "train_cpu_seconds": round(self.train_cpu_seconds, 1), "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
+                 "train_cpu_seconds": round(self.train_cpu_seconds, 1) if math.isfinite(self.train_cpu_seconds) else None,
+                 "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
         save_snapshot(path, model, self.codec.state(), weights="ema" if self.ema else "raw", extra=extra)
         write_model_card(path, command=shlex.join(sys.argv))  # README-style card beside it: <stem>.md
         return path
