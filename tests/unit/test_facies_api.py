@@ -147,3 +147,59 @@ def test_cli_compare_prints_each_model_with_the_frechet_floor(runs, tmp_path, ca
     code, out, err = run_cli(["channels", "compare", str(runs[1]), "-n", "8", "-o", str(tmp_path / "c")], capsys)
     assert code == 0, err
     assert "vae-conv" in out and "facies Fréchet" in out and "(floor " in out and "report:" in out
+
+
+def _h5(path, images, key="train_images"):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.create_dataset(key, data=images)
+    return path
+
+
+def test_compare_takes_a_separate_reference_file(runs, tmp_path):
+    from genlab.data.sources.channels import write_channels_h5
+
+    ref = write_channels_h5(tmp_path / "ref.h5", 30, seed=7, size=32)  # LTrace format, another size than the models
+    summary = compare_models(runs[:1], n=12, out_dir=tmp_path / "cmp", reference=ref)
+    counts = summary["runs"][0]["metrics"]["counts"]
+    assert counts == {"fake": 12, "real_reference": 12, "real_floor": 12, "train": 40}  # 24 of the 30 file images
+    assert "reference file ref.h5: its first 24 images, resized 32x32 -> 16x16" in summary["data"]
+    assert "reference file ref.h5" in (tmp_path / "cmp" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing", r"missing\.h5 not found; expected an LTrace-format HDF5 file: dataset 'train_images'"),
+    ("too-few", r"too-few\.h5: 10 images, but -n 12 needs 24"),
+    ("values", r"values\.h5:train_images: image 0 holds values \{0, 255\}.*expected an LTrace-format"),
+    ("two-keys", r"two-keys\.h5: no dataset 'train_images' and 2 candidates.*\(N, 128, 128, 1\)"),
+    ("shape", r"shape\.h5:train_images: shape \(4, 16, 16, 3\).*uint8 values in \{0, 1\}"),
+])
+def test_reference_file_errors_name_the_file_and_the_format(runs, tmp_path, case, match):
+    imgs = (np.random.default_rng(0).random((10, 16, 16, 1)) < 0.3).astype(np.uint8)
+    path = tmp_path / f"{case}.h5"
+    if case == "too-few":
+        _h5(path, imgs)
+    elif case == "values":
+        _h5(path, imgs * 255)
+    elif case == "two-keys":
+        _h5(path, imgs, key="a")
+        import h5py
+
+        with h5py.File(path, "a") as f:
+            f.create_dataset("b", data=imgs)
+    elif case == "shape":
+        _h5(path, np.zeros((4, 16, 16, 3), np.uint8))
+    with pytest.raises(GenlabError, match=match) as e:
+        compare_models(runs[:1], n=12, out_dir=tmp_path / "cmp", reference=path)
+    assert "\n" not in str(e.value)
+
+
+def test_cli_compare_reference_error_is_one_line(runs, tmp_path, capsys):
+    from genlab.cli.main import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["channels", "compare", str(runs[0]), "-n", "4", "-o", str(tmp_path / "c"),
+              "--reference", str(tmp_path / "nope.h5")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code != 0 and err.count("\n") == 0 and "nope.h5 not found" in err and "train_images" in err

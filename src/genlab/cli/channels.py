@@ -15,17 +15,23 @@ channels_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
 @channels_app.command("compare")
 def compare(
     runs: list[str] = typer.Argument(..., help="Run directories or snapshot files (e.g. runs/channels-vae-dense)."),
-    n: int = typer.Option(500, "-n", min=4, max=100_000, help="Prior samples per model (and held-out images)."),
+    n: int = typer.Option(500, "-n", min=4, max=100_000, help="Prior samples per model; 2·n real images are used "
+                          "(n against the samples, n for the real-vs-real floor)."),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Real images from this LTrace-format file (key train_images, (N, H, W, 1) uint8 "
+        "{0, 1}; its first 2·n images, resized to the models' size) instead of the first run's held-out split, "
+        "which caps n at half that split. Use a file the models did not train on, e.g. `genlab data channels "
+        "--seed 7 -n 2000 -o reference.h5`."),
     output: Path = typer.Option(Path("channels-compare"), "-o", "--output", help="Directory for the report."),
     seed: int = typer.Option(0, min=0, help="Samples use seeds seed..seed+n-1; also seeds the real-vs-real split."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
 ) -> None:
-    """Side-by-side report: parameters, CPU training time, reconstruction, every facies metric with the
+    """Side-by-side report: parameters, training time (wall-clock and process CPU), reconstruction, every facies metric with the
     real-vs-real floor, sample grids, interpolation strips and latent regularity (VAEs)."""
     from genlab import api
 
     checks.output_dir(output)
-    summary = api.compare_models(runs, n=n, out_dir=output, seed=seed, device=device)
+    summary = api.compare_models(runs, n=n, out_dir=output, seed=seed, device=device, reference=reference)
     for r in summary["runs"]:
         m = r["metrics"]["fake"]
         floor = r["metrics"]["floor"]

@@ -208,7 +208,12 @@ def data_channels(
     size: int = typer.Option(128, min=16, max=1024, help="Image side in pixels."),
 ) -> None:
     """Write procedural meandering-channel images in the LTrace train_images.h5 format (key train_images,
-    (N, size, size, 1) uint8 in {0, 1})."""
+    (N, size, size, 1) uint8 in {0, 1}).
+
+    Any file in this format (this one or LTrace's own) trains a channel preset with data.dataset=channels
+    'data.options={file: /path/to/file.h5, size: 64}' (file: absolute, or relative to --data-dir; size: optional
+    resize keeping the channel fraction; the last 10 % of a seeded permutation is held out), and serves as real
+    reference images for `genlab channels compare --reference FILE`."""
     from genlab import api
 
     checks.output_file(output, suffixes=(".h5", ".hdf5"))

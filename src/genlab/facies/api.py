@@ -22,7 +22,7 @@ import torch
 from genlab.errors import GenlabError
 from genlab.facies import report as rp
 from genlab.facies.conditioning import latent_norm_check, make_setup, run_esmda
-from genlab.facies.evaluation import RunData, evaluate_run, is_vae, load_run_data, run_label
+from genlab.facies.evaluation import RunData, evaluate_run, is_vae, load_reference_file, load_run_data, run_label
 from genlab.inference import find_snapshot, load
 from genlab.latent.interpolate import interpolate_seeds
 from genlab.metrics.facies import load_facies_feature_net
@@ -85,10 +85,12 @@ def _comparison_blocks(results: list[dict[str, Any]], data: RunData, n: int, rea
 
 
 def compare_models(run_dirs: Sequence[str | Path], n: int = 500, out_dir: str | Path = "channels-compare",
-                   seed: int = 0, device: str = "auto") -> dict[str, Any]:
+                   seed: int = 0, device: str = "auto", reference: str | Path | None = None) -> dict[str, Any]:
     """Side-by-side evaluation of trained channel generators (run directories or snapshot files).
 
-    Real images come from the first run's data config (held-out procedural images or the file's validation split).
+    Real images come from the first run's data config (held-out procedural images or the file's validation split),
+    which caps n at half that split; or, with `reference`, from the first 2·n images of a separate LTrace-format file
+    (see `load_reference_file`; the memorisation check still uses the first run's training images).
     Returns the JSON summary (also written to out_dir/comparison.json) with one entry per run.
     """
     if not run_dirs:
@@ -96,7 +98,15 @@ def compare_models(run_dirs: Sequence[str | Path], n: int = 500, out_dir: str | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     first = load(find_snapshot(run_dirs[0]), device=device)
-    data = load_run_data(first.info.data_config, 2 * n)
+    if reference is not None:
+        hw = tuple(first.model.image_shape[1:])
+        try:
+            train = load_run_data(first.info.data_config, 4).train
+        except GenlabError:  # the run's own data is not here: compare without the memorisation check
+            train = None
+        data = load_reference_file(reference, 2 * n, hw, train=train)
+    else:
+        data = load_run_data(first.info.data_config, 2 * n)
     net = load_facies_feature_net()
     results = []
     for i, src in enumerate(run_dirs):

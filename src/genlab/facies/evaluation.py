@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from genlab.data.registry import load_dataset
-from genlab.data.sources.channels import generate_channels
+from genlab.data.sources.channels import generate_channels, load_channels_h5
 from genlab.errors import GenlabError
 from genlab.inference import LoadedModel, find_snapshot, load
 from genlab.latent.encoding import reconstruct
@@ -39,7 +39,7 @@ class RunData:
     """Held-out real facies (N, H, W) uint8 {0, 1} and a training subset for the memorisation check."""
 
     held_out: np.ndarray
-    train: np.ndarray
+    train: np.ndarray | None  # None: no memorisation check (the run's training data is not on this machine)
     description: str
 
 
@@ -83,6 +83,41 @@ def load_run_data(data_config: dict[str, Any], n_held_out: int, n_train: int = D
     held = test.get_batch(np.arange(min(n_held_out, len(test))))[0].numpy()[:, 0]
     tr = train.get_batch(np.arange(min(n_train, len(train))))[0].numpy()[:, 0]
     return RunData(held, tr, f"{name} {options}: {len(held)} held-out (test split), {len(tr)} training images")
+
+
+LTRACE_EXPECTED = ("an LTrace-format HDF5 file: dataset 'train_images' (or the file's only dataset), shape "
+                   "(N, 128, 128, 1) or (N, H, W, 1), uint8 values in {0, 1}")
+
+
+def load_reference_file(path: str | Path, n_held_out: int, image_hw: tuple[int, int],
+                        train: np.ndarray | None = None) -> RunData:
+    """Real reference images from a separate LTrace-format file instead of a run's held-out split.
+
+    The first `n_held_out` images of `path` (all of them must be there: the comparison uses half against the samples
+    and half for the real-vs-real floor), resized to `image_hw` with `resize_binary` (block majority keeping each
+    image's channel fraction) when the file holds another size. `train`: the training images for the memorisation
+    check (kept from the run). Any other file is a one-line GenlabError naming it and the expected format.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise GenlabError(f"reference file {p} not found; expected {LTRACE_EXPECTED}")
+    try:
+        ds = load_channels_h5(p, size=tuple(image_hw))
+    except GenlabError as e:
+        raise GenlabError(f"reference file {e}; expected {LTRACE_EXPECTED}") from None
+    try:
+        count = len(ds)
+        if count < n_held_out:
+            raise GenlabError(f"reference file {p}: {count:,} images, but -n {n_held_out // 2} needs "
+                              f"{n_held_out:,} (n against the samples, n for the real-vs-real floor); use a smaller "
+                              "-n or a larger file")
+        held = ds.get_batch(np.arange(n_held_out))[0].numpy()[:, 0]
+        raw_hw = tuple(ds.images.shape[1:3])
+    finally:
+        ds.close()
+    resized = f", resized {raw_hw[0]}x{raw_hw[1]} -> {image_hw[0]}x{image_hw[1]}" if raw_hw != tuple(image_hw) else ""
+    memo = f"{len(train)} training images of the first run" if train is not None else "no training images"
+    return RunData(held, train, f"reference file {p.name}: its first {len(held)} images{resized}, {memo}")
 
 
 def count_parameters(module: torch.nn.Module) -> int:
