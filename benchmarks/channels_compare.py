@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> None:
         use_genlab_allocator()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="run directories (or snapshot files) of channel generators")
-    ap.add_argument("-n", type=int, default=500, help="prior samples per model (and held-out real images)")
+    ap.add_argument("-n", type=int, default=500, help="prior samples per model (2·n real images are used)")
+    ap.add_argument("--reference", default=None, help="real images from this LTrace-format file (its first 2·n) "
+                    "instead of the first run's held-out split (genlab channels compare --reference)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every timing in this run")
     ap.add_argument("--step-sizes", default="", help="image sides for the train-step benchmark (default: the run's)")
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     t0, load = time.time(), [round(x, 2) for x in os.getloadavg()]
     report_dir = args.report_dir or Path(tempfile.mkdtemp(prefix="channels-compare-"))
-    summary = compare_models(args.runs, n=args.n, out_dir=report_dir, seed=args.seed, device="cpu")
+    summary = compare_models(args.runs, n=args.n, out_dir=report_dir, seed=args.seed, device="cpu",
+                             reference=args.reference)
     sizes = [int(s) for s in args.step_sizes.split(",") if s] or [summary["runs"][0]["image_shape"][1]]
     for src, r in zip(args.runs, summary["runs"]):
         config = api.load(api.find_snapshot(src), device="cpu").header["config"]
