@@ -31,9 +31,10 @@ def old_rule(x: torch.Tensor, size: int) -> torch.Tensor:
 def summary(name: str, images: np.ndarray, size: int) -> dict:
     x = torch.from_numpy(images).to(torch.uint8)[:, None]
     f_in = x.double().mean(dim=(1, 2, 3)).numpy()
-    out = {"source": name, "n": int(len(images)), "in_size": int(images.shape[-1]), "out_size": size,
+    out = {"source": name, "n": len(images), "in_size": int(images.shape[-1]), "out_size": size,
            "fraction_in_mean": float(f_in.mean())}
-    for label, fn in (("old_ties_channel", lambda t: old_rule(t, size)), ("new", lambda t: resize_binary(t, (size, size)))):
+    rules = (("old_ties_channel", lambda t: old_rule(t, size)), ("new", lambda t: resize_binary(t, (size, size))))
+    for label, fn in rules:
         y = torch.cat([fn(x[i:i + 500]) for i in range(0, len(x), 500)])
         f_out = y.double().mean(dim=(1, 2, 3)).numpy()
         d = np.abs(f_out - f_in)

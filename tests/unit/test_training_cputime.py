@@ -20,16 +20,25 @@ def test_cpu_seconds_counts_work_not_sleep():
     assert cpu_seconds() > c1
 
 
-def test_training_summary_has_wall_and_cpu_time_labelled(tiny_data_dir, tmp_path):
+def test_training_summary_has_wall_and_cpu_time_labelled(tiny_data_dir, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
-    result = api.train("mnist-diffusion-quick", [
+    overrides = [
         f"data.data_dir={tiny_data_dir}", f"run_dir={run}", "data.download=false", "train.batch_size=8",
         "train.max_steps=3", "train.epoch_images=1000", "train.log_every=3", "train.warmup_steps=1",
         "train.time_limit_min=0", "train.precision=fp32", "sample.num_images=4", "sample.steps=2",
-        "sample.sampler=ddim", *TINY], progress=False)
+        "sample.sampler=ddim", *TINY]
+    result = api.train("mnist-diffusion-quick", overrides, progress=False)
     assert result.train_seconds > 0 and result.train_cpu_seconds > 0
     header = api.load(run).header
     assert header["train_seconds"] == round(result.train_seconds, 1)
     assert header["train_cpu_seconds"] == round(result.train_cpu_seconds, 1)
     card = (run / "snapshot.md").read_text()  # the model card beside the snapshot says which is which
     assert "wall-clock training time:" in card and "process CPU time:" in card
+
+    # the CLI's closing line (here: the finished run, resumed from its state) names both figures
+    from genlab.cli.main import main
+
+    monkeypatch.setenv("GENLAB_MALLOC", "default")  # no re-exec of the test process
+    main(["train", "mnist-diffusion-quick", *overrides, "-q"])
+    out = capsys.readouterr().out
+    assert f"{result.train_seconds / 60:.1f} min wall-clock and {result.train_cpu_seconds / 60:.1f} min process CPU" in out
