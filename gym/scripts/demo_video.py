@@ -199,6 +199,33 @@ class Demo:
         if not self.wait_for("nav.tabs"):
             fail(f"the web front end did not log {email} in")
 
+    def assistant_scene(self, token: str) -> None:
+        """Ask the fitness assistant as the member (its first answer may wait for the models to load)."""
+        conv = self.api("POST", "/api/assistant/conversations", token, json={"title": "Demo"})
+        if conv.status_code != 201:
+            self.film.skipped.append(f"assistant ({conv.status_code} creating a conversation)")
+            return
+        question = "Como faço um agachamento com boa postura?"
+        path = f"/api/assistant/conversations/{conv.json()['_id']}/ask"
+        for _ in range(3):
+            answer = self.api("POST", path, token, json={"text": question})
+            if answer.status_code != 503:
+                break
+            time.sleep(20)  # the gateway gave up while the assistant loaded its models; they stay loaded
+        if answer.status_code != 200:
+            self.film.skipped.append(f"assistant answer ({answer.status_code})")
+            return
+        reply = answer.json().get("reply", {})
+        shown = {"intent": reply.get("intent"), "text": reply.get("text"),
+                 "sources": [{k: src.get(k) for k in ("source", "fact_id", "score")}
+                             for src in reply.get("sources", [])[:3]]}
+        self.film.card("The fitness assistant (as the member)",
+                       f"$ curl -s -X POST localhost:8000{path} -H \"Authorization: Bearer $TOKEN\" \\\n"
+                       f"    -d '{{\"text\": \"{question}\"}}'\nHTTP 200\n"
+                       + json.dumps(shown, ensure_ascii=False, indent=2)[:2200],
+                       "The assistant answers from its curated knowledge base and cites the sources it retrieved "
+                       "(the phrasing model is small: see assistant.md)", 7)
+
     # ---- the story -------------------------------------------------------------------------------------------
     def run(self, observatory: str) -> None:
         from selenium.webdriver.common.by import By
@@ -269,6 +296,8 @@ class Demo:
         else:
             self.film.skipped.append("API booking (no free class left for the member)")
 
+        self.assistant_scene(member_token)
+
         # the manager
         self.login(MANAGER)
         self.shot("The manager console: members of the unit (names decrypted for staff; stored as AES-256-GCM "
@@ -313,8 +342,17 @@ class Demo:
                       "lag, model latency and drift, from Prometheus", 6)
             if trace_id:
                 time.sleep(8)  # spans are exported in batches; the relay publishes within a second
-                self.page(f"{observatory}/traces/{trace_id}", "body", "The booking's trace across processes: "
-                          "gateway -> members -> outbox relay -> Kafka consumer, with its log lines", 7)
+                try:
+                    spans = httpx.get(f"{observatory}/api/traces/{trace_id}", timeout=10).json()
+                except (httpx.HTTPError, ValueError):
+                    spans = []
+                hops = []
+                for span in sorted(spans, key=lambda sp: sp.get("start_ns", 0)):
+                    name = str(span.get("service", "?")).removeprefix("gymchain-")
+                    if name not in hops:
+                        hops.append(name)
+                self.page(f"{observatory}/traces/{trace_id}", "body", "The API booking's trace as stored: "
+                          f"{len(spans)} spans across {' -> '.join(hops) or 'no process yet'}, with its log lines", 7)
         else:
             self.film.skipped.append(f"observability views ({observatory} not running: "
                                      "bash gym/scripts/start_observability.sh)")
@@ -328,6 +366,21 @@ class Demo:
                        "Docs: gym/docs/README.md (architecture, API, runbooks, deployment, LGPD, AI report)\n\n"
                        f"Left out of this recording:\n{left_out}",
                        "The end: every frame came from the running platform; nothing was staged", 7)
+
+
+def bookings_consumer() -> subprocess.Popen | None:
+    """A consumer of the bookings stream for the length of the recording (its own group), so the booking's trace
+    reaches a Kafka consumer as it would in production; it ships traces when the observability stack runs
+    (gym/.run/observability.env, written by start_observability.sh). Started first: joining a group takes a while."""
+    env_file = GYM / ".run" / "observability.env"
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line) \
+        if env_file.exists() else {}
+    import os
+    import uuid
+
+    return subprocess.Popen([sys.executable, "-m", "gymchain.common.messaging.stream", "--topic", "bookings",
+                             "--group", f"demo-video-{uuid.uuid4().hex[:8]}"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=os.environ | env, cwd=GYM)
 
 
 def healthy(gateway: str) -> bool:
@@ -358,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         started = True
     out = Path(args.out)
     t0 = time.monotonic()
+    consumer = bookings_consumer()
     with tempfile.TemporaryDirectory() as work:
         film = Film(Path(work))
         profile = Path(work) / "profile"
@@ -367,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
             Demo(args.gateway, film, driver).run(args.observatory)
         finally:
             driver.quit()
+            if consumer:
+                consumer.terminate()
+                consumer.wait(timeout=30)
             if started:
                 subprocess.run(["bash", str(GYM / "scripts" / "stop.sh")], check=False)
         film.encode(out)
