@@ -65,8 +65,8 @@ def test_evaluate_reports_every_metric_with_counts_and_floor(runs, net_path, fam
     assert result["feature_net"]["sha256"] == features.file_sha256(net_path)
     json.dumps(result)  # the CLI writes it as JSON
     if family == "diffusion":
-        # guidance defaults to the run's sample.guidance (2 in the preset): two network calls per step
-        assert (result["sampler"], result["steps"], result["guidance"], result["nfe"]) == ("dpmpp-2m", 2, 2.0, 4)
+        # guidance defaults to the run's sample.guidance (1.5 in the MNIST preset): two network calls per step
+        assert (result["sampler"], result["steps"], result["guidance"], result["nfe"]) == ("dpmpp-2m", 2, 1.5, 4)
         # one floor definition (issue 15): n random training images, for conditional models too
         assert m["floor"]["sampling"] == "random" and m["floor"]["n"] == N
     else:
