@@ -29,6 +29,7 @@ class AssistantSettings(BaseSettings):
     openai_api_key: str = "not-needed"
     timezone: str = "America/Sao_Paulo"
     top_k: int = Field(3, ge=1, le=10)
+    llama_extra_buffers: bool = False  # llama.cpp repacked/AMX weight buffers: segfaulted on this platform's CPUs
 
 
 @lru_cache

@@ -53,6 +53,7 @@ class LlamaCppChat(BaseChatModel):
     max_tokens: int = 120
     temperature: float = 0.2
     seed: int = 7
+    extra_buffers: bool = False  # llama.cpp weight repacking / AMX buffers (segfaulted here, see load())
     _llama: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
@@ -64,10 +65,25 @@ class LlamaCppChat(BaseChatModel):
         if self._llama is None:
             if not os.path.isfile(self.model_path):
                 raise RuntimeError(f"GGUF model {self.model_path}: file not found")
-            from llama_cpp import Llama
+            import llama_cpp
+            import llama_cpp.llama as llama_module
 
-            self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.threads,
-                                n_threads_batch=self.threads, seed=self.seed, verbose=False)
+            # llama.cpp's "extra buffer types" (weight repacking, AMX on Sapphire Rapids) crashed the process with a
+            # segmentation fault on the first decode on this project's machines; plain CPU buffers work. The Llama
+            # class does not expose the flag, so its default model parameters are wrapped while it loads.
+            default = llama_cpp.llama_model_default_params
+
+            def params():
+                p = default()
+                p.use_extra_bufts = self.extra_buffers
+                return p
+
+            llama_module.llama_cpp.llama_model_default_params = params
+            try:
+                self._llama = llama_cpp.Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.threads,
+                                              n_threads_batch=self.threads, seed=self.seed, verbose=False)
+            finally:
+                llama_module.llama_cpp.llama_model_default_params = default
         return self._llama
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None,
@@ -156,4 +172,5 @@ def make_llm(settings: AssistantSettings | None = None) -> BaseChatModel | None:
     if settings.llm == "transformers":
         return TransformersGGUFChat(model_path=path, threads=settings.threads, max_tokens=settings.max_tokens)
     return LlamaCppChat(model_path=path, n_ctx=settings.n_ctx, threads=settings.threads,
-                        max_tokens=settings.max_tokens, temperature=settings.temperature)
+                        max_tokens=settings.max_tokens, temperature=settings.temperature,
+                        extra_buffers=settings.llama_extra_buffers)
