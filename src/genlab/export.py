@@ -115,6 +115,7 @@ def _vocoder_polar(model: nn.Module, batch: int, gen: torch.Generator) -> Networ
 # family → builder of its sampling network; families not listed export their decoder
 NETWORKS: dict[str, Callable[[nn.Module, int, torch.Generator], Network]] = {
     "diffusion": _diffusion_step,
+    "score-sde": _diffusion_step,  # the same U-Net step; its output is sigma times minus the score
     "vocos": _vocoder_polar,
 }
 

@@ -23,6 +23,8 @@ ort = pytest.importorskip("onnxruntime")
 _AE = {"base_channels": 8, "latent_dim": 4}
 TINY = {
     "diffusion": {"base_channels": 8, "channel_mults": [1, 2], "attention_resolutions": [8], "num_heads": 1},
+    "score-sde": {"base_channels": 8, "channel_mults": [1, 2], "attention_resolutions": [8], "num_heads": 1,
+                  "num_scales": 50},
     "dcgan": {"base_channels": 8, "latent_dim": 8},
     "wgan-gp": {"base_channels": 8, "latent_dim": 8},
     "vae": _AE, "ae": _AE, "dae": _AE, "sparse-ae": _AE,
