@@ -118,8 +118,8 @@ def test_support_check_rejects_invented_numbers_and_unrelated_words():
 
 
 def test_composer_keeps_supported_llm_phrasing():
-    llm = FakeListChatModel(responses=["People who exercise need 1.4 to 2.0 g of protein per kilogram of body "
-                                       "weight per day."])
+    phrasing = "People who exercise need 1.4 to 2.0 g of protein per kilogram of body weight per day."
+    llm = FakeListChatModel(responses=[phrasing])
     answer = compose("How much protein do I need?", [FACT], "en", llm)
     assert answer.phrased_by == "llm" and "1.4 to 2.0" in answer.text and answer.llm_faithfulness == 1.0
 
