@@ -231,14 +231,16 @@ EVAL_SAMPLING = {"sampler": "dpmpp-2m", "steps": 20}
 
 
 def sampling_options(gen: LoadedModel, sampler: str | None = None, steps: int | None = None,
-                     guidance: float | None = None) -> dict[str, Any]:
+                     guidance: float | None = None, **extra: Any) -> dict[str, Any]:
     """The sampling options an evaluation runs with: the ones given (a one-line GenlabError for one the family does
     not take, e.g. steps for a GAN), else EVAL_SAMPLING, and for guidance the run's own sample.guidance (what its
-    grids show) or 1; only the options the family takes."""
-    given = gen.sampling_options({"sampler": sampler, "steps": steps, "guidance": guidance})
+    grids show) or 1; only the options the family takes. `extra`: the family's other options (e.g. eta, order,
+    grid), used as given; unset (None) ones keep the sampler's defaults."""
+    given = gen.sampling_options({"sampler": sampler, "steps": steps, "guidance": guidance, **extra})
     takes = gen.capabilities.sampling_options
     defaults = {**EVAL_SAMPLING, "guidance": float(gen.info.sample_settings.get("guidance", 1.0))}
-    return {k: given.get(k, v) for k, v in defaults.items() if k in takes}
+    chosen = {k: given.get(k, v) for k, v in defaults.items() if k in takes}
+    return chosen | {k: v for k, v in given.items() if k in extra}
 
 
 def run_guidance(header: SnapshotHeader) -> float:
@@ -282,12 +284,14 @@ def _evaluate_loaded(gen: LoadedModel, real: RealData, *, n: int, options: dict[
 def evaluate(source: str | Path, n: int = 1000, *, sampler: str | None = None, steps: int | None = None,
              guidance: float | None = None, split: str = "test", seed: int = 0, batch_size: int = 256,
              progress: Progress | None = None, data_dir: str | Path | None = None, feature_net: Any = None,
-             max_train: int | None = None, device: str = "auto", weights: str = "ema") -> dict[str, Any]:
+             max_train: int | None = None, device: str = "auto", weights: str = "ema",
+             **extra: Any) -> dict[str, Any]:
     """Generate `n` samples from a snapshot (file, run directory or pretrained name) and measure them.
 
     sampler/steps/guidance: for families that take them (diffusion; given to any other family they are refused
     in one line); unset, they are dpmpp-2m / 20 steps and the run's own sample.guidance (what its grids show), so
-    conditional runs trained with CFG are measured as they are meant to be sampled.
+    conditional runs trained with CFG are measured as they are meant to be sampled. extra: the family's other
+    sampling options (eta, order, grid, ...), refused in one line when it does not take them.
     progress(done, total): after every sampler step of every batch, and once more when the metrics are done.
     split: the real reference ("test", default; "train" swaps the roles of the two splits).
     data_dir: where the real data lives (default: the run's data.data_dir, else $GENLAB_DATA_DIR / ./data).
@@ -301,7 +305,7 @@ def evaluate(source: str | Path, n: int = 1000, *, sampler: str | None = None, s
     check_evaluate_request(n, split)
     path = find_snapshot(source)
     gen = load(path, device=device, weights=weights)
-    options = sampling_options(gen, sampler, steps, guidance)
+    options = sampling_options(gen, sampler, steps, guidance, **extra)
     real = real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
                      max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device)
     return {"snapshot": str(path), **_evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
@@ -329,8 +333,10 @@ def _settings_key(row: dict[str, Any]) -> tuple:
     """What makes two metrics.jsonl lines comparable: epoch, count, seed, split and the requested sampler settings
     (requested, not effective: a GAN row records sampler None but was asked for the same thing)."""
     asked = row.get("requested") or {}
+    extra = tuple(sorted((k, v) for k, v in asked.items() if k not in ("sampler", "steps", "guidance")
+                         and v is not None))
     return (row.get("epoch"), row.get("num_samples"), row.get("seed"), row.get("split"),
-            asked.get("sampler"), asked.get("steps"), asked.get("guidance"))
+            asked.get("sampler"), asked.get("steps"), asked.get("guidance"), extra)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -367,27 +373,30 @@ def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *
                  steps: int | None = None, guidance: float | None = None, split: str = "test", seed: int = 0,
                  batch_size: int = 256,
                  data_dir: str | Path | None = None, feature_net: Any = None, max_train: int | None = None,
-                 device: str = "auto", progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                 device: str = "auto", progress: Callable[[str], None] | None = None,
+                 **extra: Any) -> list[dict[str, Any]]:
     """Measure every snapshots/epoch-*.safetensors of a run (or only its final snapshot) and append one line per
     snapshot to run_dir/metrics.jsonl. Lines already there with the same settings are kept, not recomputed, so an
-    interrupted evaluation resumes. Real features are extracted once. Returns all rows for these settings."""
+    interrupted evaluation resumes. Real features are extracted once. Returns all rows for these settings.
+    extra: the family's other sampling options (eta, order, grid, ...), as in `evaluate`."""
+    extra = {k: v for k, v in extra.items() if v is not None}
     check_evaluate_request(n, split)
     run = _run_dir(run_dir)
     out = run / METRICS_FILE
     done = {_settings_key(r): r for r in read_jsonl(out)}
     real, rows = None, []
     for epoch, path in _epoch_snapshots(run, every_epoch):
-        row = done.get((epoch, n, seed, split, sampler, steps, guidance))
+        row = done.get((epoch, n, seed, split, sampler, steps, guidance, tuple(sorted(extra.items()))))
         if row is None:
             gen = load(path, device=device)
-            options = sampling_options(gen, sampler, steps, guidance)
+            options = sampling_options(gen, sampler, steps, guidance, **extra)
             real = real or real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
                                      max_train=train_pool(max_train, n, feature_net), seed=seed,
                                      device=gen.device)
             result = _evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
                                       batch_size=batch_size, progress=None)
             row = metrics_row({"snapshot": str(path), **result}, epoch)
-            row["requested"] = {"sampler": sampler, "steps": steps, "guidance": guidance}
+            row["requested"] = {"sampler": sampler, "steps": steps, "guidance": guidance, **extra}
             append_jsonl(out, row)
             if progress:
                 progress(f"epoch {epoch}: " + _summary(row))
