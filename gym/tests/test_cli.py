@@ -46,3 +46,14 @@ def test_keygen_gives_secrets_production_accepts():
 def test_unknown_command_is_usage_error():
     answer = run("launch")
     assert answer.returncode == 2 and "invalid choice" in answer.stderr
+
+
+def test_down_tolerates_a_process_that_ended_before_its_signal():
+    """`gymchain down` checks a pid, then signals its group: a process ending in between must not stop the loop."""
+    import signal
+
+    from gymchain.cli import _signal_group
+
+    child = subprocess.Popen(["true"], start_new_session=True)
+    child.wait()
+    _signal_group(child.pid, signal.SIGTERM)  # gone: no ProcessLookupError

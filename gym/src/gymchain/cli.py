@@ -163,6 +163,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal a process group; one that ended between the check and the signal is already stopped."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def cmd_down(_args: argparse.Namespace) -> int:
     if not RUN_DIR.exists():
         print("nothing to stop")
@@ -171,13 +179,13 @@ def cmd_down(_args: argparse.Namespace) -> int:
         name = pid_file.stem
         pid = pid_of(name)
         if pid:
-            os.killpg(pid, signal.SIGTERM)  # its own session: the process and its children
+            _signal_group(pid, signal.SIGTERM)  # its own session: the process and its children
             for _ in range(50):
                 if not pid_of(name):
                     break
                 time.sleep(0.1)
             else:
-                os.killpg(pid, signal.SIGKILL)
+                _signal_group(pid, signal.SIGKILL)
             print(f"{name:<22} stopped (pid {pid})")
         pid_file.unlink(missing_ok=True)
     return 0
