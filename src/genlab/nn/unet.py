@@ -176,3 +176,24 @@ class UNet(nn.Module):
         for stage in self.up:
             h = self._stage(stage, torch.cat([h, skips.pop()], dim=1), emb)
         return self.conv_out(F.silu(self.norm_out(h))).contiguous()
+
+
+def check_unet_options(cfg, family: str) -> None:
+    """One-line GenlabError for a U-Net option of a family config (base_channels, num_res_blocks, num_heads,
+    channel_mults, dropout) out of range; shared by every family whose config carries those fields."""
+    for name, high in (("base_channels", 1 << 16), ("num_res_blocks", 16), ("num_heads", 64)):
+        if not 1 <= getattr(cfg, name) <= high:
+            raise GenlabError(f"{family}: option '{name}' = {getattr(cfg, name)} must be in 1..{high}")
+    if not 1 <= len(cfg.channel_mults) <= 8 or not all(1 <= m <= 64 for m in cfg.channel_mults):
+        raise GenlabError(f"{family}: channel_mults = {cfg.channel_mults}: expected 1-8 integers in 1..64")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise GenlabError(f"{family}: dropout must be in [0, 1), got {cfg.dropout}")
+
+
+def unet_from_config(cfg, image_shape: Sequence[int], num_classes: int) -> UNet:
+    """The U-Net a family config describes, image (C, H, W) to the same shape."""
+    c, h, w = image_shape
+    return UNet(in_channels=c, out_channels=c, base_channels=cfg.base_channels,
+                channel_mults=tuple(cfg.channel_mults), num_res_blocks=cfg.num_res_blocks,
+                attention_resolutions=tuple(cfg.attention_resolutions), num_classes=num_classes,
+                dropout=cfg.dropout, image_size=(h, w), num_heads=cfg.num_heads)

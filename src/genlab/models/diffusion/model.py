@@ -21,7 +21,7 @@ from genlab.models.diffusion import objective
 from genlab.models.diffusion.generation import classifier_guided, sampler_options, timestep_grid
 from genlab.models.diffusion.samplers import get_sampler
 from genlab.models.diffusion.schedules import make_alphas_cumprod
-from genlab.nn.unet import UNet
+from genlab.nn.unet import check_unet_options, unet_from_config
 from genlab.utils.seeding import randn_like_per_sample, sample_generators
 
 
@@ -51,13 +51,7 @@ class DiffusionConfig:
         make_alphas_cumprod(self.schedule, self.num_train_steps)  # validates the schedule name and T
         if not 0.0 <= self.p_uncond < 1.0:
             raise GenlabError(f"{family}: p_uncond must be in [0, 1), got {self.p_uncond}")
-        for name, high in (("base_channels", 1 << 16), ("num_res_blocks", 16), ("num_heads", 64)):
-            if not 1 <= getattr(self, name) <= high:
-                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be in 1..{high}")
-        if not 1 <= len(self.channel_mults) <= 8 or not all(1 <= m <= 64 for m in self.channel_mults):
-            raise GenlabError(f"{family}: channel_mults = {self.channel_mults}: expected 1-8 integers in 1..64")
-        if not 0.0 <= self.dropout < 1.0:
-            raise GenlabError(f"{family}: dropout must be in [0, 1), got {self.dropout}")
+        check_unet_options(self, family)
 
 
 class Diffusion(GenerativeModel):
@@ -72,11 +66,7 @@ class Diffusion(GenerativeModel):
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
-        c, h, w = self.image_shape
-        self.unet = UNet(in_channels=c, out_channels=c, base_channels=cfg.base_channels,
-                         channel_mults=tuple(cfg.channel_mults), num_res_blocks=cfg.num_res_blocks,
-                         attention_resolutions=tuple(cfg.attention_resolutions), num_classes=self.num_classes,
-                         dropout=cfg.dropout, image_size=(h, w), num_heads=cfg.num_heads)
+        self.unet = unet_from_config(cfg, self.image_shape, self.num_classes)
         # (T,) float64 schedule, kept on the CPU on purpose (not a buffer): it is rebuilt from the config, never
         # stored, and MPS has no float64. Per-batch coefficients are gathered on the CPU and copied over.
         self.alphas_cumprod = make_alphas_cumprod(cfg.schedule, cfg.num_train_steps)

@@ -31,7 +31,7 @@ from genlab.models.diffusion import objective
 from genlab.models.diffusion.generation import classifier_guided, sampler_options, timestep_grid
 from genlab.models.diffusion.samplers import get_sampler
 from genlab.models.score.sde import SDES, fractional_index, level_table, make_sde, time_grid
-from genlab.nn.unet import UNet
+from genlab.nn.unet import check_unet_options, unet_from_config
 from genlab.utils.seeding import randn_like_per_sample, sample_generators
 
 
@@ -65,13 +65,7 @@ class ScoreSDEConfig:
             raise GenlabError(f"{family}: num_scales = {self.num_scales} must be in 2..100000")
         if not 0.0 <= self.p_uncond < 1.0:
             raise GenlabError(f"{family}: p_uncond must be in [0, 1), got {self.p_uncond}")
-        for name, high in (("base_channels", 1 << 16), ("num_res_blocks", 16), ("num_heads", 64)):
-            if not 1 <= getattr(self, name) <= high:
-                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be in 1..{high}")
-        if not 1 <= len(self.channel_mults) <= 8 or not all(1 <= m <= 64 for m in self.channel_mults):
-            raise GenlabError(f"{family}: channel_mults = {self.channel_mults}: expected 1-8 integers in 1..64")
-        if not 0.0 <= self.dropout < 1.0:
-            raise GenlabError(f"{family}: dropout must be in [0, 1), got {self.dropout}")
+        check_unet_options(self, family)
 
 
 class ScoreSDE(GenerativeModel):
@@ -86,11 +80,7 @@ class ScoreSDE(GenerativeModel):
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
-        c, h, w = self.image_shape
-        self.unet = UNet(in_channels=c, out_channels=c, base_channels=cfg.base_channels,
-                         channel_mults=tuple(cfg.channel_mults), num_res_blocks=cfg.num_res_blocks,
-                         attention_resolutions=tuple(cfg.attention_resolutions), num_classes=self.num_classes,
-                         dropout=cfg.dropout, image_size=(h, w), num_heads=cfg.num_heads)
+        self.unet = unet_from_config(cfg, self.image_shape, self.num_classes)
         self.sde = make_sde(cfg.sde, cfg.sigma_min, cfg.sigma_max, cfg.beta_min, cfg.beta_max)
         # (N,) float64 alpha_bar of the N levels, on the CPU (rebuilt from the config, never stored): what samplers,
         # the likelihood and a noise-conditional classifier index into.
