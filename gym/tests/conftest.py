@@ -79,7 +79,22 @@ def start_uvicorn(module: str, port: int, env: dict[str, str], log_dir: Path) ->
                             stderr=subprocess.STDOUT)
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60) -> None:
+def stop_processes(procs) -> None:
+    """Terminate test server processes, then kill those still running after 10 s."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# a service starting on a loaded 2-core machine can take over a minute to import its stack
+HEALTH_TIMEOUT_S = float(os.environ.get("GYM_TEST_HEALTH_TIMEOUT", "120"))
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -129,13 +144,7 @@ def platform(database_url, tmp_path_factory):
             wait_healthy(gateway if name == "gateway" else urls[name], proc)
         yield result
     finally:
-        for proc in result.procs:
-            proc.terminate()
-        for proc in result.procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(result.procs)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from conftest import (
     free_port,
     login,
     start_uvicorn,
+    stop_processes,
     valid_cpf,
     wait_healthy,
 )
@@ -132,13 +133,7 @@ def fuzz_platform(tmp_path_factory):
                   "member": login(urls["gateway"], "fuzz.member@example.com")["access_token"]}
         yield {"urls": urls, "tokens": tokens, "log_dir": log_dir}
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         delete_fuzz_queues()
         drop_database(name)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
+from conftest import free_port, stop_processes
 from data_fixtures import create_database, drop_database
 from data_fixtures import database_url as sqla_url
 
@@ -82,13 +82,7 @@ scrape_configs:
         _until(lambda: httpx.get(f"{prometheus}/-/ready", timeout=2).status_code == 200, 60, "prometheus ready")
         yield {"observatory": observatory, "prometheus": prometheus, "env": env, "work": work}
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         drop_database(telemetry_db)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import bearer, free_port, start_uvicorn, wait_healthy
+from conftest import bearer, free_port, start_uvicorn, stop_processes, wait_healthy
 from data_fixtures import create_database, drop_database
 from data_fixtures import database_url as sqla_url
 
@@ -71,13 +71,7 @@ def collector(tmp_path_factory):
         yield {"observatory": f"http://127.0.0.1:{obs_port}", "otlp": f"http://127.0.0.1:{http_port}",
                "log_dir": log_dir, "procs": procs}
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         drop_database(telemetry_db)
 
 
