@@ -250,8 +250,12 @@ def test_batch_scoring_through_rabbitmq(api, tokens, world, engine, worker, chai
                                        "c.status = 'active' AND c.starts_on < now()"), {"u": unit1}).scalar()
         stored = conn.execute(sa.text("SELECT count(*) FROM ml_scores WHERE job_id = :j"), {"j": job_id}).scalar()
     assert stored == status["result"]["members_scored"] == running
-    scores = api.get(f"/api/analytics/units/{unit1}/scores", headers=bearer(tokens["manager1"])).json()
+    # the route lists the riskiest `limit` members (default 50, at most 500); how many unit 1 has depends on what
+    # earlier tests added to the shared world
+    scores = api.get(f"/api/analytics/units/{unit1}/scores?limit=500", headers=bearer(tokens["manager1"])).json()
     assert scores["job_id"] == job_id and len(scores["members"]) == stored
+    top = api.get(f"/api/analytics/units/{unit1}/scores", headers=bearer(tokens["manager1"])).json()
+    assert top["members"] == scores["members"][:50]
     risks = [m["churn_risk"] for m in scores["members"]]
     assert risks == sorted(risks, reverse=True) and all(0 < r < 1 for r in risks)
     assert len(scores["members"][0]["reasons"]) == 3

@@ -119,7 +119,7 @@ def latest_scores(db: sa.Engine, unit_id: int, limit: int = 50) -> dict | None:
             return None
         rows = conn.execute(sa.text("""SELECT s.member_id, s.score, s.details FROM ml_scores s
                                        JOIN members m ON m.id = s.member_id AND m.erased_at IS NULL
-                                       WHERE s.job_id = :job ORDER BY s.score DESC LIMIT :limit"""),
+                                       WHERE s.job_id = :job ORDER BY s.score DESC, s.member_id LIMIT :limit"""),
                             {"job": last.job_id, "limit": limit}).all()
     return {"unit_id": unit_id, "job_id": last.job_id, "model_version": last.model_version,
             "scored_at": last.scored_at.isoformat(timespec="seconds"), "members_scored": last.n,
