@@ -10,6 +10,7 @@ Tests may pass any LangChain chat model (e.g. ``FakeListChatModel``) to script t
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from typing import Any
@@ -84,6 +85,9 @@ class LlamaCppChat(BaseChatModel):
                                               n_threads_batch=self.threads, seed=self.seed, verbose=False)
             finally:
                 llama_module.llama_cpp.llama_model_default_params = default
+            # free the model while the interpreter is whole: left to Llama.__del__ at shutdown, llama_cpp's own
+            # bindings are already torn down and it prints a TypeError traceback on exit
+            atexit.register(self._llama.close)
         return self._llama
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None,
