@@ -15,8 +15,22 @@ from typing import Any
 import torch
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what the platform module reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def machine_info() -> dict[str, Any]:
-    return {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+    """What a timing means nothing without: the CPU model and its bf16 support, cores, threads, load, versions."""
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return {"cpu": cpu_model(), "avx512_bf16": "avx512_bf16" in flags, "load_avg_1_5_15": list(os.getloadavg()),
+            "python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count(), "cuda": torch.cuda.is_available(), "platform": platform.platform(),
             "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import machine_info
 
 from genlab.evaluation import _evaluate_loaded, real_data, sampling_options, train_pool
 from genlab.inference import find_snapshot, load
@@ -42,23 +43,6 @@ from genlab.models.diffusion.schedules import sampling_timesteps
 
 RESULTS = Path(__file__).resolve().parent / "results" / "diffusion_quality.json"
 ALLOCATOR = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
-def machine() -> dict[str, Any]:
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512_bf16": "avx512_bf16" in flags,
-            "load_avg_1_5_15": list(os.getloadavg()), "torch_threads": torch.get_num_threads(),
-            "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
 
 
 # ---------------------------------------------------------------------------------------------- results file
@@ -134,7 +118,7 @@ def measure(args: argparse.Namespace) -> None:
     real = real_data(gen.info, path=path, data_dir=args.data_dir, max_train=train_pool(None, n_max), seed=args.seed,
                      device=gen.device)
     facts = {"snapshot": str(path), "dataset": real.dataset, "step": gen.info.step,
-             "images_seen": gen.info.images_seen, "feature_net": real.net_info, "machine": machine(),
+             "images_seen": gen.info.images_seen, "feature_net": real.net_info, "machine": machine_info(),
              "command": " ".join([Path(sys.executable).name, *sys.argv])}
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else (lambda s: None)
     if args.n:
@@ -180,7 +164,7 @@ def train(args: argparse.Namespace) -> None:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     record = {"command": " ".join(["genlab", "train", args.preset, *cmd[cmd.index("--run-dir"):]]),
               "exit_code": code, "cpu_minutes": round(cpu / 60, 2),
-              "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "machine": machine()}
+              "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "machine": machine_info()}
     store(args.out, "training", args.key, record)
     print(json.dumps(record))
     if code:
@@ -232,7 +216,7 @@ def steptime(args: argparse.Namespace) -> None:
                                  capture_output=True, text=True)
             rows.append({"config": name, "allocator": allocator, **json.loads(res.stdout.strip().splitlines()[-1])})
             print(json.dumps(rows[-1]), flush=True)
-            store(args.out, "step_cost", "unet28", {"rows": rows, "machine": machine()})
+            store(args.out, "step_cost", "unet28", {"rows": rows, "machine": machine_info()})
 
 
 # ---------------------------------------------------------------------------------------------- markdown
@@ -270,7 +254,8 @@ def markdown(data: dict[str, Any]) -> str:
                 "| config | params (M) | allocator setting | CPU s / step | wall s / step |", "|---|---|---|---|---|"]
         out += [f"| {r['config']} | {r['params_m']} | {'on' if r['allocator'] else 'off'} | {r['cpu_s_per_step']} | "
                 f"{r['wall_s_per_step']} |" for r in data["step_cost"]["unet28"]["rows"]]
-    machines = {json.dumps({k: v for k, v in r.get("machine", {}).items() if k in ("cpu", "cores", "avx512_bf16")})
+    shown = ("cpu", "cores", "cpu_count", "avx512_bf16")  # "cores": results stored before machine_info was shared
+    machines = {json.dumps({k: v for k, v in r.get("machine", {}).items() if k in shown})
                 for section in data.values() for r in section.values() if isinstance(r, dict)}
     out += ["", "Machine: " + "; ".join(sorted(machines)) + ". Shared by ~8 engineers: wall times are inflated, "
             "CPU times (1 thread) are not. Floors: n random training images vs the same test split (real_floor)."]
