@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -249,12 +249,40 @@ def run_guidance(header: SnapshotHeader) -> float:
 
 
 def _nfe(gen: LoadedModel, options: dict[str, Any]) -> int | None:
-    """Network evaluations per image: the sampler's steps, doubled by classifier-free guidance (w not in {0, 1});
-    None for one-shot families (GAN/VAE decoders: one forward pass)."""
+    """Nominal network evaluations per image: the sampler's steps, doubled by classifier-free guidance (w not in
+    {0, 1}); None for one-shot families. What a sampler really spends (Heun and DPM-Solver++ 2S call the network
+    twice per step, predictor-corrector and Langevin once per corrector step) is counted by `NetworkCallCounter`."""
     if "steps" not in options:
         return None
     guided = gen.num_classes and options.get("guidance", 1.0) not in (0.0, 1.0)
     return int(options["steps"]) * (2 if guided else 1)
+
+
+class NetworkCallCounter:
+    """Counts the images every sub-network of `model` processes while the block runs: `per_image(n)` is the
+    number of network evaluations per generated image (NFE) — every forward call of every direct child module,
+    weighted by its batch size, so classifier-free guidance's doubled batch counts twice and a 2nd-order step's two
+    calls count as two. A decoder called once at the end (latent models) adds 1."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+        self.images = 0
+        self._handles: list[Any] = []
+
+    def _hook(self, _module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+        first = args[0] if args else None
+        self.images += int(first.shape[0]) if isinstance(first, Tensor) and first.dim() > 0 else 1
+
+    def __enter__(self) -> Self:
+        self._handles = [child.register_forward_pre_hook(self._hook) for child in self.model.children()]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+    def per_image(self, n: int) -> float:
+        return round(self.images / max(n, 1), 2)
 
 
 def _evaluate_loaded(gen: LoadedModel, real: RealData, *, n: int, options: dict[str, Any], split: str, seed: int,
@@ -264,8 +292,9 @@ def _evaluate_loaded(gen: LoadedModel, real: RealData, *, n: int, options: dict[
     per_image_steps = int(options.get("steps", 1))
     total = math.ceil(n / batch_size) * per_image_steps + 1
     t0 = time.time()
-    fake, labels = _sample(gen, n, seed, options, batch_size, (lambda d, _t: progress(d, total)) if progress else None,
-                           real.kind)
+    with NetworkCallCounter(gen.model) as calls:
+        fake, labels = _sample(gen, n, seed, options, batch_size,
+                               (lambda d, _t: progress(d, total)) if progress else None, real.kind)
     t1 = time.time()
     metrics = _measure(fake, labels, real, split, seed, batch_size)
     if progress:
@@ -274,7 +303,8 @@ def _evaluate_loaded(gen: LoadedModel, real: RealData, *, n: int, options: dict[
     return {
         "family": info.family, "dataset": real.dataset, "domain": real.kind, "split": split,
         "num_samples": n, "seed": seed, "sampler": options.get("sampler"), "steps": options.get("steps"),
-        "guidance": options.get("guidance") if gen.num_classes else None, "nfe": _nfe(gen, options),
+        "guidance": options.get("guidance") if gen.num_classes else None,
+        "nfe": calls.per_image(n) if "steps" in options else None, "nfe_nominal": _nfe(gen, options),
         "step": info.step, "images_seen": info.images_seen,
         "train_seconds": info.train_seconds, "feature_net": real.net_info,
         "generate_seconds": round(t1 - t0, 2), "metric_seconds": round(time.time() - t1, 2), "metrics": metrics,

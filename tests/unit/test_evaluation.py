@@ -171,3 +171,25 @@ def test_a_new_metric_is_one_line_in_the_measures_table(runs, net_path, monkeypa
                         lambda fake, labels, real, split, seed, batch_size: float(fake.float().mean()))
     metrics = evaluation.evaluate(runs["dcgan"], n=N, feature_net=net_path, device="cpu")["metrics"]
     assert 0.0 <= metrics["mean_grey"] <= 255.0 and _finite(metrics["fid"])
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "heun", "dpmpp-2s"])
+def test_nfe_counts_every_network_call_of_the_sampler(runs, net_path, sampler):
+    """NFE is measured, not assumed from the step count: a 2nd-order sampler's extra calls count (issue 15)."""
+    from genlab.models.diffusion.samplers import SAMPLERS
+    from genlab.models.diffusion.schedules import make_alphas_cumprod, sampling_timesteps
+
+    calls = [0]
+
+    def zero(x, t):
+        calls[0] += 1
+        return torch.zeros_like(x)
+
+    SAMPLERS[sampler](zero, torch.randn(1, 1, 1, 1), sampling_timesteps(3, 1000), make_alphas_cumprod("cosine", 1000),
+                      generators=[torch.Generator().manual_seed(0)])
+    result = evaluation.evaluate(runs["diffusion"], n=N, feature_net=net_path, device="cpu", sampler=sampler, steps=3,
+                                 guidance=1.0)
+    assert result["nfe"] == calls[0] and result["nfe_nominal"] == 3
+    guided = evaluation.evaluate(runs["diffusion"], n=N, feature_net=net_path, device="cpu", sampler=sampler, steps=3,
+                                 guidance=2.0)
+    assert guided["nfe"] == 2 * calls[0]  # classifier-free guidance: conditional and unconditional calls
