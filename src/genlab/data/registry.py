@@ -24,6 +24,7 @@ from genlab.data.dataset import ImageDataset
 from genlab.data.sources.channels import load_channels_source, load_procedural_source
 from genlab.data.sources.facies_refs import reference_loader
 from genlab.data.sources.mnist import FASHION_MNIST, MNIST, load_fashion_mnist, load_mnist
+from genlab.data.sources.sprites import SHAPES, load_sprites_source
 from genlab.errors import GenlabError
 
 __all__ = ["ALIASES", "CLASS_NAMES", "DATA_DIR_ENV", "SOURCES", "Loader", "canonical_name", "class_names",
@@ -45,6 +46,7 @@ SOURCES: dict[str, Loader] = {
     "strebelle": reference_loader("strebelle"),
     "musdb-spec": load_spec,  # MUSDB18 stems as log-magnitude patches
     "musdb-wave": load_wave,  # MUSDB18 stems as waveform segments
+    "dsprites": load_sprites_source,  # procedural dSprites-like shapes with factor labels (disentanglement)
 }
 
 ALIASES: dict[str, str] = {
@@ -55,7 +57,7 @@ ALIASES: dict[str, str] = {
 
 # Class names of the labelled sources (label order), for headers and the faces without opening the data.
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
-    "mnist": tuple(MNIST.class_names), "fashion-mnist": tuple(FASHION_MNIST.class_names),
+    "mnist": tuple(MNIST.class_names), "fashion-mnist": tuple(FASHION_MNIST.class_names), "dsprites": SHAPES,
 }
 
 
