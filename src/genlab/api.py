@@ -35,6 +35,7 @@ from genlab.diffusion_tools import (  # looking inside diffusion models (noteboo
     schedule_curves,
     trajectory,
 )
+from genlab.distill_api import distill  # few-step students by progressive distillation (issue 19)
 from genlab.errors import GenlabError
 from genlab.evaluation import METRICS_FILE, check_evaluate_request, evaluate, evaluate_run, fid_vs_steps
 from genlab.export import export_snapshot as export  # ONNX / torch.export of the sampling network
@@ -96,6 +97,7 @@ __all__ = [
     "corrupt",
     "dataset_names",
     "denoising_error",
+    "distill",
     "encode_means",
     "esmda_demo",
     "evaluate",

@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # mapped made U-Net training 1.1-1.7x faster on the reference CPU (MACHINE-NOTES). It must be set before Python
 # starts, so heavy commands re-execute themselves once with it. GENLAB_MALLOC=default opts out.
 _MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
-_HEAVY_COMMANDS = {"train", "sample", "evaluate", "serve", "likelihood", "train-classifier"}
+_HEAVY_COMMANDS = {"train", "sample", "evaluate", "serve", "likelihood", "train-classifier", "distill"}
 
 
 @app.command()
@@ -198,6 +198,10 @@ from genlab.cli.score import likelihood, train_classifier  # PF-ODE bits/dim; cl
 
 app.command()(likelihood)
 app.command("train-classifier")(train_classifier)
+
+from genlab.cli.distill import distill  # few-step students (progressive distillation)
+
+app.command()(distill)
 
 
 @data_app.command("channels")

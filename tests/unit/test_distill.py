@@ -1,0 +1,140 @@
+"""Progressive distillation: the stage schedule and grids, the two-teacher-step target, and a real training step."""
+
+import itertools
+
+import pytest
+import torch
+
+from genlab.errors import GenlabError
+from genlab.models.diffusion.distill import (
+    _coef,
+    check_nested,
+    ddim_step,
+    distill_loss,
+    distill_stage,
+    draw_steps,
+    stage_schedule,
+    teacher_target,
+)
+from genlab.models.diffusion.model import Diffusion
+from genlab.models.diffusion.samplers import ddim
+from genlab.models.diffusion.schedules import make_alphas_cumprod, sampling_timesteps
+from genlab.utils.seeding import sample_generators
+
+TINY = {"base_channels": 8, "channel_mults": [1, 1], "attention_resolutions": [4], "num_heads": 2}
+
+
+def test_stage_schedule_halves_exactly():
+    assert stage_schedule(16, 1) == [(16, 8), (8, 4), (4, 2), (2, 1)]
+    assert stage_schedule(32, 4) == [(32, 16), (16, 8), (8, 4)]
+    assert stage_schedule(2, 1) == [(2, 1)]
+    for bad in ((12, 1), (16, 16), (8, 16), (16, 0), (24, 4)):
+        with pytest.raises(GenlabError, match="power of two"):
+            stage_schedule(*bad)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8, 16, 32, 64])
+def test_teacher_grid_holds_student_grid(n):
+    student, teacher = check_nested(n, 1000)
+    assert len(student) == n and len(teacher) == 2 * n
+    assert torch.equal(teacher[::2], student) and student[0] == 999
+    assert torch.equal(student, sampling_timesteps(n, 1000))
+
+
+def test_drawn_steps_are_consecutive_teacher_indices():
+    gen = torch.Generator().manual_seed(0)
+    steps = draw_steps(4, 1000, 200, gen)
+    teacher = sampling_timesteps(8, 1000).tolist() + [-1]
+    for t, m, u in zip(steps.t.tolist(), steps.m.tolist(), steps.u.tolist()):
+        i = teacher.index(t)
+        assert i % 2 == 0 and teacher[i + 1] == m and teacher[i + 2] == u
+    assert set(steps.t.tolist()) == set(sampling_timesteps(4, 1000).tolist())  # every student step is drawn
+    assert (steps.u == -1).any()  # including the last one, to the clean image
+
+
+def test_target_is_exact_for_a_point_mass_teacher():
+    """A teacher that always predicts the data point c: its two DDIM steps and the student's one step agree only
+    when the student predicts c, so the target must be c exactly (also on the final step to the clean image)."""
+    ab = make_alphas_cumprod("cosine", 1000)
+    c = torch.linspace(-0.9, 0.9, 16).reshape(1, 1, 4, 4).repeat(6, 1, 1, 1)
+    steps = draw_steps(2, 1000, 6, torch.Generator().manual_seed(1))
+    _, target = teacher_target(lambda x, t: c[: x.shape[0]], c, torch.randn(6, 1, 4, 4), steps, ab)
+    torch.testing.assert_close(target, c, atol=1e-4, rtol=0)
+
+
+def test_target_reproduces_two_teacher_steps_in_one():
+    """For an arbitrary (nonlinear) teacher, one DDIM step from z_t with the target x0 lands where two teacher
+    steps land (the defining property, checked against the sampler module's own DDIM)."""
+    ab = make_alphas_cumprod("cosine", 1000)
+
+    def teacher(x, t):
+        return torch.tanh(0.7 * x + 0.001 * t.float().reshape(-1, 1, 1, 1))
+
+    x0 = torch.rand(5, 1, 4, 4) * 2 - 1
+    steps = draw_steps(4, 1000, 5, torch.Generator().manual_seed(2))
+    eps = torch.randn(5, 1, 4, 4)
+    z_t, target = teacher_target(teacher, x0, eps, steps, ab)
+    a_t, s_t = _coef(ab, steps.t, x0)
+    a_u, s_u = _coef(ab, steps.u, x0)
+    one = ddim_step(target, z_t, a_t, s_t, a_u, s_u)
+    for i in range(5):  # two teacher steps with samplers.ddim on the per-sample grid [t, m] (then u or clean)
+        grid = [int(steps.t[i]), int(steps.m[i])]
+        ab_ext = ab.clone()
+        if int(steps.u[i]) >= 0:  # ddim jumps to the clean image after its last index: stop at u instead
+            want = _two_steps(teacher, z_t[i:i + 1], grid, int(steps.u[i]), ab)
+        else:
+            want = ddim(teacher, z_t[i:i + 1], grid, ab_ext, generators=sample_generators([0]))
+        torch.testing.assert_close(one[i:i + 1], want, atol=2e-4, rtol=1e-4)
+
+
+def _two_steps(teacher, z, grid, u, ab):
+    x = z
+    for t, s in itertools.pairwise([*grid, u]):
+        a_t, s_t = ab[t].sqrt().float(), (1 - ab[t]).sqrt().float()
+        a_s, s_s = ab[s].sqrt().float(), (1 - ab[s]).sqrt().float()
+        x = ddim_step(teacher(x, torch.tensor([t])), x, a_t, s_t, a_s, s_s)
+    return x
+
+
+def _perturbed(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def test_distillation_step_reduces_the_loss_on_a_tiny_unet():
+    torch.manual_seed(0)
+    teacher = _perturbed(Diffusion((1, 8, 8), num_classes=3, prediction="v", num_train_steps=64, **TINY), 0).eval()
+    student = _perturbed(Diffusion((1, 8, 8), num_classes=3, prediction="v", num_train_steps=64, **TINY), 1)
+    x0 = torch.rand(16, 1, 8, 8) * 2 - 1
+    labels = torch.arange(16) % 3
+    steps = draw_steps(2, 64, 16, torch.Generator().manual_seed(3))
+    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(4))
+
+    @torch.no_grad()
+    def loss():
+        return float(distill_loss(student.denoiser(labels), teacher.denoiser(labels, clip_x0=True), x0, steps, eps,
+                                  teacher.alphas_cumprod))
+
+    before = loss()
+    batches = itertools.repeat((x0, labels))
+    student_ema, result = distill_stage(teacher, student, batches, student_steps=2, iterations=30, lr=1e-3,
+                                        p_uncond=0.0, ema_decay=0.0)
+    after = loss()
+    assert after < 0.7 * before, (before, after)
+    assert result.iterations == 30 and len(result.losses) == 30 and result.last_loss < result.first_loss
+    assert not student_ema.training and all(not p.requires_grad for p in teacher.parameters())
+
+
+def test_eps_student_and_bad_requests_are_refused():
+    teacher = Diffusion((1, 8, 8), prediction="v", num_train_steps=64, **TINY)
+    student = Diffusion((1, 8, 8), prediction="eps", num_train_steps=64, **TINY)
+    with pytest.raises(GenlabError, match="prediction v or edm"):
+        distill_stage(teacher, student, iter([]), student_steps=1, iterations=1)
+    other = Diffusion((1, 8, 8), prediction="v", schedule="linear", num_train_steps=64, **TINY)
+    with pytest.raises(GenlabError, match="share the noise schedule"):
+        distill_stage(teacher, other, iter([]), student_steps=1, iterations=1)
+    with pytest.raises(GenlabError, match="exceed"):
+        check_nested(40, 64)
