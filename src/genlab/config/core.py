@@ -20,6 +20,7 @@ import yaml
 from genlab.data.augment import AUGMENTATIONS
 from genlab.errors import GenlabError
 from genlab.models.registry import get_family
+from genlab.training.schedules import INITS, LR_SCHEDULES
 
 
 @dataclass
@@ -42,7 +43,11 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     weight_decay: float = 0.0
     warmup_steps: int = 200  # linear learning-rate warm-up, in optimiser steps
-    lr_schedule: str = "constant"  # after warm-up: constant, or cosine (decays to 0 at the last step)
+    lr_schedule: str = "constant"  # after warm-up: constant, cosine (to 0 at the last step), or plateau
+    plateau_patience: int = 500  # plateau: steps per window of mean training loss
+    plateau_factor: float = 0.5  # plateau: lr multiplier when a window's mean loss does not improve
+    plateau_threshold: float = 0.01  # plateau: relative improvement over the best window that counts
+    init: str = "default"  # weight initialisation: default (the family's own), xavier, kaiming or orthogonal
     grad_clip: float = 1.0  # max global grad norm per group (0 = off)
     ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
     ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on
@@ -174,7 +179,11 @@ VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.betas": (_betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
     "train.weight_decay": _range(0),
     "train.warmup_steps": _range(0),
-    "train.lr_schedule": (lambda v: v in ("constant", "cosine"), "one of constant, cosine"),
+    "train.lr_schedule": (lambda v: v in LR_SCHEDULES, "one of " + ", ".join(LR_SCHEDULES)),
+    "train.plateau_patience": _range(1),
+    "train.plateau_factor": _range(0, 1, lo_open=True, hi_open=True),
+    "train.plateau_threshold": _range(0, 1, hi_open=True),
+    "train.init": (lambda v: v in INITS, "one of " + ", ".join(INITS)),
     "train.grad_clip": _range(0),  # 0 = off
     "train.ema_decay": _range(0, 1, hi_open=True),  # 0 = off; 1 would freeze the EMA at the initial weights
     "train.accum_steps": _range(1),

@@ -38,6 +38,7 @@ from genlab.training.device import pick_device, resolve_precision
 from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed
 from genlab.training.ema import EMA
 from genlab.training.scalars import ScalarLog
+from genlab.training.schedules import Plateau, init_weights, lr_factor
 from genlab.training.setup import build_model, codec_for, load_training_data
 from genlab.utils.cputime import cpu_seconds
 from genlab.utils.io import remove_stale_temps, write_json
@@ -85,16 +86,6 @@ def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return None
 
 
-def lr_factor(step: int, *, warm: int, total: int, schedule: str = "constant") -> float:
-    """Learning-rate factor at optimiser step `step`: linear warm-up over `warm` steps, then 1 ("constant") or a
-    half cosine from 1 to 0 at step `total` ("cosine", Loshchilov & Hutter 2017)."""
-    factor = min(1.0, (step + 1) / warm)
-    if schedule == "cosine" and step >= warm:
-        progress = min(1.0, (step - warm) / max(1, total - warm))
-        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
-    return factor
-
-
 class Trainer:
     """Runs (or resumes) the training described by a RunConfig in its run directory."""
 
@@ -116,6 +107,7 @@ class Trainer:
         self.data = load_training_data(cfg.data, cfg.train.seed)
         self.codec = codec_for(self.data)
         self.model = build_model(cfg, self.data).to(self.device)
+        init_weights(self.model, cfg.train.init)  # before the EMA copies it; "default" keeps the family's own
         if cfg.train.activation_checkpointing:
             self._enable_checkpointing()
         self.ema = EMA(self.model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema_decay > 0 else None
@@ -155,12 +147,13 @@ class Trainer:
         scales, betas = self.model.group_lr_scale(), self.model.group_betas()
         warm = max(1, t.warmup_steps)
         opts, scheds = {}, {}
+        self.plateaus = {}  # train.lr_schedule=plateau: per group, fed each step's loss after the warm-up
         for name, params in self.model.param_groups().items():
             opts[name] = torch.optim.AdamW(list(params), lr=t.lr * scales.get(name, 1.0),
                                            betas=tuple(betas.get(name, t.betas)), weight_decay=t.weight_decay)
-            scheds[name] = torch.optim.lr_scheduler.LambdaLR(opts[name], partial(lr_factor, warm=warm,
-                                                                                 total=self.total_steps,
-                                                                                 schedule=t.lr_schedule))
+            self.plateaus[name] = Plateau(t.plateau_patience, t.plateau_factor, t.plateau_threshold)
+            scheds[name] = torch.optim.lr_scheduler.LambdaLR(opts[name], partial(
+                lr_factor, warm=warm, total=self.total_steps, schedule=t.lr_schedule, plateau=self.plateaus[name]))
         return opts, scheds
 
     def _wrap_ddp(self) -> nn.Module:
@@ -189,6 +182,7 @@ class Trainer:
             "model": self.model.state_dict(), "ema": self.ema.model.state_dict() if self.ema else None,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "lr_plateaus": {k: p.state_dict() for k, p in self.plateaus.items()},
             "rng": rng_state(), "scaler": self.scaler.state_dict(),
         }
 
@@ -213,6 +207,8 @@ class Trainer:
             o.load_state_dict(state["optimizers"][k])
         for k, s in self.schedulers.items():
             s.load_state_dict(state["schedulers"][k])
+        for k, p in self.plateaus.items():  # states written before plateau existed have none
+            p.load_state_dict((state.get("lr_plateaus") or {}).get(k, {}))
         if state.get("scaler"):  # fp16 runs; states written before fp16 existed have none
             self.scaler.load_state_dict(state["scaler"])
         if self.dist.world_size == 1:
@@ -241,6 +237,7 @@ class Trainer:
         self.model.zero_grad(set_to_none=True)
         logs: dict[str, float] = {}
         n = len(xs)
+        phase_loss = 0.0
         for i, xm in enumerate(xs):
             ym = ys[i] if ys is not None else None
             sync = self.ddp.no_sync() if (self.dist.enabled and i < n - 1) else contextlib.nullcontext()
@@ -251,6 +248,7 @@ class Trainer:
                     raise TrainingDiverged(f"loss of phase '{phase}' is {loss.item()} at step {self.step}; "
                                            f"the last good training state is kept in {self.run_dir}")
                 self.scaler.scale(loss / n).backward()  # fp16: loss scaled so small gradients do not underflow
+                phase_loss += float(loss.detach()) / n
             for k, v in micro_logs.items():
                 logs[k] = logs.get(k, 0.0) + float(v) / n
         group, opt = self.optimizers[phase].param_groups[0]["params"], self.optimizers[phase]
@@ -262,6 +260,8 @@ class Trainer:
         self.scaler.update()
         if self.scaler.is_enabled():
             logs["grad_scale"] = float(self.scaler.get_scale())
+        if self.cfg.train.lr_schedule == "plateau" and self.step >= self.cfg.train.warmup_steps:
+            self.plateaus[phase].observe(phase_loss)
         self.schedulers[phase].step()
         return logs
 

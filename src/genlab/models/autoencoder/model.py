@@ -35,6 +35,7 @@ from genlab.models.autoencoder.common import (
     reconstruction_nll,
 )
 from genlab.models.autoencoder.density import fit_gmm, sample_gmm
+from genlab.models.autoencoder.perceptual import check_perceptual, perceptual_loss
 from genlab.models.autoencoder.regularizers import CORRUPTIONS, SPARSITIES, corrupt, kl_sparsity, l1_sparsity
 from genlab.models.base import GenerativeModel, Logs
 from genlab.utils.seeding import randn_per_sample
@@ -56,6 +57,8 @@ class AEConfig(ConvNetConfig):
     code_momentum: float = 0.01  # momentum of the running code mean/covariance (the "gaussian" code density)
     code_density: str = "gmm"  # what `generate` samples codes from: "gmm" (fitted mixture) | "gaussian"
     density_components: int = 10  # mixture components K (Ghosh et al. 2020 use 10)
+    perceptual_weight: float = 0.0  # weight of the feature-space loss added to the reconstruction (0 = off)
+    perceptual_net: str = "mnist"  # which shipped domain feature net it uses (genlab.models.autoencoder.perceptual)
 
     def validate(self, family: str) -> None:
         super().validate(family)
@@ -69,6 +72,7 @@ class AEConfig(ConvNetConfig):
         check_range(family, "code_momentum", self.code_momentum, 0.0, 1.0)
         check_choice(family, "code_density", self.code_density, CODE_DENSITIES)
         check_range(family, "density_components", self.density_components, 1, 256)
+        check_perceptual(family, self.perceptual_weight, self.perceptual_net)
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
         self._build_networks(cfg)
+        check_perceptual(self.family, cfg.perceptual_weight, cfg.perceptual_net, self.image_shape[0])
         self.register_buffer("code_mean", torch.zeros(self.latent_shape))
         self.register_buffer("code_var", torch.ones(self.latent_shape))
         self.register_buffer("code_cov", torch.eye(self.code_mean.numel()))
@@ -133,9 +138,14 @@ class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
         sparse = self._sparsity(code)
         loss = recon + self.cfg.sparsity_weight * sparse
         self._track_codes(code)
-        mse = (output_to_image(out, self.cfg.likelihood) - x).pow(2).mean()
-        return loss, {"loss": loss.detach(), "recon": recon.detach(), "mse": mse.detach(),
-                      "sparsity": sparse.detach(), "code_abs_mean": code.abs().mean().detach()}
+        x_hat = output_to_image(out, self.cfg.likelihood)
+        logs = {"recon": recon.detach(), "mse": (x_hat - x).pow(2).mean().detach(), "sparsity": sparse.detach(),
+                "code_abs_mean": code.abs().mean().detach()}
+        if self.cfg.perceptual_weight > 0:  # feature-space L2 with the domain feature net
+            perceptual = perceptual_loss(x_hat, x, self.cfg.perceptual_net).mean()
+            loss = loss + self.cfg.perceptual_weight * perceptual
+            logs["perceptual"] = perceptual.detach()
+        return loss, {"loss": loss.detach(), **logs}
 
     def _sparsity(self, code: Tensor) -> Tensor:
         if self.cfg.sparsity == "l1":
