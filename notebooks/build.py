@@ -1194,12 +1194,103 @@ NB05 = [
     '''),
 ]
 
+# ------------------------------------------------------------------------------------------- 06 diffusion beyond
+# One function per part of issue 19, each returning its cells; each part's owner edits only their function.
+# Shared names from the setup cells: FULL, WORK, RUNS, FIG, DATA_DIR, gen (the loaded mnist-ddpm Generator), SOURCE
+# (its snapshot path), x0 / y (8 MNIST test images in model space and their labels), show / show_panels / table.
+
+
+def sec06_intro() -> list:
+    return [
+        md(f"""
+        # 06 · Diffusion beyond sampling
+
+        The second half of the diffusion course (seed document 003) on the shipped MNIST diffusion model
+        (`mnist-ddpm`): **inpainting and editing** (part 1), **latent diffusion** (part 2), a **transformer
+        backbone** (DiT, part 3), **few-step distillation** (part 4), **fast CPU inference** (ONNX Runtime, int8
+        quantization, bf16, `torch.compile`; part 5) and the **debugging visualisations** — attention and feature
+        maps, the denoising trajectory, the per-timestep loss profile (part 6). docs/diffusion_beyond.md has the
+        commands and the measured tables.
+
+        {RENDER_NOTE}
+        """),
+        *header("06_diffusion_beyond", 'gl.write_toy_mnist(WORK / "data")', {"json", "time", "np", "make_grid"}),
+        code('''
+        PRESET, PRETRAINED = "mnist-diffusion-quick", "mnist-ddpm"  # the shipped snapshot, if this installation has it
+        if FULL:
+            OVERRIDES, STEPS, N_EVAL, MAX_TRAIN = [], 20, 1000, 10000
+        else:
+            OVERRIDES = [__TINY_UNET__, "train.batch_size=16", "train.max_steps=8",
+                         "train.epoch_images=64", "train.log_every=1", "sample.num_images=8", "sample.steps=2",
+                         "data.download=false"]
+            STEPS, N_EVAL, MAX_TRAIN = 4, 16, None
+        SOURCE = gl.pretrained_or_train(PRETRAINED, PRESET, [*OVERRIDES, f"run_dir={RUNS / PRESET}"], progress=FULL)
+        gen = gl.load(SOURCE)
+        x_u8, y = gl.load_dataset("mnist", "test", download=FULL).get_batch(np.arange(8))
+        x0 = gen.codec.encode(x_u8)  # uint8 0..255 -> model space [-1, 1]
+        print(f"model: {gen.info.family}, {gen.num_classes} classes, image shape {tuple(gen.model.image_shape)}")
+        '''),
+    ]
+
+
+def sec06_editing() -> list:  # part 1 — owner: editing
+    return [md("""
+    ## 1. Inpainting and editing
+
+    (cells: engineer "editing")
+    """)]
+
+
+def sec06_latent() -> list:  # part 2 — owner: ditldm
+    return [md("""
+    ## 2. Latent diffusion
+
+    (cells: engineer "ditldm")
+    """)]
+
+
+def sec06_dit() -> list:  # part 3 — owner: ditldm
+    return [md("""
+    ## 3. A transformer backbone (DiT)
+
+    (cells: engineer "ditldm")
+    """)]
+
+
+def sec06_distillation() -> list:  # part 4 — owner: editing
+    return [md("""
+    ## 4. Few-step generation: distillation
+
+    (cells: engineer "editing")
+    """)]
+
+
+def sec06_fast_inference() -> list:  # part 5 — owner: fastinfer
+    return [md("""
+    ## 5. Fast CPU inference
+
+    (cells: engineer "fastinfer")
+    """)]
+
+
+def sec06_debugging() -> list:  # part 6 — owner: fastinfer
+    return [md("""
+    ## 6. Debugging visualisations
+
+    (cells: engineer "fastinfer")
+    """)]
+
+
+NB06 = [*sec06_intro(), *sec06_editing(), *sec06_latent(), *sec06_dit(), *sec06_distillation(),
+        *sec06_fast_inference(), *sec06_debugging()]
+
 NOTEBOOKS = {
     "01_images": NB01,
     "02_audio_musdb": NB02,
     "03_channels": NB03,
     "04_diffusion": NB04,
     "05_autoencoders": NB05,
+    "06_diffusion_beyond": NB06,
 }
 
 

@@ -24,6 +24,8 @@ EXPECTED = {
                       "| score-sde VP (mnist-sde-vp) |", "| accuracy at t = 0 |", "target-class share"], 14),
     "05_autoencoders": (["| denoising AE | dae |", "| gaussian σ = 0.3 |", "| β-VAE (β = 4) |", "| mse |",
                          "roc_auc"], 12),
+    # one line of strings per part of issue 19 (each part's owner adds theirs)
+    "06_diffusion_beyond": (["model: diffusion"], 0),
 }
 
 
