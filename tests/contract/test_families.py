@@ -31,6 +31,11 @@ TINY: dict[str, dict] = {
     "sparse-ae": _AE,
     "spectral-ae": {"hidden": 8, "num_blocks": 1, "code_dim": 4},
     "vocos": {},
+    "vae-gan": {**_AE, "d_base_channels": 8},
+    "aae": {**_AE, "d_hidden": 16},
+    "ladder-vae": {**_AE, "top_latent_dim": 3, "hidden": 16},
+    "vq-vae": {"base_channels": 8, "latent_channels": 4, "codebook_size": 8, "prior_width": 16, "prior_depth": 1,
+               "prior_heads": 2},
 }
 # vocos vocodes waveforms (image_shape (1, 1, S) with S ≥ n_fft) conditioned on a mel, not on class labels, so the
 # (1, 16, 16) contract cannot hold; tests/unit/test_audio_models.py runs the same checks on waveform segments.

@@ -9,14 +9,18 @@ from __future__ import annotations
 import difflib
 
 from genlab.errors import GenlabError
+from genlab.models.aae.model import AAE
 from genlab.models.autoencoder.model import Autoencoder, DenoisingAutoencoder, SparseAutoencoder
 from genlab.models.base import Capabilities, GenerativeModel
 from genlab.models.diffusion.model import Diffusion
 from genlab.models.gan.model import GAN, WGANGP
+from genlab.models.ladder.model import LadderVAE
 from genlab.models.score.model import ScoreSDE
 from genlab.models.spectral.model import SpectralAE
 from genlab.models.vae.model import VAE
+from genlab.models.vaegan.model import VAEGAN
 from genlab.models.vocoder.model import Vocos
+from genlab.models.vqvae.model import VQVAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
     "diffusion": Diffusion,  # DDPM/DDIM/DPM-Solver++ with a U-Net
@@ -27,6 +31,10 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "ae": Autoencoder,
     "dae": DenoisingAutoencoder,
     "sparse-ae": SparseAutoencoder,
+    "vae-gan": VAEGAN,  # Larsen et al. 2016: reconstruction in a discriminator's feature space
+    "aae": AAE,  # adversarial autoencoder (Makhzani et al. 2016): a discriminator on codes vs N(0, I)
+    "ladder-vae": LadderVAE,  # two-level hierarchical VAE with top-down inference (Sønderby et al. 2016)
+    "vq-vae": VQVAE,  # vector-quantised AE (van den Oord et al. 2017) + a causal transformer prior over codes
     "spectral-ae": SpectralAE,  # audio: frame-rate VAE on log-magnitude patches
     "vocos": Vocos,  # audio: mel → waveform vocoder
 }
@@ -34,7 +42,8 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
 ALIASES: dict[str, str] = {
     "ddpm-unet": "diffusion", "gan": "dcgan", "wgan": "wgan-gp", "beta-vae": "vae", "autoencoder": "ae",
     "denoising-ae": "dae", "sparse-autoencoder": "sparse-ae", "spectral-vae": "spectral-ae", "vocoder": "vocos",
-    "ncsn": "score-sde",
+    "ncsn": "score-sde", "vaegan": "vae-gan", "adversarial-ae": "aae", "ladder": "ladder-vae",
+    "hierarchical-vae": "ladder-vae", "vqvae": "vq-vae",
 }
 
 

@@ -1,0 +1,1 @@
+"""Two-level hierarchical (ladder) VAE with top-down inference (Sønderby et al. 2016)."""
