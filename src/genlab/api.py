@@ -14,12 +14,15 @@ audio `genlab.audio.api`; facies `genlab.facies`). Nothing below imports it.
 from __future__ import annotations
 
 from genlab import __version__
+from genlab.ae_metrics_api import iwae_likelihood, one_class_anomaly, probe  # IWAE nats, one-class AD, probe
 from genlab.audio.api import PHASES as AUDIO_PHASES  # audio: MUSDB stems
 from genlab.audio.api import evaluate_audio, load_audio_model, musdb_track_names, regenerate, regenerate_wave
 from genlab.audio.api import load_input as load_audio_input
 from genlab.audio.evaluation import baseline_estimates
 from genlab.audio.io import SAMPLE_RATE_HZ, wav_info, write_wav
+from genlab.audio.listen import listening_page  # issue 17: original / vocoder / Griffin-Lim / oracle players
 from genlab.audio.musdb import TARGETS as AUDIO_STEMS
+from genlab.audio.sampling import vocode  # a vocoder's own waveform from its log-mel
 from genlab.audio.transforms import MelSpectrogram, Stft
 from genlab.config import RunConfig, preset_info
 from genlab.data.registry import dataset_names, load_dataset
@@ -36,6 +39,7 @@ from genlab.diffusion_tools import (  # looking inside diffusion models (noteboo
     trajectory,
 )
 from genlab.distill_api import distill  # few-step students by progressive distillation (issue 19)
+from genlab.editing_api import edit, inpaint, inpaint_display, make_mask, read_images, real_images  # issue 19
 from genlab.errors import GenlabError
 from genlab.evaluation import METRICS_FILE, check_evaluate_request, evaluate, evaluate_run, fid_vs_steps
 from genlab.export import export_snapshot as export  # ONNX / torch.export of the sampling network
@@ -98,6 +102,7 @@ __all__ = [
     "dataset_names",
     "denoising_error",
     "distill",
+    "edit",
     "encode_means",
     "esmda_demo",
     "evaluate",
@@ -112,27 +117,36 @@ __all__ = [
     "fit_density",
     "forward_chain",
     "forward_process",
+    "inpaint",
+    "inpaint_display",
     "interpolate",
     "interpolate_noise",
+    "iwae_likelihood",
     "likelihood",
+    "listening_page",
     "load",
     "load_audio_input",
     "load_audio_model",
     "load_dataset",
     "load_inception",
     "make_grid",
+    "make_mask",
     "model_card",
     "model_summary",
     "musdb_track_names",
+    "one_class_anomaly",
     "pick_device",
     "preset_info",
     "presets",
     "pretrained_manifest",
     "pretrained_names",
     "pretrained_or_train",
+    "probe",
     "project",
     "read_header",
+    "read_images",
     "read_snapshot_header",
+    "real_images",
     "reconstruct",
     "regenerate",
     "regenerate_wave",
@@ -148,6 +162,7 @@ __all__ = [
     "train",
     "train_classifier",
     "trajectory",
+    "vocode",
     "wav_info",
     "write_channels_h5",
     "write_model_card",

@@ -23,7 +23,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # mapped made U-Net training 1.1-1.7x faster on the reference CPU (MACHINE-NOTES). It must be set before Python
 # starts, so heavy commands re-execute themselves once with it. GENLAB_MALLOC=default opts out.
 _MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
-_HEAVY_COMMANDS = {"train", "sample", "evaluate", "serve", "likelihood", "train-classifier", "distill"}
+_HEAVY_COMMANDS = {"train", "sample", "evaluate", "serve", "likelihood", "train-classifier", "distill", "inpaint",
+                   "edit"}
 
 
 @app.command()
@@ -202,6 +203,11 @@ app.command("train-classifier")(train_classifier)
 from genlab.cli.distill import distill  # few-step students (progressive distillation)
 
 app.command()(distill)
+
+from genlab.cli.editing import edit, inpaint  # inpainting / outpainting and SDEdit image-to-image
+
+app.command()(inpaint)
+app.command()(edit)
 
 
 @data_app.command("channels")
