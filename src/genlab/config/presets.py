@@ -80,6 +80,35 @@ def _family_presets() -> dict[str, dict[str, Any]]:
     return out
 
 
+def _ae_course_presets() -> dict[str, dict[str, Any]]:
+    """Issue 20's autoencoder families on MNIST / Fashion-MNIST, unconditional, each sized to about 6 CPU-minutes
+    on one thread of a 2-core AMD EPYC (docs/families.md has the measured minutes and FID): `<short>-vaegan`,
+    `<short>-aae`, `<short>-ladder`, `<short>-vqvae`. The step costs behind the budgets (batch as below, fp32):
+    vae-gan ~0.7 s (its discriminator reads 6 batches of images per step), aae ~0.5 s, ladder ~0.45 s, vq-vae
+    ~0.8 s (0.5 autoencoder + 0.3 prior)."""
+    common = {"precision": "fp32", "warmup_steps": 50, "ema_decay": 0.999, "grad_clip": 0.0, "epochs": 0.0}
+    families = {
+        "vaegan": ("vae-gan", {"base_channels": 32, "latent_dim": 16, "d_base_channels": 16, "kl_warmup_steps": 100},
+                   {"batch_size": 64, "lr": 5e-4, "max_steps": 500}),
+        "aae": ("aae", {"base_channels": 32, "latent_dim": 8},
+                {"batch_size": 128, "lr": 1e-3, "max_steps": 700}),
+        "ladder": ("ladder-vae", {"base_channels": 32, "latent_dim": 32, "top_latent_dim": 16,
+                                  "kl_warmup_steps": 200},
+                   {"batch_size": 128, "lr": 1e-3, "max_steps": 750}),
+        # EMA 0.99: a restarted code jumps, and the prior is fitted to the raw model's codes; a long EMA would
+        # decode those indices with a stale codebook
+        "vqvae": ("vq-vae", {"base_channels": 32, "latent_channels": 16, "codebook_size": 64, "prior_width": 96,
+                             "prior_depth": 2, "prior_start_step": 100},
+                  {"batch_size": 128, "lr": 1e-3, "max_steps": 450, "ema_decay": 0.99}),
+    }
+    out = {}
+    for dataset, short in (("mnist", "mnist"), ("fashion-mnist", "fashion")):
+        for name, (family, model, train) in families.items():
+            out[f"{short}-{name}"] = {"family": family, "data": {"dataset": dataset, "conditional": False},
+                                      "model": dict(model), "train": {**common, **train}}
+    return out
+
+
 def _channel_presets() -> dict[str, dict[str, Any]]:
     """Channel facies (issue: conv+dense vs fully convolutional). Procedural LTrace-like data at 64×64 by default
     (`data.options.size=128` for the LTrace size); `data.dataset=channels 'data.options={size: 64}'` reads the real
@@ -186,7 +215,7 @@ def _audio_presets() -> dict[str, dict[str, Any]]:
 
 # The table: every built-in preset, by name.
 PRESETS: dict[str, dict[str, Any]] = {**_diffusion_presets(), **_family_presets(), **_channel_presets(),
-                                      **_score_presets(), **_audio_presets()}
+                                      **_score_presets(), **_audio_presets(), **_ae_course_presets()}
 
 
 def preset_names() -> list[str]:
