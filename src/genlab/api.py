@@ -59,6 +59,7 @@ from genlab.inference import (
 from genlab.inference import raw_header as read_header  # the raw JSON header (file, run directory, pretrained)
 from genlab.latent import anomaly_scores, encode_means, reconstruct  # latent tools on a loaded model
 from genlab.latent_api import anomaly, arithmetic, fit_density, interpolate, project, regularity  # latent tools
+from genlab.latent_explore_api import disentanglement, explore, explorer_basis, latent_codes, traverse  # issue 20
 from genlab.metrics.audio import compare_audio
 from genlab.metrics.inception import load_inception
 from genlab.models.autoencoder.regularizers import corrupt  # the DAE's input corruptions
@@ -101,6 +102,7 @@ __all__ = [
     "corrupt",
     "dataset_names",
     "denoising_error",
+    "disentanglement",
     "distill",
     "edit",
     "encode_means",
@@ -108,6 +110,8 @@ __all__ = [
     "evaluate",
     "evaluate_audio",
     "evaluate_run",
+    "explore",
+    "explorer_basis",
     "export",
     "facies_report",
     "family_capabilities",
@@ -122,6 +126,7 @@ __all__ = [
     "interpolate",
     "interpolate_noise",
     "iwae_likelihood",
+    "latent_codes",
     "likelihood",
     "listening_page",
     "load",
@@ -162,6 +167,7 @@ __all__ = [
     "train",
     "train_classifier",
     "trajectory",
+    "traverse",
     "vocode",
     "wav_info",
     "write_channels_h5",

@@ -138,7 +138,7 @@ def test_bad_values_are_one_line_errors(tiny_data_dir, tmp_path, override, match
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("family", ["ae"])
+@pytest.mark.parametrize("family", ["ae", "vae"])
 def test_perceptual_loss_is_added_and_trains(family):
     torch.manual_seed(0)
     kw = {"image_shape": (1, 28, 28), "base_channels": 8, "latent_dim": 4}
