@@ -12,6 +12,9 @@ Endpoints (limits in genlab.web.schemas.LIMITS, also served at /api/config):
     POST /api/generate          images (JSON with per-cell PNGs, or format=png for the grid alone)
     POST /api/interpolate       slerp/lerp strip between two seeds (VAE, GAN, autoencoder; diffusion via DDIM noise)
     POST /api/channels/esmda    ES-MDA conditioning of channel realizations
+    POST /api/latent/basis      the latent explorer's sliders: principal directions (or chosen dimensions) of a
+                                model's codes, and the image at their centre
+    POST /api/latent/decode     the image at given slider positions
     GET  /api/audio/tracks      MUSDB18 test tracks in the data directory (or why there are none)
     POST /api/audio/regenerate  query parameters; body = an uploaded WAV (optional, else track=)
 
@@ -44,7 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genlab import api
 from genlab.errors import GenlabError
-from genlab.web import tasks
+from genlab.web import explorer, tasks
 from genlab.web.auth import TokenAuth, redact_access_log
 from genlab.web.catalog import SnapshotCatalog, default_snapshots
 from genlab.web.jobs import Job, JobCancelled, JobQueue, QueueFull
@@ -58,6 +61,8 @@ from genlab.web.schemas import (
     EsmdaRequest,
     GenerateRequest,
     InterpolateRequest,
+    LatentBasisRequest,
+    LatentDecodeRequest,
     validation_message,
 )
 
@@ -249,6 +254,16 @@ def _add_job_routes(app: FastAPI, catalog: SnapshotCatalog, jobs: JobQueue, data
     @app.post("/api/channels/esmda")
     async def esmda(req: EsmdaRequest, request: Request) -> dict[str, Any]:
         return await jobs.run(tasks.esmda, catalog, req, job=Job(req.progress_key),
+                              disconnected=request.is_disconnected)
+
+    @app.post("/api/latent/basis")
+    async def latent_basis(req: LatentBasisRequest, request: Request) -> dict[str, Any]:
+        return await jobs.run(explorer.latent_basis, catalog, req, data_dir, job=Job(req.progress_key),
+                              disconnected=request.is_disconnected)
+
+    @app.post("/api/latent/decode")
+    async def latent_decode(req: LatentDecodeRequest, request: Request) -> dict[str, Any]:
+        return await jobs.run(explorer.latent_decode, catalog, req, data_dir, job=Job(req.progress_key),
                               disconnected=request.is_disconnected)
 
     @app.post("/api/audio/regenerate")

@@ -33,6 +33,10 @@ LIMITS: dict[str, Any] = {
     "upload_seconds": 15.0,
     "track_seconds": 30.0,
     "json_bytes": 64 * 1024,
+    "explorer_directions": 16,  # latent explorer: sliders (principal directions or chosen dimensions)
+    "explorer_position": 4.0,  # slider range ± this many stds of the codes along a direction
+    "explorer_codes": 2000,  # codes (encoded images or prior samples) behind a basis: ~1 CPU-s for a small VAE
+    "latent_dim_index": 65535,  # largest latent dimension index a request may name (the model's size is checked)
 }
 SAMPLER_NAMES = tuple(SAMPLERS)
 PROGRESS_KEY = r"^[A-Za-z0-9_-]{8,64}$"  # a client-chosen token: GET /api/jobs/{key} reads the job's progress
@@ -134,3 +138,36 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
 def _short(value: Any, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class LatentBasisRequest(_Request):
+    """Slider directions of a model's latent space: principal directions of `n` codes (mode "pca") or chosen
+    latent dimensions (mode "dims"; none given: the k most varied)."""
+
+    mode: Literal["pca", "dims"] = "pca"
+    k: int = Field(6, ge=1, le=LIMITS["explorer_directions"], description="number of sliders")
+    dims: list[int] | None = Field(None, min_length=1, max_length=LIMITS["explorer_directions"])
+    n: int = Field(500, ge=2, le=LIMITS["explorer_codes"], description="codes behind the basis")
+
+    @field_validator("dims")
+    @classmethod
+    def _dim_range(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and any(d < 0 or d > LIMITS["latent_dim_index"] for d in v):
+            raise ValueError(f"every dimension must be in 0..{LIMITS['latent_dim_index']}")
+        return v
+
+
+class LatentDecodeRequest(LatentBasisRequest):
+    """The image at slider positions `coords` (one per direction of the basis the other fields describe, in stds
+    of the codes along it)."""
+
+    coords: list[float] = Field(min_length=1, max_length=LIMITS["explorer_directions"])
+    class_label: int | None = Field(None, ge=0, le=LIMITS["class_label"])
+
+    @field_validator("coords")
+    @classmethod
+    def _coord_range(cls, v: list[float]) -> list[float]:
+        limit = LIMITS["explorer_position"]
+        if any(not (-limit <= c <= limit) for c in v):  # NaN fails too
+            raise ValueError(f"every position must be in -{limit:g}..{limit:g}")
+        return v
