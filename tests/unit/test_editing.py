@@ -184,3 +184,21 @@ def test_cli_inpaint_edit_and_one_line_errors(tiny_snapshot, tmp_path, capsys):
         code, _, err = run_cli(["inpaint", str(tiny_snapshot), *args, "--input", str(tmp_path / "in.npy"),
                                 "-o", str(out), "-q"], capsys)
         assert code != 0 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_facies_snapshot_honours_every_well_cell(tmp_path):
+    """Binary facies (codec levels 2): conditioning on well columns keeps every well cell; values stay 0/1."""
+    from genlab.checkpoints.snapshot import save_snapshot
+    from genlab.data.codecs import ImageCodec
+    from genlab.models.registry import get_family
+
+    torch.manual_seed(0)
+    model = get_family("diffusion")((1, 16, 16), base_channels=8, channel_mults=[1, 2], attention_resolutions=[],
+                                    num_heads=1)
+    path = save_snapshot(tmp_path / "facies.safetensors", model, ImageCodec(1, 16, 16, levels=2).state())
+    truths = (torch.rand(4, 1, 16, 16) < 0.3).to(torch.uint8)
+    out = inpaint(path, truths, "wells:3", method="repaint", steps=4, jump=2, resample=2, device="cpu")
+    wells = ~editing.preset_mask("wells:3", 16, 16)
+    assert torch.equal(out.values[:, 0][:, wells], truths[:, 0][:, wells])
+    assert set(out.values.unique().tolist()) <= {0, 1} and out.known_error["pasted_cells_honoured"] == 1.0
+    assert 0.0 <= out.known_error["unpasted_cells_honoured"] <= 1.0
