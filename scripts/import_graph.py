@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
      "genlab.score_api",
      "genlab.evaluation", "genlab.audio.evaluation",
      "genlab.facies.evaluation", "genlab.facies.conditioning"),
-    ("genlab.report", "genlab.pretrained_api", "genlab.audio.api", "genlab.facies", "genlab.facies.api",
+    ("genlab.report", "genlab.pretrained_api", "genlab.audio.api", "genlab.audio.listen", "genlab.facies", "genlab.facies.api",
      "genlab.facies.report"),
     ("genlab.api",),
     ("genlab.cli", "genlab.web", "genlab.__main__"),

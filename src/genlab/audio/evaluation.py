@@ -40,7 +40,7 @@ from genlab.audio.io import default_cache_dir, is_silent, write_wav
 from genlab.audio.musdb import MusdbSource, musdb_root
 from genlab.audio.phase import griffin_lim, mel_to_linear, oracle_phase
 from genlab.audio.sampling import apply_phase, spectral_magnitude, vocode, vocoder_polar
-from genlab.audio.transforms import Stft
+from genlab.audio.transforms import MelSpectrogram, Stft
 from genlab.metrics.audio import MetricTable, compare_audio
 
 SR = 44100
@@ -97,6 +97,59 @@ def mel_baselines(vocoder, wave: Tensor, gl_iters: tuple[int, ...], timings: dic
         out[f"mel/nnls+gl{n}"] = _timed(timings, f"mel_gl{n}", griffin_lim, mag, mel_mod.stft, n, 0.99,
                                         wave.shape[-1], generator=gen)
     out["mel/nnls+oracle"] = oracle_phase(mag, wave, mel_mod.stft)  # the mel's magnitude information alone
+    return out
+
+
+# --- issue 17: the vocoder's own waveform against every phase reference on the same stem --------------------------
+REFERENCE_METHODS = ("mel/nnls+gl{n}", "mel/nnls+fgla{n}", "mel/nnls+true-phase", "true-mag/fgla{n}",
+                     "true-mag/pghi", "true-mag/true-phase")
+
+
+def default_mel_front_end() -> MelSpectrogram:
+    """The vocoders' log-mel front-end (`VocosConfig` defaults: 44.1 kHz, n_fft 1024, hop 256, 128 Slaney bands,
+    0 Hz to Nyquist): what the baselines invert when no vocoder is given."""
+    return MelSpectrogram(SR, 1024, 256, 128)
+
+
+def front_end_signature(mel_mod: MelSpectrogram) -> str:
+    """A short text naming a mel front-end (sizes and a hash of its filterbank): cached baseline rows are reused
+    only for the same one."""
+    import hashlib
+
+    fb = mel_mod.filterbank.detach().cpu().float().numpy()
+    digest = hashlib.sha256(fb.tobytes()).hexdigest()[:10]
+    return f"nfft{mel_mod.stft.n_fft}-hop{mel_mod.stft.hop}-mels{fb.shape[0]}-fb{digest}"
+
+
+def reference_estimates(wave: Tensor, mel_mod: MelSpectrogram, gl_iters: int = 100, nnls_iters: int = 100,
+                        timings: dict | None = None, seed: int = 0) -> dict[str, Tensor]:
+    """Every reference a vocoder is set against, for one (C, S) stem (channels as mono signals):
+
+    - from the mel the vocoder reads (``max(mel, 1e-5)``, its STFT): the NNLS linear magnitude (`mel_to_linear`)
+      with Griffin-Lim (``mel/nnls+gl{n}``: the original algorithm, momentum 0) and fast Griffin-Lim
+      (``mel/nnls+fgla{n}``: momentum 0.99), both `gl_iters` iterations from the same seeded random phase — the
+      baseline; and with the true phase (``mel/nnls+true-phase``: what the mel's magnitude holds);
+    - from the TRUE STFT magnitude (oracles; 513 numbers per frame, not the vocoder's input): fast Griffin-Lim,
+      PGHI (`genlab.audio.pghi`, no iterations) and the true phase (``true-mag/true-phase``: the STFT round trip,
+      the identity up to float error).
+    """
+    from genlab.audio.pghi import pghi
+
+    timings = {} if timings is None else timings
+    stft, n = mel_mod.stft.cpu(), wave.shape[-1]
+    with torch.no_grad():
+        true_mag = stft(wave).abs()
+        mel = mel_mod.cpu().from_magnitude(true_mag).clamp_min(1e-5)
+        mel_mag = _timed(timings, "mel_nnls", mel_to_linear, mel, mel_mod.filterbank, "nnls", nnls_iters)
+        out = {}
+        for key, mag, momentum in ((f"mel/nnls+gl{gl_iters}", mel_mag, 0.0),
+                                   (f"mel/nnls+fgla{gl_iters}", mel_mag, 0.99),
+                                   (f"true-mag/fgla{gl_iters}", true_mag, 0.99)):
+            gen = torch.Generator().manual_seed(seed)
+            out[key] = _timed(timings, key, griffin_lim, mag, stft, gl_iters, momentum, n, generator=gen)
+        out["mel/nnls+true-phase"] = oracle_phase(mel_mag, wave, stft)
+        out["true-mag/pghi"] = _timed(timings, "true-mag/pghi", pghi, true_mag, stft, n, seed=seed)
+        out["true-mag/true-phase"] = oracle_phase(true_mag, wave, stft)
     return out
 
 

@@ -67,3 +67,29 @@ def evaluate_cmd(
                                 with_museval=museval, listen_tracks=listen_tracks, device=device)
     typer.echo(result.markdown)
     typer.echo(f"results: {result.json}\nlistening page: {result.html}")
+
+
+@audio_app.command("listen")
+def listen_cmd(
+    snapshot: str = typer.Argument(..., help="Vocoder snapshot: file, run directory or pretrained name "
+                                             "(e.g. musdb-vocos)."),
+    n_tracks: int = typer.Option(3, "--tracks", min=1, max=50, help="First N MUSDB18 test tracks by name."),
+    track: list[str] = typer.Option([], "--track", help="A test track by name instead (repeat the option)."),
+    stems: list[str] = typer.Option(["drums", "bass", "other", "vocals"], "--stem", help="Stem(s) (repeat)."),
+    out_dir: Path = typer.Option(Path("runs/audio-listen"), "-o", "--out-dir", help="index.html, WAVs and PNGs."),
+    gl_iters: int = typer.Option(100, "--gl-iters", min=1, max=1000, help="Griffin-Lim iterations."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Holds musdb/MUSDB18-7 (else $GENLAB_DATA_DIR)."),
+    device: str = typer.Option("cpu", help="auto | cpu | cuda | cuda:N"),
+) -> None:
+    """Write a listening page: original / vocoder / Griffin-Lim / oracle (PGHI, Griffin-Lim on the true magnitude)
+    players for each stem of a few test tracks, with spectrograms and difference spectrograms."""
+    from genlab import api
+
+    bad = [s for s in stems if s not in _STEMS[:4]]
+    if bad:
+        raise GenlabError(f"--stem {bad[0]}: expected one of {', '.join(_STEMS[:4])}")
+    checks.output_dir(out_dir, "--out-dir")
+    page = api.listening_page(snapshot, out_dir, tracks=list(track) or n_tracks, stems=stems,
+                              data_dir=str(data_dir) if data_dir else None, gl_iters=gl_iters, device=device,
+                              progress=lambda what: typer.echo(f"  {what}", err=True))
+    typer.echo(f"listening page: {page}")

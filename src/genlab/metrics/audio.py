@@ -169,6 +169,26 @@ class MetricTable:
             out.append(summary)
         return out
 
+    def summary(self, by: Sequence[str] = ("stem", "method"), metrics: Sequence[str] | None = None
+                ) -> list[dict[str, Any]]:
+        """Per group: ``n`` rows and, for each metric, ``median``, ``q25``, ``q75`` (interquartile range = q75 − q25)
+        and ``n_finite`` (NaN/±inf values — an exact match's +inf SI-SDR, a silent reference's NaN — are counted
+        apart: the quantiles are over the finite values, and ``n_inf`` says how many were +inf)."""
+        groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+        for r in self.rows:
+            groups[tuple(r[k] for k in by)].append(r)
+        out = []
+        for key, rows in groups.items():
+            entry: dict[str, Any] = dict(zip(by, key)) | {"n": len(rows)}
+            for m in metrics or self.metric_names():
+                vals = np.array([_float(r.get(m)) for r in rows], dtype=np.float64)
+                fin = vals[np.isfinite(vals)]
+                q25, med, q75 = (np.quantile(fin, (0.25, 0.5, 0.75)).tolist() if fin.size else [math.nan] * 3)
+                entry[m] = {"median": med, "q25": q25, "q75": q75, "n_finite": int(fin.size),
+                            "n_inf": int(np.isposinf(vals).sum())}
+            out.append(entry)
+        return out
+
     def to_markdown(self, by: Sequence[str] = ("stem", "method"), digits: int = 3) -> str:
         """Median table as GitHub markdown."""
         rows = self.compute(by)
@@ -183,6 +203,11 @@ class MetricTable:
         """Rows and medians as JSON (non-finite values become null)."""
         rows, medians = [_finite(r) for r in self.rows], [_finite(r) for r in self.compute(by)]
         return json.dumps({"rows": rows, "medians": medians}, indent=1)
+
+
+def _float(v: Any) -> float:
+    """A row value as a float: None (a non-finite value after a JSON round trip) → NaN."""
+    return math.nan if v is None else float(v)
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:
