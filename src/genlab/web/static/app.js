@@ -221,6 +221,14 @@ function onImageSnapshot() {
   fillSelect($("img-class"), [["", s && s.num_classes ? "all classes, cycling" : "none (unconditional)"], ...classes]);
   const latent = s && s.interpolates;
   $("interpolate").disabled = !latent;
+  const code = Boolean(s && s.has_latent);
+  $("explore").disabled = !code;
+  if (!explorer.req || !s || explorer.req.snapshot !== s.id) {  // another model: its sliders are not these
+    $("explorer").classList.add("hidden");
+    explorer.req = null;
+    $("ex-note").textContent = s && !code ? `The ${s.family} family has no latent code to explore (a VAE, GAN or ` +
+      "autoencoder has)." : "";
+  }
   $("interp-note").textContent = s && !latent
     ? `The ${s.family} family has no latent space to interpolate in (a VAE, GAN or autoencoder has).`
     : s && s.interpolation_note ? `${s.interpolation_note}${s.num_classes ? "; with all classes, one strip per class" : ""}.`
@@ -303,6 +311,91 @@ async function interpolateSeeds(ev) {
     strip.style.gridTemplateColumns = `repeat(${frames}, minmax(0, var(--cell)))`;
   });
   onImageSnapshot();
+}
+
+// --- latent explorer: one slider per direction (principal directions of the model's codes, or chosen
+// dimensions); moving one decodes the code at the slider positions. One request in flight at a time: positions
+// changed meanwhile are sent as soon as it returns, so the image follows the sliders without queueing a backlog.
+const explorer = {req: null, busy: false, dirty: false};
+
+function explorerRequest(key) {
+  const req = {snapshot: selected("img-snapshot", "image"), mode: $("ex-mode").value, k: Number($("ex-k").value),
+    n: 500, progress_key: key};
+  const dims = $("ex-dims").value.trim();
+  if (req.mode === "dims" && dims) {
+    req.dims = dims.split(",").map((d) => Number(d.trim()));
+    if (req.dims.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`dimensions '${dims}': expected ` +
+      "comma-separated whole numbers, e.g. 0,3,5");
+  }
+  return req;
+}
+
+function sliderPositions() {
+  return [...document.querySelectorAll("#ex-sliders input")].map((el) => Number(el.value));
+}
+
+async function loadExplorer(ev) {
+  ev.preventDefault();
+  await run($("explore"), "Loading sliders…", async (key) => {
+    const req = explorerRequest(key);
+    const r = await postJSON("/api/latent/basis", req);
+    delete req.progress_key;
+    explorer.req = req;
+    const lim = state.config.limits.explorer_position;
+    const box = $("ex-sliders");
+    box.innerHTML = "";
+    r.names.forEach((name, i) => {
+      const label = document.createElement("label");
+      const share = r.explained ? ` (${(100 * r.explained[i]).toFixed(1)} % of the variance)` : "";
+      label.title = `${name}: std ${fmt(r.stds[i], 3)} of the codes${share}; the slider moves in stds`;
+      const text = document.createElement("span");
+      text.textContent = name;
+      const slider = document.createElement("input");
+      Object.assign(slider, {type: "range", min: -lim, max: lim, step: 0.1, value: 0});
+      slider.setAttribute("aria-label", `${name} position`);
+      const value = document.createElement("output");
+      value.textContent = "0.0";
+      slider.addEventListener("input", () => { value.textContent = Number(slider.value).toFixed(1); decodeSliders(); });
+      label.append(text, slider, value);
+      box.appendChild(label);
+    });
+    $("ex-image").src = r.image;
+    $("ex-caption").textContent = "centre";
+    const codes = r.source === "encoded" ? `${r.num_codes} encoded training images` : `${r.num_codes} prior samples`;
+    $("ex-note").textContent = `${r.directions} sliders over a ${r.latent_size}-number latent, from ${codes}` +
+      (r.explained ? `; together ${(100 * r.explained.reduce((a, b) => a + b, 0)).toFixed(1)} % of their variance`
+        : "") + `. Positions are in standard deviations of the codes (±${lim}).`;
+    $("explorer").classList.remove("hidden");
+  });
+}
+
+async function decodeSliders() {
+  if (!explorer.req) return;
+  if (explorer.busy) { explorer.dirty = true; return; }
+  explorer.busy = true;
+  try {
+    do {
+      explorer.dirty = false;
+      const req = {...explorer.req, coords: sliderPositions()};
+      const cls = $("img-class").value;
+      if (cls !== "") req.class_label = Number(cls);
+      const r = await postJSON("/api/latent/decode", req);
+      $("ex-image").src = r.image;
+      $("ex-caption").textContent = `(${r.coords.map((c) => c.toFixed(1)).join(", ")})`;
+    } while (explorer.dirty);
+  } catch (err) {
+    message(err.message, "error");
+  } finally {
+    explorer.busy = false;
+  }
+}
+
+function resetSliders() {
+  for (const el of document.querySelectorAll("#ex-sliders input")) {
+    el.value = 0;
+    el.nextElementSibling.textContent = "0.0";
+  }
+  decodeSliders();
 }
 
 // --- channels ----------------------------------------------------------------------------------------------------
@@ -401,6 +494,11 @@ async function init() {
   for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
   $("img-form").addEventListener("submit", generateImages);
   $("interp-form").addEventListener("submit", interpolateSeeds);
+  $("explore-form").addEventListener("submit", loadExplorer);
+  $("ex-reset").addEventListener("click", resetSliders);
+  $("ex-mode").addEventListener("change", () => {
+    $("ex-dims-label").classList.toggle("hidden", $("ex-mode").value !== "dims");
+  });
   $("ch-form").addEventListener("submit", generateChannels);
   $("esmda-form").addEventListener("submit", runEsmda);
   $("au-form").addEventListener("submit", regenerateAudio);
