@@ -169,6 +169,36 @@ def _score_presets() -> dict[str, dict[str, Any]]:
     }
 
 
+def _beyond_presets() -> dict[str, dict[str, Any]]:
+    """Issue 19 (diffusion beyond sampling), sized like `mnist-diffusion-quick` and compared with it at equal CPU
+    minutes (README "DiT vs U-Net" / "latent vs pixel"; benchmarks/diffusion_dit.py, diffusion_latent.py).
+
+    `mnist-dit`: the quick preset with a Diffusion Transformer (genlab.nn.dit) for the U-Net: 4x4 patches (49 tokens),
+    width 128, 6 blocks, adaLN-Zero; 0.70 CPU-s per step at batch 64 (U-Net 0.93), lr 6e-4 (transformers want less
+    than the U-Net's 1e-3).
+    `mnist-ldm-ae` then `mnist-ldm`: a VAE with a 4x7x7 spatial latent (Bernoulli decoder, beta 0.05: a lightly
+    regularised latent the decoder reads robustly), then class-conditional diffusion in its frozen latent with a
+    single-resolution U-Net (7x7, attention; a 7x7 map cannot be halved). `model.autoencoder` names the AE run."""
+    quick = {"family": "diffusion", "data": {"dataset": "mnist", "conditional": True},
+             "train": {**_QUICK_TRAIN, "precision": "fp32", "threads": 1},
+             "sample": {"sampler": "dpmpp-2m", "steps": 20, "guidance": 1.5}}
+    return {
+        "mnist-dit": {**copy.deepcopy(quick),
+                      "model": {"backbone": "dit", "dit_patch_size": 4, "dit_width": 128, "dit_depth": 6,
+                                "num_heads": 4, "prediction": "v"},
+                      "train": {**quick["train"], "lr": 6e-4}},
+        "mnist-ldm-ae": {"family": "vae", "data": {"dataset": "mnist", "conditional": False},
+                         "model": {"architecture": "fully_conv", "latent_channels": 4, "base_channels": 32,
+                                   "likelihood": "bernoulli", "beta": 0.05, "kl_warmup_steps": 100},
+                         "train": {"batch_size": 128, "lr": 1e-3, "warmup_steps": 50, "precision": "fp32",
+                                   "epochs": 0.0, "max_steps": 250, "epoch_images": 6400, "ema_decay": 0.995,
+                                   "grad_clip": 0.0, "threads": 1},
+                         "sample": {"num_images": 16}},
+        "mnist-ldm": {**copy.deepcopy(quick), "family": "latent-diffusion",
+                      "model": {"autoencoder": "runs/mnist-ldm-ae", "base_channels": 64, "channel_mults": [1],
+                                "num_res_blocks": 2, "attention_resolutions": [7], "prediction": "v"}},
+    }
+
 # Audio (MUSDB18 stems): sized for a CPU — the previews (50 train tracks × 6.8 s) give ~3,600 half-overlapping
 # 32-frame patches per stem; both stop after `train.time_limit_min` minutes. fp32: bf16 autocast is slower on CPUs
 # without native bf16, and the STFT/iSTFT inside the vocoder needs fp32.
@@ -215,7 +245,8 @@ def _audio_presets() -> dict[str, dict[str, Any]]:
 
 # The table: every built-in preset, by name.
 PRESETS: dict[str, dict[str, Any]] = {**_diffusion_presets(), **_family_presets(), **_channel_presets(),
-                                      **_score_presets(), **_audio_presets(), **_ae_course_presets()}
+                                      **_score_presets(), **_beyond_presets(), **_audio_presets(),
+                                      **_ae_course_presets()}
 
 
 def preset_names() -> list[str]:

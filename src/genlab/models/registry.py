@@ -12,6 +12,7 @@ from genlab.errors import GenlabError
 from genlab.models.aae.model import AAE
 from genlab.models.autoencoder.model import Autoencoder, DenoisingAutoencoder, SparseAutoencoder
 from genlab.models.base import Capabilities, GenerativeModel
+from genlab.models.diffusion.latent import LatentDiffusion
 from genlab.models.diffusion.model import Diffusion
 from genlab.models.gan.model import GAN, WGANGP
 from genlab.models.ladder.model import LadderVAE
@@ -23,7 +24,8 @@ from genlab.models.vocoder.model import Vocos
 from genlab.models.vqvae.model import VQVAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
-    "diffusion": Diffusion,  # DDPM/DDIM/DPM-Solver++ with a U-Net
+    "diffusion": Diffusion,  # DDPM/DDIM/DPM-Solver++ with a U-Net or a DiT (model.backbone)
+    "latent-diffusion": LatentDiffusion,  # diffusion in a frozen autoencoder's spatial latent
     "score-sde": ScoreSDE,  # NCSN / VE and VP SDEs: a score network trained by denoising score matching
     "dcgan": GAN,  # DCGAN (SN-GAN recipe options)
     "wgan-gp": WGANGP,

@@ -11,6 +11,7 @@ from genlab.data.registry import load_dataset
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.models.registry import get_family
+from genlab.training.frozen import build_with_frozen
 
 
 def load_training_data(data: DataConfig, seed: int) -> ImageDataset:
@@ -40,11 +41,12 @@ def codec_for(ds: ImageDataset) -> ImageCodec:
 
 
 def build_model(cfg: RunConfig, ds: ImageDataset) -> GenerativeModel:
-    """The family's model for this dataset's image shape (and classes, when training is conditional)."""
+    """The family's model for this dataset's image shape (and classes, when training is conditional); a frozen part
+    it is built around (latent diffusion's autoencoder) is read from its snapshot (`genlab.training.frozen`)."""
     import dataclasses
 
     if cfg.data.conditional and ds.num_classes <= 0:
         raise GenlabError(f"data.conditional=true but dataset '{cfg.data.dataset}' has no class labels")
     num_classes = ds.num_classes if cfg.data.conditional else 0
     cls = get_family(cfg.family)
-    return cls(image_shape=ds.image_shape, num_classes=num_classes, **dataclasses.asdict(cfg.model))
+    return build_with_frozen(cls, ds.image_shape, num_classes, dataclasses.asdict(cfg.model))

@@ -21,7 +21,7 @@ from genlab.models.diffusion import objective
 from genlab.models.diffusion.generation import classifier_guided, sampler_options, timestep_grid
 from genlab.models.diffusion.samplers import get_sampler
 from genlab.models.diffusion.schedules import make_alphas_cumprod
-from genlab.nn.unet import check_unet_options, unet_from_config
+from genlab.nn.backbones import backbone_from_config, check_backbone_options
 from genlab.utils.seeding import randn_like_per_sample, sample_generators
 
 
@@ -42,6 +42,14 @@ class DiffusionConfig:
     num_train_steps: int = 1000  # T
     p_uncond: float = 0.1  # label dropout for classifier-free guidance (only when num_classes > 0)
     min_snr_gamma: float = 0.0  # > 0: min-SNR-gamma loss weighting (Hang et al. 2023); 0 = plain MSE
+    # Denoiser network (genlab.nn.backbones.BACKBONES): "unet" (the options above) or "dit" (a Diffusion
+    # Transformer, genlab.nn.dit; num_heads and dropout are shared, the dit_* options are its own).
+    backbone: str = "unet"
+    dit_patch_size: int = 2  # side of the square patches that become tokens
+    dit_width: int = 128  # token width
+    dit_depth: int = 6  # transformer blocks
+    dit_mlp_ratio: float = 4.0  # MLP hidden width / token width
+    dit_pos_embed: str = "sincos"  # "sincos" (fixed 2-D) or "learned"
 
     def validate(self, family: str) -> None:
         """One-line GenlabError naming a bad value (types are checked by `resolve_config`)."""
@@ -51,7 +59,7 @@ class DiffusionConfig:
         make_alphas_cumprod(self.schedule, self.num_train_steps)  # validates the schedule name and T
         if not 0.0 <= self.p_uncond < 1.0:
             raise GenlabError(f"{family}: p_uncond must be in [0, 1), got {self.p_uncond}")
-        check_unet_options(self, family)
+        check_backbone_options(self, family)
 
 
 class Diffusion(GenerativeModel):
@@ -66,7 +74,8 @@ class Diffusion(GenerativeModel):
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
-        self.unet = unet_from_config(cfg, self.image_shape, self.num_classes)
+        # the denoiser network (a U-Net or a DiT); the attribute keeps its name so snapshot keys stay "unet.*"
+        self.unet = backbone_from_config(cfg, self.noise_shape, self.num_classes)
         # (T,) float64 schedule, kept on the CPU on purpose (not a buffer): it is rebuilt from the config, never
         # stored, and MPS has no float64. Per-batch coefficients are gathered on the CPU and copied over.
         self.alphas_cumprod = make_alphas_cumprod(cfg.schedule, cfg.num_train_steps)
@@ -137,6 +146,15 @@ class Diffusion(GenerativeModel):
             self.train(was_training)
         return torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape)
 
+    @property
+    def noise_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in the space the diffusion runs in (the image; a latent for latent diffusion)."""
+        return self.image_shape
+
+    def _finish(self, x0: Tensor) -> Tensor:
+        """The sampler's result in diffusion space → images in [-1, 1] (latent diffusion decodes here)."""
+        return x0.clamp(-1.0, 1.0)
+
     def _generate_batch(self, sample_fn, seeds: list[int], labels: Tensor | None, timesteps: Tensor,
                         guidance: float, callback, opts: dict, guide: dict) -> Tensor:
         """One batch of `generate`: (len(seeds), C, H, W) clamped to [-1, 1] on the model's device."""
@@ -144,12 +162,12 @@ class Diffusion(GenerativeModel):
         # One CPU generator per image: x_T first, then the sampler's step noise continues the same stream, so an
         # image does not depend on its batch, the batch size or the device.
         gens = sample_generators(seeds)
-        x_T = randn_like_per_sample(gens, self.image_shape).to(device)
+        x_T = randn_like_per_sample(gens, self.noise_shape).to(device)
         labels = None if labels is None else labels.to(device)
         denoise = classifier_guided(self.denoiser(labels, guidance), guide["classifier"], guide["scale"],
                                     guide["target"], seeds, labels, self.alphas_cumprod)
         x0 = sample_fn(denoise, x_T, timesteps, self.alphas_cumprod, generators=gens, callback=callback, **opts)
-        return x0.clamp(-1.0, 1.0)
+        return self._finish(x0)
 
     def _check_labels(self, labels: Tensor | None, n: int) -> Tensor | None:
         if labels is None:
