@@ -200,6 +200,11 @@ from genlab.cli.score import likelihood, train_classifier  # PF-ODE bits/dim; cl
 app.command()(likelihood)
 app.command("train-classifier")(train_classifier)
 
+from genlab.cli.aemetrics import anomaly, probe  # one-class anomaly protocol; linear probe on frozen codes
+
+app.command()(anomaly)
+app.command()(probe)
+
 from genlab.cli.distill import distill  # few-step students (progressive distillation)
 
 app.command()(distill)
