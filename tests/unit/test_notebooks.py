@@ -25,7 +25,9 @@ EXPECTED = {
     "05_autoencoders": (["| denoising AE | dae |", "| gaussian σ = 0.3 |", "| β-VAE (β = 4) |", "| mse |",
                          "roc_auc"], 12),
     # one line of strings per part of issue 19 (each part's owner adds theirs)
-    "06_diffusion_beyond": (["model: diffusion"], 0),
+    "06_diffusion_beyond": (["model: diffusion",
+                             "known pixels after the paste: exact", "strength 0 returns the input unchanged: True",
+                             "| center | repaint |", "| student | 1 |"], 3),
 }
 
 
