@@ -114,10 +114,10 @@ class VAEGAN(VAE):
         return s
 
     def feature_loss(self, x: Tensor, x_rec: Tensor) -> Tensor:
-        """L_llike per image (N,): ½‖Dis_l(x) − Dis_l(x̃)‖²/σ², targets detached (eq. 6)."""
-        with torch.no_grad():
-            target = self.features(x)
-        diff = self.features(x_rec) - target
+        """L_llike per image (N,): ½‖Dis_l(x) − Dis_l(x̃)‖²/σ², targets detached (eq. 6). One discriminator pass
+        over both, so a spectral-norm power iteration cannot make them differ."""
+        target, rec = self.features(torch.cat([x, x_rec])).chunk(2)
+        diff = rec - target.detach()
         return 0.5 * diff.pow(2).flatten(1).sum(1) / self.cfg.feature_sigma ** 2
 
     # --- the two phases ---------------------------------------------------------------------------------------

@@ -90,6 +90,15 @@ def straight_through(z_e: Tensor, z_q: Tensor) -> Tensor:
     return z_e + (z_q - z_e).detach()
 
 
+def vq_losses(z_e: Tensor, z_q: Tensor) -> tuple[Tensor, Tensor]:
+    """(codebook loss ‖sg[z_e] − z_q‖², commitment loss ‖z_e − sg[z_q]‖²), each summed over the map and averaged
+    over the batch (van den Oord et al. 2017, eq. 3): the first moves only the codebook, the second only the
+    encoder."""
+    codebook = (z_q - z_e.detach()).pow(2).flatten(1).sum(1).mean()
+    commit = (z_e - z_q.detach()).pow(2).flatten(1).sum(1).mean()
+    return codebook, commit
+
+
 class VQVAE(ConvEncoderDecoder, StepTracking, GenerativeModel):
     """x (N, C, H, W) → z_e (N, D, h, w) → codes (N, h, w) → z_q → x̂; a causal transformer prior over codes."""
 
@@ -168,8 +177,7 @@ class VQVAE(ConvEncoderDecoder, StepTracking, GenerativeModel):
         codes, z_q = self.quantize(z_e)
         out = self.decoder(straight_through(z_e, z_q), self._emb(y))
         recon = reconstruction_nll(out, x, self.cfg.likelihood, self.cfg.gaussian_sigma).mean()
-        codebook = (z_q - z_e.detach()).pow(2).flatten(1).sum(1).mean()
-        commit = (z_e - z_q.detach()).pow(2).flatten(1).sum(1).mean()
+        codebook, commit = vq_losses(z_e, z_q)
         loss = recon + codebook + self.cfg.commitment * commit
         logs: Logs = {"loss": loss.detach(), "recon": recon.detach(), "codebook": codebook.detach(),
                       "commitment": commit.detach()}
