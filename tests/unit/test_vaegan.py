@@ -81,6 +81,7 @@ def test_the_vae_latent_interface_is_kept():
 @pytest.mark.parametrize("options, match", [
     ({"feature_weight": 0.0, "pixel_weight": 0.0}, "feature_weight and pixel_weight are both 0"),
     ({"objective": "iwae"}, "options 'objective' and 'binarize' are the VAE's"),
+    ({"tc_beta": 4.0}, "options 'tc_beta' and 'perceptual_weight' shape the VAE's own loss"),
     ({"feature_sigma": 0.0}, "option 'feature_sigma' = 0.0 must be in"),
     ({"d_base_channels": "wide"}, "option 'd_base_channels' = 'wide' is not int"),
 ])

@@ -59,6 +59,9 @@ class VAEGANConfig(VAEConfig):
         if self.objective != "elbo" or self.binarize != "none":
             raise GenlabError(f"{family}: options 'objective' and 'binarize' are the VAE's likelihood-training "
                               f"modes and must stay 'elbo'/'none' here (got {self.objective!r}/{self.binarize!r})")
+        if getattr(self, "tc_beta", 1.0) != 1.0 or getattr(self, "perceptual_weight", 0.0) != 0.0:
+            raise GenlabError(f"{family}: options 'tc_beta' and 'perceptual_weight' shape the VAE's own loss and are "
+                              "not used here (the discriminator features are this family's learned similarity)")
         if self.feature_weight == 0 and self.pixel_weight == 0:
             raise GenlabError(f"{family}: feature_weight and pixel_weight are both 0, so nothing asks the decoder "
                               "to reconstruct; set one > 0")
