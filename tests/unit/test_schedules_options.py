@@ -12,6 +12,7 @@ import torch
 
 from genlab import api
 from genlab.errors import GenlabError
+from genlab.metrics.perceptual import attach_perceptual
 from genlab.models.registry import get_family
 from genlab.training.loop import Trainer
 from genlab.training.schedules import Plateau, init_weights, lr_factor
@@ -129,11 +130,11 @@ def test_default_init_leaves_the_family_weights_and_trainer_applies_the_choice(t
     ("train.plateau_patience=0", "train.plateau_patience"),
     ("train.init=he", "train.init.*default, xavier, kaiming, orthogonal"),
     ("model.perceptual_weight=-1", "perceptual_weight"),
-    ("model.perceptual_net=imagenet", "perceptual_net"),
+    ("model.perceptual_weight=1.0 model.perceptual_net=imagenet", "perceptual_net"),
 ])
 def test_bad_values_are_one_line_errors(tiny_data_dir, tmp_path, override, match):
     with pytest.raises(GenlabError, match=match) as err:
-        cfg = api.resolve_config("mnist-ae", overrides(tiny_data_dir, tmp_path, override))
+        cfg = api.resolve_config("mnist-ae", overrides(tiny_data_dir, tmp_path, *override.split()))
         Trainer(cfg, progress=False)
     assert "\n" not in str(err.value)
 
@@ -144,6 +145,9 @@ def test_perceptual_loss_is_added_and_trains(family):
     kw = {"image_shape": (1, 28, 28), "base_channels": 8, "latent_dim": 4}
     plain = get_family(family)(**kw)
     with_p = get_family(family)(**kw, perceptual_weight=2.0, perceptual_net="mnist")
+    with pytest.raises(GenlabError, match="feature net attached"):
+        with_p("model", torch.zeros(2, 1, 28, 28), None)
+    assert attach_perceptual(with_p) and not attach_perceptual(plain)  # what the trainer does
     with_p.load_state_dict(plain.state_dict())  # the feature net is not part of the model's state
     assert set(with_p.state_dict()) == set(plain.state_dict())
     x = torch.rand(6, 1, 28, 28) * 2 - 1
@@ -155,5 +159,6 @@ def test_perceptual_loss_is_added_and_trains(family):
     assert float(loss_p.detach()) == pytest.approx(float(loss_plain.detach()) + 2.0 * float(logs_p["perceptual"]), rel=1e-4)
     loss_p.backward()
     assert all(p.grad is not None for p in with_p.decoder.parameters())
-    with pytest.raises(GenlabError, match="3-channel|takes 1-channel"):
-        get_family(family)(image_shape=(3, 28, 28), base_channels=8, latent_dim=4, perceptual_weight=1.0)
+    with pytest.raises(GenlabError, match="takes 1-channel images, the data has 3"):
+        attach_perceptual(get_family(family)(image_shape=(3, 28, 28), base_channels=8, latent_dim=4,
+                                             perceptual_weight=1.0))

@@ -20,7 +20,6 @@ import yaml
 from genlab.data.augment import AUGMENTATIONS
 from genlab.errors import GenlabError
 from genlab.models.registry import get_family
-from genlab.training.schedules import INITS, LR_SCHEDULES
 
 
 @dataclass
@@ -136,6 +135,10 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     if type(default) is not type(value):
         raise GenlabError(f"config key '{key}' expects {type(default).__name__}, got {value!r}")
     return value
+
+
+LR_SCHEDULES = ("constant", "cosine", "plateau")  # train.lr_schedule (genlab.training.schedules)
+INITS = ("default", "xavier", "kaiming", "orthogonal")  # train.init (genlab.training.schedules)
 
 
 # --- value ranges -----------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from genlab.checkpoints.state import load_state, rng_state, save_state, set_rng_
 from genlab.config.core import RunConfig
 from genlab.data.augment import augment
 from genlab.errors import GenlabError, TrainingDiverged
+from genlab.metrics.perceptual import attach_perceptual
 from genlab.report.model_card import write_model_card
 from genlab.training.batches import BatchOrder
 from genlab.training.device import pick_device, resolve_precision
@@ -108,6 +109,7 @@ class Trainer:
         self.codec = codec_for(self.data)
         self.model = build_model(cfg, self.data).to(self.device)
         init_weights(self.model, cfg.train.init)  # before the EMA copies it; "default" keeps the family's own
+        attach_perceptual(self.model)  # the frozen feature net of a perceptual_weight > 0 (not in the snapshot)
         if cfg.train.activation_checkpointing:
             self._enable_checkpointing()
         self.ema = EMA(self.model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema_decay > 0 else None

@@ -24,8 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-LR_SCHEDULES = ("constant", "cosine", "plateau")
-INITS = ("default", "xavier", "kaiming", "orthogonal")
+from genlab.config.core import INITS, LR_SCHEDULES
+
+__all__ = ["INITS", "LR_SCHEDULES", "Plateau", "init_weights", "lr_factor"]
+
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 

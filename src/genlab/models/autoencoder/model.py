@@ -35,7 +35,7 @@ from genlab.models.autoencoder.common import (
     reconstruction_nll,
 )
 from genlab.models.autoencoder.density import fit_gmm, sample_gmm
-from genlab.models.autoencoder.perceptual import check_perceptual, perceptual_loss
+from genlab.models.autoencoder.perceptual import PerceptualOption
 from genlab.models.autoencoder.regularizers import CORRUPTIONS, SPARSITIES, corrupt, kl_sparsity, l1_sparsity
 from genlab.models.base import GenerativeModel, Logs
 from genlab.utils.seeding import randn_per_sample
@@ -58,7 +58,7 @@ class AEConfig(ConvNetConfig):
     code_density: str = "gmm"  # what `generate` samples codes from: "gmm" (fitted mixture) | "gaussian"
     density_components: int = 10  # mixture components K (Ghosh et al. 2020 use 10)
     perceptual_weight: float = 0.0  # weight of the feature-space loss added to the reconstruction (0 = off)
-    perceptual_net: str = "mnist"  # which shipped domain feature net it uses (genlab.models.autoencoder.perceptual)
+    perceptual_net: str = "mnist"  # which shipped domain feature net it uses (genlab.metrics.perceptual)
 
     def validate(self, family: str) -> None:
         super().validate(family)
@@ -72,7 +72,7 @@ class AEConfig(ConvNetConfig):
         check_range(family, "code_momentum", self.code_momentum, 0.0, 1.0)
         check_choice(family, "code_density", self.code_density, CODE_DENSITIES)
         check_range(family, "density_components", self.density_components, 1, 256)
-        check_perceptual(family, self.perceptual_weight, self.perceptual_net)
+        check_range(family, "perceptual_weight", self.perceptual_weight, 0.0)
 
 
 @dataclass
@@ -92,7 +92,7 @@ class SparseAEConfig(AEConfig):
     sparsity_weight: float = 0.1
 
 
-class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
+class Autoencoder(ConvEncoderDecoder, LatentGeneration, PerceptualOption, GenerativeModel):
     """x (N, C, H, W) in [-1, 1] → code (N, *latent_shape) → x̂ (N, C, H, W)."""
 
     family = "ae"
@@ -106,7 +106,6 @@ class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
         self._build_networks(cfg)
-        check_perceptual(self.family, cfg.perceptual_weight, cfg.perceptual_net, self.image_shape[0])
         self.register_buffer("code_mean", torch.zeros(self.latent_shape))
         self.register_buffer("code_var", torch.ones(self.latent_shape))
         self.register_buffer("code_cov", torch.eye(self.code_mean.numel()))
@@ -142,7 +141,7 @@ class Autoencoder(ConvEncoderDecoder, LatentGeneration, GenerativeModel):
         logs = {"recon": recon.detach(), "mse": (x_hat - x).pow(2).mean().detach(), "sparsity": sparse.detach(),
                 "code_abs_mean": code.abs().mean().detach()}
         if self.cfg.perceptual_weight > 0:  # feature-space L2 with the domain feature net
-            perceptual = perceptual_loss(x_hat, x, self.cfg.perceptual_net).mean()
+            perceptual = self.perceptual_term(x_hat, x).mean()
             loss = loss + self.cfg.perceptual_weight * perceptual
             logs["perceptual"] = perceptual.detach()
         return loss, {"loss": loss.detach(), **logs}

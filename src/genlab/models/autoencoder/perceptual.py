@@ -1,73 +1,32 @@
-"""Perceptual (feature-space) reconstruction loss for autoencoders and VAEs, with the project's domain feature net.
+"""The perceptual-loss option of the autoencoder families and the VAE (config ``perceptual_weight``,
+``perceptual_net``): the model adds ``perceptual_weight`` × a feature-space distance to its reconstruction loss.
 
-A pixel loss blurs: it charges a one-pixel shift of a stroke like a missing stroke. Comparing the images in the
-feature space of a frozen classifier (Johnson et al. 2016, "perceptual losses"; Hou et al. 2017, "deep feature
-consistent VAE") charges what the classifier sees instead. Here the classifier is genlab's domain feature net
-(genlab.metrics.features, the one FID uses): the loss is the squared distance between the activations after each of
-its three conv stages, each stage's mean over its elements, summed over stages and multiplied by the image's pixel
-count C·H·W so that a weight of 1 sits on the scale of a per-image (summed) pixel loss.
-
-The feature net is not part of the model: it is loaded from the shipped assets on first use (cached per name and
-device), frozen, in eval mode, and never written into a snapshot.
+The distance (genlab.metrics.perceptual) needs a frozen domain feature net, which is no part of the model: the
+trainer attaches it (`genlab.metrics.perceptual.attach_perceptual`), so models stay below the metrics in the import
+graph and snapshots hold only the model's own weights.
 """
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
+
 from torch import Tensor
 
 from genlab.errors import GenlabError
-from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net
-
-_NETS: dict[tuple[str, str], FeatureNet] = {}
 
 
-def perceptual_net_names() -> list[str]:
-    """Names of the shipped feature nets (datasets) a perceptual loss can use."""
-    return sorted(p.stem for p in ASSET_DIR.glob("*.safetensors"))
+class PerceptualOption:
+    """Mixin: ``perceptual_term(x_hat, x)`` → per-image distance (N,) from the attached function."""
 
+    _perceptual: Callable[[Tensor, Tensor], Tensor] | None = None
 
-def check_perceptual(family: str, weight: float, name: str, channels: int | None = None) -> None:
-    """One-line GenlabError for a negative weight, an unknown feature net, or one built for other channels."""
-    if not weight >= 0:
-        raise GenlabError(f"{family}: option 'perceptual_weight' = {weight!r} must be >= 0")
-    names = perceptual_net_names()
-    if name not in names:
-        raise GenlabError(f"{family}: option 'perceptual_net' = {name!r} is not one of {', '.join(names)}")
-    if channels is not None and weight > 0:
-        net = feature_net(name, torch.device("cpu"))
-        if net.in_channels != channels:
-            raise GenlabError(f"{family}: perceptual_net {name!r} takes {net.in_channels}-channel images, the data "
-                              f"has {channels}")
+    def attach_perceptual(self, distance: Callable[[Tensor, Tensor], Tensor]) -> None:
+        """Set the distance function (x_hat, x) → (N,) used when ``perceptual_weight`` > 0 (not a submodule: not
+        in the state dict)."""
+        object.__setattr__(self, "_perceptual", distance)
 
-
-def feature_net(name: str, device: torch.device) -> FeatureNet:
-    """The frozen feature net `name` on `device` (cached)."""
-    key = (name, str(device))
-    if key not in _NETS:
-        net = load_feature_net(name, device=device).eval()
-        for p in net.parameters():
-            p.requires_grad_(False)
-        _NETS[key] = net
-    return _NETS[key]
-
-
-def stage_features(net: FeatureNet, x: Tensor) -> list[Tensor]:
-    """Activations after each conv stage (each ends in a 2×2 max-pool) for images x (N, C, H, W) in [-1, 1]."""
-    h, out = x.float(), []
-    for layer in net.trunk:
-        h = layer(h)
-        if isinstance(layer, torch.nn.MaxPool2d):
-            out.append(h)
-    return out
-
-
-def perceptual_loss(x_hat: Tensor, x: Tensor, name: str) -> Tensor:
-    """Per-image feature-space squared error (N,) between reconstructions x_hat and targets x, both model space
-    [-1, 1] (N, C, H, W); gradients flow into x_hat only."""
-    net = feature_net(name, x_hat.device)
-    with torch.no_grad():
-        target = stage_features(net, x)
-    pixels = x[0].numel()
-    per_stage = [(a - b).pow(2).flatten(1).mean(1) for a, b in zip(stage_features(net, x_hat), target, strict=True)]
-    return pixels * torch.stack(per_stage).sum(0)
+    def perceptual_term(self, x_hat: Tensor, x: Tensor) -> Tensor:
+        if self._perceptual is None:
+            raise GenlabError(f"{self.family}: perceptual_weight > 0 needs its feature net attached (the trainer "
+                              "does it; outside training call genlab.metrics.perceptual.attach_perceptual(model))")
+        return self._perceptual(x_hat, x)

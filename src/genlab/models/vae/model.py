@@ -34,7 +34,7 @@ from genlab.models.autoencoder.common import (
     output_to_image,
     reconstruction_nll,
 )
-from genlab.models.autoencoder.perceptual import check_perceptual, perceptual_loss
+from genlab.models.autoencoder.perceptual import PerceptualOption
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.vae.losses import (
     free_bits_kl,
@@ -73,7 +73,7 @@ class VAEConfig(ConvNetConfig):
     iwae_k: int = 5  # importance samples of the "iwae" objective
     tc_beta: float = 1.0  # β-TC-VAE: weight of the total-correlation part of the KL (1 = plain ELBO; Chen et al. 2018)
     perceptual_weight: float = 0.0  # weight of the feature-space loss added to the reconstruction (0 = off)
-    perceptual_net: str = "mnist"  # which shipped domain feature net it uses (genlab.models.autoencoder.perceptual)
+    perceptual_net: str = "mnist"  # which shipped domain feature net it uses (genlab.metrics.perceptual)
 
     def validate(self, family: str) -> None:
         super().validate(family)
@@ -85,13 +85,13 @@ class VAEConfig(ConvNetConfig):
         check_choice(family, "objective", self.objective, OBJECTIVES)
         check_range(family, "iwae_k", self.iwae_k, 1, 4096)
         check_range(family, "tc_beta", self.tc_beta, 0.0, 1000.0)
-        check_perceptual(family, self.perceptual_weight, self.perceptual_net)
+        check_range(family, "perceptual_weight", self.perceptual_weight, 0.0)
         if self.binarize != "none" and self.likelihood != "bernoulli":
             raise GenlabError(f"{family}: option 'binarize' = {self.binarize!r} needs likelihood 'bernoulli', "
                               f"got {self.likelihood!r}")
 
 
-class VAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
+class VAE(ConvEncoderDecoder, LatentGeneration, StepTracking, PerceptualOption, GenerativeModel):
     """Gaussian-encoder VAE on images (N, C, H, W) in [-1, 1]; latent (N, D) or (N, C_z, h, w)."""
 
     family = "vae"
@@ -104,7 +104,6 @@ class VAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
         self._build_networks(cfg, encoder_outputs=2)  # mean and log-variance
-        check_perceptual(self.family, cfg.perceptual_weight, cfg.perceptual_net, self.image_shape[0])
 
     # --- training ---------------------------------------------------------------------------------------------
     def phases(self, step: int) -> list[str]:
@@ -135,7 +134,7 @@ class VAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
             loss = loss + linear_ramp(self.current_step, self.cfg.kl_warmup_steps) * (self.cfg.tc_beta - 1.0) * tc
             logs["tc"] = tc.detach()
         if self.cfg.perceptual_weight > 0:  # feature-space L2 with the domain feature net
-            perceptual = perceptual_loss(output_to_image(out, self.cfg.likelihood), x, self.cfg.perceptual_net).mean()
+            perceptual = self.perceptual_term(output_to_image(out, self.cfg.likelihood), x).mean()
             loss = loss + self.cfg.perceptual_weight * perceptual
             logs["perceptual"] = perceptual.detach()
         return loss, {"loss": loss.detach(), **logs}
