@@ -207,3 +207,13 @@ def test_cli_listen_writes_the_page_and_errors_in_one_line(tmp_path, tiny_vocos,
                               "-o", str(tmp_path / "page2")], capsys)
     assert code != 0 and "MUSDB18 folder not found" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_web_audio_tab_starts_on_the_universal_vocoder():
+    from genlab.web.catalog import AUDIO_DEFAULT, default_snapshots
+
+    listed = [{"id": "runs/a", "kind": "audio"}, {"id": AUDIO_DEFAULT, "kind": "audio"},
+              {"id": "runs/b", "kind": "audio"}, {"id": "pretrained:x", "kind": "image", "fid": 3.0},
+              {"id": "pretrained:y", "kind": "image", "fid": 2.0}]
+    assert default_snapshots(listed) == {"audio": AUDIO_DEFAULT, "image": "pretrained:y"}
+    assert default_snapshots(listed[:1] + listed[2:3]) == {"audio": "runs/a"}  # not installed: the first listed

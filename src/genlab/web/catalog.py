@@ -76,12 +76,19 @@ def headline_fid(entry: dict[str, Any]) -> tuple[float | None, float | None]:
     return (fid if isinstance(fid, (int, float)) else None, floor if isinstance(floor, (int, float)) else None)
 
 
+# Audio snapshots have no FID: the page starts on the universal vocoder of issue 17 (its own waveform beside
+# Griffin-Lim on all four stems, README "Audio"), else on the first one listed.
+AUDIO_DEFAULT = f"{PRETRAINED}musdb-vocos"
+
+
 def default_snapshots(listed: list[dict[str, Any]]) -> dict[str, str]:
     """Per kind, the id the page selects first: the pretrained snapshot with the lowest measured FID (the best first
-    impression this installation can give), else the first one listed."""
-    best: dict[str, dict[str, Any]] = {}
+    impression this installation can give), for audio the shipped universal vocoder, else the first one listed."""
+    best: dict[str, dict[str, Any]] = {s["kind"]: s for s in listed if s["id"] == AUDIO_DEFAULT}
     for s in listed:
         current = best.get(s["kind"])
+        if current is not None and current["id"] == AUDIO_DEFAULT:
+            continue
         if current is None or (s.get("fid") is not None and (current.get("fid") is None or s["fid"] < current["fid"])):
             best[s["kind"]] = s
     return {kind: s["id"] for kind, s in best.items()}

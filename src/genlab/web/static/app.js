@@ -449,6 +449,15 @@ async function loadTracks() {
   $("au-src-track").disabled = !t.available;
 }
 
+// A vocoder predicts its own phase: its waveform ("model") is what it is measured on (README, "Audio"), so it is the
+// default for vocos snapshots; a magnitude-only model starts on Griffin-Lim.
+function defaultAudioPhase() {
+  const s = current("au-snapshot");
+  const vocoder = s && s.family === "vocos";
+  if (vocoder) $("au-phase").value = "model";
+  else if ($("au-phase").value === "model") $("au-phase").value = "griffin-lim";
+}
+
 async function regenerateAudio(ev) {
   ev.preventDefault();
   await run($("au-run"), "Regenerating…", async (key) => {
@@ -510,6 +519,7 @@ async function init() {
   $("au-snapshot").addEventListener("change", () => {
     remember("au-snapshot", "audio");
     $("au-info").textContent = describe(current("au-snapshot"));
+    defaultAudioPhase();
   });
   $("img-random").addEventListener("click", () => {
     $("img-seed").value = Math.floor(Math.random() * 1e6);
@@ -526,6 +536,7 @@ async function init() {
     $("au-upload-note").textContent = `WAV or FLAC, at most ${lim.upload_seconds} s and ` +
       `${(lim.upload_bytes / 1048576).toFixed(0)} MB; resampled to 44.1 kHz`;
     await loadSnapshots();
+    defaultAudioPhase();
     await loadTracks();
     await refreshQueue();
     document.body.dataset.ready = "1";
