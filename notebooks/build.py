@@ -978,6 +978,99 @@ NB04 += [
 
 # ---------------------------------------------------------------------------------------------------- 05 autoencoders
 
+def sec05_families() -> list:  # issue 20 item 1 — owner: aefamilies
+    """VAE-GAN, adversarial AE, ladder VAE and VQ-VAE on the shared names of NB05's setup (x, x_u8, y, codec, TINY,
+    N, RUNS, gens["VAE"])."""
+    return [
+        md("""
+        ## Four more families: VAE-GAN, adversarial AE, ladder VAE, VQ-VAE
+
+        Each answers a weakness of the plain VAE (docs/families.md has the recipes, minutes and FID):
+
+        | family | what changes | loss per image | latent |
+        |---|---|---|---|
+        | **VAE-GAN** (Larsen et al. 2016) | reconstruction measured in a discriminator's feature space, decoder = GAN generator | KL + ½‖Dis_l(x) − Dis_l(x̃)‖² + small pixel NLL + GAN loss on reconstructions and prior samples | Gaussian, 16-d |
+        | **AAE** (Makhzani et al. 2016) | no KL: a discriminator on *codes* pushes the aggregate code distribution onto N(0, I) | reconstruction + (encoder fools the code discriminator) | deterministic, 8-d |
+        | **ladder VAE** (Sønderby et al. 2016) | two stochastic layers z2 → z1 → x; inference goes bottom-up, then top-down with precision-weighted posteriors | reconstruction + KL(q(z2) ‖ N(0, I)) + KL(q(z1\\|x, z2) ‖ p(z1\\|z2)) | [z1 (32), z2 (16)] |
+        | **VQ-VAE** (van den Oord et al. 2017) | a discrete code grid: each position snaps to the nearest of 64 codebook vectors; a small causal transformer learns p(codes) to sample | reconstruction + ‖sg[z_e] − e‖² + 0.25·‖z_e − sg[e]‖² (straight-through gradient); prior: cross-entropy | 7×7 grid of 64 codes |
+        """),
+        code('''
+        FAMILY_RUNS = {  # label: (pretrained name, preset, tiny-mode extras)
+            "VAE-GAN": ("mnist-vaegan", "mnist-vaegan", ["model.d_base_channels=4"]),
+            "AAE": ("mnist-aae", "mnist-aae", ["model.d_hidden=16"]),
+            "ladder VAE": ("mnist-ladder", "mnist-ladder", ["model.hidden=16"]),
+            "VQ-VAE": ("mnist-vqvae", "mnist-vqvae", ["model.prior_width=16", "model.prior_depth=1",
+                                                      "model.prior_heads=2", "model.prior_start_step=0"]),
+        }
+        fam_sources, fam = {}, {}
+        for label, (name, preset, extra) in FAMILY_RUNS.items():
+            overrides = [*TINY, *([] if FULL else extra), f"run_dir={RUNS / preset}"]
+            fam_sources[label] = gl.pretrained_or_train(name, preset, overrides, progress=FULL)
+            fam[label] = gl.load(fam_sources[label])
+        table([{"model": label, "family": g.header["family"], "parameters": sum(p.numel() for p in g.model.parameters()),
+                "latent": tuple(g.model.latent_shape), "steps": g.header.get("step"),
+                "CPU min": g.header.get("train_seconds", 0.0) / 60} for label, g in fam.items()],
+              ["model", "family", "parameters", "latent", "steps", "CPU min"])
+        panels = [(label, gl.make_grid(g.generate(32, seed=0), nrow=8)) for label, g in
+                  {"VAE": gens["VAE"], **fam}.items()]
+        show_panels(panels, "family-samples", max_cols=5)
+        recs = {label: gl.reconstruct(g.model, x) for label, g in {"VAE": gens["VAE"], **fam}.items()}
+        show(torch.cat([x_u8[:12]] + [codec.to_display(r[:12]) for r in recs.values()]), "family-reconstructions",
+             nrow=12)
+        print("rows:", ["input", *recs])
+        table([{"model": label, "MSE (pixels 0-1)": float(((r - x) / 2).square().mean())} for label, r in recs.items()],
+              ["model", "MSE (pixels 0-1)"])
+        '''),
+        md("""
+        ### What each latent looks like
+
+        - **AAE**: the code discriminator should leave the codes of test images looking like N(0, I) draws — mean
+          near 0, standard deviation near 1 per dimension, and the scatter of two dimensions filling the prior's disc.
+        - **ladder VAE**: how the KL (the information the codes carry) splits between the levels, and how many
+          units of each level are active (average KL > 0.01 nats).
+        - **VQ-VAE**: how many of the 64 codes the test images use and their perplexity exp(H) (64 = all used
+          equally), and the prior's fit to the codes in bits per code (log2 64 = 6 would be a uniform guess).
+        """),
+        code('''
+        z_aae = gl.encode_means(fam["AAE"].model, x)
+        prior = torch.randn_like(z_aae)
+        fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+        ax[0].scatter(prior[:, 0], prior[:, 1], s=4, alpha=0.4, label="prior N(0, I)")
+        ax[0].scatter(z_aae[:, 0], z_aae[:, 1], s=4, alpha=0.6, c=y.numpy(), cmap="tab10", label="AAE codes")
+        ax[0].set(title="AAE codes (dims 0, 1), coloured by digit", aspect="equal")
+        ax[0].legend(loc="upper right", fontsize=7)
+        ax[1].bar(range(z_aae.shape[1]), z_aae.std(0).numpy(), label="std")
+        ax[1].plot(range(z_aae.shape[1]), z_aae.mean(0).numpy(), "k.", label="mean")
+        ax[1].set(title="per-dimension mean and std of AAE codes", xlabel="dimension")
+        ax[1].legend(fontsize=7)
+        plt.show()
+
+        ladder = fam["ladder VAE"].model
+        with torch.no_grad():
+            torch.manual_seed(0)
+            _, logs = ladder("model", x, None)
+        table([{"KL z1 (nats)": float(logs["kl1"]), "KL z2 (nats)": float(logs["kl2"]),
+                "active z1": f"{int(logs['active_z1'])} of {ladder.cfg.latent_dim}",
+                "active z2": f"{int(logs['active_z2'])} of {ladder.cfg.top_latent_dim}",
+                "ELBO (nats)": float(logs["elbo"])}],
+              ["KL z1 (nats)", "KL z2 (nats)", "active z1", "active z2", "ELBO (nats)"])
+
+        vq = fam["VQ-VAE"].model
+        with torch.no_grad():
+            codes = vq.codes(x)
+            bits = float(vq.prior.nll(codes).mean() / codes[0].numel() / np.log(2))
+        counts = torch.bincount(codes.flatten(), minlength=vq.cfg.codebook_size).float()
+        p = counts / counts.sum()
+        perplexity = float(torch.exp(-(p[p > 0] * p[p > 0].log()).sum()))
+        table([{"codes used": f"{int((counts > 0).sum())} of {vq.cfg.codebook_size}", "perplexity": perplexity,
+                "prior bits per code": bits}], ["codes used", "perplexity", "prior bits per code"])
+        show(torch.cat([x_u8[:12], codec.to_display(gl.reconstruct(vq, x[:12])),
+                        codec.to_display(fam["VQ-VAE"].generate(12, seed=1))]), "vq-codes", nrow=12)
+        print("rows: test digits, VQ-VAE reconstructions from 7×7 code grids, samples of the transformer prior")
+        '''),
+    ]
+
+
 NB05 = [
     md(f"""
     # 05 · Autoencoders: AE, denoising, sparse, VAE and β-VAE side by side
@@ -1192,6 +1285,7 @@ NB05 = [
     plt.legend()
     plt.show()
     '''),
+    *sec05_families(),
 ]
 
 # ------------------------------------------------------------------------------------------- 06 diffusion beyond
