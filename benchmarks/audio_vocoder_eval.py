@@ -89,13 +89,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --- rows ---------------------------------------------------------------------------------------------------------
-def _load_cache(path: Path) -> dict[tuple[str, str], list[dict]]:
-    rows: dict[tuple[str, str], list[dict]] = {}
+def _load_cache(path: Path) -> dict[tuple[str, str], dict]:
+    rows: dict[tuple[str, str], dict] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             if line.strip():
                 entry = json.loads(line)
-                rows[(entry["track"], entry["stem"])] = entry["rows"]
+                rows[(entry["track"], entry["stem"])] = entry
     return rows
 
 
@@ -105,32 +105,35 @@ def reference_rows(args, src, tracks, stems, mel_mod, silent: list) -> tuple[lis
     folder = args.cache_dir / settings
     folder.mkdir(parents=True, exist_ok=True)
     rows, timings = [], {}
-    for stem in stems:
-        path = folder / f"{stem}.jsonl"
-        cached = _load_cache(path)
-        for k, track in enumerate(tracks):
-            if (track.name, stem) in cached:
-                rows += cached[(track.name, stem)]
+    paths = {stem: folder / f"{stem}.jsonl" for stem in stems}
+    cached = {stem: _load_cache(path) for stem, path in paths.items()}
+    for k, track in enumerate(tracks):  # track-major: a run cut short still covers every stem of its first tracks
+        for stem in stems:
+            if (track.name, stem) in cached[stem]:
+                entry = cached[stem][(track.name, stem)]
+                rows += entry["rows"]
+                if "silent_rms_dbfs" in entry:
+                    silent.append({"track": track.name, "stem": stem, "rms_dbfs": entry["silent_rms_dbfs"]})
                 continue
             if args.cached_only:
                 continue
-            wave = _wave(src, track, stem)
-            if wave is None:
+            audio = np.array(src.load(track, stem), dtype=np.float32)
+            if is_silent(audio):  # recorded in the cache too, so a --cached-only run knows it
+                silent.append({"track": track.name, "stem": stem, "rms_dbfs": round(rms_dbfs(audio), 1)})
+                with paths[stem].open("a") as f:
+                    f.write(json.dumps({"track": track.name, "stem": stem, "rows": [],
+                                        "silent_rms_dbfs": silent[-1]["rms_dbfs"]}) + "\n")
                 continue
+            wave = torch.from_numpy(audio)
             t0 = time.process_time()
             ests = reference_estimates(wave, mel_mod, args.gl_iters, timings=timings)
             new = [{"track": track.name, "stem": stem, "method": m, **compare_audio(wave, e, SR, args.museval)}
                    for m, e in ests.items()]
-            with path.open("a") as f:  # one line per (track, stem): a killed run resumes where it stopped
+            with paths[stem].open("a") as f:  # one line per (track, stem): a killed run resumes where it stopped
                 f.write(json.dumps({"track": track.name, "stem": stem, "rows": new}) + "\n")
             rows += new
-            print(f"[{stem} {k + 1}/{len(tracks)}] {track.name[:40]}: references in {time.process_time() - t0:.1f} "
+            print(f"[{k + 1}/{len(tracks)} {stem}] {track.name[:40]}: references in {time.process_time() - t0:.1f} "
                   "CPU s", file=sys.stderr, flush=True)
-    for track in tracks:
-        for stem in stems:
-            audio = np.asarray(src.load(track, stem))
-            if is_silent(audio):
-                silent.append({"track": track.name, "stem": stem, "rms_dbfs": round(rms_dbfs(audio), 1)})
     return rows, timings
 
 
@@ -309,7 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     md = markdown(summary, cmd, model, silent)
     result = {
         "benchmark": "audio_vocoder_eval", "command": cmd, "machine": machine_info(),
-        "data": {"root": str(musdb_root(args.data_dir)), "subset": "test", "tracks": len(tracks),
+        "data": {"root": str(musdb_root(args.data_dir)), "subset": "test", "tracks_requested": len(tracks),
+                 "tracks_evaluated": {st: len({r["track"] for r in rows if r["stem"] == st}) for st in args.stems},
                  "stems": args.stems, "skipped_silent": silent, "silence_rule": "RMS < -60 dBFS over the preview"},
         "vocoder": str(args.vocoder) if args.vocoder else None,
         "vocoder_header": {k: vocoder.generator.header.get(k) for k in ("family", "step", "images_seen",
