@@ -13,6 +13,7 @@ and an interrupted one resumes at the first missing stage. The method is `models
 from __future__ import annotations
 
 import copy
+import json
 import shlex
 import sys
 import time
@@ -152,3 +153,26 @@ def _save(student: torch.nn.Module, gen: LoadedModel, path: Path, steps: int, hi
     save_snapshot(path, student, gen.info.codec, weights="ema", extra=extra)
     write_model_card(path, command=command or shlex.join(sys.argv))
 
+
+
+def save_half(source: str | Path, output: str | Path) -> Path:
+    """A copy of a snapshot with its floating-point tensors stored as float16 (half the file; loading casts them
+    back to the model's float32). For shipping small snapshots; the header is kept, with "stored_dtype"."""
+    from safetensors.torch import save_file
+
+    from genlab.checkpoints.snapshot import HEADER_KEY, read_header, read_tensors
+    from genlab.inference import find_snapshot
+    from genlab.utils.io import atomic_path
+
+    path = find_snapshot(source)
+    header = read_header(path)
+    if not isinstance(header, dict):
+        raise GenlabError(f"{path}: snapshot header is not a JSON object")
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in read_tensors(path).items()}
+    if not all(torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point()):
+        raise GenlabError(f"{path}: a weight overflows float16; keep this snapshot in float32")
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps({**header, "stored_dtype": "float16"})})
+    return out

@@ -138,3 +138,26 @@ def test_eps_student_and_bad_requests_are_refused():
         distill_stage(teacher, other, iter([]), student_steps=1, iterations=1)
     with pytest.raises(GenlabError, match="exceed"):
         check_nested(40, 64)
+
+
+def test_half_copy_loads_and_samples_like_the_original(tmp_path):
+    from safetensors import safe_open
+
+    from genlab.checkpoints.snapshot import save_snapshot
+    from genlab.distill_api import save_half
+    from genlab.inference import load, read_snapshot_header
+    from tests_helpers import save_tiny_diffusion
+
+    src = save_tiny_diffusion(tmp_path / "full.safetensors")
+    with torch.no_grad():  # untrained nets output zeros: perturb so the outputs depend on the weights
+        gen = load(src, device="cpu")
+        _perturbed(gen.model, 5)
+    save_snapshot(src, gen.model, gen.info.codec, extra={"config": {"data": {"dataset": "mnist"}}})
+    half = save_half(src, tmp_path / "half.safetensors")
+    with safe_open(str(half), framework="pt") as f:
+        assert all(f.get_tensor(k).dtype in (torch.float16, torch.int64) for k in f.keys())  # noqa: SIM118
+    assert half.stat().st_size < 0.6 * src.stat().st_size
+    assert read_snapshot_header(half).extra["stored_dtype"] == "float16"
+    a = load(src, device="cpu").generate(4, sampler="ddim", steps=3, labels=1)
+    b = load(half, device="cpu").generate(4, sampler="ddim", steps=3, labels=1)
+    assert (a.int() - b.int()).abs().max() <= 3 and not torch.equal(a, torch.zeros_like(a))
