@@ -208,7 +208,8 @@ def load_musdb_segments(split: str, data_dir: Path, download: bool = False, stem
                         representation: str = "spectrogram", frames: int = 32, segment_samples: int = 16384,
                         n_fft: int = 1024, hop: int = 256, max_tracks: int = 0, min_rms_dbfs: float = -50.0,
                         variant: str = "MUSDB18-7") -> StemSegments:
-    """Registered loader: MUSDB18 `stem` of split train|valid|test as mono segments (half-overlapping).
+    """Registered loader: MUSDB18 `stem` of split train|valid|test as mono segments (half-overlapping); stem 'all'
+    pools the four target stems (drums, bass, other, vocals) into one dataset.
 
     Spectrograms use patches of `frames` STFT frames; waveforms use `segment_samples` samples.
     """
@@ -217,7 +218,9 @@ def load_musdb_segments(split: str, data_dir: Path, download: bool = False, stem
     subset, sub = ("test", None) if split == "test" else ("train", split if split == "valid" else None)
     root = musdb_root(data_dir, variant)
     source = MusdbSource(root, cache_dir=default_cache_dir())
-    _, signals = stem_signals(source, subset, stem, sub if _has_valid(source, sub) else None, max_tracks)
+    split_arg = sub if _has_valid(source, sub) else None
+    signals = [sig for s in (TARGETS if stem == "all" else (stem,))  # 'all': the four stems pooled (universal vocoder)
+               for sig in stem_signals(source, subset, s, split_arg, max_tracks)[1]]
     if not signals:
         raise GenlabError(f"{root}/{subset}: no non-silent '{stem}' stems")
     seg = (frames - 1) * hop if representation == "spectrogram" else int(segment_samples)

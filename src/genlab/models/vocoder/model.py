@@ -32,7 +32,12 @@ from genlab.audio.transforms import MelSpectrogram
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, Logs
 from genlab.models.vocoder.losses import MultiResolutionStftDistance
-from genlab.models.vocoder.networks import MultiPeriodDiscriminator, VocosGenerator
+from genlab.models.vocoder.networks import (
+    PHASE_MODES,
+    CombinedDiscriminator,
+    MultiPeriodDiscriminator,
+    VocosGenerator,
+)
 from genlab.utils.seeding import randn_per_sample
 
 LOG_MEL_FLOOR = 1e-5  # HiFi-GAN's clamp before the log (−100 dB re full-scale magnitude)
@@ -49,6 +54,9 @@ class VocosConfig:
     num_blocks: int = 4
     periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
     disc_channels: int = 8
+    mrd_fft_sizes: list[int] = field(default_factory=list)  # multi-resolution discriminator; [] = MPD only
+    mrd_channels: int = 8
+    disc_batch: int = 0  # segments of each batch the discriminators judge (0: all); the cheap way to keep them on
     lambda_mel: float = 15.0
     lambda_stft: float = 1.0
     lambda_adv: float = 1.0
@@ -68,12 +76,18 @@ class VocosConfig:
                            ("dim", 1 << 14), ("hidden", 1 << 16), ("num_blocks", 64), ("disc_channels", 1 << 12)):
             if not 1 <= getattr(self, name) <= high:
                 raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be in 1..{high}")
-        if self.phase_mode not in ("absolute", "accumulated"):
-            raise GenlabError(f"{family}: phase_mode '{self.phase_mode}': expected absolute or accumulated")
+        if self.phase_mode not in PHASE_MODES:
+            raise GenlabError(f"{family}: phase_mode '{self.phase_mode}': expected one of {', '.join(PHASE_MODES)}")
         if not 1 <= len(self.stft_sizes) <= 8 or not all(4 <= n <= 1 << 16 for n in self.stft_sizes):
             raise GenlabError(f"{family}: stft_sizes {self.stft_sizes}: expected 1-8 sizes in 4..65536")
         if not 1 <= len(self.periods) <= 16 or not all(1 <= p <= 1024 for p in self.periods):
             raise GenlabError(f"{family}: periods {self.periods}: expected 1-16 periods in 1..1024")
+        if len(self.mrd_fft_sizes) > 8 or not all(16 <= n <= 1 << 16 for n in self.mrd_fft_sizes):
+            raise GenlabError(f"{family}: mrd_fft_sizes {self.mrd_fft_sizes}: expected 0-8 sizes in 16..65536")
+        if not 1 <= self.mrd_channels <= 1 << 12:
+            raise GenlabError(f"{family}: option 'mrd_channels' = {self.mrd_channels} must be in 1..4096")
+        if not 0 <= self.disc_batch <= 1 << 16:
+            raise GenlabError(f"{family}: option 'disc_batch' = {self.disc_batch} must be in 0..65536 (0: whole batch)")
         if not 0 <= self.prior_nnls_iters <= 1000:
             raise GenlabError(f"{family}: prior_nnls_iters = {self.prior_nnls_iters} must be in 0..1000")
 
@@ -124,7 +138,8 @@ class Vocos(GenerativeModel):
         self.generator = VocosGenerator(cfg.n_mels, cfg.n_fft, cfg.hop, cfg.dim, cfg.hidden, cfg.num_blocks,
                                         cfg.phase_mode, prior_filterbank=self.mel.filterbank if cfg.mel_prior else None,
                                         prior_nnls_iters=cfg.prior_nnls_iters)
-        self.discriminator = MultiPeriodDiscriminator(cfg.periods, cfg.disc_channels)
+        self.discriminator = (CombinedDiscriminator(cfg.periods, cfg.mrd_fft_sizes, cfg.disc_channels, cfg.mrd_channels)
+                              if cfg.mrd_fft_sizes else MultiPeriodDiscriminator(cfg.periods, cfg.disc_channels))
         self.mr_stft = MultiResolutionStftDistance(cfg.stft_sizes)
 
     # --- the vocoder --------------------------------------------------------------------------------------------
@@ -158,7 +173,8 @@ class Vocos(GenerativeModel):
         supervised = self.cfg.lambda_mag > 0
         fake = self.generator.synthesise(torch.polar(torch.exp(log_mag.detach() if supervised else log_mag), phase_hat))
         if phase == "discriminator":
-            return self._discriminator_loss(wave, fake.detach())
+            k = self.cfg.disc_batch or wave.shape[0]
+            return self._discriminator_loss(wave[:k], fake[:k].detach())
         if phase == "generator":
             return self._generator_loss(wave, fake, log_mag, phase_hat)
         raise GenlabError(f"vocos: unknown phase '{phase}'")
@@ -185,7 +201,10 @@ class Vocos(GenerativeModel):
             loss = loss + c.lambda_mag * (log_l1 + c.sc_weight * sc) + c.lambda_phase * inst_freq
             logs |= {"mag_log_l1": log_l1.detach(), "mag_sc": sc.detach(), "phase_if": inst_freq.detach()}
         if self.training_step_adversarial():
-            fake_out, real_out = self.discriminator(fake), self.discriminator(wave)
+            k = c.disc_batch or wave.shape[0]
+            fake_out = self.discriminator(fake[:k])
+            with torch.no_grad():  # feature-matching targets: no gradient needed through the real branch
+                real_out = self.discriminator(wave[:k])
             adv, fm = _lsgan_generator(fake_out), _feature_matching(real_out, fake_out)
             loss = loss + c.lambda_adv * adv + c.lambda_fm * fm
             logs |= {"g_adv": adv.detach(), "fm": fm.detach()}

@@ -21,7 +21,10 @@ discriminator.
   inversion instead of from noise and learns the detail the mel averaged away.
 - Discriminator: Kong, Kim & Bae 2020 (HiFi-GAN, §2.2): for each period p the waveform is folded into a
   (S / p, p) image and judged by 2-D convolutions with (k, 1) kernels, so each sub-discriminator sees periodic
-  structure. Layouts: mel (N, M, T); waveform (N, S); STFT (N, F, T) complex.
+  structure. The multi-resolution discriminator (Jang et al. 2021, UnivNet §2.3; used by Vocos §3.3) judges the
+  linear STFT magnitude at several resolutions with 2-D convolutions over (frequency, time), so what the periods
+  miss — the spectral envelope and the noise floor at each resolution — is judged too.
+  Layouts: mel (N, M, T); waveform (N, S); STFT (N, F, T) complex.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from genlab.audio.phase import nnls_multiplicative
 from genlab.audio.transforms import Stft
 from genlab.errors import GenlabError
 
-PHASE_MODES = ("absolute", "accumulated")
+PHASE_MODES = ("absolute", "accumulated", "gated")
 PRIOR_FLOOR = 1e-5  # linear-magnitude floor of the mel prior before the log
+GATE_BIAS = -7.0  # initial gate logit of the 'gated' phase (memory of ~1,100 frames)
 
 
 class ConvNeXtBlock(nn.Module):
@@ -80,11 +84,14 @@ class VocosGenerator(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.blocks = nn.ModuleList([ConvNeXtBlock(dim, hidden) for _ in range(num_blocks)])
         self.final_norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, 2 * self.stft.num_bins)
         f = self.stft.num_bins
-        if phase_mode == "accumulated":
-            nn.init.zeros_(self.head.weight[f:])
-            nn.init.zeros_(self.head.bias[f:])
+        self.head = nn.Linear(dim, (4 if phase_mode == "gated" else 2) * f)
+        if phase_mode in ("accumulated", "gated"):
+            nn.init.zeros_(self.head.weight[f:2 * f])
+            nn.init.zeros_(self.head.bias[f:2 * f])
+        if phase_mode == "gated":  # the gate starts nearly shut (g ≈ e^-7): a coherent phase vocoder at first
+            nn.init.zeros_(self.head.weight[3 * f:])
+            nn.init.constant_(self.head.bias[3 * f:], GATE_BIAS)
         self.register_buffer("prior", None if prior_filterbank is None else band_spread(prior_filterbank),
                              persistent=False)
         self.register_buffer("prior_fb", prior_filterbank, persistent=False)
@@ -98,12 +105,36 @@ class VocosGenerator(nn.Module):
         h = self.norm(self.embed(log_mel).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
-        m, p = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, dim=1)
+        out = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2)
+        m, p = out[:, : self.stft.num_bins], out[:, self.stft.num_bins:]
         if self.prior is not None:  # residual over the mel's inversion (floored like the log-mel itself)
             m = m + self.prior_magnitude(log_mel).clamp_min(PRIOR_FLOOR).log()
         if self.phase_mode == "accumulated":
             p = self._accumulate(p)
+        elif self.phase_mode == "gated":
+            p = self._gated(*p.chunk(3, dim=1))
         return m.clamp(max=self.max_log_mag), p
+
+    def _gated(self, delta: Tensor, anchor: Tensor, gate_logit: Tensor) -> Tensor:
+        """Phase-vocoder propagation that can restart: a phasor per bin, z[0] = e^{i (a[0] + πk)},
+        ``z[t] = (1 − g[t]) · z[t−1] · e^{i(ω_k·hop + δ[t])} + g[t] · e^{i (a[t] + πk)}``, phase = angle z.
+
+        With the gate g shut it is the 'accumulated' mode (coherent on sustained partials); at an onset the network
+        opens it and the bin restarts from an absolute phase a predicted from the local mel context — the same for
+        every bin of a new partial's lobe, which the phase vocoder's running sums cannot give. (N, F, T) each."""
+        n_bins, n_frames = delta.shape[-2:]
+        k = torch.arange(n_bins, device=delta.device)[:, None].to(delta.dtype)
+        step = torch.polar(torch.ones_like(delta), (2 * torch.pi * self.stft.hop / self.stft.n_fft) * k + delta)
+        g = torch.sigmoid(gate_logit)
+        fresh = g * torch.polar(torch.ones_like(anchor), anchor + torch.pi * k)  # πk: centred-window offset
+        keep = (1 - g) * step
+        z = torch.polar(torch.ones_like(anchor[..., 0]), anchor[..., 0] + torch.pi * k[:, 0])  # g[0] = 1
+        out = [z]
+        for t in range(1, n_frames):
+            z = keep[..., t] * z + fresh[..., t]
+            out.append(z)
+        z = torch.stack(out, dim=-1)
+        return torch.angle(z + 1e-7)  # angle(0) is 0; the offset keeps the gradient finite there
 
     def prior_magnitude(self, log_mel: Tensor) -> Tensor:
         """(N, M, T) → the mel prior's linear magnitude (N, F, T): band envelope, then NNLS refinement."""
@@ -171,3 +202,54 @@ class MultiPeriodDiscriminator(nn.Module):
 
     def forward(self, wave: Tensor) -> list[tuple[Tensor, list[Tensor]]]:
         return [d(wave) for d in self.discs]
+
+
+class ResolutionDiscriminator(nn.Module):
+    """One UnivNet sub-discriminator: |STFT| at one resolution (window n_fft, hop n_fft/4) as a (1, T, F) image,
+    (3, 9) convs striding over frequency, then a (3, 3) conv and a 1-channel (3, 3) output (Jang et al. 2021).
+    UnivNet's first conv keeps the full frequency resolution; here every (3, 9) conv strides by 2 over frequency
+    and there are three of them, not four: ~2x fewer multiply-adds, which is what makes the MRD affordable on a CPU."""
+
+    def __init__(self, n_fft: int, channels: int = 8):
+        super().__init__()
+        self.stft = Stft(n_fft, n_fft // 4)
+        strides = (2, 2, 2)
+        self.convs = nn.ModuleList([nn.Conv2d(1 if i == 0 else channels, channels, (3, 9), (1, s), (1, 4))
+                                    for i, s in enumerate(strides)])
+        self.convs.append(nn.Conv2d(channels, channels, (3, 3), 1, (1, 1)))
+        self.post = nn.Conv2d(channels, 1, (3, 3), 1, (1, 1))
+
+    def forward(self, wave: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """(N, S) → logits (N, L) and the feature maps."""
+        h = self.stft(wave).abs().transpose(-2, -1)[:, None]  # (N, 1, T, F)
+        feats = []
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.1)
+            feats.append(h)
+        out = self.post(h)
+        feats.append(out)
+        return out.flatten(1), feats
+
+
+class MultiResolutionDiscriminator(nn.Module):
+    """UnivNet's MRD: one ResolutionDiscriminator per STFT size."""
+
+    def __init__(self, fft_sizes: Sequence[int] = (512, 1024, 2048), channels: int = 8):
+        super().__init__()
+        self.discs = nn.ModuleList([ResolutionDiscriminator(n, channels) for n in fft_sizes])
+
+    def forward(self, wave: Tensor) -> list[tuple[Tensor, list[Tensor]]]:
+        return [d(wave) for d in self.discs]
+
+
+class CombinedDiscriminator(nn.Module):
+    """The periods' and the resolutions' sub-discriminators as one list (MPD + MRD, as Vocos trains)."""
+
+    def __init__(self, periods: Sequence[int], fft_sizes: Sequence[int], channels: int = 8,
+                 mrd_channels: int = 8):
+        super().__init__()
+        self.mpd = MultiPeriodDiscriminator(periods, channels)
+        self.mrd = MultiResolutionDiscriminator(fft_sizes, mrd_channels)
+
+    def forward(self, wave: Tensor) -> list[tuple[Tensor, list[Tensor]]]:
+        return self.mpd(wave) + self.mrd(wave)
