@@ -1071,6 +1071,86 @@ def sec05_families() -> list:  # issue 20 item 1 — owner: aefamilies
     ]
 
 
+
+def sec05_disentangle() -> list:  # issue 20 item 4 and the explorer of item 6 — owner: disentangle
+    """β-VAE and β-TC-VAE on the procedural dSprites-like shapes: traversals, MIG, the latent explorer (needs FULL,
+    RUNS, show_panels, table and gl from NB05's setup; trains its own runs)."""
+    return [
+        md("""
+        ## Disentanglement: β-VAE and β-TC-VAE on dSprites-like shapes
+
+        A *disentangled* code gives each independent factor of the data its own latent dimension. To measure it the
+        factors must be known, so genlab draws its own dSprites (Matthey et al. 2017): white shapes (square, ellipse,
+        heart) at 6 scales, 40 orientations and 32 × 32 positions, every factor drawn independently from a seed
+        (`dsprites` in the dataset registry; `data.options.size` 16/32/64, `n`, `seed`; the factor labels come with
+        the images).
+
+        - **β-VAE** (Higgins et al. 2017, `model.beta`): the whole KL weighted by β > 1, which squeezes the code
+          towards the factorised prior, and the reconstructions with it.
+        - **β-TC-VAE** (Chen et al. 2018, `model.tc_beta`): the KL splits into index-code mutual information, total
+          correlation (TC) and dimension-wise KL; only the TC, the dependence *between* code dimensions, is weighted
+          by β, estimated on each batch by minibatch-weighted sampling.
+        - **MIG**, the mutual information gap (Chen et al. 2018): for each factor, the information the best code
+          dimension has about it minus that of the second best, over the factor's entropy; averaged over factors.
+          1 = every factor in one dimension of its own, 0 = none (`gl.disentanglement`, `genlab latent mig`).
+        """),
+        code('''
+        SPRITES = ["data.dataset=dsprites", "data.download=false", "model.latent_dim=10", "model.likelihood=bernoulli",
+                   "model.kl_warmup_steps=200", "train.batch_size=64", "train.lr=1e-3", "train.epochs=0",
+                   "train.precision=fp32", "train.ema_decay=0.995", "sample.num_images=36"]
+        if FULL:  # benchmarks/ae_disentangle.py's runs: 600 steps, ~1.6 CPU-min each
+            SPRITES += ["data.options.size=32", "data.options.n=20000", "model.base_channels=16",
+                        "train.max_steps=600", "train.epoch_images=32000", "train.warmup_steps=50"]
+        else:
+            SPRITES += ["data.options.size=16", "data.options.n=400", "model.base_channels=4", "model.max_channels=16",
+                        "train.max_steps=4", "train.epoch_images=256", "train.warmup_steps=1"]
+        sprite_runs = {}
+        for label, name, extra in (("VAE (β = 1)", "vae-beta1", "model.beta=1"),
+                                   ("β-VAE (β = 8)", "vae-beta8", "model.beta=8"),
+                                   ("β-TC-VAE (β = 8)", "tcvae-beta8", "model.tc_beta=8")):
+            run = RUNS / f"sprites-{name}"
+            sprite_runs[label] = gl.train("mnist-vae", [*SPRITES, extra, f"run_dir={run}"], progress=FULL).run_dir
+        data = gl.load_dataset("dsprites", "test", **{k.split(".")[-1]: int(v) for k, v in
+                                                    (o.split("=") for o in SPRITES if o.startswith("data.options"))})
+        show(data.get_batch(range(16))[0], "05_sprites", nrow=16)
+        print("factors of the first four:", dict(zip(data.factor_names, data.factors[:4].T.tolist())))
+        '''),
+        code('''
+        # traversals from the first test image: one row per most-varied latent dimension, -2.5 .. 2.5 stds of its codes
+        panels = []
+        for label, run in sprite_runs.items():
+            res, dims = gl.traverse(run, image=0, rows=5, split="test")
+            panels.append((f"{label}: dims {dims}", gl.make_grid(res.images, nrow=9)))
+        show_panels(panels, "05_traversals", max_cols=3)
+        rows = []
+        for label, run in sprite_runs.items():
+            m = gl.disentanglement(run, n=4000)
+            rows.append({"model": label, "MIG": m["mig"], **m["per_factor"], "n": m["n"]})
+        table(rows, ["model", "MIG", "shape", "scale", "orientation", "pos_x", "pos_y", "n"], fmt=".3f")
+        '''),
+        md("""
+        docs/families.md ("Disentanglement") has MIG against β ∈ {1, 4, 8} for both objectives from
+        `benchmarks/ae_disentangle.py`, with the untrained-encoder baseline and the factors-as-code ceiling. In a
+        traversal, a disentangled row moves one thing: the shape slides left-right, or grows, or turns, while the
+        others stay; an entangled row moves several at once.
+
+        **The latent explorer.** `genlab serve` has the same idea live for every model with a latent: *Explore the
+        latent space* (Images tab) puts one slider on each principal direction of the model's encoded training codes
+        (or on chosen dimensions) and decodes the code as the sliders move (docs/web.md). The page calls the same
+        two API functions as the cell below.
+        """),
+        code('''
+        gen = gl.load(sprite_runs["β-TC-VAE (β = 8)"])
+        basis = gl.explorer_basis(gen, "pca", k=4, n=500)
+        print(f"{basis.source} codes: {basis.num_codes}; variance share of the 4 directions:",
+              [round(float(e), 3) for e in basis.explained])
+        steps = [-2, -1, 0, 1, 2]
+        sweep = [gl.explore(gen, basis, [c if i == d else 0.0 for i in range(4)]) for d in range(4) for c in steps]
+        show(torch.cat(sweep), "05_explorer_pca", nrow=len(steps))
+        '''),
+    ]
+
+
 NB05 = [
     md(f"""
     # 05 · Autoencoders: AE, denoising, sparse, VAE and β-VAE side by side
@@ -1286,6 +1366,7 @@ NB05 = [
     plt.show()
     '''),
     *sec05_families(),
+    *sec05_disentangle(),
 ]
 
 # ------------------------------------------------------------------------------------------- 06 diffusion beyond
