@@ -40,8 +40,7 @@ from genlab.latent_explore_api import disentanglement, traverse
 from genlab.metrics.disentanglement import mig
 from genlab.models.registry import get_family
 
-DATA = ["data.dataset=dsprites", "data.options.size=32", "data.options.n=20000", "data.options.seed=0",
-        "data.download=false"]
+DATA = ["data.dataset=dsprites", "data.options.n=20000", "data.options.seed=0", "data.download=false"]
 MODEL = ["model.base_channels=16", "model.latent_dim=10", "model.likelihood=bernoulli", "model.kl_warmup_steps=200"]
 TRAIN = ["train.batch_size=64", "train.lr=1e-3", "train.epochs=0", "train.epoch_images=32000",
          "train.precision=fp32", "train.ema_decay=0.995", "train.threads=1", "train.warmup_steps=50",
@@ -52,21 +51,21 @@ def run_name(variant: str, beta: float) -> str:
     return f"{variant}-beta{beta:g}"
 
 
-def overrides(variant: str, beta: float, run_dir: Path, steps: int) -> list[str]:
+def overrides(variant: str, beta: float, run_dir: Path, steps: int, size: int) -> list[str]:
     weight = [f"model.beta={beta}"] if variant == "vae" else [f"model.tc_beta={beta}"]
-    return [*DATA, *MODEL, *TRAIN, f"train.max_steps={steps}", *weight, f"run_dir={run_dir}",
-            f"name={run_name(variant, beta)}"]
+    return [*DATA, f"data.options.size={size}", *MODEL, *TRAIN, f"train.max_steps={steps}", *weight,
+            f"run_dir={run_dir}", f"name={run_name(variant, beta)}"]
 
 
 def train(args: argparse.Namespace) -> None:
     for beta in [float(b) for b in args.betas.split(",")]:
         run_dir = Path(args.runs_dir) / run_name(args.variant, beta)
         t0, c0 = time.time(), time.process_time()
-        result = api.train("mnist-vae", overrides(args.variant, beta, run_dir, args.steps), progress=False)
+        result = api.train("mnist-vae", overrides(args.variant, beta, run_dir, args.steps, args.size), progress=False)
         info = {"variant": args.variant, "beta": beta, "steps": result.step, "wall_s": round(time.time() - t0, 1),
                 "process_cpu_s": round(time.process_time() - c0, 1),
                 "train_cpu_s": round(result.train_cpu_seconds, 1),
-                "overrides": overrides(args.variant, beta, run_dir, args.steps),
+                "overrides": overrides(args.variant, beta, run_dir, args.steps, args.size),
                 "machine": machine_info()}
         (run_dir / "bench.json").write_text(json.dumps(info, indent=2) + "\n")
         print(json.dumps(info), flush=True)
@@ -79,10 +78,10 @@ def last_log(run_dir: Path) -> dict:
     return {k: lines[-1][k] for k in keep if lines and k in lines[-1]}
 
 
-def baselines(n: int, seed: int) -> dict:
-    test = make_sprites(n, seed=1, size=32)
+def baselines(n: int, seed: int, size: int) -> dict:
+    test = make_sprites(n, seed=1, size=size)
     torch.manual_seed(seed)
-    model = get_family("vae")(image_shape=(1, 32, 32), base_channels=16, latent_dim=10).eval()
+    model = get_family("vae")(image_shape=(1, size, size), base_channels=16, latent_dim=10).eval()
     x = torch.from_numpy(test.images).unsqueeze(1).float() / 127.5 - 1
     with torch.no_grad():
         codes = torch.cat([model.encode(x[i:i + 500])[0] for i in range(0, n, 500)]).numpy()
@@ -108,12 +107,13 @@ def evaluate(args: argparse.Namespace) -> None:
             mine = [r for r in rows if r["variant"] == variant]
             if mine:
                 best = max(mine, key=lambda r: r["beta"])
-                out = Path(args.images) / f"disentangle-traversal-{variant}-beta{best['beta']:g}.png"
+                out = Path(args.images) / f"disentangle-traversal-{args.size}px-{variant}-beta{best['beta']:g}.png"
                 _, dims = traverse(runs_dir / best["run"], image=0, rows=6, out=out, split="test")
                 images[variant] = {"path": str(out), "run": best["run"], "dims": dims}
-    doc = {"benchmark": "ae_disentangle", "data": "dsprites 32x32, train n=20000 seed 0, test seed 1",
+    doc = {"benchmark": "ae_disentangle", "data": f"dsprites {args.size}x{args.size}, train n=20000 seed 0, test "
+                                                  "n=4000 seed 1",
            "metric": "MIG (Chen et al. 2018), encoded means, 20 equal-width bins, plug-in MI", "n": args.n,
-           "rows": rows, "baselines": baselines(args.n, 0), "traversals": images,
+           "rows": rows, "baselines": baselines(args.n, 0, args.size), "traversals": images,
            "command": " ".join(sys.argv), "machine": machine_info()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
@@ -130,11 +130,13 @@ def main() -> None:
     t.add_argument("--betas", default="1,4,8")
     t.add_argument("--runs-dir", required=True)
     t.add_argument("--steps", type=int, default=600, help="optimiser steps per run (600: under 2 CPU-minutes)")
+    t.add_argument("--size", type=int, default=32, choices=(16, 32, 64), help="image side")
     e = sub.add_parser("evaluate", help="MIG of every run under --runs-dir, baselines, traversal PNGs")
     e.add_argument("--runs-dir", required=True)
     e.add_argument("-n", type=int, default=4000, help="test images (the test split has 4000)")
     e.add_argument("--out", default="benchmarks/results/ae_disentangle.json")
     e.add_argument("--images", default="", help="folder for the traversal PNGs (none if empty)")
+    e.add_argument("--size", type=int, default=32, choices=(16, 32, 64), help="image side the runs used")
     args = parser.parse_args()
     np.seterr(all="ignore")
     (train if args.cmd == "train" else evaluate)(args)
