@@ -42,10 +42,13 @@ from genlab.distill_api import distill  # few-step students by progressive disti
 from genlab.editing_api import edit, inpaint, inpaint_display, make_mask, read_images, real_images  # issue 19
 from genlab.errors import GenlabError
 from genlab.evaluation import METRICS_FILE, check_evaluate_request, evaluate, evaluate_run, fid_vs_steps
+from genlab.export import QUANTIZATIONS  # int8 ONNX quantizations (issue 19 part 5)
 from genlab.export import export_snapshot as export  # ONNX / torch.export of the sampling network
 from genlab.facies import compare_models, esmda_demo
 from genlab.facies import report as facies_report  # comparison/ES-MDA tables as markdown
 from genlab.facies.evaluation import model_summary
+from genlab.fast_inference import BACKENDS as INFERENCE_BACKENDS  # the denoiser run by onnxruntime, int8, bf16
+from genlab.fast_inference import check_inference_backend, generate_with_backend, inference_backend
 from genlab.inference import (
     MAX_SEED,
     Generator,
@@ -57,6 +60,15 @@ from genlab.inference import (
     snapshot_info,
 )
 from genlab.inference import raw_header as read_header  # the raw JSON header (file, run directory, pretrained)
+from genlab.inspection import (  # debugging visualisations of a diffusion model (issue 19 part 6)
+    attention_maps,
+    feature_maps,
+    loss_profile,
+    save_attention_maps,
+    save_feature_maps,
+    save_loss_profile,
+    save_trajectory,
+)
 from genlab.latent import anomaly_scores, encode_means, reconstruct  # latent tools on a loaded model
 from genlab.latent_api import anomaly, arithmetic, fit_density, interpolate, project, regularity  # latent tools
 from genlab.latent_explore_api import disentanglement, explore, explorer_basis, latent_codes, traverse  # issue 20
@@ -76,8 +88,10 @@ from genlab.viz import make_grid, save_grid, side_by_side
 __all__ = [
     "AUDIO_PHASES",
     "AUDIO_STEMS",
+    "INFERENCE_BACKENDS",
     "MAX_SEED",
     "METRICS_FILE",
+    "QUANTIZATIONS",
     "SAMPLERS",
     "SAMPLE_RATE_HZ",
     "Capabilities",
@@ -94,8 +108,10 @@ __all__ = [
     "anomaly",
     "anomaly_scores",
     "arithmetic",
+    "attention_maps",
     "baseline_estimates",
     "check_evaluate_request",
+    "check_inference_backend",
     "classify",
     "compare_audio",
     "compare_models",
@@ -116,11 +132,14 @@ __all__ = [
     "facies_report",
     "family_capabilities",
     "family_names",
+    "feature_maps",
     "fid_vs_steps",
     "find_snapshot",
     "fit_density",
     "forward_chain",
     "forward_process",
+    "generate_with_backend",
+    "inference_backend",
     "inpaint",
     "inpaint_display",
     "interpolate",
@@ -134,6 +153,7 @@ __all__ = [
     "load_audio_model",
     "load_dataset",
     "load_inception",
+    "loss_profile",
     "make_grid",
     "make_mask",
     "model_card",
@@ -159,7 +179,11 @@ __all__ = [
     "report",
     "resolve_config",
     "resolve_pretrained",
+    "save_attention_maps",
+    "save_feature_maps",
     "save_grid",
+    "save_loss_profile",
+    "save_trajectory",
     "schedule_curves",
     "set_threads",
     "side_by_side",

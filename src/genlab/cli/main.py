@@ -90,6 +90,12 @@ def sample(
     precision: str = typer.Option("auto", help="auto, fp32 or bf16 (autocast; auto = bf16 where native)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, min=1, max=1024, help="CPU threads for PyTorch [default: PyTorch's]."),
+    backend: str = typer.Option("torch", help="What runs the denoiser of a diffusion snapshot on the CPU: torch, "
+                                "torch-bf16, torch-compile, onnxruntime, onnxruntime-int8-dynamic or "
+                                "onnxruntime-int8-static (exported / quantized for this call; "
+                                "docs/diffusion_beyond.md)."),
+    onnx_file: Path | None = typer.Option(None, "--onnx", help="Run this file from `genlab export` (with an "
+                                          "onnxruntime backend) instead of exporting."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate samples from a snapshot (no training flags needed) and save them as an image grid."""
@@ -105,10 +111,18 @@ def sample(
     options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, eta=eta, order=order,
                                       grid=grid, classifier=classifier, classifier_scale=classifier_scale,
                                       classifier_class=classifier_class, temperature=temperature)
-    gen = api.load(source, device=device, weights=weights)
-    with progress_bar(f"sampling {n} images", quiet) as bar:
-        images = gen.generate(n, seed=seed, labels=class_label, batch_size=batch_size, precision=precision,
-                              progress=bar, **options)
+    if backend != "torch" or onnx_file is not None:  # the fast CPU inference backends (issue 19 part 5)
+        api.check_inference_backend(backend, onnx_file)
+        gen = api.load(source, device="cpu", weights=weights)
+        runner = api.inference_backend(gen, backend, onnx_file=onnx_file, log=None if quiet else typer.echo)
+        with progress_bar(f"sampling {n} images ({backend})", quiet) as bar:
+            images = api.generate_with_backend(gen, runner, n, seed=seed, labels=class_label, batch_size=batch_size,
+                                               progress=bar, **options)
+    else:
+        gen = api.load(source, device=device, weights=weights)
+        with progress_bar(f"sampling {n} images", quiet) as bar:
+            images = gen.generate(n, seed=seed, labels=class_label, batch_size=batch_size, precision=precision,
+                                  progress=bar, **options)
     cycling = info.capabilities.conditional and class_label is None
     write_grid(images, output, nrow=nrow or (gen.num_classes if cycling else None), scale=2)
     used = ", ".join(f"{k} {v}" for k, v in options.items())
@@ -156,16 +170,22 @@ def export(
     source: str = typer.Argument(..., metavar="SOURCE", help="Snapshot file, run directory or pretrained name."),
     output: Path = typer.Option(..., "-o", "--output", help="File to write: .onnx (ONNX) or .pt2 (torch.export)."),
     check: bool = typer.Option(True, "--check/--no-check", help="Compare onnxruntime's outputs with PyTorch's."),
+    quantize: str | None = typer.Option(None, help="int8-dynamic or int8-static (ONNX of a diffusion denoiser; "
+                                        "static calibrates on the inputs the model's own sampler feeds it)."),
 ) -> None:
     """Export a snapshot's sampling network (ONNX or torch.export) for use outside genlab."""
     from genlab import api
 
     checks.output_file(output, suffixes=(".onnx", ".pt2"))
+    if quantize is not None and (quantize not in api.QUANTIZATIONS or output.suffix.lower() != ".onnx"):
+        raise GenlabError(f"--quantize {quantize}: expected one of {', '.join(api.QUANTIZATIONS)} with an .onnx "
+                          f"output")
     api.snapshot_info(source)  # a bad SOURCE is one line before the (slow) export starts
-    result = api.export(source, output, check=check)
+    result = api.export(source, output, check=check, quantize=quantize)
     inputs = ", ".join(f"{name} {tuple(shape)}" for name, shape in result.inputs.items())
-    checked = (f"; onnxruntime matches PyTorch within {result.max_abs_diff:.2g}" if result.max_abs_diff is not None
-               else "")
+    checked = ("" if result.max_abs_diff is None else f"; {quantize} differs from PyTorch by at most "
+               f"{result.max_abs_diff:.2g}" if quantize else f"; onnxruntime matches PyTorch within "
+               f"{result.max_abs_diff:.2g}")
     typer.echo(f"wrote {result.path} ({result.format}, {result.family} sampling network; inputs {inputs}; outputs "
                f"{', '.join(result.outputs)}{checked})")
 
@@ -213,6 +233,10 @@ from genlab.cli.editing import edit, inpaint  # inpainting / outpainting and SDE
 
 app.command()(inpaint)
 app.command()(edit)
+
+from genlab.cli.inspect import inspect_app  # attention / feature maps, trajectory, loss per timestep (issue 19)
+
+app.add_typer(inspect_app, name="inspect")
 
 
 @data_app.command("channels")
