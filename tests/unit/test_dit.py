@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genlab import api
+from genlab.checkpoints.snapshot import save_snapshot
 from genlab.config.presets import resolve
+from genlab.data.codecs import ImageCodec
 from genlab.errors import GenlabError
 from genlab.models.diffusion.model import Diffusion
 from genlab.nn.dit import DiT, DiTBlock, sincos_2d
@@ -82,10 +85,16 @@ def test_learned_position_table_is_a_parameter_and_sincos_is_not_stored():
     assert isinstance(rebuilt.unet, DiT)
 
 
-def test_dit_samples_with_guidance():
-    model = Diffusion((1, 8, 8), num_classes=3, **TINY_DIT)
-    out = model.generate([0, 1, 2], labels=torch.tensor([0, 1, 2]), sampler="dpmpp-2m", steps=3, guidance=2.0)
-    assert out.shape == (3, 1, 8, 8) and torch.isfinite(out).all()
+def test_dit_snapshot_loads_and_samples_with_guidance(tmp_path):
+    """Through the loader (which first builds the model on the meta device) and the sampler, with CFG."""
+    torch.manual_seed(0)
+    model = Diffusion((1, 8, 8), num_classes=3, **TINY_DIT, dit_pos_embed="learned")
+    path = save_snapshot(tmp_path / "dit.safetensors", model, ImageCodec(1, 8, 8).state())
+    gen = api.load(path)
+    assert isinstance(gen.model.unet, DiT)
+    assert torch.equal(gen.model.unet.pos_embed.cpu(), model.unet.pos_embed)
+    images = gen.generate(3, seed=0, labels=[0, 1, 2], sampler="dpmpp-2m", steps=3, guidance=2.0)
+    assert images.shape == (3, 1, 8, 8) and images.dtype == torch.uint8
 
 
 @pytest.mark.parametrize("override, message", [

@@ -129,10 +129,10 @@ class DiT(nn.Module):
 
     def _init_weights(self) -> None:
         """Xavier-uniform linear layers and patch projection (as DiT); the adaLN and output layers stay zero."""
-        for module in self.blocks.modules():
-            if isinstance(module, nn.Linear) and module.weight.abs().sum() > 0:
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+        for block in self.blocks:  # no data-dependent test here: loading builds the model on the meta device
+            for layer in (block.attn.qkv, block.attn.proj, block.mlp[0], block.mlp[3]):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
         nn.init.xavier_uniform_(self.conv_in.weight.view(self.conv_in.weight.shape[0], -1))
         nn.init.zeros_(self.conv_in.bias)
 
