@@ -29,6 +29,7 @@ from genlab.data.registry import load_dataset
 from genlab.errors import GenlabError
 from genlab.inference import LoadedModel, load
 from genlab.models.diffusion.distill import check_nested, distill_stage, stage_schedule
+from genlab.training.ema import EMA
 from genlab.utils.io import write_json
 
 Progress = Callable[[str, int, int, float], None]  # (stage name, iteration, iterations, loss)
@@ -113,7 +114,8 @@ def distill(source: str | Path, out_dir: str | Path, *, teacher_steps: int = 16,
         cpu0, wall0 = time.process_time(), time.perf_counter()
         g = float(guidance) if k == 0 else 1.0  # later stages: the previous student already has it baked in
         student, res = distill_stage(
-            teacher, student, batches, student_steps=s_steps, iterations=n_iter, lr=lr, guidance=g, p_uncond=p_uncond, ema_decay=ema_decay, seed=seed + k,
+            teacher, student, batches, student_steps=s_steps, iterations=n_iter, lr=lr, guidance=g, p_uncond=p_uncond,
+            ema=EMA(student, ema_decay), seed=seed + k,
             progress=None if progress is None else (lambda i, n, loss, name=name: progress(name, i, n, loss)))
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         stage = {"teacher_steps": t_steps, "student_steps": s_steps, "iterations": n_iter,

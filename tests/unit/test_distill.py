@@ -121,7 +121,7 @@ def test_distillation_step_reduces_the_loss_on_a_tiny_unet():
     before = loss()
     batches = itertools.repeat((x0, labels))
     student_ema, result = distill_stage(teacher, student, batches, student_steps=2, iterations=30, lr=1e-3,
-                                        p_uncond=0.0, ema_decay=0.0)
+                                        p_uncond=0.0)
     after = loss()
     assert after < 0.7 * before, (before, after)
     assert result.iterations == 30 and len(result.losses) == 30 and result.last_loss < result.first_loss

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -153,13 +154,13 @@ class StageResult:
 
 def distill_stage(teacher: nn.Module, student: nn.Module, batches: Iterator[tuple[Tensor, Tensor | None]], *,
                   student_steps: int, iterations: int, lr: float = 1e-4, guidance: float = 1.0,
-                  p_uncond: float = 0.1, ema_decay: float = 0.995, seed: int = 0,
+                  p_uncond: float = 0.1, ema: Any = None, seed: int = 0,
                   progress: Callable[[int, int, float], None] | None = None) -> tuple[nn.Module, StageResult]:
     """Train `student` (a diffusion model, modified in place) to take `student_steps` DDIM steps where `teacher`
     takes twice as many. batches: (x0 (B, C, H, W) in [-1, 1], labels (B,) or None) on the models' device.
-    Returns (the EMA copy of the student, the stage's losses). progress(i, iterations, loss) after every step."""
-    from genlab.training.ema import EMA
-
+    ema: an exponential moving average of the student (`genlab.training.ema.EMA`: .update(model, step), .model),
+    or None. Returns (the EMA copy, else the student, in eval mode; the stage's losses). progress(i, iterations,
+    loss) after every step."""
     check_student(student.cfg.prediction)
     alphas_cumprod = teacher.alphas_cumprod
     if not torch.equal(alphas_cumprod, student.alphas_cumprod):
@@ -168,7 +169,6 @@ def distill_stage(teacher: nn.Module, student: nn.Module, batches: Iterator[tupl
     gen = torch.Generator().manual_seed(int(seed))
     teacher.eval().requires_grad_(False)
     student.train().requires_grad_(True)  # a copy of the previous stage's (frozen) EMA student
-    ema = EMA(student, ema_decay)
     opt = torch.optim.Adam(student.unet.parameters(), lr=lr)
     null = student.num_classes
     losses: list[float] = []
@@ -186,10 +186,11 @@ def distill_stage(teacher: nn.Module, student: nn.Module, batches: Iterator[tupl
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.unet.parameters(), 1.0)
         opt.step()
-        ema.update(student, it)
+        if ema is not None:
+            ema.update(student, it)
         losses.append(float(loss.detach()))
         if progress is not None:
             progress(it + 1, int(iterations), losses[-1])
     result = StageResult(2 * int(student_steps), int(student_steps), int(iterations),
                          losses[0] if losses else float("nan"), losses[-1] if losses else float("nan"), losses)
-    return ema.model.eval(), result
+    return (student if ema is None else ema.model).eval(), result
