@@ -1546,19 +1546,133 @@ def sec06_distillation() -> list:  # part 4 — owner: editing
 
 
 def sec06_fast_inference() -> list:  # part 5 — owner: fastinfer
-    return [md("""
-    ## 5. Fast CPU inference
+    return [
+        md("""
+        ## 5. Fast CPU inference
 
-    (cells: engineer "fastinfer")
-    """)]
+        A sampler calls one network — the denoiser (x_t, noise level, class) → prediction — 10 times per image at
+        the shipped model's headline setting (UniPC, 5 steps, guidance 1.5). Everything around that call (seeded
+        noise, timestep grid, guidance, the sampler's update) is cheap, so inference speed is the speed of that one
+        network. `gl.inference_backend` prepares it for another runtime and `gl.generate_with_backend` samples
+        through it with the same seeds:
+
+        - **onnxruntime**: the denoiser exported to ONNX (float32; checked against PyTorch within 1e-3);
+        - **onnxruntime-int8-dynamic**: int8 weights, activations quantized per call;
+        - **onnxruntime-int8-static**: int8 convolutions with activation ranges calibrated on the inputs the
+          model's own sampler feeds the network (no dataset needed);
+        - **torch-bf16**: bfloat16 autocast — this CPU has no avx512_bf16/AMX, so bf16 is emulated (slower);
+        - **torch-compile**: `torch.compile` (inductor; full mode only here: its cold compile takes minutes).
+
+        Below: how far each backend's network output is from eager fp32 on sampler-like inputs, images per second
+        of one network evaluation (this notebook's process, a rough look — the measured table with FID at
+        n = 1000 and the fraction of the matmul peak is in docs/diffusion_beyond.md, made by
+        `benchmarks/inference_fast.py`), and the same seeds sampled by every backend.
+        """),
+        code('''
+        NAMES = ["torch", "onnxruntime", "onnxruntime-int8-dynamic", "onnxruntime-int8-static", "torch-bf16"]
+        if FULL:
+            NAMES.append("torch-compile")
+        cpu_gen = gl.load(SOURCE, device="cpu")  # the backends run on the CPU
+        backends = {name: gl.inference_backend(cpu_gen, name, WORK / "onnx", calibration_images=16 if FULL else 4)
+                    for name in NAMES}
+        g = torch.Generator().manual_seed(0)
+        BATCH = 64 if FULL else 16
+        xt, cond = torch.randn(BATCH, 1, 28, 28, generator=g), torch.randint(0, 1000, (BATCH,), generator=g).float()
+        lab = torch.randint(0, gen.num_classes + 1, (BATCH,), generator=g)
+        want = backends["torch"](xt, cond, lab)
+        rows = []
+        for name, backend in backends.items():
+            backend(xt, cond, lab)  # warm-up (torch.compile compiles here)
+            t0 = time.perf_counter()
+            out = backend(xt, cond, lab)
+            seconds = time.perf_counter() - t0
+            rows.append({"backend": name, "max |Δ| vs eager fp32": float((out - want).abs().max()),
+                         "relative RMS error": float((out - want).square().mean().sqrt() / want.square().mean().sqrt()),
+                         "images/s (one evaluation)": BATCH / seconds})
+        table(rows, list(rows[0]), fmt=".3g")
+        print("avx512_bf16 on this CPU:", "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+              if Path("/proc/cpuinfo").exists() else "unknown")
+        '''),
+        code('''
+        SEEDS = 8 if FULL else 4
+        opts = {"sampler": "unipc", "steps": 5, "guidance": 1.5}
+        panels = [(name, gl.make_grid(gl.generate_with_backend(cpu_gen, backend, SEEDS, **opts), nrow=SEEDS))
+                  for name, backend in backends.items()]
+        show_panels(panels, "backends", title="the same seeds through every backend (UniPC, 5 steps, w = 1.5)",
+                    max_cols=1)
+        '''),
+    ]
 
 
 def sec06_debugging() -> list:  # part 6 — owner: fastinfer
-    return [md("""
-    ## 6. Debugging visualisations
+    return [
+        md("""
+        ## 6. Debugging visualisations
 
-    (cells: engineer "fastinfer")
-    """)]
+        What the course uses to see inside a diffusion model. All of them feed the network exactly what training
+        feeds it — x_t = √ᾱ_t x₀ + √(1-ᾱ_t) ε for real test images, one ε per image at every t — so they show the
+        trained function, read out with forward hooks. `genlab inspect attention|features|trajectory|loss` writes
+        the same pictures from the command line.
+
+        **Attention maps.** The U-Net attends at 7×7 (middle of the network). For the centre position we show where
+        it looks (mean over heads) at a very noisy, a middle and an almost clean t. The weights are recomputed from
+        the layer's input with its own projections (the layer itself uses a fused kernel that never stores them).
+        """),
+        code('''
+        TS = [900, 500, 100]
+        attn = gl.attention_maps(gen, x0[:2], TS, y[:2])
+        gl.save_attention_maps(attn, FIG / "attention.png", background=x0[0])
+        display(Image(filename=str(FIG / "attention.png")))
+        table([{"attention layer": name, "grid": f"{a.grid[0]}x{a.grid[1]}", "heads": a.weights.shape[2],
+                "weights (T, N, heads, L, L)": str(tuple(a.weights.shape)),
+                "entropy at t=900 / 100 (nats)": " / ".join(
+                    f"{float(-(a.weights[i] * a.weights[i].clamp_min(1e-12).log()).sum(-1).mean()):.2f}"
+                    for i in (0, 2))} for name, a in attn.items()],
+              ["attention layer", "grid", "heads", "weights (T, N, heads, L, L)", "entropy at t=900 / 100 (nats)"])
+        '''),
+        md("""
+        **Feature maps.** The outputs of U-Net blocks (the first channels) for one digit at the same three noise
+        levels: the first block at full resolution, the bottleneck, the last block.
+        """),
+        code('''
+        feats = gl.feature_maps(gen, x0[:1], TS, y[:1])
+        names = list(feats)
+        pick = {k: feats[k] for k in (names[0], names[len(names) // 2], names[-1])}
+        gl.save_feature_maps(pick, TS, FIG / "features.png", channels=6)
+        display(Image(filename=str(FIG / "features.png")))
+        print("hooked blocks and their output shapes (T, N, C, H, W):")
+        for k, v in feats.items():
+            print(f"  {k:10s} {tuple(v.shape)}")
+        '''),
+        md("""
+        **The denoising trajectory.** At each DDIM step, the state x_t the denoiser sees (top) and its prediction of
+        the clean image x̂₀ (bottom): the digit's identity is decided in the first steps, the strokes later.
+        """),
+        code('''
+        traj = gl.trajectory(gen, seeds=[0, 1, 2], sampler="ddim", steps=10 if FULL else 4)
+        for i in range(3):
+            gl.save_trajectory(traj, FIG / f"trajectory-{i}.png", image=i)
+        display(Image(filename=str(FIG / "trajectory-0.png")))
+        display(Image(filename=str(FIG / "trajectory-1.png")))
+        '''),
+        md("""
+        **The per-timestep loss profile.** The training loss (this model predicts v, so the v-MSE) and the error
+        of the implied clean image, against t, on a batch of real test images: where the model is good and where it
+        is not. The x̂₀ error grows with t (less signal left); the v-loss is flat in the middle and rises at both
+        ends.
+        """),
+        code('''
+        N_LOSS = 512 if FULL else 32
+        xl_u8, yl = gl.load_dataset("mnist", "test", download=FULL).get_batch(np.arange(N_LOSS))
+        prof = gl.loss_profile(gen, gen.codec.encode(xl_u8), yl, num_points=50 if FULL else 8)
+        gl.save_loss_profile(prof, FIG / "loss-profile.png")
+        display(Image(filename=str(FIG / "loss-profile.png")))
+        print(f"loss profile: {len(prof.t)} timesteps on n = {prof.n} test images")
+        table([{"t": int(t), "training loss": float(l), "x̂0 MSE": float(m)}
+               for t, l, m in list(zip(prof.t, prof.loss, prof.x0_mse))[:: max(1, len(prof.t) // 8)]],
+              ["t", "training loss", "x̂0 MSE"])
+        '''),
+    ]
 
 
 NB06 = [*sec06_intro(), *sec06_editing(), *sec06_latent(), *sec06_dit(), *sec06_distillation(),

@@ -28,7 +28,8 @@ EXPECTED = {
     # one line of strings per part of issue 19 (each part's owner adds theirs)
     "06_diffusion_beyond": (["model: diffusion",
                              "known pixels after the paste: exact", "strength 0 returns the input unchanged: True",
-                             "| center | repaint |", "| student | 1 |"], 3),
+                             "| center | repaint |", "| student | 1 |",
+                             "| onnxruntime-int8-static |", "| attention layer |", "loss profile: 8 timesteps"], 9),
 }
 
 
