@@ -74,7 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stems", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     p.add_argument("--tracks", type=int, default=0, help="first N test tracks by name (0 = all)")
     p.add_argument("--gl-iters", type=int, default=100)
-    p.add_argument("--museval", action="store_true", help="also museval (BSS Eval v4) SDR for every row")
+    p.add_argument("--museval", action="store_true",
+                   help="also museval (BSS Eval v4) SDR on the rows from the mel (model and baselines)")
+    p.add_argument("--mono", action="store_true",
+                   help="evaluate the mid channel (L+R)/2 of each stem instead of both channels (half the CPU)")
     p.add_argument("--references-only", action="store_true", help="fill the reference cache and stop")
     p.add_argument("--cached-only", action="store_true",
                    help="evaluate only the (track, stem) pairs whose references are cached (n says how many)")
@@ -101,7 +104,8 @@ def _load_cache(path: Path) -> dict[tuple[str, str], dict]:
 
 def reference_rows(args, src, tracks, stems, mel_mod, silent: list) -> tuple[list[dict], dict]:
     """Reference rows for every (track, stem), from the cache or computed (and appended to it)."""
-    settings = f"{front_end_signature(mel_mod)}-gl{args.gl_iters}-{'museval' if args.museval else 'nomuseval'}"
+    settings = (f"{front_end_signature(mel_mod)}-gl{args.gl_iters}-{'museval' if args.museval else 'nomuseval'}"
+                f"{'-mono' if args.mono else ''}")
     folder = args.cache_dir / settings
     folder.mkdir(parents=True, exist_ok=True)
     rows, timings = [], {}
@@ -117,7 +121,7 @@ def reference_rows(args, src, tracks, stems, mel_mod, silent: list) -> tuple[lis
                 continue
             if args.cached_only:
                 continue
-            audio = np.array(src.load(track, stem), dtype=np.float32)
+            audio = _channels(np.array(src.load(track, stem), dtype=np.float32), args.mono)
             if is_silent(audio):  # recorded in the cache too, so a --cached-only run knows it
                 silent.append({"track": track.name, "stem": stem, "rms_dbfs": round(rms_dbfs(audio), 1)})
                 with paths[stem].open("a") as f:
@@ -127,8 +131,8 @@ def reference_rows(args, src, tracks, stems, mel_mod, silent: list) -> tuple[lis
             wave = torch.from_numpy(audio)
             t0 = time.process_time()
             ests = reference_estimates(wave, mel_mod, args.gl_iters, timings=timings)
-            new = [{"track": track.name, "stem": stem, "method": m, **compare_audio(wave, e, SR, args.museval)}
-                   for m, e in ests.items()]
+            new = [{"track": track.name, "stem": stem, "method": m,
+                    **compare_audio(wave, e, SR, args.museval and m.startswith("mel/"))} for m, e in ests.items()]
             with paths[stem].open("a") as f:  # one line per (track, stem): a killed run resumes where it stopped
                 f.write(json.dumps({"track": track.name, "stem": stem, "rows": new}) + "\n")
             rows += new
@@ -137,8 +141,13 @@ def reference_rows(args, src, tracks, stems, mel_mod, silent: list) -> tuple[lis
     return rows, timings
 
 
-def _wave(src, track, stem) -> torch.Tensor | None:
-    audio = np.array(src.load(track, stem), dtype=np.float32)
+def _channels(audio: np.ndarray, mono: bool) -> np.ndarray:
+    """(C, S) as loaded, or its mid channel (1, S)."""
+    return audio.mean(0, keepdims=True) if mono else audio
+
+
+def _wave(src, track, stem, mono: bool) -> torch.Tensor | None:
+    audio = _channels(np.array(src.load(track, stem), dtype=np.float32), mono)
     return None if is_silent(audio) else torch.from_numpy(audio)
 
 
@@ -152,7 +161,7 @@ def model_rows(args, src, tracks, stems, vocoder, spectral, pairs: set) -> list[
     rows = []
     for k, track in enumerate(tracks):
         for stem in stems:
-            wave = _wave(src, track, stem) if (track.name, stem) in pairs else None
+            wave = _wave(src, track, stem, args.mono) if (track.name, stem) in pairs else None
             if wave is None:
                 continue
             ests = {}
