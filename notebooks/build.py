@@ -1586,7 +1586,7 @@ def sec06_fast_inference() -> list:  # part 5 — owner: fastinfer
             t0 = time.perf_counter()
             out = backend(xt, cond, lab)
             seconds = time.perf_counter() - t0
-            rows.append({"backend": name, "max |Δ| vs eager fp32": float((out - want).abs().max()),
+            rows.append({"backend": name, "max abs Δ vs eager fp32": float((out - want).abs().max()),
                          "relative RMS error": float((out - want).square().mean().sqrt() / want.square().mean().sqrt()),
                          "images/s (one evaluation)": BATCH / seconds})
         table(rows, list(rows[0]), fmt=".3g")
