@@ -161,3 +161,27 @@ def test_half_copy_loads_and_samples_like_the_original(tmp_path):
     a = load(src, device="cpu").generate(4, sampler="ddim", steps=3, labels=1)
     b = load(half, device="cpu").generate(4, sampler="ddim", steps=3, labels=1)
     assert (a.int() - b.int()).abs().max() <= 3 and not torch.equal(a, torch.zeros_like(a))
+
+
+def test_cli_distill_writes_a_sampleable_run_and_refuses_bad_schedules(tmp_path, tiny_data_dir, capsys):
+    from genlab.inference import read_snapshot_header
+    from tests_helpers import run_cli, save_tiny_diffusion
+
+    teacher = save_tiny_diffusion(tmp_path / "teacher.safetensors")  # an eps teacher: the students become v
+    out = tmp_path / "distill"
+    code, stdout, err = run_cli(["distill", str(teacher), "-o", str(out), "--teacher-steps", "4", "--student-steps",
+                                 "1", "--iterations", "2,1", "--batch-size", "4", "--data-dir", str(tiny_data_dir),
+                                 "--device", "cpu", "-q"], capsys)
+    assert code == 0, err
+    assert "steps-2: 4 -> 2 steps, 2 iterations" in stdout and "steps-1: 2 -> 1 steps, 1 iterations" in stdout
+    info = read_snapshot_header(out / "steps-1")
+    assert info.kwargs["prediction"] == "v" and info.sample_settings["steps"] == 1
+    assert [s["iterations"] for s in info.extra["distillation"]["stages"]] == [2, 1]
+    code, stdout, err = run_cli(["sample", str(out / "steps-1"), "-n", "4", "-o", str(tmp_path / "s.png"), "-q",
+                                 "--device", "cpu"], capsys)
+    assert code == 0 and "steps 1" in stdout, err
+    code, stdout, _ = run_cli(["distill", str(teacher), "-o", str(out), "--teacher-steps", "4", "--student-steps",
+                               "1", "--data-dir", str(tiny_data_dir), "-q"], capsys)  # both stages reused
+    assert code == 0 and stdout.count("already there") == 2
+    code, _, err = run_cli(["distill", str(teacher), "-o", str(tmp_path / "x"), "--teacher-steps", "12"], capsys)
+    assert code != 0 and "power of two" in err and len(err.strip().splitlines()) == 1
