@@ -17,7 +17,8 @@ NOTEBOOKS = ROOT / "notebooks"
 EXPECTED = {
     "01_images": (["| fid |", "floor (real vs real)", "| epoch | images_seen | fid |",
                    "regenerated alone from its seed is identical: True", "| dpmpp-2m | 4 |"], 8),
-    "02_audio_musdb": (["| stft/oracle |", "si_sdr_db", "| vocals | stft/gl8 | 1 |", "per-frequency means"], 2),
+    "02_audio_musdb": (["| stft/oracle |", "si_sdr_db", "| vocals | stft/gl8 | 1 |", "per-frequency means",
+                        "| bass | vocoder (own phase) |", "all four stems regenerated from their log-mel"], 6),
     "03_channels": (["| contains nn.Linear | True | False |", "real vs real (floor)", "O_N", "posterior latent"], 8),
     "04_diffusion": (["| linear | 100 |", "| 65 | 56 |", "same seeds twice -> identical: True",
                       "max |DDIM(η = 1) − DDPM|", "| floor (real vs real) |", "| langevin | 3 |", "| pc-vp | 3 |",
