@@ -1580,9 +1580,9 @@ def sec06_editing() -> list:  # part 1 — owner: editing
         print("strength 0 returns the input unchanged:", bool((same == x_u8).all()))
         '''),
         md("""
-        Measured on 200 test images per dataset (`benchmarks/diffusion_editing.py`, table in
-        docs/diffusion_beyond.md): classifier accuracy of the completed images and their FID against the rest of the
-        test split, beside the real-vs-real floor, for both methods and masks. The same call conditions binary
+        Measured (`benchmarks/diffusion_editing.py`, table in docs/diffusion_beyond.md; this session: 100 MNIST test
+        images, centre mask): RePaint reaches classifier accuracy 0.41 and FID 46.9 against replacement's 0.33 and
+        69.6 (floor 11.8 at n = 100), with the known pixels exact after the paste. The same call conditions binary
         channel facies on well columns (`mask="wells:4"`): every well cell is honoured after the paste.
         """),
     ]
@@ -1654,9 +1654,10 @@ def sec06_distillation() -> list:  # part 4 — owner: editing
         table(rows, ["model", "DDIM steps", "FID", "floor", "n", "label accuracy", "ms / image"])
         '''),
         md("""
-        The table in docs/diffusion_beyond.md (`benchmarks/diffusion_distill.py`, n = 1000) compares the students
-        at 8, 4, 2 and 1 steps with the teacher at 20 steps and at the same step counts: DDIM alone degrades fast
-        below ~8 steps, the students much less.
+        The table in docs/diffusion_beyond.md (`benchmarks/diffusion_distill.py`) compares the students with the
+        teacher at 20 steps and at the same step counts. Measured this session (n = 300, one 40-iteration stage
+        8 → 4): the teacher's FID is 6.45 at 20 DDIM steps and 6.78 at 4, the 4-step student's 8.96 — too short a
+        stage to beat plain DDIM at 4 steps; the 2- and 1-step students (where DDIM collapses) were not trained.
         """),
     ]
 
