@@ -99,7 +99,8 @@ def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     compile_row = next((r for r in result["rows"] if r["backend"] == "torch-compile"), None)
     notes = [(f"CPU: {m['cpu']} (Zen 3, 2 cores, avx512_bf16: {m['avx512_bf16']}), 1 thread; load average "
-             f"{m['load_avg_1_5_15'][0]:.1f} at the start, {m.get('load_avg_1_5_15_end', ['?'])[0]} at the end. "
+             f"{m['load_avg_1_5_15'][0]:.1f} at the start, {m.get('load_avg_1_5_15_end', [float('nan')])[0]:.1f} at "
+             f"the end (2 cores: wall-clock rates are deflated, per-CPU-second ones are not). "
              f"fp32 matmul peak (2048² torch.mm, per CPU-second): {peak1} GFLOP/s on 1 thread, "
              f"{pk['2_threads']['cpu_gflops_per_core']} per core on 2 threads (per wall second: "
              f"{pk['1_thread']['wall_gflops']} / {pk['2_threads']['wall_gflops']}). The denoiser: "
@@ -109,7 +110,13 @@ def markdown(result: dict[str, Any]) -> str:
     if compile_row is not None:
         notes.append(f"torch.compile cold compile: {compile_row.get('compile_cold_s_b64', '?')} s (batch 64), "
                      f"{compile_row.get('compile_cold_s_b256', '?')} s (batch 256), wall, not in the rates above.")
-    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+    missing = [r["backend"] for r in result["rows"] if r.get("fid") is None]
+    if missing:
+        notes.append(f"FID not measured in this run for {', '.join(missing)}" + (f": {result['note']}"
+                                                                              if result.get("note") else "."))
+    notes.append("% of peak counts the fp32 FLOPs of the PyTorch module (int8 and bf16 do the same work in other "
+                 "number formats: fp32-equivalent GFLOP/s).")
+    return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
 
 
 def main() -> None:
