@@ -1589,19 +1589,129 @@ def sec06_editing() -> list:  # part 1 — owner: editing
 
 
 def sec06_latent() -> list:  # part 2 — owner: ditldm
-    return [md("""
-    ## 2. Latent diffusion
+    return [
+        md("""
+        ## 2. Latent diffusion
 
-    (cells: engineer "ditldm")
-    """)]
+        Latent diffusion (Rombach et al. 2022) first trains an **autoencoder**, then **freezes** it and runs the
+        diffusion in its latent instead of on pixels; samples are decoded at the end. Here (family
+        `latent-diffusion`, presets `mnist-ldm-ae` then `mnist-ldm`) the autoencoder is a VAE with a spatial
+        4×7×7 latent (196 numbers for 784 pixels, Bernoulli decoder, light KL weight β = 0.05 so its decoder reads
+        slightly-off latents robustly), and the denoiser a single-resolution U-Net on the 7×7 map. The latent is
+        normalised per channel (mean 0, std 1 on the first training batch), and x0 predictions are not clipped to
+        [-1, 1] in latent space. `model.autoencoder` names the AE's snapshot (file, run directory or pretrained
+        name); it is read once, safetensors + JSON only, and its weights are stored inside every latent-diffusion
+        snapshot, so `genlab sample` / `gl.load` need nothing else.
+        """),
+        code('''
+        if FULL:  # the README's equal-budget runs: AE 100 steps + latent U-Net 355 steps ~ the pixel U-Net's 200
+            AE_OVR, LDM_OVR = ["train.max_steps=100"], ["train.max_steps=355"]
+        else:
+            AE_OVR = ["model.base_channels=8", "model.latent_channels=2", "train.batch_size=16", "train.max_steps=4",
+                      "train.epoch_images=32", "sample.num_images=4", "data.download=false"]
+            LDM_OVR = ["model.base_channels=8", "model.channel_mults=[1]", "model.num_res_blocks=1",
+                       "model.num_heads=1", "train.batch_size=16", "train.max_steps=4", "train.epoch_images=32",
+                       "train.warmup_steps=1", "sample.num_images=4", "sample.steps=2", "data.download=false"]
+        t0 = time.process_time()
+        gl.train("mnist-ldm-ae", [*AE_OVR, f"run_dir={RUNS / 'mnist-ldm-ae'}"], progress=FULL)
+        gl.train("mnist-ldm", [*LDM_OVR, f"model.autoencoder={RUNS / 'mnist-ldm-ae'}",
+                               f"run_dir={RUNS / 'mnist-ldm'}"], progress=FULL)
+        print(f"AE + latent diffusion trained in {time.process_time() - t0:.0f} CPU-s")
+        ae, ldm = gl.load(RUNS / "mnist-ldm-ae"), gl.load(RUNS / "mnist-ldm")
+        print("latent shape:", tuple(ldm.model.noise_shape), "for images", tuple(ldm.model.image_shape))
+        frozen = all(torch.equal(v, ldm.model.ae.state_dict()[k]) for k, v in ae.model.state_dict().items())
+        print("the autoencoder inside the latent-diffusion snapshot is the frozen one:", frozen)
+        '''),
+        code('''
+        # what the latent model can reach (the AE's reconstructions) and what it samples, at the same seeds as the
+        # pixel model; NFE = 10 sampler steps x 2 (classifier-free guidance w = 1.5)
+        recon = ae.codec.to_display(gl.reconstruct(ae.model, x0))
+        opts = {"sampler": "dpmpp-2m", "steps": 10 if FULL else STEPS, "guidance": 1.5}
+        t0 = time.perf_counter()
+        latent_samples = ldm.generate(16, seed=0, **opts)
+        t_latent = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pixel_samples = gen.generate(16, seed=0, **opts)
+        t_pixel = time.perf_counter() - t0
+        show_panels([("test digits", gl.make_grid(x_u8, nrow=8)), ("AE reconstructions", gl.make_grid(recon, nrow=8)),
+                     (f"latent diffusion ({t_latent:.1f} s)", gl.make_grid(latent_samples, nrow=8)),
+                     (f"pixel diffusion, {PRETRAINED} ({t_pixel:.1f} s)", gl.make_grid(pixel_samples, nrow=8))],
+                    "06_latent", max_cols=2)
+        '''),
+        code('''
+        # the measured comparison at equal training CPU budget (benchmarks/diffusion_latent.py, n = 1000)
+        result_file = ROOT / "benchmarks" / "results" / "diffusion_latent.json"
+        if result_file.exists():
+            res = json.loads(result_file.read_text())
+            table([{**r, "train CPU-min": r.get("train_cpu_min_with_autoencoder") or r["train_cpu_min"],
+                    "img/s": r["speed"]["images_per_s"]} for r in res["rows"]],
+                  ["label", "family", "train CPU-min", "train_steps", "gflop_per_network_eval", "nfe", "img/s", "fid",
+                   "floor_fid", "n"])
+            print("AE reconstruction FID (the latent model's ceiling):",
+                  round(res["autoencoder"]["reconstruction_fid"], 2), "vs the same images unreconstructed",
+                  round(res["autoencoder"]["same_images_fid"], 2), f"(n = {res['autoencoder']['n']})")
+        '''),
+    ]
 
 
 def sec06_dit() -> list:  # part 3 — owner: ditldm
-    return [md("""
-    ## 3. A transformer backbone (DiT)
+    return [
+        md("""
+        ## 3. A transformer backbone (DiT)
 
-    (cells: engineer "ditldm")
-    """)]
+        The Diffusion Transformer (Peebles & Xie 2023; `genlab.nn.dit`, `model.backbone=dit`) replaces the U-Net
+        behind the same call `net(x_t, noise_cond, labels)`: the image is cut into p×p **patches** (a conv with
+        kernel = stride = p), each a token with a **position embedding** (fixed 2-D sin-cos, or learned); the time
+        embedding plus the class embedding (row K = the null class of classifier-free guidance) form a condition c
+        that sets, per block, the shift, scale and **gate** of both LayerNorms (**adaLN-Zero**: those layers start at
+        zero, so every block starts as the identity and the untrained network outputs 0); a last modulated layer
+        maps each token back to its p×p patch (**unpatchify**). One consequence the tests check: the first
+        training step can only move the zero output layer, so the output starts to depend on t and the class at
+        the second step. Preset `mnist-dit`: 4×4 patches (49 tokens), width 128, 6 blocks, 4 heads.
+        """),
+        code('''
+        from torch.utils.flop_counter import FlopCounterMode
+
+        def gflop(net, shape):
+            """GFLOP of one network evaluation for one image (+ the attention products, which the CPU kernel hides)"""
+            extra, sdpa = [0], torch.nn.functional.scaled_dot_product_attention
+            def counted(q, k, v, *a, **kw):
+                extra[0] += 4 * q.shape[:-2].numel() * q.shape[-2] * k.shape[-2] * q.shape[-1]
+                return sdpa(q, k, v, *a, **kw)
+            torch.nn.functional.scaled_dot_product_attention = counted
+            try:
+                with torch.no_grad(), FlopCounterMode(display=False) as fc:
+                    net(torch.randn(1, *shape), torch.tensor([500.0]), torch.zeros(1, dtype=torch.long))
+            finally:
+                torch.nn.functional.scaled_dot_product_attention = sdpa
+            return (fc.get_total_flops() + extra[0]) / 1e9
+
+        DIT_OVR = (["train.max_steps=265"] if FULL else
+                   ["model.dit_width=16", "model.dit_depth=1", "model.num_heads=2", "train.batch_size=16",
+                    "train.max_steps=4", "train.epoch_images=32", "train.warmup_steps=1", "sample.num_images=4",
+                    "sample.steps=2", "data.download=false"])
+        gl.train("mnist-dit", [*DIT_OVR, f"run_dir={RUNS / 'mnist-dit'}"], progress=FULL)
+        dit = gl.load(RUNS / "mnist-dit")
+        rows = [{"model": name, "backbone": type(g.model.unet).__name__,
+                 "parameters": sum(p.numel() for p in g.model.unet.parameters()),
+                 "GFLOP / network evaluation": gflop(g.model.unet, g.model.image_shape)}
+                for name, g in ((PRETRAINED, gen), ("mnist-dit", dit))]
+        table(rows, ["model", "backbone", "parameters", "GFLOP / network evaluation"])
+        print("DiT tokens:", dit.model.unet.grid, "patch", dit.model.unet.patch_size)
+        '''),
+        code('''
+        steps = 10 if FULL else STEPS
+        panels = [(f"{name}, dpmpp-2m {steps} steps, w = 1.5", gl.make_grid(g.generate(16, seed=0, sampler="dpmpp-2m",
+                   steps=steps, guidance=1.5), nrow=8)) for name, g in ((PRETRAINED, gen), ("mnist-dit", dit))]
+        show_panels(panels, "06_dit", max_cols=2)
+        result_file = ROOT / "benchmarks" / "results" / "diffusion_dit.json"
+        if result_file.exists():  # the equal-CPU-minutes comparison, n = 1000 (benchmarks/diffusion_dit.py)
+            res = json.loads(result_file.read_text())
+            table([{**r, "img/s": r["speed"]["images_per_s"]} for r in res["rows"]],
+                  ["label", "backbone", "denoiser_parameters", "train_cpu_min", "train_steps", "gflop_per_network_eval",
+                   "nfe", "img/s", "fid", "floor_fid", "n"])
+        '''),
+    ]
 
 
 def sec06_distillation() -> list:  # part 4 — owner: editing

@@ -31,7 +31,9 @@ EXPECTED = {
     "06_diffusion_beyond": (["model: diffusion",
                              "known pixels after the paste: exact", "strength 0 returns the input unchanged: True",
                              "| center | repaint |", "| student | 1 |",
-                             "| onnxruntime-int8-static |", "| attention layer |", "loss profile: 8 timesteps"], 9),
+                             "the autoencoder inside the latent-diffusion snapshot is the frozen one: True",
+                             "DiT tokens: (7, 7)", "| mnist-dit | DiT |",
+                             "| onnxruntime-int8-static |", "| attention layer |", "loss profile: 8 timesteps"], 11),
 }
 
 
