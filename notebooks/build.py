@@ -1112,6 +1112,75 @@ def sec05_families() -> list:  # issue 20 item 1 — owner: aefamilies
     ]
 
 
+def sec05_metrics() -> list:  # issue 20 items 2, 3 and the probe of 5 — owner: aemetrics
+    """IWAE likelihood, the one-class anomaly protocol and the linear probe on the shared names of NB05's setup
+    (x, y, gens, fam from sec05_families, FULL, N)."""
+    return [
+        md("""
+        ## How likely is a test digit? The importance-weighted bound
+
+        A VAE gives a lower bound on log p(x), the ELBO. Drawing k codes from q(z|x) and averaging the importance
+        weights p(x, z)/q(z|x) gives a tighter bound L_k (Burda et al. 2016), which climbs towards log p(x) as k
+        grows. The Bernoulli decoder's likelihood is a proper probability only for **binary** images, so the test
+        digits are binarized with a seeded coin flip per pixel (P(on) = intensity) first. Published numbers on
+        binarized MNIST: one-layer VAE 86.8 nats, IWAE 84.8 (−L_5000); docs/families.md has genlab's table
+        (`python benchmarks/ae_likelihood.py`, `genlab likelihood RUN --k 5000 --n 100`).
+        """),
+        code('''
+        xb = gl.binarize_seeded(x, seed=0)
+        KS = (1, 10, 100, 1000) if FULL else (1, 10, 100)
+        vae_like = {"VAE": gens["VAE"].model, **({"ladder VAE": fam["ladder VAE"].model} if "fam" in dir() and
+                                                 "ladder VAE" in fam else {})}
+        rows = []
+        for label, model in vae_like.items():
+            for k in KS:
+                r = gl.iwae_nll(model, xb, k, batch_size=max(1, 2000 // k), chunk=500, seed=0, binarized=True)
+                rows.append({"model": label, "k": k, "n": r.n, "−L_k (nats)": r.nll_nats, "± s.e.": r.stderr_nats,
+                             "CPU-s per image": r.seconds_per_image})
+        table(rows, ["model", "k", "n", "−L_k (nats)", "± s.e.", "CPU-s per image"], fmt=".3f")
+        print("IWAE: −L_k never rises with k (in expectation); published −L_5000: VAE 86.76, IWAE 84.78 nats")
+        '''),
+        md("""
+        ## One-class anomaly detection (the Deep SVDD protocol)
+
+        Ruff et al. (2018) train on **one** class and call the other nine anomalies, for each class in turn, and
+        average ROC AUC over the ten. Here a small VAE per class gives five scores: −ELBO, −IWAE, reconstruction
+        error, the density of the code under a Gaussian fitted to the training codes, and recon + latent (each
+        standardised on held-out normal images); a pixel-space PCA reconstruction error is the baseline that needs no
+        network. The F1 threshold is the 95th percentile of the scores of 10 % held-out normal training images — no
+        anomaly is looked at to choose it. Tiny mode runs two classes on the toy data; the full table (10 classes,
+        MNIST and Fashion-MNIST) is `python benchmarks/ae_anomaly.py` / `genlab anomaly`.
+        """),
+        code('''
+        one = gl.one_class_anomaly("mnist", classes=list(range(10)) if FULL else [0, 1],
+                                   steps=200 if FULL else 10, k=5, test_limit=2000 if FULL else None)
+        table([{"score": s, **m} for s, m in one["mean"].items()],
+              ["score", "roc_auc", "pr_auc", "f1", "precision", "recall", "pr_auc_chance"], fmt=".3f")
+        print("classes:", one["classes"], "| test images per class:", one["settings"]["num_test"])
+        '''),
+        md("""
+        ## Linear probe: how much class information do the codes keep?
+
+        A logistic regression fitted on frozen codes of training images and scored on test codes — the standard
+        probe of representation learning. Read it against two baselines: the majority class (chance) and the same
+        probe on the raw pixels.
+        """),
+        code('''
+        train_ds = gl.load_dataset("mnist", "train", download=FULL)
+        n_probe = 10000 if FULL else len(train_ds)
+        idx = np.sort(np.random.default_rng(0).choice(len(train_ds), size=min(n_probe, len(train_ds)), replace=False))
+        x_tr_u8, y_tr = train_ds.get_batch(idx)
+        x_tr = codec.encode(x_tr_u8)
+        probe_models = {**{k: g for k, g in gens.items()}, **(fam if "fam" in dir() else {})}
+        rows = [{"model": "raw pixels (baseline)", **gl.linear_probe(x_tr, y_tr, x, y).to_dict()}]
+        for label, g in probe_models.items():
+            rows.append({"model": label, **gl.linear_probe(gl.frozen_codes(g.model, x_tr), y_tr,
+                                                          gl.frozen_codes(g.model, x), y).to_dict()})
+        table(rows, ["model", "accuracy", "stderr", "chance", "dim", "n_train", "n_test"], fmt=".3f")
+        '''),
+    ]
+
+
 
 def sec05_disentangle() -> list:  # issue 20 item 4 and the explorer of item 6 — owner: disentangle
     """β-VAE and β-TC-VAE on the procedural dSprites-like shapes: traversals, MIG, the latent explorer (needs FULL,
@@ -1190,80 +1259,6 @@ def sec05_disentangle() -> list:  # issue 20 item 4 and the explorer of item 6 �
         show(torch.cat(sweep), "05_explorer_pca", nrow=len(steps))
         '''),
     ]
-
-
-def sec05_metrics() -> list:  # issue 20 items 2, 3 and the probe of 5 — owner: aemetrics
-    """IWAE likelihood, the one-class anomaly protocol and the linear probe on the shared names of NB05's setup
-    (x, y, gens, fam from sec05_families, FULL, N)."""
-    return [
-        md("""
-        ## How likely is a test digit? The importance-weighted bound
-
-        A VAE gives a lower bound on log p(x), the ELBO. Drawing k codes from q(z|x) and averaging the importance
-        weights p(x, z)/q(z|x) gives a tighter bound L_k (Burda et al. 2016), which climbs towards log p(x) as k
-        grows. The Bernoulli decoder's likelihood is a proper probability only for **binary** images, so the test
-        digits are binarized with a seeded coin flip per pixel (P(on) = intensity) first. Published numbers on
-        binarized MNIST: one-layer VAE 86.8 nats, IWAE 84.8 (−L_5000); docs/families.md has genlab's table
-        (`python benchmarks/ae_likelihood.py`, `genlab likelihood RUN --k 5000 --n 100`).
-        """),
-        code('''
-        from genlab.metrics.likelihood import binarize_seeded, iwae_nll
-
-        xb = binarize_seeded(x, seed=0)
-        KS = (1, 10, 100, 1000) if FULL else (1, 10, 100)
-        vae_like = {"VAE": gens["VAE"].model, **({"ladder VAE": fam["ladder VAE"].model} if "fam" in dir() and
-                                                 "ladder VAE" in fam else {})}
-        rows = []
-        for label, model in vae_like.items():
-            for k in KS:
-                r = iwae_nll(model, xb, k, batch_size=max(1, 2000 // k), chunk=500, seed=0, binarized=True)
-                rows.append({"model": label, "k": k, "n": r.n, "−L_k (nats)": r.nll_nats, "± s.e.": r.stderr_nats,
-                             "CPU-s per image": r.seconds_per_image})
-        table(rows, ["model", "k", "n", "−L_k (nats)", "± s.e.", "CPU-s per image"], fmt=".3f")
-        print("IWAE: −L_k never rises with k (in expectation); published −L_5000: VAE 86.76, IWAE 84.78 nats")
-        '''),
-        md("""
-        ## One-class anomaly detection (the Deep SVDD protocol)
-
-        Ruff et al. (2018) train on **one** class and call the other nine anomalies, for each class in turn, and
-        average ROC AUC over the ten. Here a small VAE per class gives five scores: −ELBO, −IWAE, reconstruction
-        error, the density of the code under a Gaussian fitted to the training codes, and recon + latent (each
-        standardised on held-out normal images); a pixel-space PCA reconstruction error is the baseline that needs no
-        network. The F1 threshold is the 95th percentile of the scores of 10 % held-out normal training images — no
-        anomaly is looked at to choose it. Tiny mode runs two classes on the toy data; the full table (10 classes,
-        MNIST and Fashion-MNIST) is `python benchmarks/ae_anomaly.py` / `genlab anomaly`.
-        """),
-        code('''
-        one = gl.one_class_anomaly("mnist", classes=list(range(10)) if FULL else [0, 1],
-                                   steps=200 if FULL else 10, k=5, test_limit=2000 if FULL else None)
-        table([{"score": s, **m} for s, m in one["mean"].items()],
-              ["score", "roc_auc", "pr_auc", "f1", "precision", "recall", "pr_auc_chance"], fmt=".3f")
-        print("classes:", one["classes"], "| test images per class:", one["settings"]["num_test"])
-        '''),
-        md("""
-        ## Linear probe: how much class information do the codes keep?
-
-        A logistic regression fitted on frozen codes of training images and scored on test codes — the standard
-        probe of representation learning. Read it against two baselines: the majority class (chance) and the same
-        probe on the raw pixels.
-        """),
-        code('''
-        from genlab.metrics.probe import frozen_codes, linear_probe
-
-        train_ds = gl.load_dataset("mnist", "train", download=FULL)
-        n_probe = 10000 if FULL else len(train_ds)
-        idx = np.sort(np.random.default_rng(0).choice(len(train_ds), size=min(n_probe, len(train_ds)), replace=False))
-        x_tr_u8, y_tr = train_ds.get_batch(idx)
-        x_tr = codec.encode(x_tr_u8)
-        probe_models = {**{k: g for k, g in gens.items()}, **(fam if "fam" in dir() else {})}
-        rows = [{"model": "raw pixels (baseline)", **linear_probe(x_tr, y_tr, x, y).to_dict()}]
-        for label, g in probe_models.items():
-            rows.append({"model": label, **linear_probe(frozen_codes(g.model, x_tr), y_tr,
-                                                       frozen_codes(g.model, x), y).to_dict()})
-        table(rows, ["model", "accuracy", "stderr", "chance", "dim", "n_train", "n_test"], fmt=".3f")
-        '''),
-    ]
-
 
 
 NB05 = [
@@ -1481,8 +1476,8 @@ NB05 = [
     plt.show()
     '''),
     *sec05_families(),
-    *sec05_disentangle(),
     *sec05_metrics(),
+    *sec05_disentangle(),
 ]
 
 # ------------------------------------------------------------------------------------------- 06 diffusion beyond

@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("genlab.inference",),
     ("genlab.training_api", "genlab.export", "genlab.audio.sampling", "genlab.diffusion_tools", "genlab.latent_api",
      "genlab.latent_explore_api",
-     "genlab.score_api", "genlab.distill_api", "genlab.editing_api",
+     "genlab.score_api", "genlab.distill_api", "genlab.editing_api", "genlab.ae_metrics_api",
      "genlab.evaluation", "genlab.audio.evaluation",
      "genlab.facies.evaluation", "genlab.facies.conditioning"),
     ("genlab.report", "genlab.pretrained_api", "genlab.fast_inference", "genlab.inspection", "genlab.audio.api", "genlab.audio.listen", "genlab.facies", "genlab.facies.api",

@@ -18,13 +18,28 @@ import torch
 
 from genlab.data.registry import load_dataset
 from genlab.errors import GenlabError
-from genlab.inference import LoadedModel, load
+from genlab.inference import LoadedModel, load, snapshot_info
 from genlab.metrics.anomaly import one_class_protocol
 from genlab.metrics.likelihood import MAX_K, binarize_seeded, check_k, iwae_nll, supports_iwae
 from genlab.metrics.probe import frozen_codes, linear_probe
+from genlab.models.registry import get_family
+
+__all__ = ["binarize_seeded", "check_importance_samples", "frozen_codes", "gives_importance_weights", "iwae_likelihood",
+           "iwae_nll", "linear_probe", "one_class_anomaly", "probe"]  # the lower-level pieces are public for notebooks
 
 PathLike = str | Path
 BINARIZE = ("auto", "yes", "no")
+
+
+def check_importance_samples(k: Any, name: str = "k") -> int:
+    """k as an int in [1, MAX_K] (importance samples of the IWAE bound), else a one-line GenlabError."""
+    return check_k(k, name)
+
+
+def gives_importance_weights(source: PathLike) -> bool:
+    """True when SOURCE's family gives per-sample importance weights (VAE-type: IWAE applies); reads the header
+    only, so the CLI can route `genlab likelihood` without loading the model."""
+    return callable(getattr(get_family(snapshot_info(source).family), "log_importance_weights", None))
 
 
 def _dataset_of(gen: LoadedModel, dataset: str | None = None) -> str:

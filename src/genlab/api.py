@@ -14,7 +14,17 @@ audio `genlab.audio.api`; facies `genlab.facies`). Nothing below imports it.
 from __future__ import annotations
 
 from genlab import __version__
-from genlab.ae_metrics_api import iwae_likelihood, one_class_anomaly, probe  # IWAE nats, one-class AD, probe
+from genlab.ae_metrics_api import (  # IWAE nats, one-class AD, probe
+    binarize_seeded,
+    check_importance_samples,
+    frozen_codes,
+    gives_importance_weights,
+    iwae_likelihood,
+    iwae_nll,
+    linear_probe,
+    one_class_anomaly,
+    probe,
+)
 from genlab.audio.api import PHASES as AUDIO_PHASES  # audio: MUSDB stems
 from genlab.audio.api import evaluate_audio, load_audio_model, musdb_track_names, regenerate, regenerate_wave
 from genlab.audio.api import load_input as load_audio_input
@@ -110,7 +120,9 @@ __all__ = [
     "arithmetic",
     "attention_maps",
     "baseline_estimates",
+    "binarize_seeded",
     "check_evaluate_request",
+    "check_importance_samples",
     "check_inference_backend",
     "classify",
     "compare_audio",
@@ -138,15 +150,19 @@ __all__ = [
     "fit_density",
     "forward_chain",
     "forward_process",
+    "frozen_codes",
     "generate_with_backend",
+    "gives_importance_weights",
     "inference_backend",
     "inpaint",
     "inpaint_display",
     "interpolate",
     "interpolate_noise",
     "iwae_likelihood",
+    "iwae_nll",
     "latent_codes",
     "likelihood",
+    "linear_probe",
     "listening_page",
     "load",
     "load_audio_input",

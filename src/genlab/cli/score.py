@@ -73,21 +73,20 @@ def _emit(result: dict, output: Path | None) -> None:
 
 def _parse_k(text: str) -> int:
     """--k as an integer in [1, 100000], else a one-line GenlabError."""
-    from genlab.metrics.likelihood import check_k
+    from genlab import api
 
     try:
         value = int(text)
     except ValueError:
         raise GenlabError(f"--k {text!r}: expected an integer number of importance samples in [1, 100000]") from None
-    return check_k(value, "--k")
+    return api.check_importance_samples(value, "--k")
 
 
 def _is_vae_type(source: str) -> bool:
     """True when SOURCE's family gives importance weights (reads the header only)."""
-    from genlab.inference import snapshot_info
-    from genlab.models.registry import get_family
+    from genlab import api
 
-    return callable(getattr(get_family(snapshot_info(source).family), "log_importance_weights", None))
+    return api.gives_importance_weights(source)
 
 
 def train_classifier(
