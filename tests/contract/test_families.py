@@ -36,10 +36,13 @@ TINY: dict[str, dict] = {
     "ladder-vae": {**_AE, "top_latent_dim": 3, "hidden": 16},
     "vq-vae": {"base_channels": 8, "latent_channels": 4, "codebook_size": 8, "prior_width": 16, "prior_depth": 1,
                "prior_heads": 2},
+    "latent-diffusion": {},
 }
 # vocos vocodes waveforms (image_shape (1, 1, S) with S ≥ n_fft) conditioned on a mel, not on class labels, so the
 # (1, 16, 16) contract cannot hold; tests/unit/test_audio_models.py runs the same checks on waveform segments.
-SKIP = {"vocos": "waveform vocoder: image_shape (1, 1, S) and no class labels (own contract test in unit tests)"}
+SKIP = {"vocos": "waveform vocoder: image_shape (1, 1, S) and no class labels (own contract test in unit tests)",
+        "latent-diffusion": "needs a frozen autoencoder snapshot to build (model.autoencoder); "
+                            "tests/unit/test_latent_diffusion.py trains, saves, loads and samples it"}
 SHAPE = (1, 16, 16)
 FAST_SAMPLING = {"sampler": "ddim", "steps": 3}
 

@@ -311,6 +311,9 @@ def test_audio_tab_regenerates_a_track_and_an_upload_into_two_playable_players(s
         assert [o.text for o in Select(d.find_element(By.ID, "au-track")).options] == ["Toy Band 0 - Song 0"]
         assert d.find_element(By.ID, "au-src-track").is_selected()
         Select(d.find_element(By.ID, "au-stem")).select_by_value("bass")
+        phase = Select(d.find_element(By.ID, "au-phase"))
+        assert phase.first_selected_option.get_attribute("value") == "model"  # a vocoder starts on its own phase
+        phase.select_by_value("griffin-lim")  # the classical path: the vocoder's magnitude, Griffin-Lim's phase
         set_value(d, "au-gl", "4")
         d.find_element(By.ID, "au-run").click()
         summary = d.find_element(By.ID, "au-summary")
