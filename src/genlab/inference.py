@@ -224,17 +224,7 @@ def snapshot_info(source: str | Path) -> SnapshotHeader:
 def find_snapshot(source: str | Path) -> Path:
     """A snapshot file, or a run directory (its final snapshot, else its newest epoch snapshot), or a pretrained
     name (its shipped file, sha256-verified)."""
-    p = Path(source)
-    if p.is_dir():
-        if (p / "snapshot.safetensors").is_file():
-            return p / "snapshot.safetensors"
-        epochs = sorted((p / "snapshots").glob("epoch-*.safetensors"))
-        if epochs:
-            return epochs[-1]
-        raise GenlabError(f"{p}: run directory has no snapshot yet (snapshot.safetensors or snapshots/epoch-*)")
-    if p.is_file():
-        return p
-    return pretrained.resolve(str(source))
+    return pretrained.find_snapshot(source)
 
 
 # ---------------------------------------------------------------------------------------------------- building

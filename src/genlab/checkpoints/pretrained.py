@@ -98,3 +98,19 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
     entries[name] = entry
     write_json(MANIFEST, dict(sorted(entries.items())))
     return entry
+
+
+def find_snapshot(source: str | Path) -> Path:
+    """A snapshot file, or a run directory (its final snapshot, else its newest epoch snapshot), or a pretrained
+    name (its shipped file, sha256-verified). The one rule for every loader (inference, frozen autoencoders)."""
+    p = Path(source)
+    if p.is_dir():
+        if (p / "snapshot.safetensors").is_file():
+            return p / "snapshot.safetensors"
+        epochs = sorted((p / "snapshots").glob("epoch-*.safetensors"))
+        if epochs:
+            return epochs[-1]
+        raise GenlabError(f"{p}: run directory has no snapshot yet (snapshot.safetensors or snapshots/epoch-*)")
+    if p.is_file():
+        return p
+    return resolve(str(source))

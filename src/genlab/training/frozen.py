@@ -20,17 +20,10 @@ from genlab.models.diffusion.latent import AUTOENCODERS, LatentDiffusion
 
 def snapshot_path(source: str) -> Path:
     """A snapshot file, a run directory (its final snapshot, else its newest epoch snapshot) or a pretrained name."""
-    p = Path(source)
-    if p.is_dir():
-        if (p / "snapshot.safetensors").is_file():
-            return p / "snapshot.safetensors"
-        epochs = sorted((p / "snapshots").glob("epoch-*.safetensors"))
-        if epochs:
-            return epochs[-1]
-        raise GenlabError(f"model.autoencoder: {p} is a run directory without a snapshot yet")
-    if p.is_file():
-        return p
-    return pretrained.resolve(source)
+    try:
+        return pretrained.find_snapshot(source)
+    except GenlabError as exc:
+        raise GenlabError(f"model.autoencoder: {exc}") from None
 
 
 def read_autoencoder(source: str) -> tuple[str, dict[str, Any], dict[str, Any], Path]:
