@@ -26,10 +26,28 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _cpuinfo_first(field: str) -> str:
+    """The first value of `field` in /proc/cpuinfo ('' where the file or field is absent)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":", 1)[0].strip() == field:
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+#: The instruction-set flags that change what a CPU timing means (matmul width, int8 and bf16 paths).
+TIMING_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
 def machine_info() -> dict[str, Any]:
-    """What a timing means nothing without: the CPU model and its bf16 support, cores, threads, load, versions."""
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu": cpu_model(), "avx512_bf16": "avx512_bf16" in flags, "load_avg_1_5_15": list(os.getloadavg()),
+    """What a timing means nothing without: the CPU model (a virtual machine often reports only a brand, so its
+    family/model numbers and the timing-relevant ISA flags too), cores, threads, load, versions."""
+    flags = set(_cpuinfo_first("flags").split())
+    return {"cpu": cpu_model(), "cpu_family": _cpuinfo_first("cpu family"), "cpu_model_number": _cpuinfo_first("model"),
+            "isa": [f for f in TIMING_FLAGS if f in flags],
+            "avx512_bf16": "avx512_bf16" in flags, "load_avg_1_5_15": list(os.getloadavg()),
             "python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu_count": os.cpu_count(), "cuda": torch.cuda.is_available(), "platform": platform.platform(),
             "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
