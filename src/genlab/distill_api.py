@@ -78,6 +78,9 @@ def _check_request(gen: LoadedModel, teacher_steps: int, student_steps: int, ite
                           f"{batch_size}, {lr}, {guidance}")
     if float(guidance) != 1.0 and model.num_classes == 0:
         raise GenlabError("distillation: guidance needs a class-conditional teacher")
+    if float(guidance) != 1.0 and gen.info.extra.get("distillation"):
+        raise GenlabError("distillation: the teacher is already a distilled student (its guidance is baked in); "
+                          "continue its chain with guidance 1")
     return stages
 
 
@@ -150,11 +153,21 @@ def _save(student: torch.nn.Module, gen: LoadedModel, path: Path, steps: int, hi
     extra = {"step": sum(s["iterations"] for s in history), "images_seen": images,
              "train_seconds": sum(s["wall_seconds"] for s in history), "train_cpu_seconds": cpu,
              "config": config, "dataset": gen.info.dataset,
-             "distillation": {"method": "progressive (Salimans & Ho 2022)", "teacher": str(source),
-                              "teacher_step": gen.info.step, "stages": history}}
+             "distillation": {"method": "progressive (Salimans & Ho 2022)", **_origin(gen, source),
+                              "stages": history}}
     save_snapshot(path, student, gen.info.codec, weights="ema", extra=extra)
     write_model_card(path, command=command or shlex.join(sys.argv))
 
+
+
+def _origin(gen: LoadedModel, source: str | Path) -> dict[str, Any]:
+    """The first teacher of the chain: `source` itself, or, when `source` is a student, the teacher it came from
+    (with the student it continued from), so a chain split over several calls keeps one origin."""
+    before = gen.info.extra.get("distillation") or {}
+    if not before:
+        return {"teacher": str(source), "teacher_step": gen.info.step}
+    return {"teacher": before.get("teacher"), "teacher_step": before.get("teacher_step"),
+            "continued_from": str(source)}
 
 
 def save_half(source: str | Path, output: str | Path) -> Path:

@@ -185,3 +185,28 @@ def test_cli_distill_writes_a_sampleable_run_and_refuses_bad_schedules(tmp_path,
     assert code == 0 and stdout.count("already there") == 2
     code, _, err = run_cli(["distill", str(teacher), "-o", str(tmp_path / "x"), "--teacher-steps", "12"], capsys)
     assert code != 0 and "power of two" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_student_continues_the_chain_as_the_next_teacher(tmp_path, tiny_data_dir, capsys):
+    """4 -> 2 in one call, then 2 -> 1 from that student: the chain's stages and first teacher are kept."""
+    from genlab.inference import read_snapshot_header
+    from tests_helpers import run_cli, save_tiny_diffusion
+
+    teacher = save_tiny_diffusion(tmp_path / "teacher.safetensors")
+    common = ["--batch-size", "4", "--data-dir", str(tiny_data_dir), "--device", "cpu", "-q"]
+    code, _, err = run_cli(["distill", str(teacher), "-o", str(tmp_path / "a"), "--teacher-steps", "4",
+                            "--student-steps", "2", "--iterations", "2", *common], capsys)
+    assert code == 0, err
+    student = tmp_path / "a" / "steps-2"
+    code, stdout, err = run_cli(["distill", str(student), "-o", str(tmp_path / "b"), "--teacher-steps", "2",
+                                 "--student-steps", "1", "--iterations", "3", *common], capsys)
+    assert code == 0 and "steps-1: 2 -> 1 steps, 3 iterations" in stdout, err
+    info = read_snapshot_header(tmp_path / "b" / "steps-1")
+    chain = info.extra["distillation"]
+    assert [(s["teacher_steps"], s["student_steps"], s["iterations"]) for s in chain["stages"]] == [(4, 2, 2),
+                                                                                                   (2, 1, 3)]
+    assert chain["teacher"] == str(teacher) and chain["continued_from"] == str(student)
+    assert info.kwargs["prediction"] == "v" and info.sample_settings["steps"] == 1
+    code, _, err = run_cli(["distill", str(student), "-o", str(tmp_path / "c"), "--teacher-steps", "2",
+                            "--student-steps", "1", "--guidance", "2", *common], capsys)
+    assert code != 0 and "already a distilled student" in err and len(err.strip().splitlines()) == 1
