@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> None:
             r["distill_cpu_minutes"] = round(sum(s["cpu_seconds"] for s in stages) / 60, 2)
             r["distill_teacher_guidance"] = stages[0]["guidance"]
         r["machine"] = machine_info()
+        data["command"] = r["command"] = " ".join([Path(sys.executable).name, *sys.argv])
         data["rows"][key] = r
-        data["command"] = " ".join([Path(sys.executable).name, *sys.argv])
         data["floor"] = "genlab.metrics.image.real_floor: n random training images vs the same test split"
         write(args.out, data)
         print(f"{key}: FID {r['fid']:.3f} floor {r['floor_fid']:.3f} (n={args.n}, NFE {r['nfe']})", file=sys.stderr,

@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     data.update({"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine_info(),
                  "floor": "genlab.metrics.image.real_floor: n random training images vs the same reference"})
 
-    def store(key: str, row: dict[str, Any]) -> None:
+    def store(key: str, row: dict[str, Any]) -> None:  # each row keeps its own command and machine (runs add rows)
+        row = {**row, "command": data["command"], "machine": machine_info()}
         data["rows"][key] = row
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(data, indent=1) + "\n")
