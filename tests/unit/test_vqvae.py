@@ -1,4 +1,5 @@
-"""VQ-VAE: nearest-code quantiser, straight-through gradient, codebook vs commitment losses, dead-code restarts,
+"""VQ-VAE: nearest-code quantiser, straight-through gradient, codebook vs commitment losses, the data-dependent
+(k-means++) codebook start, dead-code restarts,
 the code prior's causal mask and seeded sampling, phase groups, snapshot sampling, one-line config errors."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from genlab.checkpoints.snapshot import save_snapshot
 from genlab.errors import GenlabError
 from genlab.inference import load_snapshot
 from genlab.models.registry import get_family
-from genlab.models.vqvae.model import straight_through, vq_losses
+from genlab.models.vqvae.model import kmeans_init, straight_through, vq_losses
 from genlab.models.vqvae.prior import CodePrior
 
 TINY = {"base_channels": 8, "latent_channels": 4, "codebook_size": 8, "prior_width": 16, "prior_depth": 2,
@@ -71,7 +72,7 @@ def test_model_phase_trains_autoencoder_and_codebook_prior_phase_only_the_prior(
 
 
 def test_dead_codes_are_restarted_onto_encoder_outputs():
-    model = tiny(restart_every=2)
+    model = tiny(restart_every=2, codebook_init="uniform")
     x = torch.rand(4, 1, 16, 16) * 2 - 1
     with torch.no_grad():
         model.codebook[3:] += 100.0  # far from every encoder output: never chosen
@@ -82,6 +83,61 @@ def test_dead_codes_are_restarted_onto_encoder_outputs():
     assert logs["codes_restarted"] >= 5
     z_e = model.encoder(x, None).permute(0, 2, 3, 1).reshape(-1, 4)
     assert torch.cdist(model.codebook.detach()[3:], z_e).min(1).values.max() < 1e-3
+
+
+def test_kmeans_init_puts_one_centre_in_each_separated_cluster():
+    g = torch.Generator().manual_seed(0)
+    means = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    points = (means[:, None] + 0.1 * torch.randn(4, 50, 2, generator=g)).reshape(-1, 2)
+    centres = kmeans_init(points, 4, generator=g)
+    assert torch.cdist(means, centres).min(1).values.max() < 0.1  # every cluster found, at its mean
+    assert kmeans_init(points[:3], 5).shape == (5, 2)  # fewer points than codes: repeats, no error
+
+
+def _usage_after_training(init: str, steps: int) -> tuple[float, float]:
+    """(codes used by the first training batch, perplexity of code usage on 256 held-out images after `steps`
+    Adam steps) of a tiny VQ-VAE on noisy copies of 6 random prototypes, its encoder outputs shifted away from the
+    origin (bias 2), as a trained encoder's are; dead-code restarts off, so only the start differs."""
+    g = torch.Generator().manual_seed(1)
+    protos = torch.rand(6, 1, 16, 16, generator=g) * 2 - 1
+
+    def data(n):
+        return (protos[torch.randint(0, 6, (n,), generator=g)] + 0.3 * torch.randn(n, 1, 16, 16, generator=g)).clamp(-1, 1)
+
+    x, held_out = data(64), data(256)
+    model = tiny(codebook_size=16, codebook_init=init, restart_every=0)
+    with torch.no_grad():
+        model.encoder.head.bias.fill_(2.0)
+    opt = torch.optim.Adam(model.param_groups()["model"], lr=1e-3)
+    first = 0.0
+    for step in range(steps):
+        model.set_step(step)
+        loss, logs = model("model", x, None)
+        first = logs["codes_used"] if step == 0 else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        p = torch.bincount(model.eval().codes(held_out).flatten(), minlength=16).float()
+    p = p[p > 0] / p.sum()
+    return first, float(torch.exp(-(p * p.log()).sum()))
+
+
+def test_data_dependent_codebook_start_uses_more_codes_than_the_uniform_start():
+    first_uniform, perplexity_uniform = _usage_after_training("uniform", 40)
+    first_kmeans, perplexity_kmeans = _usage_after_training("kmeans", 40)
+    assert first_uniform <= 4 and first_kmeans == 16  # ±1/K codes near the origin: the few nearest take all
+    assert perplexity_kmeans > perplexity_uniform + 2
+    model = tiny()
+    assert model.codebook_ready.item() == 0
+    model("model", torch.rand(2, 1, 16, 16) * 2 - 1, None)
+    assert model.codebook_ready.item() == 1 and "codebook_ready" in model.state_dict()  # once, and resumable
+    before = model.codebook.detach().clone()
+    model("model", torch.rand(2, 1, 16, 16) * 2 - 1, None)
+    assert torch.equal(model.codebook.detach(), before)
+    evaluated = tiny().eval()
+    evaluated("model", torch.rand(2, 1, 16, 16) * 2 - 1, None)
+    assert evaluated.codebook_ready.item() == 0  # only training starts the codebook
 
 
 def test_prior_mask_is_causal():
@@ -130,6 +186,7 @@ def test_sampling_from_a_snapshot(tmp_path):
     ({"prior_width": 10, "prior_heads": 4}, "'prior_heads' = 4 must divide prior_width = 10"),
     ({"architecture": "conv_dense"}, "option 'architecture' = 'conv_dense' is not supported"),
     ({"codebook_size": 1}, "option 'codebook_size' = 1 must be in"),
+    ({"codebook_init": "zeros"}, "option 'codebook_init' = 'zeros'"),
     ({"commitment": "high"}, "option 'commitment' = 'high' is not a finite number"),
 ])
 def test_config_errors_are_one_line(options, match):

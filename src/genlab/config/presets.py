@@ -107,8 +107,10 @@ def _ae_course_presets() -> dict[str, dict[str, Any]]:
                    {"batch_size": 128, "lr": 1e-3, "max_steps": 750}),
         # EMA 0.99: a restarted code jumps, and the prior is fitted to the raw model's codes; a long EMA would
         # decode those indices with a stale codebook
+        # the codebook starts at k-means++ centres of the first batch's encoder outputs (the model's default) and
+        # dead codes are restarted every 50 steps: the paper's uniform start left ~17 of 64 codes in use
         "vqvae": ("vq-vae", {"base_channels": 32, "latent_channels": 16, "codebook_size": 64, "prior_width": 96,
-                             "prior_depth": 2, "prior_start_step": 100},
+                             "prior_depth": 2, "prior_start_step": 100, "restart_every": 50},
                   {"batch_size": 128, "lr": 1e-3, "max_steps": 450, "ema_decay": 0.99}),
     }
     out = {}

@@ -8,9 +8,12 @@ e_k (K entries of size D), z_q = e_argmin‖z_e − e_k‖, and the decoder reco
 
 (reconstruction NLL in nats; codebook loss; commitment loss with β = ``commitment``, 0.25 in the paper; the squared
 norms are summed over the map). The gradient of the reconstruction crosses the quantiser unchanged — the
-straight-through estimator z_e + sg[z_q − z_e] (§3.2). Codes unused for ``restart_every`` steps are moved onto
-random encoder outputs of the batch (dead-code restarts, as in Dhariwal et al. 2020 "Jukebox" §B.1) so the small
-codebook stays in use.
+straight-through estimator z_e + sg[z_q − z_e] (§3.2). The codebook starts from the data (``codebook_init="kmeans"``,
+the default): at the first training step it is set to k-means++ centres (Arthur & Vassilvitskii 2007) of the first
+batch's encoder outputs, refined by a few Lloyd iterations — the paper's uniform ±1/K start (``"uniform"``) sits far
+from encoder outputs of order 1, so the first few codes any output lands near take everything (a 64-code run used
+~17). Codes unused for ``restart_every`` steps are moved onto random encoder outputs of the batch (dead-code
+restarts, as in Dhariwal et al. 2020 "Jukebox" §B.1) so the small codebook stays in use.
 
 Sampling needs a prior over codes: a small causal transformer (genlab.models.vqvae.prior) is fitted to the codes
 of training images in its own phase "prior" (its own optimiser; the encoder runs without gradients), from
@@ -49,6 +52,9 @@ from genlab.models.base import GenerativeModel, Logs
 from genlab.models.vqvae.prior import CodePrior
 from genlab.utils.seeding import sample_generators
 
+CODEBOOK_INITS = ("kmeans", "uniform")
+LLOYD_ITERATIONS = 10
+
 
 @dataclass
 class VQVAEConfig(ConvNetConfig):
@@ -61,6 +67,7 @@ class VQVAEConfig(ConvNetConfig):
     likelihood: str = "bernoulli"  # "bernoulli" (BCE) | "gaussian"
     gaussian_sigma: float = 0.1  # σ of the Gaussian reconstruction term, model-space units
     restart_every: int = 100  # steps between dead-code restarts (0 = never)
+    codebook_init: str = "kmeans"  # "kmeans": k-means++ on the first training batch's encoder outputs | "uniform"
     prior_width: int = 128  # transformer width of the code prior
     prior_depth: int = 3  # transformer blocks
     prior_heads: int = 4  # attention heads (must divide prior_width)
@@ -76,6 +83,7 @@ class VQVAEConfig(ConvNetConfig):
         check_choice(family, "likelihood", self.likelihood, LIKELIHOODS)
         check_range(family, "gaussian_sigma", self.gaussian_sigma, 1e-6)
         check_range(family, "restart_every", self.restart_every, 0)
+        check_choice(family, "codebook_init", self.codebook_init, CODEBOOK_INITS)
         check_range(family, "prior_width", self.prior_width, 1, 4096)
         check_range(family, "prior_depth", self.prior_depth, 1, 64)
         check_range(family, "prior_heads", self.prior_heads, 1, 64)
@@ -88,6 +96,35 @@ class VQVAEConfig(ConvNetConfig):
 def straight_through(z_e: Tensor, z_q: Tensor) -> Tensor:
     """z_e + sg[z_q − z_e]: z_q forward, the identity's gradient backward (van den Oord et al. 2017, §3.2)."""
     return z_e + (z_q - z_e).detach()
+
+
+@torch.no_grad()
+def kmeans_init(vectors: Tensor, k: int, iterations: int = LLOYD_ITERATIONS,
+                generator: torch.Generator | None = None) -> Tensor:
+    """k centres (k, D) of vectors (M, D): k-means++ seeding (each next centre drawn with probability ∝ squared
+    distance to the nearest centre so far), then `iterations` Lloyd steps (a centre left without points keeps its
+    place). With fewer distinct vectors than k the remaining centres repeat points (restarts will move them)."""
+    vectors = vectors.float()
+    m = vectors.shape[0]
+    first = torch.randint(0, m, (1,), generator=generator)
+    centres = [vectors[first[0]]]
+    nearest = (vectors - centres[0]).pow(2).sum(1)
+    for _ in range(1, k):
+        total = nearest.sum()
+        if total <= 0:
+            pick = torch.randint(0, m, (1,), generator=generator)[0]
+        else:
+            pick = torch.multinomial(nearest / total, 1, generator=generator)[0]
+        centres.append(vectors[pick])
+        nearest = torch.minimum(nearest, (vectors - vectors[pick]).pow(2).sum(1))
+    c = torch.stack(centres)
+    for _ in range(iterations):
+        assign = torch.cdist(vectors, c).argmin(1)
+        counts = torch.bincount(assign, minlength=k).float()
+        sums = torch.zeros_like(c).index_add_(0, assign, vectors)
+        filled = counts > 0
+        c[filled] = sums[filled] / counts[filled, None]
+    return c
 
 
 def vq_losses(z_e: Tensor, z_q: Tensor) -> tuple[Tensor, Tensor]:
@@ -117,6 +154,8 @@ class VQVAE(ConvEncoderDecoder, StepTracking, GenerativeModel):
         self.prior = CodePrior(k, math.prod(self.latent_shape[1:]), cfg.prior_width, cfg.prior_depth,
                                cfg.prior_heads)
         self.register_buffer("code_usage", torch.zeros(k))  # assignments since the last restart
+        # 1 once the codebook holds its data-dependent start (saved, so a resumed run does not redo it)
+        self.register_buffer("codebook_ready", torch.tensor(float(cfg.codebook_init == "uniform")))
 
     # --- the quantiser ----------------------------------------------------------------------------------------
     def quantize(self, z_e: Tensor) -> tuple[Tensor, Tensor]:
@@ -133,6 +172,14 @@ class VQVAE(ConvEncoderDecoder, StepTracking, GenerativeModel):
     def codes(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The code grid (N, h, w) of images x (N, C, H, W)."""
         return self.quantize(self.encoder(x, self._emb(y)))[0]
+
+    @torch.no_grad()
+    def _init_codebook(self, z_e: Tensor) -> None:
+        """Set the codebook to k-means++ centres of this batch's encoder outputs (once, at the first training
+        step)."""
+        flat = z_e.detach().permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])
+        self.codebook.data.copy_(kmeans_init(flat, self.cfg.codebook_size).to(self.codebook))
+        self.codebook_ready.fill_(1.0)
 
     @torch.no_grad()
     def _restart_dead_codes(self, codes: Tensor, z_e: Tensor) -> int:
@@ -174,6 +221,8 @@ class VQVAE(ConvEncoderDecoder, StepTracking, GenerativeModel):
 
     def _model_phase(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:
         z_e = self.encoder(x, self._emb(y))
+        if self.training and not bool(self.codebook_ready):
+            self._init_codebook(z_e)
         codes, z_q = self.quantize(z_e)
         out = self.decoder(straight_through(z_e, z_q), self._emb(y))
         recon = reconstruction_nll(out, x, self.cfg.likelihood, self.cfg.gaussian_sigma).mean()
