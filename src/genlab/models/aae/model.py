@@ -15,7 +15,7 @@ With class labels the decoder (not the encoder) sees them, so the code is pushed
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +25,10 @@ from torch import Tensor, nn
 from genlab.errors import GenlabError
 from genlab.models.autoencoder.common import (
     LIKELIHOODS,
+    AdversarialPhases,
     ConvEncoderDecoder,
     ConvNetConfig,
     LatentGeneration,
-    StepTracking,
     check_choice,
     check_range,
     label_embedding,
@@ -80,7 +80,7 @@ class CodeDiscriminator(nn.Module):
         return self.net(z).squeeze(1)
 
 
-class AAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
+class AAE(AdversarialPhases, ConvEncoderDecoder, LatentGeneration, GenerativeModel):
     """Deterministic conv encoder/decoder, latent (N, latent_dim), prior N(0, I) imposed adversarially."""
 
     family = "aae"
@@ -100,19 +100,7 @@ class AAE(ConvEncoderDecoder, LatentGeneration, StepTracking, GenerativeModel):
         self.label_emb = label_embedding(num_classes, cfg.class_embed_dim)
         self.discriminator = CodeDiscriminator(cfg.latent_dim, cfg.d_hidden)
 
-    # --- what the engine asks ---------------------------------------------------------------------------------
-    def param_groups(self) -> dict[str, Iterable[nn.Parameter]]:
-        d_ids = {id(p) for p in self.discriminator.parameters()}
-        return {"model": [p for p in self.parameters() if id(p) not in d_ids],
-                "discriminator": list(self.discriminator.parameters())}
-
-    def group_betas(self) -> dict[str, tuple[float, float]]:
-        return {"model": (self.cfg.adam_beta1, 0.999), "discriminator": (self.cfg.adam_beta1, 0.999)}
-
-    def phases(self, step: int) -> list[str]:
-        self.set_step(step)
-        return ["discriminator", "model"]
-
+    # --- what the engine asks: AdversarialPhases gives the two groups and phases ------------------------------
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
         """Loss of one phase on images x (N, C, H, W) in [-1, 1] with labels y (N,) or None."""
         if phase == "discriminator":

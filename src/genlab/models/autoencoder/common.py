@@ -138,6 +138,24 @@ class StepTracking:
         self.current_step = int(step)
 
 
+class AdversarialPhases(StepTracking):
+    """Mixin for autoencoders trained against a discriminator (``self.discriminator``; VAE-GAN, adversarial AE):
+    two optimiser groups, "discriminator" and "model" (every other parameter), both Adam with β₁ =
+    ``cfg.adam_beta1``, and each step runs the discriminator phase, then the model phase."""
+
+    def param_groups(self) -> dict[str, Any]:
+        d_ids = {id(p) for p in self.discriminator.parameters()}
+        return {"model": [p for p in self.parameters() if id(p) not in d_ids],
+                "discriminator": list(self.discriminator.parameters())}
+
+    def group_betas(self) -> dict[str, tuple[float, float]]:
+        return {"model": (self.cfg.adam_beta1, 0.999), "discriminator": (self.cfg.adam_beta1, 0.999)}
+
+    def phases(self, step: int) -> list[str]:
+        self.set_step(step)
+        return ["discriminator", "model"]
+
+
 class LatentGeneration:
     """Mixin for latent-variable families: ``generate`` decodes ``sample_latent(seeds)`` (prior, generator noise or
     the fitted code Gaussian, as the family defines it); conditional models default to label = seed mod K."""

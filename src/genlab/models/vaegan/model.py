@@ -20,15 +20,15 @@ class derives from genlab.models.vae.model.VAE and only adds the discriminator, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from genlab.errors import GenlabError
-from genlab.models.autoencoder.common import check_range, output_to_image, reconstruction_nll
+from genlab.models.autoencoder.common import AdversarialPhases, check_range, output_to_image, reconstruction_nll
 from genlab.models.base import Logs
 from genlab.models.gan.losses import discriminator_loss, generator_loss
 from genlab.models.gan.model import frozen
@@ -67,7 +67,7 @@ class VAEGANConfig(VAEConfig):
                               "to reconstruct; set one > 0")
 
 
-class VAEGAN(VAE):
+class VAEGAN(AdversarialPhases, VAE):
     """VAE encoder/decoder + a DCGAN discriminator whose hidden features measure reconstructions."""
 
     family = "vae-gan"
@@ -80,19 +80,7 @@ class VAEGAN(VAE):
                                            cfg.d_base_channels, cfg.max_channels, "none", cfg.spectral_norm,
                                            num_classes)
 
-    # --- what the engine asks ---------------------------------------------------------------------------------
-    def param_groups(self) -> dict[str, Iterable[nn.Parameter]]:
-        d_ids = {id(p) for p in self.discriminator.parameters()}
-        return {"model": [p for p in self.parameters() if id(p) not in d_ids],
-                "discriminator": list(self.discriminator.parameters())}
-
-    def group_betas(self) -> dict[str, tuple[float, float]]:
-        return {"model": (self.cfg.adam_beta1, 0.999), "discriminator": (self.cfg.adam_beta1, 0.999)}
-
-    def phases(self, step: int) -> list[str]:
-        self.set_step(step)
-        return ["discriminator", "model"]
-
+    # --- what the engine asks: AdversarialPhases gives the two groups and phases ------------------------------
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
         """Loss of one phase on images x (N, C, H, W) in [-1, 1] with labels y (N,) or None."""
         if phase == "discriminator":
