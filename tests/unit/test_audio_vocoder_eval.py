@@ -217,3 +217,46 @@ def test_web_audio_tab_starts_on_the_universal_vocoder():
               {"id": "pretrained:y", "kind": "image", "fid": 2.0}]
     assert default_snapshots(listed) == {"audio": AUDIO_DEFAULT, "image": "pretrained:y"}
     assert default_snapshots(listed[:1] + listed[2:3]) == {"audio": "runs/a"}  # not installed: the first listed
+
+
+def test_benchmark_end_to_end_on_a_toy_track(tmp_path, tiny_vocos, toy_musdb_dir):
+    """benchmarks/audio_vocoder_eval.py on one toy track: the model's own row, its magnitude with the baseline's fast
+    Griffin-Lim and with the true phase, the references (cached, then reused), the per-track CSV and the speed
+    block (both Griffin-Lim paths and the vocoder on stereo and on one channel)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "audio_vocoder_eval.py"
+    spec = importlib.util.spec_from_file_location("audio_vocoder_eval", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "eval.json"
+    argv = ["--data-dir", str(toy_musdb_dir), "--vocoder", str(tiny_vocos), "--stems", "vocals", "--gl-iters", "2",
+            "--speed-tracks", "1", "--speed-repeats", "1", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    bench.main(argv)
+    result = json.loads(out.read_text())
+    methods = {r["method"] for r in result["rows"]}
+    model = "mel/snapshot"
+    assert {model, f"{model}/mag+fgla2", f"{model}/mag+true-phase", "mel/nnls+gl2", "mel/nnls+fgla2",
+            "mel/nnls+true-phase", "true-mag/fgla2", "true-mag/pghi", "true-mag/true-phase"} <= methods
+    by_method = {r["method"]: r for r in result["rows"]}
+    assert by_method["true-mag/true-phase"]["spectral_convergence"] < 1e-3  # the STFT round trip
+    # the model's magnitude with the true phase vs with Griffin-Lim: only the phase differs, the true one wins
+    assert by_method[f"{model}/mag+true-phase"]["spectral_convergence"] < by_method[f"{model}/mag+fgla2"][
+        "spectral_convergence"]
+    assert set(result["model_beats_both_griffin_lim"]["vocals"]) == set(bench.JUDGED)
+    assert set(result["model_magnitude_with_fgla_beats_both_griffin_lim"]["vocals"]) == set(bench.JUDGED)
+    speed = result["speed"]["x_realtime"]
+    assert {model, f"{model} (left channel only)", "mel/nnls+gl2", "mel/nnls+fgla2"} == set(speed)
+    assert all(v["x_realtime_cpu"] > 0 and v["x_realtime_wall"] > 0 for v in speed.values())
+    csv_lines = out.with_suffix(".csv").read_text().splitlines()
+    assert csv_lines[0].startswith("track,stem,method") and len(csv_lines) == 1 + len(result["rows"])
+    md = out.with_suffix(".md").read_text()
+    assert "**vocals** (n = 1 tracks" in md and "Speed, one CPU thread" in md and "SI-SDR and museval SDR" in md
+    # second run: the references come from the cache (same rows), only the model rows are recomputed
+    bench.main([*argv, "--speed-tracks", "0", "--out", str(tmp_path / "again.json")])
+    again = json.loads((tmp_path / "again.json").read_text())
+    ref = {(r["method"], r["spectral_convergence"]) for r in result["rows"] if not r["method"].startswith(model)}
+    assert ref == {(r["method"], r["spectral_convergence"]) for r in again["rows"]
+                   if not r["method"].startswith(model)}
