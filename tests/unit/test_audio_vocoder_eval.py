@@ -233,7 +233,7 @@ def test_benchmark_end_to_end_on_a_toy_track(tmp_path, tiny_vocos, toy_musdb_dir
     spec.loader.exec_module(bench)
     out = tmp_path / "eval.json"
     argv = ["--data-dir", str(toy_musdb_dir), "--vocoder", str(tiny_vocos), "--stems", "vocals", "--gl-iters", "2",
-            "--speed-tracks", "1", "--speed-repeats", "1", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+            "--speed-tracks", "1", "--speed-repeats", "1", "--model-gl", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
     bench.main(argv)
     result = json.loads(out.read_text())
     methods = {r["method"] for r in result["rows"]}
@@ -260,3 +260,32 @@ def test_benchmark_end_to_end_on_a_toy_track(tmp_path, tiny_vocos, toy_musdb_dir
     ref = {(r["method"], r["spectral_convergence"]) for r in result["rows"] if not r["method"].startswith(model)}
     assert ref == {(r["method"], r["spectral_convergence"]) for r in again["rows"]
                    if not r["method"].startswith(model)}
+
+
+def test_phase_ceiling_benchmark_on_a_toy_track(tmp_path, tiny_vocos, toy_musdb_dir):
+    """benchmarks/audio_phase_ceiling.py: every phase row for the vocoder's magnitude; the accumulated head fed the
+    true instantaneous frequency AND the true first-frame phase rebuilds the true phase."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "audio_phase_ceiling.py"
+    spec = importlib.util.spec_from_file_location("audio_phase_ceiling", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "ceiling.json"
+    bench.main(["--data-dir", str(toy_musdb_dir), "--vocoder", str(tiny_vocos), "--stems", "vocals", "--tracks", "1",
+                "--gl-iters", "2", "--out", str(out)])
+    rows = {r["method"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"own", "carrier", "accumulated/oracle-if", "accumulated/oracle-if+start", "pghi", "fgla2",
+                         "true-phase"}
+    assert "**vocals** (n = 1 tracks)" in out.with_suffix(".md").read_text()
+    # on a signal with no all-zero STFT bin (the phase chain breaks there), the oracle-IF head started from the
+    # true first frame is the true phase; without the start it is not
+    from genlab.audio.api import load_audio_model
+
+    am = load_audio_model(tiny_vocos, "cpu")
+    wave = 0.1 * torch.randn(1, 4096, generator=torch.Generator().manual_seed(0))
+    ests = bench.phase_rows(am, wave, 2)
+    assert torch.allclose(ests["accumulated/oracle-if+start"], ests["true-phase"], atol=1e-3)
+    assert not torch.allclose(ests["accumulated/oracle-if"], ests["true-phase"], atol=1e-2)

@@ -69,6 +69,17 @@ def band_spread(filterbank: Tensor) -> Tensor:
     return (share / band_mass).transpose(0, 1).contiguous()
 
 
+def accumulate_phase(delta: Tensor, n_fft: int, hop: int) -> Tensor:
+    """The 'accumulated' phase: deviations δ (..., F, T) → p[t] = π k + ω_k·hop·t + Σ_{1≤τ≤t} δ[τ] (δ[0] unused; the
+    ω_k·hop·t term reduced mod 2π in integer arithmetic, so float32 keeps its precision over thousands of frames)."""
+    n_bins, n_frames = delta.shape[-2:]
+    k = torch.arange(n_bins, device=delta.device)[:, None]
+    t = torch.arange(n_frames, device=delta.device)[None, :]
+    carrier = (k * (n_fft // 2) + k * hop * t) % n_fft  # (π k + ω_k hop t) · n_fft / 2π
+    drift = torch.cumsum(F.pad(delta[..., 1:], (1, 0)), dim=-1)
+    return carrier.to(delta.dtype) * (2 * torch.pi / n_fft) + drift
+
+
 class VocosGenerator(nn.Module):
     """log-mel (N, M, T) → waveform (N, (T − 1) · hop) through a predicted complex STFT (see PHASE_MODES)."""
 
@@ -144,15 +155,7 @@ class VocosGenerator(nn.Module):
             return nnls_multiplicative(mel, self.prior_fb, start, self.prior_nnls_iters, 1e-12)
 
     def _accumulate(self, delta: Tensor) -> Tensor:
-        """Deviations δ (N, F, T) → p[t] = π k + ω_k·hop·t + Σ_{1≤τ≤t} δ[τ] (the ω_k·hop·t term reduced mod 2π in
-        integer arithmetic, so float32 keeps its precision over thousands of frames)."""
-        n_bins, n_frames = delta.shape[-2:]
-        k = torch.arange(n_bins, device=delta.device)[:, None]
-        t = torch.arange(n_frames, device=delta.device)[None, :]
-        n_fft = self.stft.n_fft
-        carrier = (k * (n_fft // 2) + k * self.stft.hop * t) % n_fft  # (π k + ω_k hop t) · n_fft / 2π
-        drift = torch.cumsum(F.pad(delta[..., 1:], (1, 0)), dim=-1)
-        return carrier.to(delta.dtype) * (2 * torch.pi / n_fft) + drift
+        return accumulate_phase(delta, self.stft.n_fft, self.stft.hop)
 
     def spectrum(self, log_mel: Tensor) -> Tensor:
         """(N, M, T) → complex STFT (N, F, T): magnitude exp(m), phase p."""
