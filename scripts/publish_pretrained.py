@@ -6,6 +6,11 @@
 Copies the run's final snapshot to src/genlab/assets/pretrained/NAME.safetensors (refusing snapshots over 20 MB) and
 records sha256, size, family, dataset, steps / images / CPU minutes, the exact training command and the measured
 metrics (a JSON written by `genlab evaluate --json` or a benchmark) in manifest.json (genlab.checkpoints.pretrained).
+
+    python scripts/publish_pretrained.py mnist-dcgan --remeasure eval.json --command "genlab evaluate mnist-dcgan ..."
+
+replaces a shipped entry's metrics with a new measurement of the same file (the old ones are kept as
+metrics_superseded), e.g. after the floor definition changed.
 """
 
 from __future__ import annotations
@@ -15,22 +20,33 @@ import json
 import sys
 from pathlib import Path
 
-from genlab.checkpoints.pretrained import MAX_MB, publish
+from genlab.checkpoints.pretrained import MAX_MB, publish, remeasure
 from genlab.errors import GenlabError
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("name", help="Pretrained name, e.g. mnist-ddpm.")
-    ap.add_argument("source", help="Run directory or snapshot file.")
-    ap.add_argument("--command", required=True, help="The exact command that trained it.")
+    ap.add_argument("source", nargs="?", help="Run directory or snapshot file (not with --remeasure).")
+    ap.add_argument("--command", required=True,
+                    help="The exact command that trained it (with --remeasure: the command that measured it).")
+    ap.add_argument("--remeasure", type=Path, metavar="JSON",
+                    help="Only replace the shipped entry's metrics with this JSON (genlab evaluate --json).")
     ap.add_argument("--metrics", type=Path, help="JSON of measured metrics (genlab evaluate --json, a benchmark).")
     ap.add_argument("--note", default="", help="One line on what the model is and how good it is.")
     ap.add_argument("--max-mb", type=float, default=MAX_MB)
     ap.add_argument("--cpu-minutes", type=float, help="Measured process CPU minutes of the training.")
     ap.add_argument("--wall-minutes", type=float, help="Measured wall minutes of the training.")
     args = ap.parse_args(argv)
+    if (args.source is None) == (args.remeasure is None):
+        print("error: give either SOURCE (publish a run) or --remeasure JSON (new metrics for a shipped entry)",
+              file=sys.stderr)
+        return 2
     try:
+        if args.remeasure is not None:
+            entry = remeasure(args.name, json.loads(args.remeasure.read_text()), args.command)
+            print(json.dumps({args.name: {"metrics_command": entry["metrics_command"]}}, indent=2))
+            return 0
         metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
         entry = publish(args.name, args.source, args.command, metrics, args.note, args.max_mb,
                         cpu_minutes=args.cpu_minutes, wall_minutes=args.wall_minutes)

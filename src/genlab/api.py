@@ -88,7 +88,8 @@ from genlab.models.autoencoder.regularizers import corrupt  # the DAE's input co
 from genlab.models.base import Capabilities
 from genlab.models.diffusion.samplers import SAMPLER_NAMES as SAMPLERS
 from genlab.models.registry import family_capabilities, family_names
-from genlab.pretrained_api import pretrained_manifest, pretrained_names, pretrained_or_train, resolve_pretrained
+from genlab.pretrained_api import (pretrained_headline, pretrained_headline_text, pretrained_manifest, pretrained_names,
+                                  pretrained_or_train, resolve_pretrained)
 from genlab.report.html import report
 from genlab.report.model_card import model_card, write_model_card
 from genlab.score_api import classify, likelihood, train_classifier  # PF-ODE bits/dim; classifier guidance
@@ -179,6 +180,8 @@ __all__ = [
     "pick_device",
     "preset_info",
     "presets",
+    "pretrained_headline",
+    "pretrained_headline_text",
     "pretrained_manifest",
     "pretrained_names",
     "pretrained_or_train",

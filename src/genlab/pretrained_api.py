@@ -17,7 +17,8 @@ from genlab.checkpoints import pretrained
 from genlab.errors import GenlabError
 from genlab.training_api import train
 
-__all__ = ["pretrained_manifest", "pretrained_names", "pretrained_or_train", "resolve_pretrained"]
+__all__ = ["pretrained_headline", "pretrained_headline_text", "pretrained_manifest", "pretrained_names",
+           "pretrained_or_train", "resolve_pretrained"]
 
 
 def pretrained_names() -> list[str]:
@@ -28,6 +29,22 @@ def pretrained_names() -> list[str]:
 def pretrained_manifest() -> dict[str, dict]:
     """Name → manifest entry (file, sha256, family, dataset, command, metrics, note) of every shipped snapshot."""
     return pretrained.manifest()
+
+
+def pretrained_headline(entry: dict) -> dict[str, float | int | None]:
+    """{fid, floor, n} of a manifest entry: its headline FID, the real-vs-real floor and the sample count both used."""
+    return pretrained.headline(entry)
+
+
+def pretrained_headline_text(entry: dict) -> str:
+    """'  FID 1.7 (floor 0.41, n = 2000)' for listings; '' when the entry has no FID."""
+    h = pretrained.headline(entry)
+    if h["fid"] is None:
+        return ""
+    floor = f"floor {h['floor']:.2f}" if h["floor"] is not None else ""
+    n = f"n = {h['n']}" if h["n"] is not None else ""
+    inside = ", ".join(x for x in (floor, n) if x)
+    return f"  FID {h['fid']:.1f}" + (f" ({inside})" if inside else "")
 
 
 def resolve_pretrained(name: str) -> Path:

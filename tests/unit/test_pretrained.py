@@ -81,6 +81,34 @@ def test_the_publish_script_reports_errors_in_one_line(tiny_run, manifest_dir, t
     assert pretrained.manifest()["tiny"]["metrics"] == {"fid": 2.5}
 
 
+def test_remeasure_replaces_metrics_keeps_the_old_and_refuses_unknown_names(tiny_run, manifest_dir, tmp_path, capsys):
+    pretrained.publish("tiny", tiny_run, "genlab train x", {"fid": 9.0, "floor_fid": 1.6, "samples": 1000})
+    new = {"num_samples": 1000, "metrics": {"fid": 7.5, "floor": {"fid": 1.4, "n": 1000}}}
+    entry = pretrained.remeasure("tiny", new, "genlab evaluate tiny -n 1000")
+    saved = pretrained.manifest()["tiny"]
+    assert saved == entry and saved["metrics"] == new and saved["metrics_superseded"]["fid"] == 9.0
+    assert saved["sha256"] == pretrained.sha256(manifest_dir / "tiny.safetensors")  # the file is untouched
+    assert pretrained.headline(saved) == {"fid": 7.5, "floor": 1.4, "n": 1000}
+    with pytest.raises(GenlabError, match="'tny': not in the manifest"):
+        pretrained.remeasure("tny", new, "c")
+    with pytest.raises(GenlabError, match="metrics are empty"):
+        pretrained.remeasure("tiny", {}, "c")
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "publish_pretrained.py"
+    spec = importlib.util.spec_from_file_location("publish_pretrained", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["tiny", "--command", "c"]) == 2  # neither SOURCE nor --remeasure
+    assert "either SOURCE" in capsys.readouterr().err
+    (tmp_path / "r.json").write_text('{"fid": 3.0, "floor_fid": 0.5, "floor_n": 2000}')
+    assert mod.main(["tiny", "--remeasure", str(tmp_path / "r.json"), "--command", "genlab evaluate tiny"]) == 0
+    assert gl.pretrained_headline(pretrained.manifest()["tiny"]) == {"fid": 3.0, "floor": 0.5, "n": 2000}
+    assert gl.pretrained_headline_text(pretrained.manifest()["tiny"]) == "  FID 3.0 (floor 0.50, n = 2000)"
+    assert gl.pretrained_headline_text({"metrics": {}}) == ""
+
+
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_every_shipped_snapshot_verifies_loads_and_documents_itself(name):
     entry = SHIPPED[name]

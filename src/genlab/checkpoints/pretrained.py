@@ -100,6 +100,35 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
     return entry
 
 
+def headline(entry: dict[str, Any]) -> dict[str, float | int | None]:
+    """{fid, floor, n} of a manifest entry in either recorded layout (flat {fid, floor_fid, floor_n | samples} or an
+    evaluate result {num_samples, metrics: {fid, floor: {fid, n}}}); None where absent. The floor is the one
+    definition of `genlab.metrics.image.real_floor`, whose value depends on n, so n travels with it."""
+    metrics = entry.get("metrics") or {}
+    inner = metrics.get("metrics") if isinstance(metrics.get("metrics"), dict) else {}
+    floor = inner.get("floor") if isinstance(inner.get("floor"), dict) else {}
+    values = {"fid": metrics.get("fid", inner.get("fid")), "floor": metrics.get("floor_fid", floor.get("fid")),
+              "n": metrics.get("floor_n", floor.get("n", metrics.get("samples", metrics.get("num_samples"))))}
+    return {k: (v if isinstance(v, (int, float)) and not isinstance(v, bool) else None) for k, v in values.items()}
+
+
+def remeasure(name: str, metrics: dict[str, Any], command: str) -> dict[str, Any]:
+    """Replace a shipped entry's metrics with a new measurement of the same file (e.g. under the project's one floor
+    definition), recording the measuring `command`; the previous metrics move to `metrics_superseded`."""
+    entries = manifest()
+    if name not in entries:
+        raise GenlabError(f"pretrained name '{name}': not in the manifest (known: {', '.join(sorted(entries))})")
+    if not isinstance(metrics, dict) or not metrics:
+        raise GenlabError(f"{name}: the new metrics are empty (expected the JSON of `genlab evaluate --json`)")
+    entry = dict(entries[name])
+    entry["metrics_superseded"] = entry.get("metrics") or {}
+    entry["metrics"] = metrics
+    entry["metrics_command"] = command
+    entries[name] = entry
+    write_json(MANIFEST, dict(sorted(entries.items())))
+    return entry
+
+
 def find_snapshot(source: str | Path) -> Path:
     """A snapshot file, or a run directory (its final snapshot, else its newest epoch snapshot), or a pretrained
     name (its shipped file, sha256-verified). The one rule for every loader (inference, frozen autoencoders)."""

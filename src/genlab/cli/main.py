@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from genlab.cli import checks
-from genlab.cli.output import headline_fid, progress_bar, write_grid
+from genlab.cli.output import progress_bar, write_grid
 from genlab.errors import GenlabError
 
 PROG = "genlab"
@@ -144,10 +144,8 @@ def presets() -> None:
     if not shipped:
         typer.echo("  (none shipped with this installation)")
     for name, entry in sorted(shipped.items()):
-        fid, floor = headline_fid(entry)
         typer.echo(f"  {name:28s} {entry.get('family', '?'):12s} {entry.get('dataset', '?'):20s} [pretrained]"
-                   + (f"  FID {fid:.1f} (floor {floor:.2f})" if fid is not None and floor is not None else
-                      f"  FID {fid:.1f}" if fid is not None else ""))
+                   + api.pretrained_headline_text(entry))
 
 
 @app.command()

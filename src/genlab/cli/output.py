@@ -42,17 +42,6 @@ def progress_bar(what: str, quiet: bool) -> Iterator[Progress]:
         bar.close()
 
 
-def headline_fid(entry: dict[str, Any]) -> tuple[float | None, float | None]:
-    """(FID, its real-vs-real floor) of a pretrained manifest entry, whichever layout its metrics were recorded in
-    (flat {fid, floor_fid} or an evaluate result {metrics: {fid, floor: {fid}}}); None where absent."""
-    metrics = entry.get("metrics") or {}
-    inner = metrics.get("metrics") if isinstance(metrics.get("metrics"), dict) else {}
-    fid = metrics.get("fid", inner.get("fid"))
-    floor = metrics.get("floor_fid", (inner.get("floor") or {}).get("fid"))
-    number = (int, float)
-    return (float(fid) if isinstance(fid, number) else None, float(floor) if isinstance(floor, number) else None)
-
-
 def write_grid(images: Any, path: Path, nrow: int | None = None, scale: int = 1) -> Path:
     """uint8 images (N, C, H, W) as one grid image in the format of `path`'s suffix (PNG or a real JPEG), written
     atomically (a temp file renamed into place, so a failed write leaves nothing half-written)."""

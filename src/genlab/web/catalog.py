@@ -53,7 +53,7 @@ class SnapshotInfo:
         h = self.header
         caps = h.capabilities
         name = self.id[len(PRETRAINED):] if self.id.startswith(PRETRAINED) else None
-        fid, floor_fid = headline_fid(manifest.get(name) or {}) if name else (None, None)
+        head = api.pretrained_headline(manifest.get(name) or {}) if name else {"fid": None, "floor": None, "n": None}
         latent_kind = caps.latent_kind
         return {"id": self.id, "name": name or self.id, "kind": self.kind, "family": h.family,
                 "dataset": h.dataset or h.data_config.get("dataset"), "num_classes": h.num_classes,
@@ -62,18 +62,8 @@ class SnapshotInfo:
                 "sample_settings": h.sample_settings, "has_latent": caps.has_latent,
                 "interpolates": latent_kind in INTERPOLATION_NOTES,
                 "interpolation_note": INTERPOLATION_NOTES.get(latent_kind, ""),
-                "fid": fid, "floor_fid": floor_fid,
+                "fid": head["fid"], "floor_fid": head["floor"], "fid_n": head["n"],
                 "source": "pretrained" if name else "runs"}
-
-
-def headline_fid(entry: dict[str, Any]) -> tuple[float | None, float | None]:
-    """(FID, its real-vs-real floor) of a pretrained manifest entry in either recorded layout (flat {fid, floor_fid}
-    or an evaluate result {metrics: {fid, floor: {fid}}}); None where absent."""
-    metrics = entry.get("metrics") or {}
-    inner = metrics.get("metrics") if isinstance(metrics.get("metrics"), dict) else {}
-    fid = metrics.get("fid", inner.get("fid"))
-    floor = metrics.get("floor_fid", (inner.get("floor") or {}).get("fid"))
-    return (fid if isinstance(fid, (int, float)) else None, floor if isinstance(floor, (int, float)) else None)
 
 
 # Audio snapshots have no FID: the page starts on the universal vocoder of issue 17 (its own waveform beside

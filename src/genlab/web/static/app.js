@@ -153,7 +153,7 @@ function describe(s) {
   const step = s.step != null ? `, step ${s.step}` : "";
   const where = s.source === "pretrained" ? "pretrained" : "from the runs directory";
   const data = s.dataset ? ` on ${s.dataset}` : "";
-  const fid = s.fid != null ? `; FID ${fmt(s.fid, 1)}${s.floor_fid != null ? ` (floor ${fmt(s.floor_fid, 2)})` : ""}` : "";
+  const fid = s.fid != null ? `; FID ${fmt(s.fid, 1)}${s.floor_fid != null ? ` (floor ${fmt(s.floor_fid, 2)}${s.fid_n != null ? `, n = ${s.fid_n}` : ""})` : ""}` : "";
   // An audio model's image_shape is its training patch (a spectrogram patch or a waveform segment), not an output.
   if (s.kind === "audio") return `${s.name}: ${s.family}${data}${step} (${where})`;
   const shape = s.image_shape ? s.image_shape.join("×") : "";
