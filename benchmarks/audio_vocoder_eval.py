@@ -1,11 +1,13 @@
 """Issue 17: a vocoder's own waveform against Griffin-Lim, PGHI and the true phase on EVERY MUSDB18-7 test track
 and stem, with the per-track table, medians and interquartile ranges per stem, and speed on one CPU thread.
 
-    # 1. the references (model-free; resumable, cached per stem — split across heavy-job slots if you like)
-    bash /tmp/heavy.sh log python benchmarks/audio_vocoder_eval.py --data-dir ../shared/data --stems vocals \
-        --museval --references-only
+    # 1. the references (model-free, but computed from the vocoder's own mel front-end: name the vocoder — a
+    #    fp16 snapshot's filterbank is fp16-rounded, so its cache key differs from the default front-end's;
+    #    resumable, cached per stem)
+    python benchmarks/audio_vocoder_eval.py --data-dir ../shared/data --vocoder musdb-vocos --mono --museval \
+        --references-only
     # 2. the model rows, the tables and the speed run (references come from the cache)
-    python benchmarks/audio_vocoder_eval.py --data-dir ../shared/data --vocoder musdb-vocos --museval \
+    python benchmarks/audio_vocoder_eval.py --data-dir ../shared/data --vocoder musdb-vocos --mono --museval \
         --out benchmarks/results/audio_vocoder_eval.json
 
 Rows per (track, stem), all from the same decoded stem (float32 stereo, 44.1 kHz, each channel a mono signal):
