@@ -91,6 +91,11 @@ def nnls_multiplicative(mel: Tensor, fb: Tensor, x: Tensor, n_iter: int, eps: fl
     """Lee & Seung (2001) updates for min ||fb x − mel||², x ≥ 0 (fb fixed): x ← x ⊙ fbᵀmel / (fbᵀfb x)."""
     fbt = fb.transpose(0, 1)
     numerator = torch.matmul(fbt, mel.clamp_min(0))  # (..., F, T)
+    in_place = not torch.is_grad_enabled() or not (x.requires_grad or mel.requires_grad or fb.requires_grad)
     for _ in range(n_iter):  # fbᵀ(fb x), not (fbᵀfb) x: n_mels ≪ F makes this ~F/n_mels times cheaper
-        x = x * numerator / torch.matmul(fbt, torch.matmul(fb, x)).clamp_min(eps)
+        denominator = torch.matmul(fbt, torch.matmul(fb, x))
+        if in_place:  # same numbers, two temporaries fewer per update (~25 % of the vocoder's mel prior)
+            x = (x * numerator).div_(denominator.clamp_min_(eps))
+        else:
+            x = x * numerator / denominator.clamp_min(eps)
     return x
