@@ -151,3 +151,27 @@ def test_mel_inversion_nonnegative_and_nnls_fits_better_than_pinv():
     assert err(lin_nnls) < err(lin_pinv) and err(lin_nnls) < 0.05
     with pytest.raises(GenlabError, match="'lsq'"):
         mel_to_linear(m, fb, "lsq")
+
+
+def test_nnls_updates_in_place_without_gradients_and_out_of_place_with_them():
+    """nnls_multiplicative gives the same numbers under no_grad (in-place updates, the vocoder's inference path)
+    and with autograd on (out of place), where the gradient still reaches the mel."""
+    from genlab.audio.phase import nnls_multiplicative
+    from genlab.audio.transforms import mel_filterbank
+
+    fb = mel_filterbank(44100, 256, 16)
+    gen = torch.Generator().manual_seed(0)
+    mel = torch.rand(2, 16, 9, generator=gen) + 0.1
+    start = torch.rand(2, 129, 9, generator=gen) + 0.1
+    with torch.no_grad():
+        fast = nnls_multiplicative(mel, fb, start.clone(), 5, 1e-10)
+    mel_g = mel.clone().requires_grad_(True)
+    slow = nnls_multiplicative(mel_g, fb, start.clone(), 5, 1e-10)
+    assert torch.equal(fast, slow.detach())
+    slow.sum().backward()
+    assert mel_g.grad is not None and torch.isfinite(mel_g.grad).all() and mel_g.grad.abs().sum() > 0
+    # the updates lower the least-squares error from the start
+    def err(x):
+        return (torch.matmul(fb, x) - mel).square().sum()
+
+    assert err(fast) < err(start)
