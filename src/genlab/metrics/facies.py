@@ -8,7 +8,9 @@ pattern histogram (Boisvert, Pyrcz & Deutsch 2010, "Multiple-point statistics fo
 with the Jensen–Shannon divergence (as in Tan, Tahmasebi & Caers 2014, Math. Geosci. 46, "Comparing training-image
 based algorithms using an analysis of distance"), and per-image pattern histograms compared as sets with a Gaussian
 kernel MMD (Gretton et al. 2012, JMLR 13, eq. 5, biased V-statistic so MMD(X, X) = 0). Memorisation: normalised
-Hamming distance to the nearest training image. Learned features: the Fréchet distance (Heusel et al. 2017) on the
+Hamming distance to the nearest training image. Continuity: the share of images in which one 4-connected channel
+body touches both opposite edges along the flow direction (top to bottom for the procedural / LTrace channels), with
+the number and mean size of bodies per image. Learned features: the Fréchet distance (Heusel et al. 2017) on the
 embedding of a small facies classifier trained on the procedural generator's own labels (channel count × width class
 × swing class; `genlab/assets/feature_nets/channels-64.*`, made by benchmarks/channels_feature_net.py), since
 Inception features mean nothing for binary facies. `compare_facies` reports every metric with sample counts and the
@@ -114,6 +116,59 @@ def connectivity_function(
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(both > 0, same / np.maximum(both, 1), np.nan)
+
+
+FLOW_AXES = ("x", "y")
+
+
+def _edge_labels(lab: np.ndarray, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two opposite edge lines (N, L) of labels (N, H, W) that a body spanning along `axis` must touch:
+    'y' = first and last row (top and bottom), 'x' = first and last column (left and right)."""
+    return (lab[:, 0, :], lab[:, -1, :]) if axis == "y" else (lab[:, :, 0], lab[:, :, -1])
+
+
+def spanning_images(labels: np.ndarray, axis: str = "y") -> np.ndarray:
+    """(N,) bool: does any 4-connected channel body of each image touch both opposite edges along `axis`?
+
+    labels: (N, H, W) body labels from `label_channels` (0 = background). Diagonal-only contact never joins two
+    bodies (4-connectivity), so a channel broken into diagonal steps does not span.
+    """
+    if axis not in FLOW_AXES:
+        raise ValueError(f"flow axis must be one of {FLOW_AXES}, got {axis!r}")
+    first, last = _edge_labels(labels, axis)
+    return np.array([np.intersect1d(a[a > 0], b[b > 0]).size > 0 for a, b in zip(first, last)], dtype=bool)
+
+
+def channel_continuity(images: ArrayLike, flow_axis: str = "y", labels: np.ndarray | None = None) -> dict[str, Any]:
+    """Continuity of channel bodies (4-connected components) per image, summarised over the batch.
+
+    spanning_fraction: share of images with one body touching both edges along the flow direction `flow_axis`
+    ('y' = top to bottom, the direction of the procedural generator and of the LTrace images; 'x' = left to right,
+    the E–W Strebelle-type sets); spanning_fraction_across: the same across flow; bodies_per_image: body count
+    per image (mean, std); body_px_mean: mean size of a body in pixels, pooled over all bodies of the batch;
+    spanning_body_share: fraction of channel pixels that lie in spanning bodies (pooled).
+    """
+    lab = label_channels(images) if labels is None else labels
+    across = "x" if flow_axis == "y" else "y"
+    span, span_across = spanning_images(lab, flow_axis), spanning_images(lab, across)
+    flat = lab.reshape(len(lab), -1).astype(np.int64)
+    bodies = flat.max(1)
+    sizes = [np.bincount(row, minlength=k + 1)[1:] for row, k in zip(flat, bodies)]
+    pooled = np.concatenate(sizes) if len(sizes) else np.zeros(0)
+    spanning_px = 0
+    for s, row_first, row_last, k in zip(sizes, *_edge_labels(lab, flow_axis), bodies):
+        ids = np.intersect1d(row_first[row_first > 0], row_last[row_last > 0])
+        spanning_px += int(s[ids - 1].sum()) if k else 0
+    total = int(pooled.sum())
+    return {
+        "flow_axis": flow_axis,
+        "spanning_fraction": float(span.mean()) if len(span) else float("nan"),
+        "spanning_fraction_across": float(span_across.mean()) if len(span) else float("nan"),
+        "bodies_per_image": {"mean": float(bodies.mean()), "std": float(bodies.std())} if len(bodies) else {},
+        "body_px_mean": float(pooled.mean()) if pooled.size else float("nan"),
+        "spanning_body_share": spanning_px / total if total else float("nan"),
+        "n": len(lab),
+    }
 
 
 def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 1e-6) -> float:
@@ -277,8 +332,8 @@ def _curve_rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2))) if ok.any() else float("nan")
 
 
-def _curves(x: np.ndarray, max_lag: int | None) -> dict[str, np.ndarray]:
-    lab = label_channels(x)
+def _curves(x: np.ndarray, max_lag: int | None, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    lab = label_channels(x) if labels is None else labels
     return {
         "variogram_x": indicator_variogram(x, "x", max_lag),
         "variogram_y": indicator_variogram(x, "y", max_lag),
@@ -288,11 +343,14 @@ def _curves(x: np.ndarray, max_lag: int | None) -> dict[str, np.ndarray]:
 
 
 def _versus(
-    x: np.ndarray, ref: np.ndarray, ref_curves: dict[str, np.ndarray], max_lag: int | None, k: int
+    x: np.ndarray, ref: np.ndarray, ref_curves: dict[str, np.ndarray], max_lag: int | None, k: int,
+    flow_axis: str = "y",
 ) -> dict[str, Any]:
     """Every set-to-set metric of `x` against the reference half `ref`."""
-    curves = _curves(x, max_lag)
+    lab = label_channels(x)
+    curves = _curves(x, max_lag, lab)
     out: dict[str, Any] = {"proportion": channel_proportion(x), **proportion_kl(x, ref)}
+    out["continuity"] = channel_continuity(x, flow_axis, lab)
     out.update({f"{name}_rmse": _curve_rmse(curves[name], ref_curves[name]) for name in curves})
     out["pattern_js_4x4"] = pattern_js(x, ref, 4)
     out[f"pattern_mmd2_{k}x{k}"] = pattern_mmd(x, ref, k)
@@ -309,6 +367,7 @@ def compare_facies(
     k: int = 3,
     max_images: int = 1000,
     feature_net: FeatureNet | None = None,
+    flow_axis: str = "y",
 ) -> dict[str, Any]:
     """Every facies metric of `fake` against held-out `real`, with the real-vs-real floor.
 
@@ -316,7 +375,8 @@ def compare_facies(
     with A, so "floor" says what a perfect generator would score with the same sample counts. With `train`, the
     nearest-training-image Hamming distance of fake and of B (held-out real) is reported (memorisation check).
     With `feature_net` (e.g. `load_facies_feature_net()`), "facies_frechet" is the Fréchet distance of each set's
-    classifier features to those of A.
+    classifier features to those of A. `flow_axis` ('y' = top to bottom, the procedural / LTrace channels; 'x' for
+    E–W sets) is the direction along which "continuity" counts images with a channel body spanning the image.
     """
     rng = np.random.default_rng(seed)
     f, r = as_binary(fake), as_binary(real)
@@ -331,8 +391,8 @@ def compare_facies(
     ref_curves = _curves(a, max_lag)
     report = {
         "counts": {"fake": n, "real_reference": len(a), "real_floor": n},
-        "fake": _versus(f, a, ref_curves, max_lag, k),
-        "floor": _versus(b, a, ref_curves, max_lag, k),
+        "fake": _versus(f, a, ref_curves, max_lag, k, flow_axis),
+        "floor": _versus(b, a, ref_curves, max_lag, k, flow_axis),
         "reference_curves": {name: c.tolist() for name, c in ref_curves.items()},
     }
     if feature_net is not None:
