@@ -47,6 +47,8 @@ class TrainConfig:
     plateau_factor: float = 0.5  # plateau: lr multiplier when a window's mean loss does not improve
     plateau_threshold: float = 0.01  # plateau: relative improvement over the best window that counts
     init: str = "default"  # weight initialisation: default (the family's own), xavier, kaiming or orthogonal
+    init_from: str = ""  # warm start: weights (model + EMA, not the optimiser) of a snapshot file, run dir or
+    # pretrained name of the same family and architecture (genlab.training.init_from); "" = train from scratch
     grad_clip: float = 1.0  # max global grad norm per group (0 = off)
     ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
     ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on

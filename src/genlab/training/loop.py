@@ -38,6 +38,7 @@ from genlab.training.batches import BatchOrder
 from genlab.training.device import pick_device, resolve_precision
 from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed
 from genlab.training.ema import EMA
+from genlab.training.init_from import init_from
 from genlab.training.scalars import ScalarLog
 from genlab.training.schedules import Plateau, init_weights, lr_factor
 from genlab.training.setup import build_model, codec_for, load_training_data
@@ -113,6 +114,7 @@ class Trainer:
         if cfg.train.activation_checkpointing:
             self._enable_checkpointing()
         self.ema = EMA(self.model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema_decay > 0 else None
+        self.init_source = self._warm_start()  # train.init_from: another snapshot's weights (not on resume)
         self.optimizers, self.schedulers = self._make_optimizers()
         self.order = BatchOrder(len(self.data), cfg.train.seed)
         self.ddp = self._wrap_ddp()
@@ -133,6 +135,18 @@ class Trainer:
                               f"({t.accum_steps} x {self.dist.world_size})")
         if t.epochs <= 0 and t.max_steps <= 0:
             raise GenlabError("set train.epochs > 0 or train.max_steps > 0")
+
+    def _warm_start(self) -> str | None:
+        """`train.init_from`: model (and EMA) weights from another snapshot or run, before the first step. A run
+        directory that already holds a training state resumes from it instead (the source is not read again)."""
+        source = self.cfg.train.init_from
+        if not source or state_paths(self.run_dir):
+            return None
+        where = init_from(source, self.cfg.family, self.model, self.ema.model if self.ema else None)
+        LOG.info("train.init_from: weights from %s", where)
+        if self.progress and self.dist.is_main:
+            tqdm.write(f"warm start: model{' and EMA' if self.ema else ''} weights from {where}")
+        return where
 
     def _enable_checkpointing(self) -> None:
         """Activation checkpointing: every backbone with a `checkpointing` switch (the U-Net) recomputes its
