@@ -10,7 +10,9 @@ Losses (HiFi-GAN, Kong et al. 2020, eqs. 1–6, with LSGAN objectives; Vocos, Si
   optionally, on the predicted STFT X̂ = m̂·e^{ip̂} itself against the target's STFT X at the same frames:
   λ_mag · (‖m̂ − log max(|X|, 1e-5)‖₁ + w_sc · ‖e^m̂ − |X|‖_F / ‖|X|‖_F) and λ_phase · the instantaneous-frequency loss
   of APNet (Ai & Ling 2023, eq. 10): the anti-wrapped error ``|e − 2π round(e / 2π)|`` of the phase advance per
-  frame, here weighted by the target magnitude so a silent bin's random phase counts nothing. With λ_mag > 0 the
+  frame, here weighted by the target magnitude so a silent bin's random phase counts nothing, and λ_gd · the same
+  error ACROSS frequency (APNet's group-delay loss: the phase difference between neighbouring bins of a
+  frame, weighted alike), the relation the time-only term leaves free (docs/audio.md). With λ_mag > 0 the
   magnitude learns from its own loss only (it is detached inside the waveform losses), so it cannot grow wrong to
   make up for a phase that is still cancelling in the overlap-add; the waveform losses then train the phase;
 - discriminator: Σ_k E[(1 − D_k(w))²] + E[D_k(ŵ)²].
@@ -69,6 +71,7 @@ class VocosConfig:
     lambda_mag: float = 0.0  # direct log-magnitude L1 + sc_weight · spectral convergence on the predicted STFT
     sc_weight: float = 1.0  # > 1 keeps the loud bins (what spectral convergence measures) from trading for quiet ones
     lambda_phase: float = 0.0  # magnitude-weighted anti-wrapped instantaneous-frequency loss
+    lambda_group_delay: float = 0.0  # the same along frequency: the phase difference between neighbouring bins
 
     def validate(self, family: str) -> None:
         """One-line GenlabError naming a bad value (types are checked by `resolve_config`)."""
@@ -90,6 +93,9 @@ class VocosConfig:
             raise GenlabError(f"{family}: option 'disc_batch' = {self.disc_batch} must be in 0..65536 (0: whole batch)")
         if not 0 <= self.prior_nnls_iters <= 1000:
             raise GenlabError(f"{family}: prior_nnls_iters = {self.prior_nnls_iters} must be in 0..1000")
+        for name in ("lambda_mag", "lambda_phase", "lambda_group_delay"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise GenlabError(f"{family}: option '{name}' = {getattr(self, name)} must be a finite number ≥ 0")
 
 
 def _lsgan_generator(fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
@@ -101,13 +107,27 @@ def anti_wrap(x: Tensor) -> Tensor:
     return (x - 2 * torch.pi * torch.round(x / (2 * torch.pi))).abs()
 
 
-def instantaneous_frequency_loss(phase: Tensor, target: Tensor) -> Tensor:
-    """Magnitude-weighted anti-wrapped error of the phase advance per frame: predicted phase (N, F, T) against a
-    complex target STFT (N, F, T), whose advance is angle(X[t] · conj(X[t−1])); weights √(|X[t]| |X[t−1]|)."""
-    a, b = target[..., 1:], target[..., :-1]
+def phase_derivative_loss(phase: Tensor, target: Tensor, dim: int) -> Tensor:
+    """Magnitude-weighted anti-wrapped error of the phase difference between neighbours along `dim` of the
+    predicted phase (N, F, T) against a complex target STFT (N, F, T), whose difference is angle(X[j] · conj(X[j−1]))
+    (no unwrapping needed); weights √(|X[j]| |X[j−1]|), so a bin or pair of bins without energy counts nothing."""
+    n = target.shape[dim]
+    a, b = target.narrow(dim, 1, n - 1), target.narrow(dim, 0, n - 1)
     weight = (a.abs() * b.abs()).sqrt()
-    err = anti_wrap(phase.diff(dim=-1) - torch.angle(a * b.conj()))
+    err = anti_wrap(phase.diff(dim=dim) - torch.angle(a * b.conj()))
     return (weight * err).sum() / weight.sum().clamp_min(1e-8)
+
+
+def instantaneous_frequency_loss(phase: Tensor, target: Tensor) -> Tensor:
+    """The phase advance per frame (along time; APNet's instantaneous-frequency loss, eq. 10)."""
+    return phase_derivative_loss(phase, target, -1)
+
+
+def group_delay_loss(phase: Tensor, target: Tensor) -> Tensor:
+    """The phase difference between neighbouring frequency bins (along frequency: minus the group delay times the
+    bin spacing; APNet's group-delay loss): the phase relation ACROSS frequency within a frame, which the
+    instantaneous-frequency term does not constrain (docs/audio.md, "Where the gap is")."""
+    return phase_derivative_loss(phase, target, -2)
 
 
 def _feature_matching(real: list[tuple[Tensor, list[Tensor]]], fake: list[tuple[Tensor, list[Tensor]]]) -> Tensor:
@@ -192,7 +212,7 @@ class Vocos(GenerativeModel):
         stft = self.mr_stft(wave, fake).mean()
         loss = c.lambda_mel * mel_l1 + c.lambda_stft * stft
         logs: Logs = {"mel_l1": mel_l1.detach(), "mr_stft": stft.detach()}
-        if c.lambda_mag > 0 or c.lambda_phase > 0:
+        if c.lambda_mag > 0 or c.lambda_phase > 0 or c.lambda_group_delay > 0:
             target = self.generator.stft(wave)  # the frames the generator predicts, (N, F, T)
             mag = target.abs()
             log_l1 = (log_mag - mag.clamp_min(LOG_MEL_FLOOR).log()).abs().mean()
@@ -200,6 +220,10 @@ class Vocos(GenerativeModel):
             inst_freq = instantaneous_frequency_loss(phase, target)
             loss = loss + c.lambda_mag * (log_l1 + c.sc_weight * sc) + c.lambda_phase * inst_freq
             logs |= {"mag_log_l1": log_l1.detach(), "mag_sc": sc.detach(), "phase_if": inst_freq.detach()}
+            if c.lambda_group_delay > 0:
+                group_delay = group_delay_loss(phase, target)
+                loss = loss + c.lambda_group_delay * group_delay
+                logs["phase_gd"] = group_delay.detach()
         if self.training_step_adversarial():
             k = c.disc_batch or wave.shape[0]
             fake_out = self.discriminator(fake[:k])
