@@ -62,6 +62,6 @@ def test_compare_facies_and_table_report_continuity_beside_floor():
     rep = compare_facies(fake, real)
     assert rep["fake"]["continuity"]["spanning_fraction"] == 1.0
     assert 0.0 <= rep["floor"]["continuity"]["spanning_fraction"] <= 1.0 and rep["floor"]["continuity"]["n"] == 20
-    header, rows = rp.comparison_table([{"label": "m", "metrics": rep}])
+    _, rows = rp.comparison_table([{"label": "m", "metrics": rep}])
     row = next(r for r in rows if r[0].startswith("images with a body spanning"))
     assert row[1] == "1.000" and row[2] == f"{rep['floor']['continuity']['spanning_fraction']:.3f}"
