@@ -36,7 +36,10 @@ def train(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config as JSON and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or scalar lines."),
 ) -> None:
-    """Train a model; re-running the same command resumes from the last training state."""
+    """Train a model; re-running the same command resumes from the last training state.
+
+    Warm start: train.init_from=SOURCE (a snapshot file, run directory or pretrained name of the same family and
+    architecture) starts from its weights (model and EMA; the optimiser starts fresh)."""
     from genlab import api
 
     extra = list(overrides or [])
