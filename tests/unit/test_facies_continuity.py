@@ -8,7 +8,13 @@ import torch
 
 from genlab.data.sources.channels import generate_channels
 from genlab.facies import report as rp
-from genlab.metrics.facies import channel_continuity, compare_facies, label_channels, spanning_images
+from genlab.metrics.facies import (
+    channel_continuity,
+    compare_facies,
+    dominant_flow_axis,
+    label_channels,
+    spanning_images,
+)
 
 
 def _straight(size: int = 12, col: int = 5, width: int = 2) -> np.ndarray:
@@ -60,8 +66,17 @@ def test_compare_facies_and_table_report_continuity_beside_floor():
     real = generate_channels(40, seed=0, size=32)
     fake = np.stack([_straight(32, c % 24, 4) for c in range(20)])  # every fake image spans
     rep = compare_facies(fake, real)
+    assert rep["flow_axis"] == "y"  # the procedural channels run top to bottom
     assert rep["fake"]["continuity"]["spanning_fraction"] == 1.0
     assert 0.0 <= rep["floor"]["continuity"]["spanning_fraction"] <= 1.0 and rep["floor"]["continuity"]["n"] == 20
     _, rows = rp.comparison_table([{"label": "m", "metrics": rep}])
     row = next(r for r in rows if r[0].startswith("images with a body spanning"))
     assert row[1] == "1.000" and row[2] == f"{rep['floor']['continuity']['spanning_fraction']:.3f}"
+
+
+def test_dominant_flow_axis_follows_the_real_images():
+    ns = np.stack([_straight(col=c) for c in range(6)])
+    assert dominant_flow_axis(ns) == "y" and dominant_flow_axis(ns.transpose(0, 2, 1)) == "x"
+    rep = compare_facies(ns.transpose(0, 2, 1)[:3], ns.transpose(0, 2, 1))  # E–W reals: continuity along x
+    assert rep["flow_axis"] == "x" and rep["fake"]["continuity"]["spanning_fraction"] == 1.0
+    assert compare_facies(ns[:3], ns, flow_axis="x")["fake"]["continuity"]["spanning_fraction"] == 0.0

@@ -171,6 +171,12 @@ def channel_continuity(images: ArrayLike, flow_axis: str = "y", labels: np.ndarr
     }
 
 
+def dominant_flow_axis(images: ArrayLike) -> str:
+    """'x' or 'y': the axis along which more images have a spanning channel body ('y' on a tie)."""
+    lab = label_channels(images)
+    return "x" if spanning_images(lab, "x").sum() > spanning_images(lab, "y").sum() else "y"
+
+
 def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 1e-6) -> float:
     """KL(p ‖ q) in nats of two histograms (normalised here; `eps` added to every bin so empty bins stay finite)."""
     p = np.asarray(p, float) + eps
@@ -367,7 +373,7 @@ def compare_facies(
     k: int = 3,
     max_images: int = 1000,
     feature_net: FeatureNet | None = None,
-    flow_axis: str = "y",
+    flow_axis: str = "auto",
 ) -> dict[str, Any]:
     """Every facies metric of `fake` against held-out `real`, with the real-vs-real floor.
 
@@ -375,8 +381,10 @@ def compare_facies(
     with A, so "floor" says what a perfect generator would score with the same sample counts. With `train`, the
     nearest-training-image Hamming distance of fake and of B (held-out real) is reported (memorisation check).
     With `feature_net` (e.g. `load_facies_feature_net()`), "facies_frechet" is the Fréchet distance of each set's
-    classifier features to those of A. `flow_axis` ('y' = top to bottom, the procedural / LTrace channels; 'x' for
-    E–W sets) is the direction along which "continuity" counts images with a channel body spanning the image.
+    classifier features to those of A. `flow_axis` ('y' = top to bottom, the procedural / LTrace channels and the
+    Strebelle crops; 'x' = left to right, the channels64 set) is the direction along which "continuity" counts
+    images with a channel body spanning the image; "auto" takes the axis along which more images of the reference
+    half A are spanned (y on a tie), reported as "flow_axis".
     """
     rng = np.random.default_rng(seed)
     f, r = as_binary(fake), as_binary(real)
@@ -389,11 +397,14 @@ def compare_facies(
     n = min(len(f), len(b))
     f, b = f[rng.permutation(len(f))[:n]], b[:n]
     ref_curves = _curves(a, max_lag)
+    if flow_axis == "auto":
+        flow_axis = dominant_flow_axis(a)
     report = {
         "counts": {"fake": n, "real_reference": len(a), "real_floor": n},
         "fake": _versus(f, a, ref_curves, max_lag, k, flow_axis),
         "floor": _versus(b, a, ref_curves, max_lag, k, flow_axis),
         "reference_curves": {name: c.tolist() for name, c in ref_curves.items()},
+        "flow_axis": flow_axis,
     }
     if feature_net is not None:
         ref = facies_features(feature_net, a)
