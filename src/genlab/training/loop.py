@@ -142,10 +142,12 @@ class Trainer:
         source = self.cfg.train.init_from
         if not source or state_paths(self.run_dir):
             return None
-        where = init_from(source, self.cfg.family, self.model, self.ema.model if self.ema else None)
-        LOG.info("train.init_from: weights from %s", where)
+        where, changes = init_from(source, self.cfg.family, self.model, self.ema.model if self.ema else None)
+        changed = "; model options changed: " + ", ".join(f"{k} {a!r} → {b!r}" for k, a, b in changes) if changes else ""
+        text = f"warm start: model{' and EMA' if self.ema else ''} weights from {where}{changed}"
+        LOG.info(text)
         if self.progress and self.dist.is_main:
-            tqdm.write(f"warm start: model{' and EMA' if self.ema else ''} weights from {where}")
+            tqdm.write(text)
         return where
 
     def _enable_checkpointing(self) -> None:

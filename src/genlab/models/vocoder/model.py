@@ -145,6 +145,9 @@ class Vocos(GenerativeModel):
     sampling_options = ("log_mel",)  # the mel spectrogram to vocode (default: a seeded smooth random one)
     conditional = False  # conditioned on a mel spectrogram, not on class labels
     domain = "audio"
+    # options a warm start (train.init_from) may not change: same-shaped weights would mean another thing (another
+    # mel front-end, or the head's phase read as an absolute angle vs a per-frame advance)
+    warm_start_fixed = ("sample_rate_hz", "n_fft", "hop", "n_mels", "phase_mode", "mel_prior")
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
         super().__init__(image_shape, num_classes, **hparams)
