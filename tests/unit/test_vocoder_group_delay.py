@@ -106,3 +106,25 @@ def test_off_by_default_and_a_bad_weight_is_refused():
     assert "phase_gd" not in logs
     with pytest.raises(GenlabError, match="lambda_group_delay"):
         vocos(lambda_group_delay=-1.0)
+
+
+def test_training_on_the_term_fixes_the_phase_across_frequency():
+    """60 generator steps on one clip: with λ_gd = 5 the head's error across frequency ends well below the same
+    training without it (measured: 0.71 vs 1.71 rad)."""
+    x = music(4096)[:, None, None]
+    wave = x.reshape(1, -1)
+
+    def trained_error(weight: float) -> float:
+        model = vocos(lambda_phase=1.0, lambda_group_delay=weight)
+        model.image_shape = (1, 1, 4096)
+        opt = torch.optim.Adam(model.param_groups()["generator"], 3e-3)
+        for _ in range(60):
+            loss, _ = model("generator", x, None)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            _, phase = model.generator.polar(model.log_mel(wave))
+            return float(group_delay_loss(phase, model.generator.stft(wave)))
+
+    assert trained_error(5.0) < 0.7 * trained_error(0.0)
