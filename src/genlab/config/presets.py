@@ -110,7 +110,7 @@ def _ae_course_presets() -> dict[str, dict[str, Any]]:
         # the codebook starts at k-means++ centres of the first batch's encoder outputs (the model's default) and
         # dead codes are restarted every 50 steps: the paper's uniform start left ~17 of 64 codes in use. 1000
         # steps, not 450: at 450 all 64 codes were in use but the prior (2.8 bits/code) sampled stroke soup (MNIST
-        # FID 113); at 1000 it reaches 2.5 bits/code and FID 64 (docs/families.md)
+        # FID 113); at 1000 it reaches 2.4 bits/code and FID 64 (docs/families.md)
         "vqvae": ("vq-vae", {"base_channels": 32, "latent_channels": 16, "codebook_size": 64, "prior_width": 96,
                              "prior_depth": 2, "prior_start_step": 100, "restart_every": 50},
                   {"batch_size": 128, "lr": 1e-3, "max_steps": 1000, "ema_decay": 0.99}),
