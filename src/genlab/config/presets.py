@@ -120,6 +120,8 @@ def _ae_course_presets() -> dict[str, dict[str, Any]]:
         for name, (family, model, train) in families.items():
             out[f"{short}-{name}"] = {"family": family, "data": {"dataset": dataset, "conditional": False},
                                       "model": dict(model), "train": {**common, **train}}
+    # Fashion VAE-GAN: 500 steps gave checkerboard-textured silhouettes (FID 87.7); resumed to 1000, FID 73.6
+    out["fashion-vaegan"]["train"]["max_steps"] = 1000
     return out
 
 
