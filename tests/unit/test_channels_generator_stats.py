@@ -57,3 +57,16 @@ def test_straight_and_tilted_bodies(bench):
     assert s["spans_flow"][0] == 1 and s["spans_across"][0] == 0 and s["bodies"][0] == 1
     assert s["sinuosity"][0] > 1.2 and 1.0 < s["tortuosity"][0] < s["sinuosity"][0]
     assert 2.5 <= s["width_ridge_px"][0] <= 5 and s["run_across_px"][0] >= s["width_ridge_px"][0]
+
+
+def test_figure_blur_closes_one_pixel_gaps_only(bench):
+    img = np.zeros((1, 16, 16), np.uint8)
+    img[0, :, 3:7] = 1
+    img[0, :, 8:12] = 1  # two channels 1 px apart: read as one body after the blur
+    img[0, :, 13:15] = 0
+    out = bench.figure_blur(img)
+    assert out[0, :, 7].all() and out[0, :, 3:12].all() and not out[0, :, 13:].any()
+    wide = np.zeros((1, 16, 16), np.uint8)
+    wide[0, :, 2:6] = 1
+    wide[0, :, 9:13] = 1  # a 3-px gap stays open
+    assert not bench.figure_blur(wide)[0, :, 7].any()
