@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from common import emit, machine_info
+
 from genlab.errors import GenlabError
 from genlab.evaluation import real_data
 from genlab.metrics.image import real_floor
