@@ -23,7 +23,9 @@ generator's images (the sampling floor a 12-image comparison allows). 11 of the 
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/channels_generator_stats.py --n 2000 \
         --refs ../shared/data/channels --out benchmarks/results/channels_generator_stats.json \
-        --md benchmarks/results/channels_generator_stats.md
+        --md benchmarks/results/channels_generator_stats.md --knobs 1000
+
+--knobs N measures N images for each generator style variant in KNOBS (which knob moves bodies and spanning).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +44,7 @@ from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from genlab.data.sources.channels import generate_channels
+from genlab.data.sources.channels import ChannelStyle, generate_channels
 from genlab.data.sources.facies_refs import REFERENCE_FILES, load_channels64, load_mps45
 from genlab.metrics.facies import (
     channel_proportion,
@@ -234,6 +237,23 @@ def vs_ltrace(refs: Path, n: int, seed: int) -> dict[str, Any]:
             "stats": rows, "stats_cpu_s": time.process_time() - t0}
 
 
+KNOBS = {  # ChannelStyle fields changed from the default, per variant
+    "default": {},
+    "cut_prob 0.25 -> 0 (no cuts)": {"cut_prob": 0.0},
+    "gap_px 1 -> 0 (no crossing gap)": {"gap_px": 0.0},
+    "no cuts, no crossing gap": {"cut_prob": 0.0, "gap_px": 0.0},
+}
+
+
+def knob_effects(n: int, seed: int) -> dict[str, Any]:
+    """Mean per-image statistics of `n` generator images at 128×128 for each style variant of KNOBS."""
+    out: dict[str, Any] = {}
+    for name, change in KNOBS.items():
+        s = per_image_stats(generate_channels(n, seed=seed, size=128, style=replace(ChannelStyle(), **change)))
+        out[name] = {"style_change": change, **{k: float(np.nanmean(v)) for k, v in s.items()}}
+    return {"n_per_variant": n, "variants": out}
+
+
 STAT_LABELS = {
     "proportion": "channel proportion",
     "bodies": "4-connected bodies per image",
@@ -262,6 +282,14 @@ def markdown(v: dict[str, Any], command: str) -> str:
             cells += [f"{s[f'{name}_mean']:.3f}", f"{lo:.3f}–{hi:.3f}", inside]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n\n`{command}`\n"
+
+
+def knob_markdown(k: dict[str, Any]) -> str:
+    keys = ("bodies", "spans_flow", "proportion", "width_ridge_px", "tortuosity")
+    lines = [f"| style variant (n={k['n_per_variant']} each) | " + " | ".join(STAT_LABELS[c] for c in keys) + " |",
+             "|---|" + "---|" * len(keys)]
+    lines += [f"| {name} | " + " | ".join(f"{v[c]:.3f}" for c in keys) + " |" for name, v in k["variants"].items()]
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def generator_stats(n: int, seed: int) -> dict[str, Any]:
@@ -322,6 +350,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refs", type=Path, default=None, help="folder with the real reference sets (shared/data/channels)")
     p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--knobs", type=int, default=0, help="also measure this many images per generator style variant")
     p.add_argument("--md", default=None, help="also write the generator-vs-LTrace table (markdown) here")
     a = p.parse_args(argv)
     result: dict[str, Any] = {
@@ -334,12 +363,15 @@ def main(argv: list[str] | None = None) -> None:
     if a.refs is not None:
         result["vs_ltrace"] = vs_ltrace(a.refs, a.n, a.seed)
         result["vs_real_sets"] = reference_comparison(a.refs, 1500, a.seed)
+    if a.knobs:
+        result["knob_effects"] = knob_effects(a.knobs, a.seed)
     command = "python benchmarks/channels_generator_stats.py " + " ".join(sys.argv[1:] if argv is None else argv)
     result["command"] = command
     result["process_cpu_s"] = time.process_time()
     emit(strict_json(result), a.out)
     if a.md and a.refs is not None:
-        Path(a.md).write_text(markdown(result["vs_ltrace"], command))
+        text = markdown(result["vs_ltrace"], command)
+        Path(a.md).write_text(text + (knob_markdown(result["knob_effects"]) if a.knobs else ""))
 
 
 if __name__ == "__main__":
