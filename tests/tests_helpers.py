@@ -29,3 +29,17 @@ def save_tiny_diffusion(path, num_classes: int = 10, step: int = 1):
                                     attention_resolutions=[14], num_heads=1)
     return save_snapshot(path, model, ImageCodec(1, 28, 28).state(),
                          extra={"config": {"data": {"dataset": "mnist"}}, "step": step})
+
+
+def fit_generator(model, x, steps: int, lr: float = 3e-3) -> None:
+    """`steps` Adam updates of a vocoder's generator phase on one clip x (B, 1, 1, T), in place (tests that train a
+    tiny vocoder to a measurable end state)."""
+    import torch
+
+    model.image_shape = tuple(x.shape[1:])
+    opt = torch.optim.Adam(model.param_groups()["generator"], lr)
+    for _ in range(steps):
+        loss, _ = model("generator", x, None)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
