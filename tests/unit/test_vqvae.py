@@ -188,8 +188,37 @@ def test_sampling_from_a_snapshot(tmp_path):
     ({"codebook_size": 1}, "option 'codebook_size' = 1 must be in"),
     ({"codebook_init": "zeros"}, "option 'codebook_init' = 'zeros'"),
     ({"commitment": "high"}, "option 'commitment' = 'high' is not a finite number"),
+    ({"prior_start_step": 100, "prior_only_from_step": 100}, "'prior_only_from_step' = 100 must exceed prior_st"),
+    ({"prior_only_from_step": -1}, "option 'prior_only_from_step' = -1 must be in"),
 ])
 def test_config_errors_are_one_line(options, match):
     with pytest.raises(GenlabError, match=match) as err:
         tiny(**options)
     assert "\n" not in str(err.value)
+
+
+def test_temperature_towards_zero_gives_the_most_likely_codes():
+    model = tiny().eval()
+    seeds = [3, 4, 5]
+    greedy = torch.zeros(len(seeds), 0, dtype=torch.long)  # argmax decoding, one position at a time
+    for _ in range(model.prior.length):
+        greedy = torch.cat([greedy, model.prior(greedy)[:, -1].argmax(1, keepdim=True)], dim=1)
+    greedy = greedy.view(len(seeds), *model.latent_shape[1:])
+    assert torch.equal(model.sample_codes(seeds, 0.0), greedy)
+    assert torch.equal(model.sample_codes(seeds, 1e-4), greedy)  # the limit, not only the special case
+    assert not torch.equal(model.sample_codes(seeds, 1.0), greedy)  # the untrained prior is far from one-hot
+    assert torch.equal(model.generate(seeds, temperature=0.0), model.decode(model.embed(greedy)))
+
+
+@pytest.mark.parametrize("temperature", [-0.5, float("nan"), float("inf")])
+def test_a_bad_temperature_is_a_one_line_error(temperature):
+    with pytest.raises(GenlabError, match="vq-vae: temperature .* must be a number >= 0") as err:
+        tiny().generate([0], temperature=temperature)
+    assert "\n" not in str(err.value)
+
+
+def test_only_the_prior_phase_runs_from_prior_only_from_step_on():
+    model = tiny(prior_start_step=2, prior_only_from_step=5)
+    assert [model.phases(s) for s in (0, 1, 2, 4, 5, 9)] == [["model"]] * 2 + [["model", "prior"]] * 2 + \
+        [["prior"]] * 2
+    assert tiny().phases(10_000) == ["model", "prior"]  # 0 = never

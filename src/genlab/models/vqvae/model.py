@@ -17,8 +17,9 @@ restarts, as in Dhariwal et al. 2020 "Jukebox" §B.1) so the small codebook stay
 
 Sampling needs a prior over codes: a small causal transformer (genlab.models.vqvae.prior) is fitted to the codes
 of training images in its own phase "prior" (its own optimiser; the encoder runs without gradients), from
-``prior_start_step`` on, while the autoencoder trains in phase "model". `generate` draws a code grid from the
-prior and decodes it.
+``prior_start_step`` on, while the autoencoder trains in phase "model"; from ``prior_only_from_step`` on (when
+set) only the prior trains, on codes that no longer move. `generate` draws a code grid from the prior (its logits
+divided by ``temperature``; 0 = the most likely code at every position) and decodes it.
 
 Latent (for the latent tools): the quantised map z_q (N, D, h, w). `encode` gives z_q (so decode(encode(x)) is the
 reconstruction); `decode` takes any continuous map, so latent sliders move smoothly between codebook vectors.
@@ -72,6 +73,9 @@ class VQVAEConfig(ConvNetConfig):
     prior_depth: int = 3  # transformer blocks
     prior_heads: int = 4  # attention heads (must divide prior_width)
     prior_start_step: int = 0  # the "prior" phase runs from this training step on
+    # from this step on only the "prior" phase runs: the autoencoder (and so the codes) stays fixed while the prior
+    # keeps fitting them (0 = never; must then exceed prior_start_step)
+    prior_only_from_step: int = 0
 
     def validate(self, family: str) -> None:
         super().validate(family)
@@ -88,6 +92,10 @@ class VQVAEConfig(ConvNetConfig):
         check_range(family, "prior_depth", self.prior_depth, 1, 64)
         check_range(family, "prior_heads", self.prior_heads, 1, 64)
         check_range(family, "prior_start_step", self.prior_start_step, 0)
+        check_range(family, "prior_only_from_step", self.prior_only_from_step, 0)
+        if 0 < self.prior_only_from_step <= self.prior_start_step:
+            raise GenlabError(f"{family}: option 'prior_only_from_step' = {self.prior_only_from_step} must exceed "
+                              f"prior_start_step = {self.prior_start_step} (or be 0 = never)")
         if self.prior_width % self.prior_heads:
             raise GenlabError(f"{family}: option 'prior_heads' = {self.prior_heads} must divide "
                               f"prior_width = {self.prior_width}")
@@ -205,6 +213,8 @@ class VQVAE(ConvEncoderDecoder, StepTracking, GenerativeModel):
 
     def phases(self, step: int) -> list[str]:
         self.set_step(step)
+        if 0 < self.cfg.prior_only_from_step <= step:
+            return ["prior"]
         return ["model", "prior"] if step >= self.cfg.prior_start_step else ["model"]
 
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
@@ -237,7 +247,11 @@ class VQVAE(ConvEncoderDecoder, StepTracking, GenerativeModel):
 
     # --- sampling -----------------------------------------------------------------------------------------------
     def sample_codes(self, seeds: Sequence[int], temperature: float = 1.0) -> Tensor:
-        """Code grids (len(seeds), h, w) from the prior; grid i depends only on seeds[i]."""
+        """Code grids (len(seeds), h, w) from the prior; grid i depends only on seeds[i]. temperature divides the
+        prior's logits (< 1: likelier codes, less variety); 0 takes the most likely code at every position."""
+        if not (math.isfinite(temperature) and temperature >= 0):
+            raise GenlabError(f"vq-vae: temperature {temperature!r} must be a number >= 0 (1 = the prior as "
+                              "trained, 0 = the most likely code at every position)")
         device = self.codebook.device
         uniforms = torch.stack([torch.rand(self.prior.length, generator=g) for g in sample_generators(seeds)])
         seq = self.prior.sample(uniforms.to(device), temperature)
