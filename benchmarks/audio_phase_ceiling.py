@@ -11,6 +11,8 @@ Rows per (track, stem) (mid channel of each MUSDB18-7 test stem, the vocoder's m
   instantaneous frequency of every bin (δ = the true phase advance − ω_k·hop): the best a head that only propagates
   phase along time can do — its phase across frequency at the first frame stays π k;
 - ``accumulated/oracle-if+start``: the same, started from the true phase of the first frame (= the true phase);
+- ``true-gd/random-frame-offset``: the true phase turned by one seeded random angle per frame (the same for every
+  bin): exact across frequency — what a perfect group-delay loss asks for — and nothing along time;
 - ``pghi``: phase-gradient heuristic integration from m̂ (`genlab.audio.pghi`; time and frequency directions);
 - ``fgla{N}``: fast Griffin-Lim, N iterations from a seeded random phase;
 - ``true-phase``: the original's phase (m̂'s own error alone).
@@ -37,6 +39,7 @@ from genlab.errors import GenlabError
 from genlab.metrics.audio import MetricTable, compare_audio
 
 JUDGED = ("spectral_convergence", "mr_stft", "lsd_db", "mel_distance")
+DIAGNOSTICS = ("inconsistency", "rms_ratio", "phase_if", "phase_gd", "if_hold", "if_carrier")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,6 +75,10 @@ def phase_rows(am, wave: torch.Tensor, gl_iters: int) -> dict[str, torch.Tensor]
     acc = accumulate_phase(delta, stft.n_fft, stft.hop)
     start = torch.angle(true[..., :1]) - acc[..., :1]  # shift each bin so frame 0 carries its true phase
 
+    # every bin of a frame turned by the same seeded random angle: the true phase ACROSS frequency (a perfect
+    # group-delay loss), nothing along time between frames
+    frame_offset = 2 * torch.pi * torch.rand(true.shape[-1], generator=torch.Generator().manual_seed(0))
+
     def synth(phase: torch.Tensor) -> torch.Tensor:
         return stft.inverse(torch.polar(mag, phase), n)
 
@@ -81,7 +88,39 @@ def phase_rows(am, wave: torch.Tensor, gl_iters: int) -> dict[str, torch.Tensor]
             "accumulated/oracle-if+start": synth(acc + start),
             "pghi": pghi(mag, stft, n, seed=0),
             f"fgla{gl_iters}": griffin_lim(mag, stft, gl_iters, 0.99, n, generator=torch.Generator().manual_seed(0)),
+            "true-gd/random-frame-offset": synth(torch.angle(true) + frame_offset),
             "true-phase": synth(torch.angle(true))}
+
+
+def own_diagnostics(am, wave: torch.Tensor) -> dict[str, float]:
+    """What the vocoder's OWN phase does to its waveform, for one (1, S) signal: ``inconsistency`` — the re-analysed
+    STFT magnitude of its waveform against the magnitude it predicted, ‖|STFT(ŵ)| − m̂‖_F / ‖m̂‖_F (0 for a consistent
+    STFT; overlap-add cancelling between frames makes it large); ``rms_ratio`` — RMS of its waveform / the
+    original's (< 1: the frames cancel); ``phase_if`` / ``phase_gd`` — the magnitude-weighted anti-wrapped error (rad)
+    of its predicted phase's advance per frame / difference between neighbouring bins against the original STFT's
+    (the training losses `lambda_phase` / `lambda_group_delay`; a uniform random phase scores π/2). For scale, the
+    same along-time error of two phases that do not change from frame to frame, as any head gives on identical mel
+    frames: ``if_hold`` — a constant angle per bin as the STFT measures it (what the 'absolute' head gives on a
+    sustained note), ``if_carrier`` — the 'carrier' row's ω_k·hop advance (a constant angle per bin against absolute
+    time; right on a sustained partial's centre bin, π/2 off on its window's side bins when hop = n_fft / 4)."""
+    from genlab.audio.api import vocode, vocoder_polar
+    from genlab.models.vocoder.model import group_delay_loss, instantaneous_frequency_loss
+    from genlab.models.vocoder.networks import accumulate_phase
+
+    stft = am.model.mel.stft.cpu()
+    mag, phase = vocoder_polar(am, wave)
+    own = vocode(am, wave)
+    re_mag = stft(own).abs()
+    frames = min(re_mag.shape[-1], mag.shape[-1])
+    true = stft(wave)
+    return {"inconsistency": float(torch.linalg.vector_norm(re_mag[..., :frames] - mag[..., :frames])
+                                   / torch.linalg.vector_norm(mag[..., :frames]).clamp_min(1e-12)),
+            "rms_ratio": float(own.square().mean().sqrt() / wave.square().mean().sqrt().clamp_min(1e-12)),
+            "phase_if": float(instantaneous_frequency_loss(phase, true)),
+            "phase_gd": float(group_delay_loss(phase, true)),
+            "if_hold": float(instantaneous_frequency_loss(torch.zeros_like(phase), true)),
+            "if_carrier": float(instantaneous_frequency_loss(accumulate_phase(torch.zeros_like(phase), stft.n_fft,
+                                                                              stft.hop), true))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         raise GenlabError(f"--vocoder {args.vocoder}: a {am.kind} snapshot; expected a vocoder (vocos)")
     c0 = time.process_time()
     table, rows, silent = MetricTable(), [], []
+    own_table, own_rows = MetricTable(), []
     with torch.no_grad():
         for track in tracks:
             for stem in args.stems:
@@ -110,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
                     metrics = {m: v for m, v in compare_audio(wave, est).items() if m in JUDGED}
                     table.update(track.name, stem, method, metrics)
                     rows.append({"track": track.name, "stem": stem, "method": method, **metrics})
+                diag = own_diagnostics(am, wave)
+                own_table.update(track.name, stem, "own", diag)
+                own_rows.append({"track": track.name, "stem": stem, **diag})
             print(f"{track.name[:40]}: {time.process_time() - c0:.0f} CPU s", file=sys.stderr, flush=True)
     summary = table.summary(("stem", "method"), list(JUDGED))
     lines = [f"Command: `{cmd}` — the vocoder's magnitude under each phase; median [q25–q75] per stem", ""]
@@ -119,11 +162,17 @@ def main(argv: list[str] | None = None) -> None:
         lines += [f"| {r['method']} | " + " | ".join(f"{r[m]['median']:.3g} [{r[m]['q25']:.3g}–{r[m]['q75']:.3g}]"
                                                    for m in JUDGED) + " |" for r in summary if r["stem"] == stem]
         lines.append("")
+    own_summary = own_table.summary(("stem", "method"), list(DIAGNOSTICS))
+    lines += ["**the own waveform** (`own_diagnostics`: inconsistency, RMS ratio, phase errors in rad)", "",
+              "| stem | " + " | ".join(DIAGNOSTICS) + " |", "|---" * (len(DIAGNOSTICS) + 1) + "|"]
+    lines += [f"| {r['stem']} | " + " | ".join(f"{r[m]['median']:.3g} [{r[m]['q25']:.3g}–{r[m]['q75']:.3g}]"
+                                               for m in DIAGNOSTICS) + " |" for r in own_summary]
+    lines.append("")
     md = "\n".join(lines)
     result = {"benchmark": "audio_phase_ceiling", "command": cmd, "machine": machine_info(),
               "vocoder": args.vocoder, "vocoder_step": am.generator.header.get("step"),
               "tracks": [t.name for t in tracks], "skipped_silent": silent, "cpu_s": time.process_time() - c0,
-              "summary": summary, "markdown": md, "rows": rows}
+              "summary": summary, "own_summary": own_summary, "markdown": md, "rows": rows, "own_rows": own_rows}
     Path(args.out).with_suffix(".md").write_text(md + "\n")
     emit(strict_json(result), args.out)
     print(md, file=sys.stderr)

@@ -278,7 +278,7 @@ def test_phase_ceiling_benchmark_on_a_toy_track(tmp_path, tiny_vocos, toy_musdb_
                 "--gl-iters", "2", "--out", str(out)])
     rows = {r["method"]: r for r in json.loads(out.read_text())["rows"]}
     assert set(rows) == {"own", "carrier", "accumulated/oracle-if", "accumulated/oracle-if+start", "pghi", "fgla2",
-                         "true-phase"}
+                         "true-gd/random-frame-offset", "true-phase"}
     assert "**vocals** (n = 1 tracks)" in out.with_suffix(".md").read_text()
     # on a signal with no all-zero STFT bin (the phase chain breaks there), the oracle-IF head started from the
     # true first frame is the true phase; without the start it is not
@@ -289,3 +289,49 @@ def test_phase_ceiling_benchmark_on_a_toy_track(tmp_path, tiny_vocos, toy_musdb_
     ests = bench.phase_rows(am, wave, 2)
     assert torch.allclose(ests["accumulated/oracle-if+start"], ests["true-phase"], atol=1e-3)
     assert not torch.allclose(ests["accumulated/oracle-if"], ests["true-phase"], atol=1e-2)
+    # one turn per frame keeps every frame's phase differences across frequency, but not how the frames add up
+    assert not torch.allclose(ests["true-gd/random-frame-offset"], ests["true-phase"], atol=1e-2)
+    result = json.loads(out.read_text())
+    assert [r["stem"] for r in result["own_rows"]] == ["vocals"]
+    assert "**the own waveform**" in result["markdown"]
+
+
+def test_own_diagnostics_measure_cancellation_and_phase_error(tiny_vocos, monkeypatch):
+    """benchmarks/audio_phase_ceiling.py's `own_diagnostics` on stand-in vocoders: one that returns the true STFT and
+    the original waveform scores inconsistency 0, RMS ratio 1, phase errors 0; one whose waveform is half as loud
+    scores inconsistency 0.5, RMS ratio 0.5; a random phase scores phase errors near π/2."""
+    import importlib.util
+    from pathlib import Path
+
+    from genlab.audio import api
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "audio_phase_ceiling.py"
+    spec = importlib.util.spec_from_file_location("audio_phase_ceiling", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    am = api.load_audio_model(tiny_vocos, "cpu")
+    stft = am.model.mel.stft
+    wave = 0.1 * torch.randn(1, 4096, generator=torch.Generator().manual_seed(0))
+    true = stft(wave)
+    monkeypatch.setattr(api, "vocoder_polar", lambda am, w: (true.abs(), true.angle()))
+    monkeypatch.setattr(api, "vocode", lambda am, w: w)
+    exact = bench.own_diagnostics(am, wave)
+    assert exact["inconsistency"] < 1e-4 and abs(exact["rms_ratio"] - 1) < 1e-6
+    assert exact["phase_if"] < 1e-4 and exact["phase_gd"] < 1e-4
+    monkeypatch.setattr(api, "vocode", lambda am, w: 0.5 * w)
+    half = bench.own_diagnostics(am, wave)
+    assert abs(half["inconsistency"] - 0.5) < 1e-3 and abs(half["rms_ratio"] - 0.5) < 1e-6
+    noise = torch.rand(true.shape, generator=torch.Generator().manual_seed(1)) * 2 * math.pi
+    monkeypatch.setattr(api, "vocoder_polar", lambda am, w: (true.abs(), noise))
+    rand = bench.own_diagnostics(am, wave)
+    assert 1.3 < rand["phase_if"] < 1.85 and 1.3 < rand["phase_gd"] < 1.85
+    # sustained sines, hop = n_fft / 4: on bin 8 the phase turns by 4π per frame, so holding each bin's angle is
+    # right (if_hold ≈ 0); on bin 9 it turns by π/2 more: holding is π/2 off everywhere, the carrier (ω_k·hop per
+    # bin) is right on bin 9 but π/2 off on the Hann lobe's side bins 8 and 10 (half its magnitude each): π/4
+    monkeypatch.setattr(api, "vocoder_polar", lambda am, w: (stft(w).abs(), stft(w).angle()))
+    monkeypatch.setattr(api, "vocode", lambda am, w: w)
+    t = torch.arange(16384, dtype=torch.float32)[None]
+    on_8 = bench.own_diagnostics(am, torch.sin(2 * math.pi * 8 * t / stft.n_fft))
+    on_9 = bench.own_diagnostics(am, torch.sin(2 * math.pi * 9 * t / stft.n_fft))
+    assert on_8["if_hold"] < 0.05 and on_9["phase_if"] < 0.05
+    assert abs(on_9["if_hold"] - math.pi / 2) < 0.05 and abs(on_9["if_carrier"] - math.pi / 4) < 0.05
