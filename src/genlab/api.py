@@ -83,13 +83,20 @@ from genlab.latent import anomaly_scores, encode_means, reconstruct  # latent to
 from genlab.latent_api import anomaly, arithmetic, fit_density, interpolate, project, regularity  # latent tools
 from genlab.latent_explore_api import disentanglement, explore, explorer_basis, latent_codes, traverse  # issue 20
 from genlab.metrics.audio import compare_audio
+from genlab.metrics.image import FLOOR_DRAWS, floor_text  # the floor: median FID of FLOOR_DRAWS draws (issue 15)
 from genlab.metrics.inception import load_inception
 from genlab.models.autoencoder.regularizers import corrupt  # the DAE's input corruptions
 from genlab.models.base import Capabilities
 from genlab.models.diffusion.samplers import SAMPLER_NAMES as SAMPLERS
 from genlab.models.registry import family_capabilities, family_names
-from genlab.pretrained_api import (pretrained_headline, pretrained_headline_text, pretrained_manifest, pretrained_names,
-                                  pretrained_or_train, resolve_pretrained)
+from genlab.pretrained_api import (
+    pretrained_headline,
+    pretrained_headline_text,
+    pretrained_manifest,
+    pretrained_names,
+    pretrained_or_train,
+    resolve_pretrained,
+)
 from genlab.report.html import report
 from genlab.report.model_card import model_card, write_model_card
 from genlab.score_api import classify, likelihood, train_classifier  # PF-ODE bits/dim; classifier guidance
@@ -99,6 +106,7 @@ from genlab.viz import make_grid, save_grid, side_by_side
 __all__ = [
     "AUDIO_PHASES",
     "AUDIO_STEMS",
+    "FLOOR_DRAWS",
     "INFERENCE_BACKENDS",
     "MAX_SEED",
     "METRICS_FILE",
@@ -149,6 +157,7 @@ __all__ = [
     "fid_vs_steps",
     "find_snapshot",
     "fit_density",
+    "floor_text",
     "forward_chain",
     "forward_process",
     "frozen_codes",

@@ -8,10 +8,10 @@
 Images (MNIST-like, codec levels=256) are measured with the dataset's shipped domain feature net
 (`genlab.metrics.features`) by `genlab.metrics.image.evaluate_features`: FID, KID, IS, precision/recall, class
 balance and memorisation against the test split, each with its sample counts and beside the real-vs-real floor
-(training images of the same count against the same test set: with the generated class counts for conditional
-models, which are asked for classes 0..K-1 in turn, else a random subset). Binary facies snapshots (levels=2) are routed
-to `genlab.metrics.facies.compare_facies`. Real features are extracted once per call, so `evaluate_run` costs one
-extraction plus generation per epoch.
+(`genlab.metrics.image.real_floor`: as many random training images against the same test set, for conditional
+models too; its FID is the median over `floor_draws` random draws, default 10, with the IQR). Binary facies
+snapshots (levels=2) are routed to `genlab.metrics.facies.compare_facies`. Real features are extracted once per
+call, so `evaluate_run` costs one extraction plus generation per epoch.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from genlab.errors import GenlabError
 from genlab.inference import LoadedModel, SnapshotHeader, find_snapshot, load
 from genlab.metrics.facies import compare_facies
 from genlab.metrics.features import ASSET_DIR, FeatureNet, load_feature_net, load_feature_net_file, read_sidecar
-from genlab.metrics.image import evaluate_features
+from genlab.metrics.image import FLOOR_DRAWS, check_floor_draws, evaluate_features
 from genlab.metrics.inception import InceptionV3
 from genlab.utils.io import append_jsonl, write_json
 
@@ -55,8 +55,9 @@ class RealData:
 
     kind: "image" (feature-net metrics) or "facies" (binary two-point / pattern statistics).
     test, train: (features (N, D), logits (N, K)) for images; uint8 (N, H, W) {0, 1} arrays for facies.
-    test_labels, train_labels: (N,) class labels of those images (None for unlabelled data), so the floor of a
-    class-conditional generator can be drawn with the generated class counts.
+    test_labels, train_labels: (N,) class labels of those images (None for unlabelled data): the floor's label
+    accuracy.
+    floor_draws: how many random draws the image floor's FID is the median of (`real_floor`).
     """
 
     kind: str
@@ -67,6 +68,7 @@ class RealData:
     net_info: dict[str, Any] | None = None
     test_labels: Tensor | None = None
     train_labels: Tensor | None = None
+    floor_draws: int = FLOOR_DRAWS
 
 
 def _domain(header: SnapshotHeader, path: Path) -> str:
@@ -136,9 +138,10 @@ def _net_info(sidecar: dict[str, Any]) -> dict[str, Any]:
 
 def real_data(header: SnapshotHeader, *, path: Path = Path("snapshot"), data_dir: str | Path | None = None,
               feature_net: Any = None, max_train: int | None = None, seed: int = 0, batch_size: int = 500,
-              device: torch.device | str = "cpu") -> RealData:
+              device: torch.device | str = "cpu", floor_draws: int = FLOOR_DRAWS) -> RealData:
     """Load and (for images) featurise the test split and a seeded random training subset of `max_train` images
-    (default all) for the dataset a snapshot was trained on."""
+    (default all) for the dataset a snapshot was trained on; floor_draws: see RealData."""
+    check_floor_draws(floor_draws)
     kind = _domain(header, path)
     dataset, kwargs = _data_settings(header, data_dir)
     if kind == "facies":
@@ -149,13 +152,13 @@ def real_data(header: SnapshotHeader, *, path: Path = Path("snapshot"), data_dir
     test, test_labels = _load_images(dataset, "test", kwargs, None, seed)
     train, train_labels = _load_images(dataset, "train", kwargs, max_train, seed)
     return RealData(kind, dataset, net.extract(test, batch_size), net.extract(train, batch_size), net, info,
-                    test_labels, train_labels)
+                    test_labels, train_labels, floor_draws)
 
 
 # ---------------------------------------------------------------------------------------------- one snapshot
 
-def check_evaluate_request(n: int, split: str) -> None:
-    """One-line GenlabError for a sample count or split `evaluate` cannot measure."""
+def check_evaluate_request(n: int, split: str, floor_draws: int = FLOOR_DRAWS) -> None:
+    """One-line GenlabError for a sample count, split or floor draw count `evaluate` cannot measure."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise GenlabError(f"n={n!r}: expected an integer number of samples")
     if n < MIN_SAMPLES:
@@ -163,6 +166,7 @@ def check_evaluate_request(n: int, split: str) -> None:
                           f"k=3 neighbours per set; use n >= {MIN_SAMPLES} (1000+ for numbers worth reporting)")
     if split not in ("test", "train"):
         raise GenlabError(f"split='{split}': expected test (default) or train")
+    check_floor_draws(floor_draws)
 
 
 def _sample(gen: LoadedModel, n: int, seed: int, options: dict[str, Any], batch_size: int,
@@ -189,16 +193,19 @@ def _feature_metrics(fake: Tensor, labels: Tensor | None, real: RealData, split:
     with counts and the floor (genlab.metrics.image.evaluate_features).
 
     The floor is `genlab.metrics.image.real_floor`, the one definition: n training images drawn at random against
-    the same reference set as the n fakes (also for conditional generators; `labels` only give label accuracy)."""
+    the same reference set as the n fakes (also for conditional generators; `labels` only give label accuracy),
+    its FID the median over real.floor_draws draws."""
     fake_fl = real.net.extract(fake, batch_size)
     domain_classes = getattr(real.net, "classifies_domain", True)  # False for Inception: class balance skipped
     if split == "test":
         return evaluate_features(fake_fl, real.test, real.train, seed=seed, fake_labels=labels,
-                                 train_labels=real.train_labels, class_balance=domain_classes)
+                                 train_labels=real.train_labels, class_balance=domain_classes,
+                                 floor_draws=real.floor_draws)
     # Reference = train: the floor becomes a test subset against train; nearest-neighbour memorisation against the
     # reference itself would be meaningless, so it is dropped.
     result = evaluate_features(fake_fl, real.train, real.test, seed=seed, fake_labels=labels,
-                               train_labels=real.test_labels, class_balance=domain_classes)
+                               train_labels=real.test_labels, class_balance=domain_classes,
+                               floor_draws=real.floor_draws)
     result.pop("memorisation", None)
     return result
 
@@ -315,7 +322,7 @@ def evaluate(source: str | Path, n: int = 1000, *, sampler: str | None = None, s
              guidance: float | None = None, split: str = "test", seed: int = 0, batch_size: int = 256,
              progress: Progress | None = None, data_dir: str | Path | None = None, feature_net: Any = None,
              max_train: int | None = None, device: str = "auto", weights: str = "ema",
-             **extra: Any) -> dict[str, Any]:
+             floor_draws: int = FLOOR_DRAWS, **extra: Any) -> dict[str, Any]:
     """Generate `n` samples from a snapshot (file, run directory or pretrained name) and measure them.
 
     sampler/steps/guidance: for families that take them (diffusion; given to any other family they are refused
@@ -329,15 +336,18 @@ def evaluate(source: str | Path, n: int = 1000, *, sampler: str | None = None, s
     InceptionV3 (`genlab.metrics.inception.load_inception(path)`) for the standard Inception FID.
     max_train: use a seeded random subset of this many training images (at least 2n) for the floor and memorisation
     (default all).
+    floor_draws: the floor FID is the median over this many random draws of n training images (1..1000, default
+    10), reported with its IQR (metrics.floor.fid_q25 / fid_q75) and count (metrics.floor.draws).
     Returns a JSON-ready dict: run facts (family, dataset, step, train_seconds, sampler, steps, nfe, timings) and
     "metrics" (FID, KID, IS, precision/recall, class balance, memorisation, each with counts, and "floor").
     """
-    check_evaluate_request(n, split)
+    check_evaluate_request(n, split, floor_draws)
     path = find_snapshot(source)
     gen = load(path, device=device, weights=weights)
     options = sampling_options(gen, sampler, steps, guidance, **extra)
     real = real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
-                     max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device)
+                     max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device,
+                     floor_draws=floor_draws)
     return {"snapshot": str(path), **_evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
                                                       batch_size=batch_size, progress=progress)}
 
@@ -404,29 +414,31 @@ def evaluate_run(run_dir: str | Path, n: int = 1000, every_epoch: bool = True, *
                  batch_size: int = 256,
                  data_dir: str | Path | None = None, feature_net: Any = None, max_train: int | None = None,
                  device: str = "auto", progress: Callable[[str], None] | None = None,
-                 **extra: Any) -> list[dict[str, Any]]:
+                 floor_draws: int = FLOOR_DRAWS, **extra: Any) -> list[dict[str, Any]]:
     """Measure every snapshots/epoch-*.safetensors of a run (or only its final snapshot) and append one line per
     snapshot to run_dir/metrics.jsonl. Lines already there with the same settings are kept, not recomputed, so an
     interrupted evaluation resumes. Real features are extracted once. Returns all rows for these settings.
-    extra: the family's other sampling options (eta, order, grid, ...), as in `evaluate`."""
+    extra: the family's other sampling options (eta, order, grid, ...), as in `evaluate`; floor_draws as there (a
+    line measured with another floor draw count, or before the floor was a median, is measured again)."""
     extra = {k: v for k, v in extra.items() if v is not None}
-    check_evaluate_request(n, split)
+    check_evaluate_request(n, split, floor_draws)
+    asked = {**extra, "floor_draws": floor_draws}
     run = _run_dir(run_dir)
     out = run / METRICS_FILE
     done = {_settings_key(r): r for r in read_jsonl(out)}
     real, rows = None, []
     for epoch, path in _epoch_snapshots(run, every_epoch):
-        row = done.get((epoch, n, seed, split, sampler, steps, guidance, tuple(sorted(extra.items()))))
+        row = done.get((epoch, n, seed, split, sampler, steps, guidance, tuple(sorted(asked.items()))))
         if row is None:
             gen = load(path, device=device)
             options = sampling_options(gen, sampler, steps, guidance, **extra)
             real = real or real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
                                      max_train=train_pool(max_train, n, feature_net), seed=seed,
-                                     device=gen.device)
+                                     device=gen.device, floor_draws=floor_draws)
             result = _evaluate_loaded(gen, real, n=n, options=options, split=split, seed=seed,
                                       batch_size=batch_size, progress=None)
             row = metrics_row({"snapshot": str(path), **result}, epoch)
-            row["requested"] = {"sampler": sampler, "steps": steps, "guidance": guidance, **extra}
+            row["requested"] = {"sampler": sampler, "steps": steps, "guidance": guidance, **asked}
             append_jsonl(out, row)
             if progress:
                 progress(f"epoch {epoch}: " + _summary(row))
@@ -445,20 +457,21 @@ def fid_vs_steps(source: str | Path, samplers: Sequence[str] = ("ddim", "dpmpp-2
                  steps_list: Sequence[int] = (5, 10, 20, 50), n: int = 1000, *, guidance: float | None = None,
                  seed: int = 0, batch_size: int = 256, data_dir: str | Path | None = None, feature_net: Any = None,
                  max_train: int | None = None, device: str = "auto", output: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[str], None] | None = None, floor_draws: int = FLOOR_DRAWS) -> dict[str, Any]:
     """FID (and KID, precision, recall) of a diffusion snapshot for each sampler × number of steps, same seeds.
 
     Writes the result as JSON to `output` (default: run_dir/fid_vs_steps.json when `source` is a run directory)
     so `genlab report` can plot it. Returns {"rows": [{sampler, steps, nfe, fid, ...}], "floor": {...}, ...}.
     """
-    check_evaluate_request(n, "test")
+    check_evaluate_request(n, "test", floor_draws)
     path = find_snapshot(source)
     gen = load(path, device=device)
     if "steps" not in gen.capabilities.sampling_options:
         raise GenlabError(f"{path}: fid_vs_steps needs a diffusion snapshot (a family with sampler steps), got "
                           f"family '{gen.info.family}'")
     real = real_data(gen.info, path=path, data_dir=data_dir, feature_net=feature_net,
-                     max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device)
+                     max_train=train_pool(max_train, n, feature_net), seed=seed, device=gen.device,
+                     floor_draws=floor_draws)
     rows, floor = [], None
     for sampler in samplers:
         for steps in steps_list:

@@ -32,16 +32,19 @@ def pretrained_manifest() -> dict[str, dict]:
 
 
 def pretrained_headline(entry: dict) -> dict[str, float | int | None]:
-    """{fid, floor, n} of a manifest entry: its headline FID, the real-vs-real floor and the sample count both used."""
+    """{fid, floor, n, floor_draws, floor_q25, floor_q75} of a manifest entry: its headline FID, the real-vs-real
+    floor (the median FID of floor_draws random draws, with its quartiles) and the sample count both used."""
     return pretrained.headline(entry)
 
 
 def pretrained_headline_text(entry: dict) -> str:
-    """'  FID 1.7 (floor 0.41, n = 2000)' for listings; '' when the entry has no FID."""
+    """'  FID 1.7 (floor 0.62, median of 10 draws, n = 2000)' for listings ('(floor 0.41, n = 2000)' for a floor
+    of one draw); '' when the entry has no FID."""
     h = pretrained.headline(entry)
     if h["fid"] is None:
         return ""
-    floor = f"floor {h['floor']:.2f}" if h["floor"] is not None else ""
+    draws = f", median of {h['floor_draws']} draws" if (h["floor_draws"] or 1) > 1 else ""
+    floor = f"floor {h['floor']:.2f}{draws}" if h["floor"] is not None else ""
     n = f"n = {h['n']}" if h["n"] is not None else ""
     inside = ", ".join(x for x in (floor, n) if x)
     return f"  FID {h['fid']:.1f}" + (f" ({inside})" if inside else "")

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,8 +68,11 @@ def test_evaluate_reports_every_metric_with_counts_and_floor(runs, net_path, fam
     if family == "diffusion":
         # guidance defaults to the run's sample.guidance (1.5 in the MNIST preset): two network calls per step
         assert (result["sampler"], result["steps"], result["guidance"], result["nfe"]) == ("dpmpp-2m", 2, 1.5, 4)
-        # one floor definition (issue 15): n random training images, for conditional models too
+        # one floor definition (issue 15): n random training images, for conditional models too; its FID the
+        # median of 10 draws by default
         assert m["floor"]["sampling"] == "random" and m["floor"]["n"] == N
+        assert m["floor"]["draws"] == len(m["floor"]["fid_draws"]) == 10
+        assert m["floor"]["fid"] == pytest.approx(float(np.median(m["floor"]["fid_draws"])), rel=1e-12)
     else:
         assert result["sampler"] is None and result["nfe"] is None and m["floor"]["sampling"] == "random"
 
@@ -93,6 +97,10 @@ def test_evaluate_run_writes_one_line_per_epoch_and_resumes(runs, net_path):
     evaluation.evaluate_run(run, n=N + 4, every_epoch=False, feature_net=net_path, device="cpu")
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["epoch"] is None and last["num_samples"] == N + 4
+    assert rows[0]["floor_draws"] == 10 and rows[0]["floor_fid_q25"] <= rows[0]["floor_fid"] <= rows[0]["floor_fid_q75"]
+    three = evaluation.evaluate_run(run, n=N, feature_net=net_path, device="cpu", floor_draws=3)  # another floor
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 5 and [r["floor_draws"] for r in three] == [3, 3]
+    assert [r["fid"] for r in three] == [r["fid"] for r in rows]  # the fakes are the same
 
 
 def test_fid_vs_steps_for_each_sampler_and_step_count(runs, net_path):
@@ -112,6 +120,9 @@ def test_too_few_samples_and_bad_split(runs, net_path):
         evaluation.evaluate(runs["dcgan"], n=5, feature_net=net_path)
     with pytest.raises(GenlabError, match="split='val'"):
         evaluation.evaluate(runs["dcgan"], n=N, split="val", feature_net=net_path)
+    for call in (evaluation.evaluate, evaluation.evaluate_run, evaluation.fid_vs_steps):
+        with pytest.raises(GenlabError, match=r"floor draws=0: expected an integer number .* in 1\.\.1000"):
+            call(runs["dcgan"], n=N, feature_net=net_path, floor_draws=0)
 
 
 def test_missing_feature_net_names_the_command(runs, tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from genlab.errors import GenlabError
 from genlab.metrics.features import FeatureNet
 from genlab.metrics.image import (
     FID,
+    FLOOR_DRAWS,
     KID,
     ClassBalance,
     InceptionScore,
@@ -23,7 +24,9 @@ from genlab.metrics.image import (
     evaluate_features,
     evaluate_images,
     feature_fid,
+    floor_draw_seeds,
     floor_indices,
+    floor_text,
     real_floor,
 )
 
@@ -255,6 +258,44 @@ def test_one_floor_definition_for_conditional_and_unconditional_runs():
         evaluate_features(fake, test, train, fake_labels=fake_labels[:10], train_labels=train_labels, **kw)
     with pytest.raises(GenlabError, match="need 1..5000 training images"):
         real_floor(train, test, 6000)
+
+
+def test_the_floor_fid_is_the_median_of_independent_draws_with_their_quartiles():
+    """Issue 15: one draw is too noisy to divide by, so the floor FID is the median over `draws` random draws
+    (seeds seed, seed + 1, ...) with their IQR; draw 0 is the single-draw floor, and the other metrics are its."""
+    rng = np.random.default_rng(2)
+    train_labels, test_labels = rng.integers(0, 10, 3000), rng.integers(0, 10, 1000)
+    train, test = _clustered(train_labels, 1), _clustered(test_labels, 2)
+    kw = {"kid_subsets": 5, "kid_subset_size": 100, "is_splits": 2}
+    floor = real_floor(train, test, 100, seed=3, draws=7, **kw)
+    expected = [feature_fid(test[0], train[0][torch.from_numpy(floor_indices(3000, 100, s))]) for s in range(3, 10)]
+    assert floor_draw_seeds(3, 7) == list(range(3, 10)) and floor["draws"] == 7 and floor["n"] == 100
+    assert floor["fid_draws"] == pytest.approx(expected, rel=1e-9)
+    assert len(set(floor["fid_draws"])) == 7  # the draws differ
+    assert floor["fid"] == pytest.approx(float(np.median(expected)), rel=1e-9)
+    q25, q75 = np.percentile(expected, [25, 75])
+    assert floor["fid_q25"] == pytest.approx(q25, rel=1e-9) and floor["fid_q75"] == pytest.approx(q75, rel=1e-9)
+    assert floor["fid_q25"] <= floor["fid"] <= floor["fid_q75"] and floor["fid_q25"] < floor["fid_q75"]
+    single = real_floor(train, test, 100, seed=3, draws=1, **kw)
+    assert single["fid"] == single["fid_q25"] == single["fid_q75"] == floor["fid_draws"][0]
+    assert single["kid_mean"] == floor["kid_mean"] and single["precision"] == floor["precision"]  # draw 0's
+    assert real_floor(train, test, 100, seed=4, draws=7, **kw)["fid_draws"][:6] == floor["fid_draws"][1:]
+    assert real_floor(train, test, 100, **kw)["draws"] == FLOOR_DRAWS >= 10  # the default every caller gets
+    text = floor_text(floor)
+    assert text == (f"floor {floor['fid']:.3g} (median of 7 draws of n = 100 training images; "
+                    f"IQR {floor['fid_q25']:.3g}–{floor['fid_q75']:.3g})")
+    assert floor_text({"fid": 1.37, "n": 1000}) == "floor 1.37 (1 draw of n = 1000 training images)"  # old JSON
+
+
+@pytest.mark.parametrize("draws", [0, -1, 1001, 2.5, True, "10", None])
+def test_a_bad_floor_draw_count_is_one_line_naming_it(draws):
+    train, test = _clustered(np.arange(300) % 10, 1), _clustered(np.arange(100) % 10, 2)
+    for call in (lambda: real_floor(train, test, 50, draws=draws),
+                 lambda: evaluate_features(test, test, train, floor_draws=draws)):
+        with pytest.raises(GenlabError, match=r"floor draws=.*: expected an integer number of random training "
+                                              r"draws in 1\.\.1000") as err:
+            call()
+        assert "\n" not in str(err.value) and repr(draws) in str(err.value)
 
 
 def test_label_accuracy_of_a_conditional_generator_sits_beside_the_classifiers_own():

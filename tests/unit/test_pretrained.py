@@ -88,7 +88,8 @@ def test_remeasure_replaces_metrics_keeps_the_old_and_refuses_unknown_names(tiny
     saved = pretrained.manifest()["tiny"]
     assert saved == entry and saved["metrics"] == new and saved["metrics_superseded"]["fid"] == 9.0
     assert saved["sha256"] == pretrained.sha256(manifest_dir / "tiny.safetensors")  # the file is untouched
-    assert pretrained.headline(saved) == {"fid": 7.5, "floor": 1.4, "n": 1000}
+    assert pretrained.headline(saved) == {"fid": 7.5, "floor": 1.4, "n": 1000, "floor_draws": 1, "floor_q25": None,
+                                          "floor_q75": None}  # a floor recorded before the median: one draw
     with pytest.raises(GenlabError, match="'tny': not in the manifest"):
         pretrained.remeasure("tny", new, "c")
     with pytest.raises(GenlabError, match="metrics are empty"):
@@ -104,9 +105,46 @@ def test_remeasure_replaces_metrics_keeps_the_old_and_refuses_unknown_names(tiny
     assert "either SOURCE" in capsys.readouterr().err
     (tmp_path / "r.json").write_text('{"fid": 3.0, "floor_fid": 0.5, "floor_n": 2000}')
     assert mod.main(["tiny", "--remeasure", str(tmp_path / "r.json"), "--command", "genlab evaluate tiny"]) == 0
-    assert gl.pretrained_headline(pretrained.manifest()["tiny"]) == {"fid": 3.0, "floor": 0.5, "n": 2000}
+    assert gl.pretrained_headline(pretrained.manifest()["tiny"]) == {"fid": 3.0, "floor": 0.5, "n": 2000,
+                                                                     "floor_draws": 1, "floor_q25": None,
+                                                                     "floor_q75": None}
     assert gl.pretrained_headline_text(pretrained.manifest()["tiny"]) == "  FID 3.0 (floor 0.50, n = 2000)"
     assert gl.pretrained_headline_text({"metrics": {}}) == ""
+
+
+def test_remeasure_floor_changes_only_the_floor_fields(tiny_run, manifest_dir):
+    """Issue 15: a shipped entry's floors are re-measured as medians of draws without touching the file or the other
+    metrics; both recorded layouts (flat floor_fid, evaluate's nested floor) and list items are found."""
+    metrics = {"fid": 9.0, "floor_fid": 1.6, "floor_n": 1000, "fid_over_floor": 5.625,
+               "guidance_sweep": [{"fid": 3.0, "floor_fid": 6.6, "n": 200}],
+               "metrics": {"fid": 7.5, "floor": {"fid": 1.4, "n": 1000, "kid_mean": 0.1}}}
+    pretrained.publish("tiny", tiny_run, "genlab train x", metrics)
+    before = pretrained.manifest()["tiny"]
+    holders = pretrained.floor_holders(before)
+    assert holders == [((), "flat"), (("guidance_sweep", 0), "flat"), (("metrics",), "nested")]
+    floor = {"fid": 1.2, "fid_q25": 1.0, "fid_q75": 1.5, "draws": 10, "fid_draws": [1.6] + [1.2] * 9, "n": 1000}
+    pretrained.remeasure_floor("tiny", (), floor, "python benchmarks/pretrained_floors.py")
+    pretrained.remeasure_floor("tiny", ("metrics",), floor, "python benchmarks/pretrained_floors.py")
+    pretrained.remeasure_floor("tiny", ("guidance_sweep", 0), {**floor, "n": 200, "fid": 5.0},
+                               "python benchmarks/pretrained_floors.py")
+    after = pretrained.manifest()["tiny"]
+    m = after["metrics"]
+    assert (m["floor_fid"], m["floor_superseded_fid"], m["floor_draws"], m["floor_fid_q25"]) == (1.2, 1.6, 10, 1.0)
+    assert m["fid_over_floor"] == pytest.approx(9.0 / 1.2) and m["fid"] == 9.0
+    assert m["guidance_sweep"][0]["floor_fid"] == 5.0 and m["guidance_sweep"][0]["fid"] == 3.0
+    nested = m["metrics"]["floor"]
+    assert (nested["fid"], nested["superseded_fid"], nested["kid_mean"], nested["draws"]) == (1.2, 1.4, 0.1, 10)
+    assert {k: v for k, v in after.items() if k != "metrics"} == {k: v for k, v in before.items() if k != "metrics"}
+    assert after["sha256"] == pretrained.sha256(manifest_dir / "tiny.safetensors")
+    assert pretrained.headline(after) == {"fid": 9.0, "floor": 1.2, "n": 1000, "floor_draws": 10, "floor_q25": 1.0,
+                                          "floor_q75": 1.5}
+    assert gl.pretrained_headline_text(after) == "  FID 9.0 (floor 1.20, median of 10 draws, n = 1000)"
+    with pytest.raises(GenlabError, match="has n = 1000, the new one n = 2000"):
+        pretrained.remeasure_floor("tiny", (), {**floor, "n": 2000}, "c")
+    with pytest.raises(GenlabError, match="no floor at metrics"):
+        pretrained.remeasure_floor("tiny", ("nowhere",), floor, "c")
+    with pytest.raises(GenlabError, match="lacks fid_q25"):
+        pretrained.remeasure_floor("tiny", (), {"fid": 1.0}, "c")
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

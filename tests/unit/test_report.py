@@ -93,10 +93,14 @@ def test_report_of_a_non_run_directory(tmp_path):
 def test_cli_evaluate_and_report(run, net_path, tmp_path, capsys):
     out = tmp_path / "eval.json"
     main(["evaluate", str(run), "-n", "12", "--steps", "2", "--feature-net", str(net_path), "--device", "cpu",
-          "--json", str(out)])
+          "--json", str(out), "--floor-draws", "3"])
     result = json.loads(out.read_text())
-    assert result["metrics"]["num_fake"] == 12 and "floor" in result["metrics"]
-    assert "real-vs-real floor" in capsys.readouterr().out
+    floor = result["metrics"]["floor"]
+    assert result["metrics"]["num_fake"] == 12 and floor["draws"] == 3 and len(floor["fid_draws"]) == 3
+    printed = capsys.readouterr().out
+    assert "real-vs-real floor" in printed and "median of 3 draws" in printed
+    assert (f"floor {floor['fid']:.3g} (median of 3 draws of n = 12 training images; IQR {floor['fid_q25']:.3g}–"
+            f"{floor['fid_q75']:.3g})") in printed
     html_path = tmp_path / "r.html"
     main(["report", str(run), "-o", str(html_path), "--max-grids", "2"])
     assert html_path.is_file() and "2 of 3 epochs shown" in html_path.read_text()
@@ -107,6 +111,8 @@ def test_cli_evaluate_and_report(run, net_path, tmp_path, capsys):
     (["evaluate", "RUN", "-n", "12", "--fid-vs-steps", "5,x"], "--fid-vs-steps '5,x'"),
     (["report", "NOWHERE"], "not a snapshot file, a run directory or a pretrained name"),
     (["evaluate", "RUN", "--features", "inception"], "needs --inception-weights"),
+    (["evaluate", "RUN", "--floor-draws", "0"], "--floor-draws"),
+    (["evaluate", "RUN", "--floor-draws", "1001"], "--floor-draws"),
     (["evaluate", "RUN", "--features", "inception", "--inception-weights", "NOWHERE"], "Inception weights not found"),
 ])
 def test_cli_errors_are_one_line(run, tmp_path, capsys, argv, message):
@@ -115,6 +121,13 @@ def test_cli_errors_are_one_line(run, tmp_path, capsys, argv, message):
         main(argv)
     err = capsys.readouterr().err.strip()
     assert exc.value.code != 0 and message in err and "\n" not in err
+
+
+def test_the_cli_floor_draw_bounds_are_the_librarys():
+    from genlab.cli import evaluate as cli_evaluate
+    from genlab.metrics import image
+
+    assert (cli_evaluate.FLOOR_DRAWS, cli_evaluate.MAX_FLOOR_DRAWS) == (image.FLOOR_DRAWS, image.MAX_FLOOR_DRAWS)
 
 
 def test_report_of_a_pretrained_name_or_snapshot_file(tmp_path):

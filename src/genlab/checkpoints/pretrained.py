@@ -101,15 +101,24 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
 
 
 def headline(entry: dict[str, Any]) -> dict[str, float | int | None]:
-    """{fid, floor, n} of a manifest entry in either recorded layout (flat {fid, floor_fid, floor_n | samples} or an
-    evaluate result {num_samples, metrics: {fid, floor: {fid, n}}}); None where absent. The floor is the one
-    definition of `genlab.metrics.image.real_floor`, whose value depends on n, so n travels with it."""
+    """{fid, floor, n, floor_draws, floor_q25, floor_q75} of a manifest entry in either recorded layout (flat
+    {fid, floor_fid, floor_n | samples, floor_draws, floor_fid_q25, floor_fid_q75} or an evaluate result
+    {num_samples, metrics: {fid, floor: {fid, n, draws, fid_q25, fid_q75}}}); None where absent. The floor is the
+    one definition of `genlab.metrics.image.real_floor`, whose value depends on n, so n travels with it; its FID
+    is the median of floor_draws random draws with quartiles floor_q25/floor_q75 (a floor recorded before the
+    median, without a draw count, was one draw: floor_draws 1, no quartiles)."""
     metrics = entry.get("metrics") or {}
     inner = metrics.get("metrics") if isinstance(metrics.get("metrics"), dict) else {}
     floor = inner.get("floor") if isinstance(inner.get("floor"), dict) else {}
     values = {"fid": metrics.get("fid", inner.get("fid")), "floor": metrics.get("floor_fid", floor.get("fid")),
-              "n": metrics.get("floor_n", floor.get("n", metrics.get("samples", metrics.get("num_samples"))))}
-    return {k: (v if isinstance(v, (int, float)) and not isinstance(v, bool) else None) for k, v in values.items()}
+              "n": metrics.get("floor_n", floor.get("n", metrics.get("samples", metrics.get("num_samples")))),
+              "floor_draws": metrics.get("floor_draws", floor.get("draws")),
+              "floor_q25": metrics.get("floor_fid_q25", floor.get("fid_q25")),
+              "floor_q75": metrics.get("floor_fid_q75", floor.get("fid_q75"))}
+    out = {k: (v if isinstance(v, (int, float)) and not isinstance(v, bool) else None) for k, v in values.items()}
+    if out["floor"] is not None and out["floor_draws"] is None:
+        out["floor_draws"] = 1
+    return out
 
 
 def remeasure(name: str, metrics: dict[str, Any], command: str) -> dict[str, Any]:
@@ -124,6 +133,70 @@ def remeasure(name: str, metrics: dict[str, Any], command: str) -> dict[str, Any
     entry["metrics_superseded"] = entry.get("metrics") or {}
     entry["metrics"] = metrics
     entry["metrics_command"] = command
+    entries[name] = entry
+    write_json(MANIFEST, dict(sorted(entries.items())))
+    return entry
+
+
+def floor_holders(entry: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Where an image entry's metrics record a real-vs-real FID floor: [(keys from entry["metrics"] down to the
+    dict holding it, layout)], layout "nested" (a `genlab evaluate` result: holder["floor"]["fid"]) or "flat"
+    (holder["floor_fid"], e.g. a benchmark row or a guidance_sweep point). Facies floors (no FID) are skipped."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+
+    def walk(node: Any, keys: tuple[str | int, ...]) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("floor"), dict) and isinstance(node["floor"].get("fid"), (int, float)):
+                found.append((keys, "nested"))
+            if isinstance(node.get("floor_fid"), (int, float)):
+                found.append((keys, "flat"))
+            for key, value in node.items():
+                if key not in ("floor", "metrics_superseded"):
+                    walk(value, (*keys, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, (*keys, i))
+
+    walk(entry.get("metrics") or {}, ())
+    return found
+
+
+def remeasure_floor(name: str, keys: tuple[str | int, ...], floor: dict[str, Any], command: str) -> dict[str, Any]:
+    """Replace one floor of a shipped entry (`keys`: a holder from `floor_holders`) with a re-measurement of the
+    same setting (same n, training pool and reference) under the current definition (`real_floor`: the median FID
+    of `floor["draws"]` draws), recording `command`. Only floor fields change: the FID becomes the median, the
+    quartiles, draw count and draws' FIDs are added, the replaced value is kept as superseded_fid (nested) /
+    floor_superseded_fid (flat), and a flat holder's fid_over_floor is re-derived. The weights file is untouched."""
+    entries = manifest()
+    if name not in entries:
+        raise GenlabError(f"pretrained name '{name}': not in the manifest (known: {', '.join(sorted(entries))})")
+    missing = [k for k in ("fid", "fid_q25", "fid_q75", "draws", "fid_draws", "n") if k not in floor]
+    if missing:
+        raise GenlabError(f"{name}: the new floor lacks {', '.join(missing)} (expected a `real_floor` result)")
+    entry = json.loads(json.dumps(entries[name]))
+    holder: Any = entry.get("metrics")
+    try:
+        for key in keys:
+            holder = holder[key]
+    except (KeyError, IndexError, TypeError):
+        raise GenlabError(f"{name}: no floor at metrics{''.join(f'[{k!r}]' for k in keys)}") from None
+    new = {"fid": floor["fid"], "fid_q25": floor["fid_q25"], "fid_q75": floor["fid_q75"], "draws": floor["draws"],
+           "fid_draws": floor["fid_draws"]}
+    if isinstance(holder, dict) and isinstance(holder.get("floor"), dict):
+        old = holder["floor"]
+        if old.get("n") not in (None, floor["n"]):
+            raise GenlabError(f"{name}: the floor at {keys} has n = {old['n']}, the new one n = {floor['n']}")
+        holder["floor"] = {**old, **new, "superseded_fid": old.get("superseded_fid", old["fid"]), "command": command}
+    elif isinstance(holder, dict) and "floor_fid" in holder:
+        if holder.get("floor_n") not in (None, floor["n"]):
+            raise GenlabError(f"{name}: the floor at {keys} has n = {holder['floor_n']}, the new one n = {floor['n']}")
+        holder["floor_superseded_fid"] = holder.get("floor_superseded_fid", holder["floor_fid"])
+        holder.update({"floor_fid": new["fid"], "floor_fid_q25": new["fid_q25"], "floor_fid_q75": new["fid_q75"],
+                       "floor_draws": new["draws"], "floor_fid_draws": new["fid_draws"], "floor_command": command})
+        if isinstance(holder.get("fid_over_floor"), (int, float)) and isinstance(holder.get("fid"), (int, float)):
+            holder["fid_over_floor"] = holder["fid"] / floor["fid"]
+    else:
+        raise GenlabError(f"{name}: no floor at metrics{''.join(f'[{k!r}]' for k in keys)}")
     entries[name] = entry
     write_json(MANIFEST, dict(sorted(entries.items())))
     return entry
