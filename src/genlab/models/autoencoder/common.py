@@ -9,7 +9,7 @@ logits; a Gaussian decoder outputs the mean in model space.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from genlab.errors import GenlabError
 from genlab.nn.convnets import ARCHITECTURES, NORMS, ImageDecoder, ImageEncoder, auto_num_down, latent_shape_for
+from genlab.nn.mlp import MLP_ACTIVATIONS
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -39,17 +40,26 @@ class ConvNetConfig:
     """Options of the conv encoder/decoder stacks (see genlab.nn.convnets)."""
 
     architecture: str = "conv_dense"  # "conv_dense" (latent vector) | "fully_conv" (spatial latent map, no Linear)
-    latent_dim: int = 32  # conv_dense: size of the latent vector z
+    #                                    | "mlp" (dense layers only, latent vector; Burda et al. 2016)
+    latent_dim: int = 32  # conv_dense / mlp: size of the latent vector z
     latent_channels: int = 8  # fully_conv: channels of the latent map (its size is the lowest feature resolution)
     num_down: int = 0  # stride-2 stages; 0 = auto (smallest side stays >= 4 px)
     base_channels: int = 32  # channels after the stem; doubled per stage
     max_channels: int = 256  # cap on channels per stage
     norm: str = "group"  # "group" | "layer" | "batch" | "none" (encoder/decoder/generator)
     class_embed_dim: int = 16  # size of the class embedding when num_classes > 0
+    hidden_sizes: list[int] = field(default_factory=lambda: [200, 200])  # mlp: encoder layers (decoder: reversed)
+    activation: str = "tanh"  # mlp: nonlinearity after every dense layer (genlab.nn.mlp.MLP_ACTIVATIONS)
 
     def validate(self, family: str) -> None:
         check_choice(family, "architecture", self.architecture, ARCHITECTURES)
         check_choice(family, "norm", self.norm, NORMS)
+        check_choice(family, "activation", self.activation, MLP_ACTIVATIONS)
+        sizes = self.hidden_sizes
+        if (not isinstance(sizes, (list, tuple)) or not sizes
+                or any(not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 65536 for s in sizes)):
+            raise GenlabError(f"{family}: option 'hidden_sizes' = {sizes!r} must be a non-empty list of ints in "
+                              "[1, 65536]")
         for name in ("latent_dim", "latent_channels", "base_channels", "max_channels", "class_embed_dim"):
             check_range(family, name, getattr(self, name), 1)
         check_range(family, "num_down", self.num_down, 0, 8)
@@ -59,15 +69,16 @@ class ConvNetConfig:
         return self.num_down or auto_num_down(image_shape[1], image_shape[2])
 
     def latent_size(self) -> int:
-        """Vector size (conv_dense) or map channels (fully_conv) of the latent."""
-        return self.latent_dim if self.architecture == "conv_dense" else self.latent_channels
+        """Vector size (conv_dense, mlp) or map channels (fully_conv) of the latent."""
+        return self.latent_channels if self.architecture == "fully_conv" else self.latent_dim
 
 
 def net_kwargs(cfg: ConvNetConfig, image_shape: tuple[int, ...]) -> dict[str, Any]:
     """Keyword arguments shared by ImageEncoder / ImageDecoder for this config."""
     return {"image_shape": image_shape, "architecture": cfg.architecture,
             "num_down": cfg.resolved_num_down(image_shape), "base_channels": cfg.base_channels,
-            "max_channels": cfg.max_channels, "norm": cfg.norm}
+            "max_channels": cfg.max_channels, "norm": cfg.norm, "hidden_sizes": list(cfg.hidden_sizes),
+            "activation": cfg.activation}
 
 
 def label_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
