@@ -101,6 +101,14 @@ def test_another_family_or_a_missing_source_is_refused(tiny_data_dir, tmp_path, 
         Trainer(cfg, progress=False)
 
 
+def test_an_explicit_initialisation_beside_a_warm_start_is_refused_in_one_line(tiny_data_dir, tmp_path, source_run):
+    cfg = api.resolve_config("mnist-vae", tiny(tiny_data_dir, tmp_path / "x", "train.init=xavier",
+                                               f"train.init_from={source_run}"))
+    with pytest.raises(GenlabError, match=r"train.init=xavier and train.init_from=.*set only one of them") as err:
+        Trainer(cfg, progress=False)
+    assert "\n" not in str(err.value)
+
+
 def test_cli_train_with_init_from(tiny_data_dir, tmp_path, source_run):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = tmp_path / "cli"

@@ -35,8 +35,9 @@ def _dict(x: Any) -> dict[str, Any]:
 def read_init_weights(source: str) -> tuple[str | None, dict[str, Any], Weights, Weights | None, str]:
     """(family, model options, model weights, EMA weights or None, where) of `source`; one-line GenlabErrors."""
     p = Path(source)
-    if p.is_dir() and state_paths(p):
-        path = state_paths(p)[-1]
+    states = state_paths(p) if p.is_dir() else []
+    if states:
+        path = states[-1]
         state = load_state(path)
         config = _dict(state.get("config"))
         return config.get("family"), _dict(config.get("model")), state["model"], state.get("ema"), str(path)

@@ -135,6 +135,9 @@ class Trainer:
                               f"({t.accum_steps} x {self.dist.world_size})")
         if t.epochs <= 0 and t.max_steps <= 0:
             raise GenlabError("set train.epochs > 0 or train.max_steps > 0")
+        if t.init_from and t.init != "default":
+            raise GenlabError(f"train.init={t.init} and train.init_from={t.init_from}: a warm start replaces the "
+                              "initial weights, so the initialisation would be thrown away; set only one of them")
 
     def _warm_start(self) -> str | None:
         """`train.init_from`: model (and EMA) weights from another snapshot or run, before the first step. A run
