@@ -133,3 +133,15 @@ def test_an_mlp_vae_snapshot_rebuilds_with_its_options(tmp_path):
     assert back.cfg.hidden_sizes == [24, 8] and back.cfg.activation == "elu"
     z = torch.randn(2, 5)
     assert torch.allclose(back.decode(z), model.decode(z))
+
+
+@pytest.mark.parametrize("name", ["mnist-vae-mlp-binary", "mnist-iwae-mlp-binary"])
+def test_the_mlp_presets_build_burdas_784_200_200_50_network(name):
+    from genlab.config.presets import resolve
+
+    cfg = resolve(name)
+    model = get_family(cfg.family)((1, 28, 28), 0, **vars(cfg.model))
+    sizes = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
+    assert sizes == [(784, 200), (200, 200), (200, 100), (50, 200), (200, 200), (200, 784)]
+    assert cfg.model.binarize == "dynamic" and cfg.model.likelihood == "bernoulli"
+    assert cfg.model.objective == ("iwae" if "iwae" in name else "elbo")

@@ -87,6 +87,21 @@ def _family_presets() -> dict[str, dict[str, Any]]:
     out["mnist-iwae-binary"] = {"family": "vae", "data": {"dataset": "mnist", "conditional": False},
                                 "model": {**binary, "objective": "iwae", "iwae_k": 5, "kl_warmup_steps": 0},
                                 "train": {**binary_train, "max_steps": 1000}}
+    # Burda et al.'s one-layer MNIST VAE (784-200-200-50 MLP, Bernoulli decoder, dynamic binarization), sized to the
+    # CPU: a pass over the 60,000 images costs ~5 CPU-s at batch 250 (conv VAE: ~2.5 CPU-min). Pilot (90 CPU-s each,
+    # AMD EPYC, 1 thread, cosine lr; test -L_100, n = 300): tanh 107.3 (batch 100, lr 1e-3) / 104.3 (250, 2e-3),
+    # ELU 97.7 / 95.3, so ELU at batch 250, lr 2e-3 (model.activation=tanh is Burda's exact network).
+    mlp = {"architecture": "mlp", "hidden_sizes": [200, 200], "activation": "elu", "latent_dim": 50,
+           "likelihood": "bernoulli", "binarize": "dynamic", "kl_warmup_steps": 0}
+    mlp_train = {**common_train, "batch_size": 250, "lr": 2e-3, "epochs": 0.0, "max_steps": 64000,
+                 "epoch_images": 1_600_000, "lr_schedule": "cosine", "threads": 1}
+    out["mnist-vae-mlp-binary"] = {"family": "vae", "data": {"dataset": "mnist", "conditional": False},
+                                   "model": dict(mlp), "train": dict(mlp_train)}
+    # the same network trained on the k = 5 importance-weighted bound (Burda et al.'s IWAE); a step costs 2.3x the
+    # ELBO step (encoder once, decoder 5x), so fewer steps in a similar CPU budget
+    out["mnist-iwae-mlp-binary"] = {"family": "vae", "data": {"dataset": "mnist", "conditional": False},
+                                    "model": {**mlp, "objective": "iwae", "iwae_k": 5},
+                                    "train": {**mlp_train, "max_steps": 18000}}
     return out
 
 
@@ -129,12 +144,21 @@ def _ae_course_presets() -> dict[str, dict[str, Any]]:
 
 
 def _channel_presets() -> dict[str, dict[str, Any]]:
-    """Channel facies (issue: conv+dense vs fully convolutional). Procedural LTrace-like data at 64×64 by default
-    (`data.options.size=128` for the LTrace size); `data.dataset=channels 'data.options={size: 64}'` reads the real
-    train_images.h5 from the data directory (the file source takes no `n`)."""
-    data = {"dataset": "channels-procedural", "options": {"n": 5000, "size": 64}}
-    train = {"batch_size": 64, "lr": 1e-3, "epochs": 10.0, "precision": "fp32", "ema_decay": 0.999,
-             "warmup_steps": 50, "grad_clip": 0.0}
+    """Channel facies (issues 5 and 14). Every unsuffixed preset trains at 128×128, the LTrace size, on 20,000
+    procedural LTrace-like images; the `-64` presets are the quick 64×64 versions (5,000 images; until issue 14 these
+    were the unsuffixed names, and the shipped 64-px snapshots `channels-vae-dense` / `channels-vae-fullconv` were
+    trained with them). `data.dataset=channels 'data.options={size: 128}'` reads the real train_images.h5 from the
+    data directory (the file source takes no `n`), `'data.options={file: F}'` any LTrace-format file.
+
+    The 128-px step budgets come from 25-step smoke runs (AMD EPYC, 1 thread, fp32; docs/channels.md "Reproducing
+    the 128×128 table" and benchmarks/channels_train_plan.sh, which trains them all in ~3 CPU-hours)."""
+    data64 = {"dataset": "channels-procedural", "options": {"n": 5000, "size": 64}}
+    data = {"dataset": "channels-procedural", "options": {"n": 20000, "size": 128}}
+    train64 = {"batch_size": 64, "lr": 1e-3, "epochs": 10.0, "precision": "fp32", "ema_decay": 0.999,
+               "warmup_steps": 50, "grad_clip": 0.0}
+    # 128 px: fixed step budgets (not epochs), one thread, resumable states every 5 minutes
+    train = {**train64, "batch_size": 32, "epochs": 0.0, "max_steps": 3000, "epoch_images": 16000,
+             "threads": 1, "checkpoint_every_min": 5.0, "log_every": 25}
     vae = {"likelihood": "bernoulli", "base_channels": 16, "kl_warmup_steps": 500}
     # A WGAN-GP step (5 critic phases with the gradient penalty's double backward + 1 generator phase) costs the
     # same for conv_dense and fully_conv: the dense layers (64→4096 in G, 4096→1 in the critic) are under 1 %
@@ -142,33 +166,60 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     # first conv+dense run's 2.5 images/s came from 2 OpenMP threads competing with other jobs on a 2-core machine;
     # on a shared machine train with train.threads=1. GAN steps are slow, so they log every 10 steps.
     gan = {"base_channels": 16}
-    gan_train = {**train, "lr": 1e-4, "log_every": 10}
-    return {
+    gan_train64 = {**train64, "lr": 1e-4, "log_every": 10}
+    gan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 600}
+    # Issue 14's non-collapsing GAN (SGAN-style, Jetchev et al. 2016 / Laloy et al. 2018): fully convolutional with a
+    # spatial latent map (4 × 4 × 4 at 128 px, no nn.Linear), hinge loss with a spectrally normalised discriminator
+    # (Miyato et al. 2018), one D step per G step and TTUR (D lr 4× G lr, Heusel et al. 2017), Adam (0, 0.9). The
+    # earlier WGAN-GP run collapsed after ~110 generator steps: 5 critic steps per G step made G steps 6× dearer,
+    # so 12 minutes gave G almost no updates.
+    sgan = {"base_channels": 16, "architecture": "fully_conv", "latent_channels": 4, "loss": "hinge",
+            "spectral_norm": True, "d_norm": "none", "n_critic": 1, "d_lr_scale": 4.0, "adam_beta1": 0.0,
+            "adam_beta2": 0.9}
+    sgan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 3000}
+    # The facies VAE-GAN baseline (Larsen et al. 2016): the fully convolutional VAE (same latent map as above, so
+    # ES-MDA runs in the same space) with a spectral-norm discriminator judging reconstructions and prior samples;
+    # nearest-neighbour upsampling against the checkerboard texture of GAN-trained decoders.
+    vaegan = {**vae, "architecture": "fully_conv", "latent_channels": 4, "d_base_channels": 16,
+              "upsample": "nearest", "kl_warmup_steps": 300}
+    vaegan_train = {**train, "lr": 5e-4, "log_every": 10, "max_steps": 1500}
+    out = {
         "channels-vae-dense": {"family": "vae", "data": data,
                                "model": {**vae, "architecture": "conv_dense", "latent_dim": 64}, "train": train},
         "channels-vae-fullconv": {"family": "vae", "data": data,
                                   "model": {**vae, "architecture": "fully_conv", "latent_channels": 4},
-                                  "train": train},
+                                  "train": {**train, "max_steps": 3000}},
         "channels-wgan-dense": {"family": "wgan-gp", "data": data,
                                 "model": {**gan, "architecture": "conv_dense", "latent_dim": 64},
                                 "train": gan_train},
         "channels-wgan-fullconv": {"family": "wgan-gp", "data": data,
                                    "model": {**gan, "architecture": "fully_conv", "latent_channels": 4},
                                    "train": gan_train},
+        "channels-sgan": {"family": "dcgan", "data": data, "model": dict(sgan), "train": sgan_train},
+        "channels-vaegan": {"family": "vae-gan", "data": data, "model": dict(vaegan), "train": vaegan_train},
         # Issue 14: pixel-space diffusion on 128×128 binary facies (the LTrace size), unconditional, for realism and
-        # for inpainting to wells. 3.27 M parameters (128→64→32→16→8, attention at 8×8); a step at batch 16 costs
-        # ~2.4 s with bf16 autocast on one thread of a 2-core AMD EPYC with avx512_bf16 (~5 s in fp32), so 4500
-        # steps (72k images, 3.6 passes over 20k procedural images) are ~3 CPU-hours. Not yet evaluated.
+        # for inpainting to wells (genlab.editing_api.inpaint, RePaint). 3.27 M parameters (128→64→32→16→8,
+        # attention at 8×8). fp32 on a CPU without avx512_bf16 ("auto" picks fp32 there); the step budget is what
+        # fits its share of the 3-CPU-hour plan (the earlier figure: ~2.4 s per batch-16 step with bf16 autocast on a
+        # CPU with avx512_bf16).
         "channels-diffusion-128": {
             "family": "diffusion", "data": {"dataset": "channels-procedural", "conditional": False,
                                             "options": {"n": 20000, "size": 128}},
             "model": {"base_channels": 32, "channel_mults": [1, 1, 2, 2, 4], "num_res_blocks": 1,
                       "attention_resolutions": [8], "prediction": "v"},
             "train": {"batch_size": 16, "lr": 5e-4, "warmup_steps": 200, "precision": "auto", "epochs": 0.0,
-                      "max_steps": 4500, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
+                      "max_steps": 1500, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
                       "checkpoint_every_min": 5.0, "threads": 1},
             "sample": {"num_images": 36, "sampler": "dpmpp-2m", "steps": 20, "guidance": 1.0}},
     }
+    # the quick 64×64 presets: what the unsuffixed names were before issue 14 (epochs over 5,000 images)
+    quick = {"channels-vae-dense": train64, "channels-vae-fullconv": train64, "channels-wgan-dense": gan_train64,
+             "channels-wgan-fullconv": gan_train64,
+             "channels-sgan": {**gan_train64, "epochs": 0.0, "max_steps": 1500},
+             "channels-vaegan": {**train64, "lr": 5e-4, "log_every": 10}}
+    for name, tr in quick.items():
+        out[f"{name}-64"] = {**out[name], "data": data64, "train": dict(tr)}
+    return out
 
 
 def _score_presets() -> dict[str, dict[str, Any]]:
