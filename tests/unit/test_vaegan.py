@@ -84,8 +84,51 @@ def test_the_vae_latent_interface_is_kept():
     ({"tc_beta": 4.0}, "options 'tc_beta' and 'perceptual_weight' shape the VAE's own loss"),
     ({"feature_sigma": 0.0}, "option 'feature_sigma' = 0.0 must be in"),
     ({"d_base_channels": "wide"}, "option 'd_base_channels' = 'wide' is not int"),
+    ({"upsample": "bilinear"}, "option 'upsample' = 'bilinear' is not one of transpose, nearest"),
 ])
 def test_config_errors_are_one_line(options, match):
     with pytest.raises(GenlabError, match=match) as err:
         tiny(**options)
     assert "\n" not in str(err.value)
+
+
+def test_nearest_upsampling_decoder_has_the_right_shapes_and_no_transposed_conv():
+    from torch import nn
+
+    for shape in ((1, 16, 16), (1, 15, 15), (1, 28, 28)):  # even and odd sides
+        torch.manual_seed(0)
+        model = get_family("vae-gan")(shape, 0, **TINY, upsample="nearest").eval()
+        kinds = {type(m) for m in model.decoder.modules()}
+        assert nn.ConvTranspose2d not in kinds and nn.Upsample in kinds
+        assert model.generate([0, 1, 2]).shape == (3, *shape)
+        mu, _ = model.encode(torch.rand(2, *shape) * 2 - 1)
+        assert model.decode(mu).shape == (2, *shape)
+    # the default is the VAE's transposed-conv decoder, parameter for parameter (older snapshots load unchanged)
+    default = tiny()
+    vae = get_family("vae")((1, 16, 16), 0, base_channels=8, latent_dim=4)
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in default.decoder.modules())
+    assert {k: v.shape for k, v in default.decoder.state_dict().items()} == \
+        {k: v.shape for k, v in vae.decoder.state_dict().items()}
+
+
+def test_nearest_upsampling_has_no_checkerboard_on_a_constant_input():
+    """A constant low-resolution map: away from the zero-padded border, nearest ×2 + 3×3 conv decodes it to a
+    constant image, while 4×4 stride-2 transposed convs with the same kind of random weights leave a period-2
+    pattern per level (each output parity sums its own 2×2 sub-kernel; Odena et al. 2016)."""
+    from genlab.nn.convnets import ConvDecoder
+
+    channels, sizes = [4, 4, 4], [(32, 32), (16, 16), (8, 8)]
+    h = torch.ones(1, 4, 8, 8)
+    spread, centre = {}, {}
+    for upsample in ("transpose", "nearest"):
+        torch.manual_seed(0)
+        dec = ConvDecoder(channels, sizes, 1, norm="none", upsample=upsample)
+        with torch.no_grad():
+            for p in dec.parameters():  # biases too, so no ReLU leaves a whole channel at zero
+                p.uniform_(0.05, 0.3)
+            out = dec(h)[0, 0, 8:24, 8:24]  # the centre, beyond the border's reach
+        assert out.shape == (16, 16)
+        spread[upsample], centre[upsample] = float(out.std() / out.mean()), out
+    assert spread["nearest"] < 1e-5 and spread["transpose"] > 1e-3, spread
+    tiles = centre["transpose"].unfold(0, 4, 4).unfold(1, 4, 4)  # two ×2 levels: period 4
+    assert torch.allclose(tiles, tiles[:1, :1].expand_as(tiles), rtol=1e-4)  # every tile the same pattern

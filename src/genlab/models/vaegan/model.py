@@ -15,7 +15,9 @@ decodes a detached z. The small pixel term (not in the paper; off with ``pixel_w
 while the discriminator's features still mean nothing; Dis_l is the discriminator's last conv level.
 
 Everything latent (encode → (mu, logvar), decode, the prior, IWAE log-weights, negative ELBO) is the VAE's: the
-class derives from genlab.models.vae.model.VAE and only adds the discriminator, its phase and the new loss.
+class derives from genlab.models.vae.model.VAE and only adds the discriminator, its phase, the new loss and the
+decoder's ``upsample`` choice ("nearest": nearest-neighbour ×2 + 3×3 conv instead of transposed convs, against the
+checkerboard texture a GAN-trained decoder shows; Odena et al. 2016).
 """
 
 from __future__ import annotations
@@ -28,13 +30,22 @@ import torch
 from torch import Tensor
 
 from genlab.errors import GenlabError
-from genlab.models.autoencoder.common import AdversarialPhases, check_range, output_to_image, reconstruction_nll
+from genlab.models.autoencoder.common import (
+    AdversarialPhases,
+    ConvNetConfig,
+    check_choice,
+    check_range,
+    net_kwargs,
+    output_to_image,
+    reconstruction_nll,
+)
 from genlab.models.base import Logs
 from genlab.models.gan.losses import discriminator_loss, generator_loss
 from genlab.models.gan.model import frozen
 from genlab.models.gan.networks import Discriminator
 from genlab.models.vae.losses import kl_per_dimension, kl_weight, reparameterize
 from genlab.models.vae.model import VAE, VAEConfig
+from genlab.nn.convnets import UPSAMPLES, ImageDecoder
 
 
 @dataclass
@@ -48,6 +59,9 @@ class VAEGANConfig(VAEConfig):
     d_base_channels: int = 32  # discriminator width (its depth follows num_down)
     spectral_norm: bool = True  # spectral normalisation of the discriminator (Miyato et al. 2018)
     adam_beta1: float = 0.5  # Adam β₁ of both groups (DCGAN)
+    # how the decoder doubles its size: "transpose" (4×4 stride-2 transposed convs, DCGAN) | "nearest"
+    # (nearest-neighbour ×2 then a 3×3 conv; no checkerboard texture, Odena et al. 2016)
+    upsample: str = "transpose"
 
     def validate(self, family: str) -> None:
         super().validate(family)
@@ -56,6 +70,7 @@ class VAEGANConfig(VAEConfig):
         check_range(family, "feature_sigma", self.feature_sigma, 1e-6)
         check_range(family, "d_base_channels", self.d_base_channels, 1, 4096)
         check_range(family, "adam_beta1", self.adam_beta1, 0.0, 0.999)
+        check_choice(family, "upsample", self.upsample, UPSAMPLES)
         if self.objective != "elbo" or self.binarize != "none":
             raise GenlabError(f"{family}: options 'objective' and 'binarize' are the VAE's likelihood-training "
                               f"modes and must stay 'elbo'/'none' here (got {self.objective!r}/{self.binarize!r})")
@@ -79,6 +94,15 @@ class VAEGAN(AdversarialPhases, VAE):
         self.discriminator = Discriminator(self.image_shape, "conv_dense", cfg.resolved_num_down(self.image_shape),
                                            cfg.d_base_channels, cfg.max_channels, "none", cfg.spectral_norm,
                                            num_classes)
+
+    def _build_networks(self, cfg: ConvNetConfig, encoder_outputs: int = 1) -> None:
+        """The VAE's networks; with ``upsample`` other than "transpose" the decoder is rebuilt with it (the default
+        builds exactly the VAE's decoder, so snapshots written before the option load unchanged)."""
+        super()._build_networks(cfg, encoder_outputs)
+        if cfg.upsample != "transpose":
+            cond = cfg.class_embed_dim if self.num_classes > 0 else 0
+            self.decoder = ImageDecoder(latent_size=cfg.latent_size(), cond_dim=cond, upsample=cfg.upsample,
+                                        **net_kwargs(cfg, self.image_shape))
 
     # --- what the engine asks: AdversarialPhases gives the two groups and phases ------------------------------
     def forward(self, phase: str, x: Tensor, y: Tensor | None) -> tuple[Tensor, Logs]:  # type: ignore[override]
