@@ -61,6 +61,32 @@ def train_step(header_config: dict[str, Any], size: int, threads: int, steps: in
             "threads": threads, "steps_timed": steps}
 
 
+def matmul_peak_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """This CPU's fp32 matmul rate on the current torch threads: best of `repeats` n×n @ n×n products, GFLOP/s
+    (2n³ per product, wall-clock). The ceiling a decoder's realizations/s is measured against."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def generation_flops(src: str, count: int = 2) -> float:
+    """FLOPs per realization of one run's generator (torch's FlopCounterMode: matmuls and convolutions; iterative
+    samplers with the snapshot's own sampler and step count, so every network call counts)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from genlab.facies.evaluation import sampler_options
+
+    gen = api.load(api.find_snapshot(src), device="cpu")
+    with FlopCounterMode(display=False) as counter:
+        gen.generate_model_space(list(range(count)), batch_size=count, precision="fp32", **sampler_options(gen))
+    return counter.get_total_flops() / count
+
+
 def esmda_summary(run: str, truths: int, n_ens: int, n_assim: int, out_dir: Path) -> dict[str, Any]:
     """ES-MDA against truths 0..truths−1: prior and posterior numbers averaged over truths, and each history."""
     per_truth = []
@@ -84,6 +110,10 @@ def esmda_summary(run: str, truths: int, n_ens: int, n_assim: int, out_dir: Path
 def row_specs(sizes: list[int]) -> list[tuple[str, str, str, str]]:
     """The report's rows, with the step benchmark after the logged throughput and the ES-MDA rows at the end."""
     rows = list(rp.COMPARISON_ROWS)
+    at = next(i for i, r in enumerate(rows) if r[1] == "realizations_per_s") + 1
+    rows[at:at] = [("generation GFLOP per realization", "generation_gflop", ".3f", ""),
+                   ("fraction of this CPU's fp32 matmul peak while generating", "matmul_peak_fraction", ".3f",
+                    "higher")]
     at = next(i for i, r in enumerate(rows) if r[1] == "train_images_per_s") + 1
     rows[at - 1] = ("training images/s (logged during training, per wall-clock second)", *rows[at - 1][1:])
     step_rows = []
@@ -117,7 +147,7 @@ def markdown(result: dict[str, Any], sizes: list[int]) -> str:
     header, rows = rp.comparison_table(runs, row_specs(sizes))
     first = runs[0]["metrics"]["counts"]
     blocks: list[rp.Block] = [
-        ("h1", "Channel facies: conv+dense vs fully convolutional"),
+        ("h1", "Channel facies: the generators side by side"),
         ("p", (f"Command: `{result['command']}` (load average at start {result['load_average_start']}, "
                f"{result['threads']} thread(s), {result['seconds'] / 60:.1f} min). Real data: {result['data']}. "
                f"Samples: {result['n']} prior samples per model (seeds 0..{result['n'] - 1}) vs "
@@ -126,6 +156,8 @@ def markdown(result: dict[str, Any], sizes: list[int]) -> str:
                f"Spanning: images with one 4-connected channel body touching both edges along flow "
                f"({'top to bottom' if runs[0]['metrics'].get('flow_axis', 'y') == 'y' else 'left to right'}, the "
                "direction along which more reference images are spanned). "
+               f"Matmul peak: {result['matmul_peak_gflops']} GFLOP/s (fp32 1024² products on the same threads); "
+               "the peak fraction is generation FLOPs (FlopCounterMode) × realizations/s over it. "
                "Train step: the engine's own optimisation step (fp32, the run's batch size), median of "
                f"{result['step_timing_steps']} steps, every model timed in this run. ES-MDA: "
                f"{result['esmda_truths']} synthetic truths, {result['esmda_n_ens']} members, "
@@ -172,7 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     summary = compare_models(args.runs, n=args.n, out_dir=report_dir, seed=args.seed, device="cpu",
                              reference=args.reference)
     sizes = [int(s) for s in args.step_sizes.split(",") if s] or [summary["runs"][0]["image_shape"][1]]
+    peak = matmul_peak_gflops()
     for src, r in zip(args.runs, summary["runs"]):
+        r["generation_gflop"] = generation_flops(src) / 1e9
+        r["matmul_peak_fraction"] = r["generation_gflop"] * r["realizations_per_s"] / peak
         config = api.load(api.find_snapshot(src), device="cpu").header["config"]
         r["train_step"] = {str(s): train_step(config, s, args.threads, args.step_timing_steps) for s in sizes}
         if args.esmda_truths > 0:
@@ -180,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                                        report_dir / f"esmda-{r['label']}")
     result = {"benchmark": "channels_compare", "machine": machine_info(), "threads": args.threads,
               "load_average_start": load, "load_average_end": [round(x, 2) for x in os.getloadavg()],
+              "matmul_peak_gflops": round(peak, 2),
               "n": args.n, "seed": args.seed, "data": summary["data"], "step_sizes": sizes,
               "step_timing_steps": args.step_timing_steps, "esmda_truths": args.esmda_truths,
               "esmda_n_ens": args.esmda_n_ens, "esmda_n_assim": args.esmda_n_assim,

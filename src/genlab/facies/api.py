@@ -60,8 +60,11 @@ def _curve_plot(results: list[dict[str, Any]], name: str, path: Path) -> str:
 
 
 def _per_run_assets(gen: Any, binary: np.ndarray, out_dir: Path, slug: str) -> dict[str, str]:
-    return {"samples": _save_grid(_u8(binary[:64]), out_dir / f"{slug}-samples.png"),
-            "interpolation": _interpolation(gen, out_dir / f"{slug}-interpolation.png")}
+    """Sample grid, and for latent-code models (VAE, GAN; not diffusion) slerp interpolation strips."""
+    out = {"samples": _save_grid(_u8(binary[:64]), out_dir / f"{slug}-samples.png")}
+    if gen.capabilities.has_latent:
+        out["interpolation"] = _interpolation(gen, out_dir / f"{slug}-interpolation.png")
+    return out
 
 
 def _comparison_blocks(results: list[dict[str, Any]], data: RunData, n: int, real_grid: str,
@@ -77,8 +80,9 @@ def _comparison_blocks(results: list[dict[str, Any]], data: RunData, n: int, rea
         ("table", header, rows), ("h2", "Held-out real images"), ("img", real_grid, "real held-out images"),
     ]
     for r in results:
-        blocks += [("h2", r["label"]), ("img", r["assets"]["samples"], f"{r['label']}: prior samples"),
-                   ("img", r["assets"]["interpolation"], f"{r['label']}: slerp interpolation between seeds")]
+        blocks += [("h2", r["label"]), ("img", r["assets"]["samples"], f"{r['label']}: prior samples")]
+        if "interpolation" in r["assets"]:
+            blocks.append(("img", r["assets"]["interpolation"], f"{r['label']}: slerp interpolation between seeds"))
     blocks.append(("h2", "Two-point and connectivity curves"))
     blocks += [("img", f, f.removesuffix(".png")) for f in curve_files]
     return blocks
@@ -167,17 +171,22 @@ def _esmda_blocks(summary: dict[str, Any]) -> list[rp.Block]:
 
 def esmda_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n_ens: int = 100, n_assim: int = 4,
                out_dir: str | Path = "channels-esmda", seed: int = 0, device: str = "auto",
-               n_monitors: int = 3) -> dict[str, Any]:
-    """Condition a trained generator's realizations to facies at wells and flow-proxy data of a synthetic truth.
+               n_monitors: int = 3, truth: np.ndarray | None = None) -> dict[str, Any]:
+    """Condition a trained generator's realizations to facies at wells and flow-proxy data of a synthetic truth:
+    procedural image `truth_seed` of an unused stream, or `truth` ((H, W) {0, 1}, e.g. a held-out training image).
 
     Returns the JSON summary (history per iteration, setup, latent check), also written to out_dir/esmda.json
     with esmda.md / esmda.html and before/after grids.
     """
     gen = load(find_snapshot(snapshot), device=device)
+    if not gen.capabilities.has_latent:
+        raise GenlabError(f"{snapshot}: family {gen.info.family} has no latent code for ES-MDA to update; use a VAE, "
+                          "VAE-GAN or GAN snapshot (diffusion models condition to wells by inpainting: "
+                          "benchmarks/channels_conditioning.py)")
     size = gen.model.image_shape[1]
     if gen.model.image_shape[1] != gen.model.image_shape[2]:
         raise GenlabError(f"{snapshot}: the ES-MDA demo needs square images, got {tuple(gen.model.image_shape)}")
-    setup = make_setup(size, truth_seed, wells, n_monitors=n_monitors)
+    setup = make_setup(size, truth_seed, wells, n_monitors=n_monitors, truth=truth)
     t0 = time.perf_counter()
     res, prior, post = run_esmda(gen, setup, n_ens, n_assim, seed)
     out = Path(out_dir)
@@ -185,7 +194,8 @@ def esmda_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n_ens:
     summary = {
         "label": run_label(snapshot, gen), "family": gen.info.family, "is_vae": is_vae(gen),
         "n_ens": n_ens, "n_assim": n_assim, "alphas": [float(a) for a in res.alphas],
-        "setup": {"truth_seed": truth_seed, "wells": wells, "well_cells": setup.well_cells.tolist(),
+        "setup": {"truth_seed": truth_seed, "truth": "procedural (seed 10000 + truth_seed)" if truth is None
+                  else "given image", "wells": wells, "well_cells": setup.well_cells.tolist(),
                   "n_monitors": n_monitors, "sd": setup.sd, "d_obs": setup.d_obs.tolist()},
         "history": res.summary(), "seconds": time.perf_counter() - t0,
         "prior_latent": latent_norm_check(_prior_latents(gen, n_ens, seed)),

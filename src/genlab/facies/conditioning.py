@@ -48,14 +48,28 @@ def well_grid(size: int, wells: int) -> np.ndarray:
     return cells[:wells]
 
 
+def check_truth(truth: np.ndarray, size: int) -> np.ndarray:
+    """A given truth image as (size, size) uint8 {0, 1}, or a one-line GenlabError."""
+    a = np.asarray(truth)
+    a = a.reshape(a.shape[-2:]) if a.ndim > 2 and int(np.prod(a.shape[:-2])) == 1 else a
+    if a.shape != (size, size):
+        raise GenlabError(f"truth image of shape {np.asarray(truth).shape}: expected ({size}, {size}) like the model's "
+                          "images")
+    if not np.isin(a, (0, 1)).all():
+        raise GenlabError("truth image: expected facies values 0 and 1 only")
+    return a.astype(np.uint8)
+
+
 def make_setup(size: int, truth_seed: int, wells: int, facies_sd: float = 0.1, rate_sd: float = 0.05,
-               pressure_sd: float = 0.02, n_monitors: int = 3) -> DemoSetup:
-    """Synthetic truth (procedural image `truth_seed` of a stream no training set uses), wells, noisy data.
+               pressure_sd: float = 0.02, n_monitors: int = 3, truth: np.ndarray | None = None) -> DemoSetup:
+    """Synthetic truth, wells, noisy data. The truth is `truth` when given (e.g. a held-out training image,
+    (size, size) {0, 1}), else procedural image `truth_seed` of a stream no training set uses.
 
     facies_sd: error std of facies at wells (probability units); rate_sd: of log10 production rate;
     pressure_sd: of monitor pressures (bar, injector at 1 bar, producer at 0). Noise is drawn with `truth_seed`.
     """
-    truth = generate_channels(1, seed=10_000 + truth_seed, size=size)[0]
+    truth = (generate_channels(1, seed=10_000 + truth_seed, size=size)[0] if truth is None
+             else check_truth(truth, size))
     cells, pattern = well_grid(size, wells), WellPattern.line_drive(size, n_monitors=n_monitors)
     d_true = observe(truth[None].astype(np.float64), cells, pattern)[0]
     n_flow = len(pattern.producers) + len(pattern.monitors)
@@ -69,6 +83,12 @@ def make_setup(size: int, truth_seed: int, wells: int, facies_sd: float = 0.1, r
 def observe(probs: np.ndarray, cells: np.ndarray, pattern: WellPattern) -> np.ndarray:
     """Data (N, K + n_producers + n_monitors): facies probability at the K wells, then the flow proxy."""
     return np.concatenate([facies_at_wells(probs, cells), flow_proxy(probs, pattern)], axis=1)
+
+
+def stats(probs: np.ndarray, setup: DemoSetup) -> dict[str, float]:
+    """The per-iteration extras of `run_esmda` for any ensemble of channel probabilities (N, H, W) (or binary
+    realizations), e.g. inpainted ones: facies match at wells, flow-rate RMSE, field accuracy, pixel spread."""
+    return _stats(np.asarray(probs, dtype=np.float64), setup)
 
 
 def _stats(probs: np.ndarray, setup: DemoSetup) -> dict[str, float]:

@@ -143,21 +143,35 @@ def model_summary(gen: LoadedModel) -> dict[str, Any]:
     seconds = float(h.train_seconds if h.train_seconds is not None else float("nan"))  # wall-clock
     cpu = float(h.train_cpu_seconds if h.train_cpu_seconds is not None else float("nan"))  # process CPU time
     images = int(h.images_seen or 0)
+    # a latent model's code; a diffusion model's "latent" is its initial noise, the image's own shape
+    latent = getattr(model, "latent_shape", None) or tuple(model.image_shape)
     return {
         "family": h.family, "architecture": model.hparams.get("architecture"),
-        "latent_shape": list(model.latent_shape), "latent_dims": int(np.prod(model.latent_shape)),
+        "latent_shape": list(latent), "latent_dims": int(np.prod(latent)),
         "params_total": count_parameters(model), "params_generator": count_parameters(generator_module(model)),
         "has_linear": uses_linear(model), "train_seconds": seconds,
         "train_cpu_seconds": cpu, "train_steps": int(h.step or 0),
         "train_images_seen": images, "train_images_per_s": images / seconds if seconds > 0 else float("nan"),
-        "image_shape": list(model.image_shape),
+        "image_shape": list(model.image_shape), "has_latent_code": bool(gen.capabilities.has_latent),
     }
 
 
-def sample_probabilities(gen: LoadedModel, n: int, seed: int = 0, batch_size: int = 256) -> tuple[Tensor, float]:
-    """Channel probabilities (n, 1, H, W) in [0, 1] for seeds seed..seed+n−1, and realizations per second."""
+def sampler_options(gen: LoadedModel) -> dict[str, Any]:
+    """The snapshot's own sampler and step count (its config's `sample` section) for iterative samplers
+    (diffusion, score models); {} for one-shot decoders (VAE, GAN)."""
+    allowed = gen.capabilities.sampling_options
+    settings = gen.info.sample_settings or {}
+    return {k: settings[k] for k in ("sampler", "steps") if k in allowed and settings.get(k) is not None}
+
+
+def sample_probabilities(gen: LoadedModel, n: int, seed: int = 0, batch_size: int | None = None
+                         ) -> tuple[Tensor, float]:
+    """Channel probabilities (n, 1, H, W) in [0, 1] for seeds seed..seed+n−1, and realizations per second.
+    Iterative samplers use the snapshot's sampler and steps and batches of 32 (default 256 for one-shot decoders)."""
+    opts = sampler_options(gen)
+    batch_size = batch_size or (32 if opts else 256)
     t0 = time.perf_counter()
-    x = gen.generate_model_space(list(range(seed, seed + n)), batch_size=batch_size, precision="fp32")
+    x = gen.generate_model_space(list(range(seed, seed + n)), batch_size=batch_size, precision="fp32", **opts)
     dt = time.perf_counter() - t0
     return ((x + 1) / 2).clamp(0, 1), n / max(dt, 1e-9)
 
@@ -185,8 +199,37 @@ def vae_regularity(gen: LoadedModel, real: np.ndarray) -> dict[str, Any]:
     return regularity_report(gen.model, x.to(gen.device))
 
 
+VAE_FAMILIES = ("vae", "vae-gan")  # families with an encoder q(z|x) and the VAE's KL-regularized latent
+
+
 def is_vae(gen: LoadedModel) -> bool:
-    return gen.info.family == "vae"  # aliases (beta-vae) are resolved when the header is read
+    return gen.info.family in VAE_FAMILIES  # aliases (beta-vae) are resolved when the header is read
+
+
+def diversity(fake: np.ndarray, real_a: np.ndarray, real_b: np.ndarray, feature_net: FeatureNet | None,
+              k: int = 3, max_pairs: int = 200, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Mode-collapse checks for `fake` and, as the floor, held-out real images `real_b`, both against real `real_a`
+    (all (N, H, W) {0, 1}): mean pairwise normalised Hamming distance within the set (first `max_pairs` images,
+    0 = all alike), and with a feature net improved precision / recall (Kynkäänniemi et al. 2019, k-NN manifolds
+    in facies-net features): recall is the share of real images inside the set's manifold, i.e. coverage."""
+    from genlab.metrics.facies import facies_features
+    from genlab.metrics.image import knn_radii, manifold_coverage
+
+    n = min(len(fake), len(real_b))
+    rng = np.random.default_rng(seed)
+    sets = {"fake": fake[rng.permutation(len(fake))[:n]], "floor": real_b[:n]}
+    out: dict[str, dict[str, float]] = {}
+    ref = facies_features(feature_net, real_a).float().cpu() if feature_net is not None else None
+    for name, x in sets.items():
+        flat = torch.from_numpy(x[:max_pairs].reshape(min(len(x), max_pairs), -1).astype(np.float32))
+        d = torch.cdist(flat, flat, p=1) / flat.shape[1]
+        iu = torch.triu_indices(len(flat), len(flat), 1)
+        out[name] = {"pairwise_hamming": float(d[iu[0], iu[1]].mean()), "n": int(n)}
+        if ref is not None and n > k and len(ref) > k:
+            f = facies_features(feature_net, x).float().cpu()
+            out[name]["precision"] = manifold_coverage(f, ref, knn_radii(ref, k))
+            out[name]["recall"] = manifold_coverage(ref, f, knn_radii(f, k))
+    return out
 
 
 def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, seed: int = 0,
@@ -205,12 +248,18 @@ def evaluate_run(source: str | Path, data: RunData | None = None, n: int = 500, 
     if data.held_out.shape[1:] != tuple(gen.model.image_shape[1:]):
         raise GenlabError(f"{source}: model makes {tuple(gen.model.image_shape[1:])} images but the real ones are "
                           f"{data.held_out.shape[1:]}; compare runs of one image size")
-    probs, _ = sample_probabilities(gen, n, seed)
+    probs, rate = sample_probabilities(gen, n, seed)
     binary = (probs[:, 0] > 0.5).numpy()
     out: dict[str, Any] = {"label": run_label(source, gen), "source": str(source), **model_summary(gen)}
-    out["realizations_per_s"] = realizations_per_second(gen)
+    out["sampler"] = sampler_options(gen)
+    # one-shot decoders: best of 3 batches of 64 after a warm-up; iterative samplers: the n samples just drawn
+    out["realizations_per_s"] = realizations_per_second(gen) if not out["sampler"] else rate
     out["ambiguous_fraction"] = ambiguous_fraction(probs)
     out["metrics"] = compare_facies(binary, data.held_out, train=data.train, seed=seed, feature_net=feature_net)
+    half = np.random.default_rng(seed).permutation(len(data.held_out))[: 2 * 1000]  # compare_facies' A / B split
+    a, b = data.held_out[half[: len(half) // 2]], data.held_out[half[len(half) // 2:]]
+    div = diversity(binary, a, b, feature_net, seed=seed)
+    out["metrics"]["fake"]["diversity"], out["metrics"]["floor"]["diversity"] = div["fake"], div["floor"]
     if is_vae(gen):
         out["reconstruction"] = vae_reconstruction(gen, data.held_out[:n])
         out["regularity"] = vae_regularity(gen, data.held_out[:n])

@@ -1,0 +1,175 @@
+"""Issue 14's channel set-up at 128×128 on tiny synthetic snapshots (seconds): the presets, diversity checks,
+VAE-GAN and diffusion columns in the comparison, truths from held-out images, and the ES-MDA vs inpainting benchmark."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genlab.checkpoints.snapshot import save_snapshot
+from genlab.config.presets import resolve
+from genlab.data.codecs import ImageCodec
+from genlab.data.sources.channels import generate_channels
+from genlab.errors import GenlabError
+from genlab.facies import compare_models, esmda_demo
+from genlab.facies.conditioning import make_setup, stats
+from genlab.facies.evaluation import diversity, uses_linear
+from genlab.models.registry import get_family
+
+SIZE = 16
+TINY = {"base_channels": 4, "max_channels": 8}
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+PRESETS_128 = ["channels-vae-dense", "channels-vae-fullconv", "channels-wgan-dense", "channels-wgan-fullconv",
+               "channels-sgan", "channels-vaegan"]
+
+
+def _snapshot(tmp_path, name, model, sample=None):
+    torch.manual_seed(0)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    cfg = {"name": name, "data": {"dataset": "channels-procedural", "options": {"n": 40, "size": SIZE, "seed": 1}}}
+    if sample:
+        cfg["sample"] = sample
+    run = tmp_path / name
+    save_snapshot(run / "snapshot.safetensors", model, ImageCodec(1, SIZE, SIZE, levels=2).state(),
+                  extra={"config": cfg, "train_seconds": 12.0, "train_cpu_seconds": 30.0, "images_seen": 600,
+                         "step": 10})
+    return run
+
+
+@pytest.fixture
+def runs(tmp_path):
+    vaegan = get_family("vae-gan")((1, SIZE, SIZE), architecture="fully_conv", latent_channels=2,
+                                   d_base_channels=4, upsample="nearest", **TINY)
+    diff = get_family("diffusion")((1, SIZE, SIZE), base_channels=8, channel_mults=[1, 2], attention_resolutions=[8],
+                                   num_heads=1)
+    return {"vaegan": _snapshot(tmp_path, "vaegan", vaegan),
+            "diffusion": _snapshot(tmp_path, "diffusion", diff, {"sampler": "ddim", "steps": 2})}
+
+
+@pytest.mark.parametrize("preset", PRESETS_128)
+def test_channel_presets_default_to_128_and_keep_a_64_quick_version(preset):
+    cfg = resolve(preset)
+    assert cfg.data.options["size"] == 128 and cfg.train.max_steps > 0 and cfg.train.threads == 1
+    quick = resolve(f"{preset}-64")
+    assert quick.data.options == {"n": 5000, "size": 64}
+    assert dataclasses.asdict(quick.model) == dataclasses.asdict(cfg.model)  # same model, smaller images
+    model = get_family(cfg.family)(image_shape=(1, 128, 128), **dataclasses.asdict(cfg.model))
+    with torch.no_grad():
+        assert model.decode(model.sample_latent([0, 1])).shape == (2, 1, 128, 128)
+
+
+def test_the_64_presets_are_the_pre_issue_14_configs():
+    vae = resolve("channels-vae-fullconv-64")
+    assert (vae.train.batch_size, vae.train.epochs, vae.train.lr, vae.model.latent_channels) == (64, 10.0, 1e-3, 4)
+    gan = resolve("channels-wgan-dense-64")
+    assert gan.family == "wgan-gp" and gan.train.lr == 1e-4 and gan.model.latent_dim == 64
+
+
+def test_sgan_preset_is_hinge_spectral_norm_with_a_spatial_latent():
+    cfg = resolve("channels-sgan")
+    assert cfg.family == "dcgan" and cfg.model.loss == "hinge" and cfg.model.spectral_norm
+    assert cfg.model.architecture == "fully_conv" and cfg.model.n_critic == 1 and cfg.model.d_lr_scale > 1
+    model = get_family(cfg.family)(image_shape=(1, 128, 128), **dataclasses.asdict(cfg.model))
+    assert len(model.latent_shape) == 3 and model.latent_shape[1:] == (4, 4)  # a latent *map*
+    assert not uses_linear(model)
+    from torch.nn.utils import parametrize
+
+    assert any(parametrize.is_parametrized(m, "weight") for m in model.discriminator.modules())  # spectral norm
+
+
+def test_vaegan_preset_shares_the_fully_conv_latent_map():
+    cfg = resolve("channels-vaegan")
+    model = get_family(cfg.family)(image_shape=(1, 128, 128), **dataclasses.asdict(cfg.model))
+    fullconv = get_family("vae")(image_shape=(1, 128, 128), **dataclasses.asdict(resolve("channels-vae-fullconv").model))
+    assert model.latent_shape == fullconv.latent_shape and not uses_linear(model.decoder)
+
+
+def test_diversity_sees_a_collapsed_set():
+    real = generate_channels(60, seed=0, size=SIZE)
+    a, b = real[:30], real[30:]
+    collapsed = np.repeat(real[:1], 30, axis=0)
+    out = diversity(collapsed, a, b, None)
+    assert out["fake"]["pairwise_hamming"] == 0.0 and out["floor"]["pairwise_hamming"] > 0.05
+    from genlab.metrics.facies import load_facies_feature_net
+
+    net = load_facies_feature_net()
+    with_net = diversity(collapsed, a, b, net)
+    assert with_net["fake"]["recall"] < with_net["floor"]["recall"]  # one image covers few real ones
+
+
+def test_compare_models_takes_vaegan_and_diffusion(runs, tmp_path):
+    summary = compare_models([runs["vaegan"], runs["diffusion"]], n=8, out_dir=tmp_path / "cmp", device="cpu")
+    vaegan, diff = summary["runs"]
+    assert "regularity" in vaegan and "reconstruction" in vaegan  # a VAE-GAN has the VAE's encoder and KL
+    assert diff["sampler"] == {"sampler": "ddim", "steps": 2} and diff["realizations_per_s"] > 0
+    assert diff["has_latent_code"] is False and "interpolation" not in diff["assets"]
+    for r in (vaegan, diff):
+        assert 0.0 <= r["metrics"]["fake"]["diversity"]["pairwise_hamming"] <= 1.0
+        assert "recall" in r["metrics"]["floor"]["diversity"]
+    assert "| facies-net recall / coverage (k=3) |" in (tmp_path / "cmp" / "report.md").read_text()
+
+
+def test_esmda_takes_a_given_truth_and_refuses_diffusion(runs, tmp_path):
+    truth = generate_channels(1, seed=5, size=SIZE, start=100)[0]
+    setup = make_setup(SIZE, 0, 4, truth=truth)
+    assert np.array_equal(setup.truth, truth)
+    s = esmda_demo(runs["vaegan"], n_ens=8, n_assim=2, wells=4, out_dir=tmp_path / "e", device="cpu", truth=truth)
+    assert s["setup"]["truth"] == "given image" and len(s["history"]) == 3
+    with pytest.raises(GenlabError, match="expected \\(16, 16\\)"):
+        make_setup(SIZE, 0, 4, truth=np.zeros((8, 8), np.uint8))
+    with pytest.raises(GenlabError, match="0 and 1"):
+        make_setup(SIZE, 0, 4, truth=np.full((SIZE, SIZE), 2, np.uint8))
+    with pytest.raises(GenlabError, match="no latent code"):
+        esmda_demo(runs["diffusion"], n_ens=4, n_assim=1, out_dir=tmp_path / "d", device="cpu")
+    perfect = stats(setup.truth[None].astype(np.float64), setup)
+    assert perfect["well_facies_match"] == 1.0 and perfect["field_accuracy_vs_truth"] == 1.0
+
+
+def _bench(name):
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_conditioning_benchmark_compares_esmda_and_inpainting(runs, tmp_path, capsys):
+    mod = _bench("channels_conditioning")
+    out_json, out_md = tmp_path / "c.json", tmp_path / "c.md"
+    code = mod.main(["--latent", str(runs["vaegan"]), "--diffusion", str(runs["diffusion"]), "--truths", "2",
+                     "--wells", "4", "--n-ens", "6", "--n-assim", "2", "--n-cond", "3", "--steps", "3", "--jump", "1",
+                     "--resample", "2", "--n-real", "8", "--out-json", str(out_json), "--out-md", str(out_md),
+                     "--report-dir", str(tmp_path / "grids")])
+    assert code == 0
+    res = json.loads(out_json.read_text())
+    inp, es = res["methods"]["inpainting"], res["methods"]["esmda"]
+    assert inp["mean"]["wells_honoured"] == 1.0  # hard conditioning: every well cell kept
+    assert 0.0 <= inp["mean"]["wells_agreed_before_paste"] <= 1.0
+    assert len(es["per_truth"]) == 2 and len(es["per_truth"][0]["history"]) == 3
+    assert es["realism"]["counts"]["fake"] > 0 and inp["mean"]["cpu_s_per_realization"] > 0
+    assert "Conditioning to wells" in out_md.read_text() and (tmp_path / "grids" / "inpainting-truth1.png").exists()
+    capsys.readouterr()
+    assert mod.main(["--truths", "1"]) == 2
+    assert "give --latent" in capsys.readouterr().err
+
+
+def test_compare_benchmark_counts_generation_flops_against_the_matmul_peak(runs, tmp_path):
+    mod = _bench("channels_compare")
+    assert mod.matmul_peak_gflops(n=128, repeats=2) > 0
+    vaegan = mod.generation_flops(str(runs["vaegan"]))
+    diff = mod.generation_flops(str(runs["diffusion"]))  # 2 sampler steps: every network call counts
+    assert vaegan > 0 and diff > 0
+    one_step = _snapshot(tmp_path, "diffusion-1", get_family("diffusion")(
+        (1, SIZE, SIZE), base_channels=8, channel_mults=[1, 2], attention_resolutions=[8], num_heads=1),
+        {"sampler": "ddim", "steps": 1})
+    assert mod.generation_flops(str(one_step)) == pytest.approx(diff / 2, rel=0.05)
+    rows = [r[1] for r in mod.row_specs([SIZE])]
+    assert rows.index("matmul_peak_fraction") == rows.index("realizations_per_s") + 2
