@@ -8,8 +8,9 @@ benchmarks/results/results_table.json; rewritten after every run, so an interrup
 the markdown beside it (same name, .md), and prints the published anchors beside ours.
 
 Floors: one definition everywhere (genlab.metrics.image.real_floor): n training images drawn at random from the whole
-training split against the same test set as the n generated images, for conditional and unconditional runs alike;
-the same n and seed give the same floor as `genlab evaluate`. The FID-vs-NFE sweep has its own floor at its own n.
+training split against the same test set as the n generated images, for conditional and unconditional runs alike,
+its FID the median of 25 draws (with the IQR); the same n and seed give the same floor as `genlab evaluate`. The
+FID-vs-NFE sweep has its own floor at its own n.
 
     flock /tmp/genlab-cpu.lock python benchmarks/results_table.py /work/runs/mnist-diffusion-quick \\
         /work/runs/mnist-dcgan /work/runs/mnist-vae -n 1000 --nfe-n 500 --data-dir /work/shared/data --budget-min 15
@@ -92,6 +93,8 @@ def main_row(run: Path, args: argparse.Namespace, facts: dict[str, Any]) -> dict
             "is": m["is_mean"], "precision": m["precision"], "recall": m["recall"], "floor_fid": floor["fid"],
             "floor_kid": floor["kid_mean"], "floor_is": floor["is_mean"], "floor_precision": floor["precision"],
             "floor_recall": floor["recall"], "floor_sampling": floor.get("sampling", "random"),
+            "floor_draws": floor.get("draws", 1), "floor_fid_q25": floor.get("fid_q25"),
+            "floor_fid_q75": floor.get("fid_q75"),
             "class_kl_uniform": m["class_kl_uniform"],
             "memorisation_median_ratio": m["memorisation"]["median_ratio"], "samples": m["num_fake"],
             "num_real": m["num_real"], "sampler": result["sampler"], "steps": result["steps"], "nfe": result["nfe"],
@@ -163,18 +166,21 @@ def anchors_table(rows: list[dict[str, Any]]) -> list[str]:
 def markdown(rows: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]], args: argparse.Namespace,
              command: str, started: str) -> str:
     """The README table, the FID-vs-NFE tables, ours beside the anchors, and the command, as markdown."""
-    lines = [("| run | family | dataset | FID | floor FID | floor drawn | KID ×10³ | floor KID ×10³ | IS | precision | "
-              "recall | samples | sampler | steps (NFE) | CPU train min |"), "|" + "---|" * 15]
+    lines = [("| run | family | dataset | FID | floor FID (IQR) | floor drawn | KID ×10³ | floor KID ×10³ | IS | "
+              "precision | recall | samples | sampler | steps (NFE) | CPU train min |"), "|" + "---|" * 15]
     for r in rows:
         steps = f"{r['steps']} ({r['nfe']})" if r["steps"] else "1 (1)"
-        lines.append(f"| {r['run']} | {r['family']} | {r['dataset']} | {_f(r['fid'])} | {_f(r['floor_fid'])} | "
+        iqr = (f" ({_f(r['floor_fid_q25'])}–{_f(r['floor_fid_q75'])})"
+               if isinstance(r.get("floor_fid_q25"), float) else "")
+        lines.append(f"| {r['run']} | {r['family']} | {r['dataset']} | {_f(r['fid'])} | {_f(r['floor_fid'])}{iqr} | "
                      f"{r.get('floor_sampling', 'random')} | {_f(r['kid'] * 1e3)} | {_f(r['floor_kid'] * 1e3)} | "
                      f"{_f(r['is'])} | {_f(r['precision'], 2)} | {_f(r['recall'], 2)} | {r['samples']} | "
                      f"{r['sampler'] or '—'} | {steps} | {r['train_minutes']:.1f} |")
     lines += ["", (f"Features: genlab's shipped domain classifier per dataset (128-d embedding; sha256 in the JSON). "
               f"n={args.n} generated vs the full test split; floor = n={args.n} training images drawn at random vs the "
-              "same test split (genlab.metrics.image.real_floor, as in `genlab evaluate`). CPU minutes are wall-clock "
-              "training time on a shared 2-core VM.")]
+              "same test split (genlab.metrics.image.real_floor, as in `genlab evaluate`): its FID is the median of "
+              f"{rows[0].get('floor_draws', 1) if rows else 1} draw(s) with the interquartile range in brackets, its "
+              "KID the first draw's. CPU minutes are wall-clock training time on a shared 2-core VM.")]
     for name, sweep in sweeps.items():
         n = sweep.get("num_samples", args.nfe_n)
         lines += ["", (f"FID vs NFE — {name}: {n} generated vs the {sweep.get('num_real', 'full')} test images per "

@@ -9,7 +9,7 @@ Images (MNIST-like, codec levels=256) are measured with the dataset's shipped do
 (`genlab.metrics.features`) by `genlab.metrics.image.evaluate_features`: FID, KID, IS, precision/recall, class
 balance and memorisation against the test split, each with its sample counts and beside the real-vs-real floor
 (`genlab.metrics.image.real_floor`: as many random training images against the same test set, for conditional
-models too; its FID is the median over `floor_draws` random draws, default 10, with the IQR). Binary facies
+models too; its FID is the median over `floor_draws` random draws, default 25, with the IQR). Binary facies
 snapshots (levels=2) are routed to `genlab.metrics.facies.compare_facies`. Real features are extracted once per
 call, so `evaluate_run` costs one extraction plus generation per epoch.
 """
@@ -337,7 +337,7 @@ def evaluate(source: str | Path, n: int = 1000, *, sampler: str | None = None, s
     max_train: use a seeded random subset of this many training images (at least 2n) for the floor and memorisation
     (default all).
     floor_draws: the floor FID is the median over this many random draws of n training images (1..1000, default
-    10), reported with its IQR (metrics.floor.fid_q25 / fid_q75) and count (metrics.floor.draws).
+    25), reported with its IQR (metrics.floor.fid_q25 / fid_q75) and count (metrics.floor.draws).
     Returns a JSON-ready dict: run facts (family, dataset, step, train_seconds, sampler, steps, nfe, timings) and
     "metrics" (FID, KID, IS, precision/recall, class balance, memorisation, each with counts, and "floor").
     """

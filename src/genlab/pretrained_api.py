@@ -38,7 +38,7 @@ def pretrained_headline(entry: dict) -> dict[str, float | int | None]:
 
 
 def pretrained_headline_text(entry: dict) -> str:
-    """'  FID 1.7 (floor 0.62, median of 10 draws, n = 2000)' for listings ('(floor 0.41, n = 2000)' for a floor
+    """'  FID 1.7 (floor 0.62, median of 25 draws, n = 2000)' for listings ('(floor 0.41, n = 2000)' for a floor
     of one draw); '' when the entry has no FID."""
     h = pretrained.headline(entry)
     if h["fid"] is None:

@@ -16,6 +16,7 @@ from genlab.errors import GenlabError
 from genlab.inference import SnapshotHeader, parse_header
 from genlab.metrics import features
 from genlab.metrics.features import FeatureNet, save_feature_net
+from genlab.metrics.image import FLOOR_DRAWS
 
 TINY_UNET = ["model.base_channels=8", "model.channel_mults=[1,2]", "model.attention_resolutions=[14]",
              "model.num_heads=1"]
@@ -69,9 +70,9 @@ def test_evaluate_reports_every_metric_with_counts_and_floor(runs, net_path, fam
         # guidance defaults to the run's sample.guidance (1.5 in the MNIST preset): two network calls per step
         assert (result["sampler"], result["steps"], result["guidance"], result["nfe"]) == ("dpmpp-2m", 2, 1.5, 4)
         # one floor definition (issue 15): n random training images, for conditional models too; its FID the
-        # median of 10 draws by default
+        # median of FLOOR_DRAWS (25) draws by default
         assert m["floor"]["sampling"] == "random" and m["floor"]["n"] == N
-        assert m["floor"]["draws"] == len(m["floor"]["fid_draws"]) == 10
+        assert m["floor"]["draws"] == len(m["floor"]["fid_draws"]) == FLOOR_DRAWS == 25
         assert m["floor"]["fid"] == pytest.approx(float(np.median(m["floor"]["fid_draws"])), rel=1e-12)
     else:
         assert result["sampler"] is None and result["nfe"] is None and m["floor"]["sampling"] == "random"
@@ -97,7 +98,7 @@ def test_evaluate_run_writes_one_line_per_epoch_and_resumes(runs, net_path):
     evaluation.evaluate_run(run, n=N + 4, every_epoch=False, feature_net=net_path, device="cpu")
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["epoch"] is None and last["num_samples"] == N + 4
-    assert rows[0]["floor_draws"] == 10 and rows[0]["floor_fid_q25"] <= rows[0]["floor_fid"] <= rows[0]["floor_fid_q75"]
+    assert rows[0]["floor_draws"] == FLOOR_DRAWS and rows[0]["floor_fid_q25"] <= rows[0]["floor_fid"] <= rows[0]["floor_fid_q75"]
     three = evaluation.evaluate_run(run, n=N, feature_net=net_path, device="cpu", floor_draws=3)  # another floor
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 5 and [r["floor_draws"] for r in three] == [3, 3]
     assert [r["fid"] for r in three] == [r["fid"] for r in rows]  # the fakes are the same

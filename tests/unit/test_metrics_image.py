@@ -25,6 +25,7 @@ from genlab.metrics.image import (
     evaluate_images,
     feature_fid,
     floor_draw_seeds,
+    floor_fids,
     floor_indices,
     floor_text,
     real_floor,
@@ -252,7 +253,7 @@ def test_one_floor_definition_for_conditional_and_unconditional_runs():
         assert floor["sampling"] == "random" and floor["n"] == floor["num_fake"] == 200
         assert floor["fid"] == direct["fid"] and floor["kid_mean"] == direct["kid_mean"]
         assert floor["num_real"] == conditional["num_real"] == 2000  # the same reference set as the fakes
-    assert real_floor(train, test, 200, seed=1, **kw)["fid"] != direct["fid"]  # seeded draw
+    assert real_floor(train, test, 200, seed=1, **kw)["fid_draws"][0] != direct["fid_draws"][0]  # seeded draws
     assert conditional["fid"] == unconditional["fid"]
     with pytest.raises(GenlabError, match="one label per fake image"):
         evaluate_features(fake, test, train, fake_labels=fake_labels[:10], train_labels=train_labels, **kw)
@@ -272,6 +273,7 @@ def test_the_floor_fid_is_the_median_of_independent_draws_with_their_quartiles()
     assert floor_draw_seeds(3, 7) == list(range(3, 10)) and floor["draws"] == 7 and floor["n"] == 100
     assert floor["fid_draws"] == pytest.approx(expected, rel=1e-9)
     assert len(set(floor["fid_draws"])) == 7  # the draws differ
+    assert floor_fids(train[0], test[0], 100, list(range(3, 10))) == pytest.approx(floor["fid_draws"], rel=1e-12)
     assert floor["fid"] == pytest.approx(float(np.median(expected)), rel=1e-9)
     q25, q75 = np.percentile(expected, [25, 75])
     assert floor["fid_q25"] == pytest.approx(q25, rel=1e-9) and floor["fid_q75"] == pytest.approx(q75, rel=1e-9)
