@@ -46,6 +46,18 @@ def _stats(v: torch.Tensor) -> tuple[float, float]:
     return float(v.mean()), float(v.std(unbiased=True) / math.sqrt(v.numel())) if v.numel() > 1 else float("nan")
 
 
+def independent_pixel_baseline(args: argparse.Namespace) -> dict:
+    """The no-latent baseline: every pixel an independent Bernoulli with its mean training intensity, on the same
+    seeded binarized test images (what a VAE decoder learns when its posterior collapses)."""
+    x, _, _ = _images("mnist", "train", None, 0, args.data_dir)
+    p = ((x + 1) / 2).mean(0).clamp(1e-6, 1 - 1e-6)
+    t, _, total = _images("mnist", "test", None, 0, args.data_dir)
+    b = (binarize_seeded(t, args.seed) + 1) / 2
+    mean, se = _stats(-(b * p.log() + (1 - b) * (1 - p).log()).flatten(1).sum(1))
+    return {"nll_nats": round(mean, 3), "stderr": round(se, 3), "n": total,
+            "how": "independent Bernoulli pixels with the 60,000 training images' mean intensities"}
+
+
 def measure(source: str, args: argparse.Namespace) -> dict:
     gen = api.load(source, device="cpu")
     model = gen.model
@@ -123,6 +135,7 @@ def main() -> None:
                                   "held out) with dynamic binarization (the *-binary presets: a fresh Bernoulli "
                                   "draw of every training image at every step) or grey targets (mnist-vae, "
                                   "mnist-ladder, mnist-vaegan); each row's trained_on says which",
+                      "baseline_independent_pixels": independent_pixel_baseline(args),
                       "rows": rows, "wall_s": round(time.perf_counter() - start, 1),
                       "cpu_s": round(time.process_time() - cpu0, 1)}), args.out)
 
