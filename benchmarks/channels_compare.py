@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         r["matmul_peak_fraction"] = r["generation_gflop"] * r["realizations_per_s"] / peak
         config = api.load(api.find_snapshot(src), device="cpu").header["config"]
         r["train_step"] = {str(s): train_step(config, s, args.threads, args.step_timing_steps) for s in sizes}
-        if args.esmda_truths > 0:
+        if args.esmda_truths > 0 and r.get("has_latent_code", True):  # diffusion: inpainting, channels_conditioning
             r["esmda"] = esmda_summary(src, args.esmda_truths, args.esmda_n_ens, args.esmda_n_assim,
                                        report_dir / f"esmda-{r['label']}")
     result = {"benchmark": "channels_compare", "machine": machine_info(), "threads": args.threads,

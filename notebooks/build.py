@@ -490,11 +490,11 @@ NB03 = [
     code('''
     import h5py
 
-    MODELS = {  # label: (pretrained name, preset)
-        "conv+dense": ("channels-vae-dense", "channels-vae-dense"),
-        "fully convolutional": ("channels-vae-fullconv", "channels-vae-fullconv"),
+    MODELS = {  # label: (pretrained name, preset): the shipped 64x64 snapshots, else their quick 64x64 presets
+        "conv+dense": ("channels-vae-dense", "channels-vae-dense-64"),
+        "fully convolutional": ("channels-vae-fullconv", "channels-vae-fullconv-64"),
     }
-    if FULL:  # 64x64 (the presets' size), ~5 CPU minutes per model when trained here
+    if FULL:  # 64x64 (the -64 presets' size), ~5 CPU minutes per model when trained here
         SIZE, N_FILE, N_COMPARE, N_ENS, N_ASSIM, TINY = 64, 5000, 200, 100, 4, []
     else:
         SIZE, N_FILE, N_COMPARE, N_ENS, N_ASSIM = 32, 160, 16, 12, 2

@@ -60,7 +60,10 @@ def test_channel_presets_default_to_128_and_keep_a_64_quick_version(preset):
     assert cfg.data.options["size"] == 128 and cfg.train.max_steps > 0 and cfg.train.threads == 1
     quick = resolve(f"{preset}-64")
     assert quick.data.options == {"n": 5000, "size": 64}
-    assert dataclasses.asdict(quick.model) == dataclasses.asdict(cfg.model)  # same model, smaller images
+    same = {k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "kl_warmup_steps"}
+    assert {k: v for k, v in dataclasses.asdict(quick.model).items() if k != "kl_warmup_steps"} == same
+    if hasattr(cfg.model, "kl_warmup_steps"):  # the 64-px VAEs keep their 500-step warm-up
+        assert quick.model.kl_warmup_steps == 500 and cfg.model.kl_warmup_steps < cfg.train.max_steps
     model = get_family(cfg.family)(image_shape=(1, 128, 128), **dataclasses.asdict(cfg.model))
     with torch.no_grad():
         assert model.decode(model.sample_latent([0, 1])).shape == (2, 1, 128, 128)
@@ -173,3 +176,19 @@ def test_compare_benchmark_counts_generation_flops_against_the_matmul_peak(runs,
     assert mod.generation_flops(str(one_step)) == pytest.approx(diff / 2, rel=0.05)
     rows = [r[1] for r in mod.row_specs([SIZE])]
     assert rows.index("matmul_peak_fraction") == rows.index("realizations_per_s") + 2
+
+
+def test_train_plan_names_existing_128_presets_with_step_budgets():
+    import re
+    import subprocess
+
+    script = BENCH / "channels_train_plan.sh"
+    assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+    text = script.read_text()
+    lanes = re.findall(r"^LANE_[AB]=\(([^)]*)\)", text, flags=re.M)
+    names = [n for lane in lanes for n in lane.split()]
+    assert sorted(names) == sorted(re.search(r"^ALL=\(([^)]*)\)", text, flags=re.M).group(1).split())
+    assert {"channels-sgan", "channels-vaegan", "channels-diffusion-128"} <= set(names)
+    for name in names:
+        cfg = resolve(name)
+        assert cfg.data.options["size"] == 128 and cfg.train.max_steps > 0 and cfg.train.checkpoint_every_min > 0
