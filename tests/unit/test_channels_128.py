@@ -185,10 +185,30 @@ def test_train_plan_names_existing_128_presets_with_step_budgets():
     script = BENCH / "channels_train_plan.sh"
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
     text = script.read_text()
-    lanes = re.findall(r"^LANE_[AB]=\(([^)]*)\)", text, flags=re.M)
+    lanes = re.findall(r"^LANE_[AB]=\(([^)]*)\)", text, flags=re.MULTILINE)
     names = [n for lane in lanes for n in lane.split()]
-    assert sorted(names) == sorted(re.search(r"^ALL=\(([^)]*)\)", text, flags=re.M).group(1).split())
+    assert sorted(names) == sorted(re.search(r"^ALL=\(([^)]*)\)", text, flags=re.MULTILINE).group(1).split())
     assert {"channels-sgan", "channels-vaegan", "channels-diffusion-128"} <= set(names)
     for name in names:
         cfg = resolve(name)
         assert cfg.data.options["size"] == 128 and cfg.train.max_steps > 0 and cfg.train.checkpoint_every_min > 0
+
+
+def test_esmda_truth_from_the_runs_held_out_images(runs, tmp_path, capsys):
+    from typer.testing import CliRunner
+
+    from genlab.cli.main import app
+    from genlab.facies.evaluation import load_run_data
+
+    s = esmda_demo(runs["vaegan"], truth_seed=2, truth_from="held-out", n_ens=6, n_assim=1, wells=4,
+                   out_dir=tmp_path / "h", device="cpu")
+    assert s["setup"]["truth"] == "held-out image truth_seed"
+    held = load_run_data({"dataset": "channels-procedural", "options": {"n": 40, "size": SIZE, "seed": 1}}, 3).held_out
+    assert np.array_equal(held[2], generate_channels(1, 1, SIZE, start=42)[0])  # past the 40 training images
+    with pytest.raises(GenlabError, match="truth_from 'model'"):
+        esmda_demo(runs["vaegan"], truth_from="model", n_ens=4, n_assim=1, out_dir=tmp_path / "x", device="cpu")
+    res = CliRunner().invoke(app, ["channels", "esmda", str(runs["vaegan"]), "--truth-from", "held-out", "--n-ens",
+                                   "6", "--n-assim", "1", "--wells", "4", "-o", str(tmp_path / "cli"), "--device",
+                                   "cpu"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "cli" / "esmda.json").read_text())["setup"]["truth"] == "held-out image truth_seed"

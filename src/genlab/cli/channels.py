@@ -44,7 +44,10 @@ def compare(
 @channels_app.command("esmda")
 def esmda(
     snapshot: str = typer.Argument(..., help="Snapshot file or run directory of a VAE or GAN channel generator."),
-    truth_seed: int = typer.Option(0, help="Which synthetic (procedural) truth to match."),
+    truth_seed: int = typer.Option(0, min=0, help="Which truth to match (index into --truth-from's images)."),
+    truth_from: str = typer.Option("procedural", help="procedural: an image of a procedural stream no preset "
+                                   "trains on; held-out: a held-out image of the run's own data (its validation "
+                                   "split, or procedural images past its training range)."),
     wells: int = typer.Option(9, min=1, max=400, help="Facies-logged wells on a regular lattice."),
     n_ens: int = typer.Option(100, min=2, max=10_000, help="Ensemble size."),
     n_assim: int = typer.Option(4, min=1, max=50, help="Number of assimilations (constant alpha = n_assim)."),
@@ -57,7 +60,7 @@ def esmda(
 
     checks.output_dir(output)
     s = api.esmda_demo(snapshot, truth_seed=truth_seed, wells=wells, n_ens=n_ens, n_assim=n_assim, out_dir=output,
-                   seed=seed, device=device)
+                       seed=seed, device=device, truth_from=truth_from)
     for h in s["history"]:
         x = h["extras"]
         typer.echo(f"iteration {h['iteration']}: mismatch {h['mismatch_mean']:.3f}  latent std {h['m_std']:.3f}  "

@@ -171,9 +171,12 @@ def _esmda_blocks(summary: dict[str, Any]) -> list[rp.Block]:
 
 def esmda_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n_ens: int = 100, n_assim: int = 4,
                out_dir: str | Path = "channels-esmda", seed: int = 0, device: str = "auto",
-               n_monitors: int = 3, truth: np.ndarray | None = None) -> dict[str, Any]:
+               n_monitors: int = 3, truth: np.ndarray | None = None, truth_from: str = "procedural"
+               ) -> dict[str, Any]:
     """Condition a trained generator's realizations to facies at wells and flow-proxy data of a synthetic truth:
-    procedural image `truth_seed` of an unused stream, or `truth` ((H, W) {0, 1}, e.g. a held-out training image).
+    `truth_from="procedural"`: image `truth_seed` of an unused procedural stream; "held-out": held-out image
+    `truth_seed` of the run's own data (procedural images past its training range, or the file's validation split);
+    or `truth` itself ((H, W) {0, 1}).
 
     Returns the JSON summary (history per iteration, setup, latent check), also written to out_dir/esmda.json
     with esmda.md / esmda.html and before/after grids.
@@ -186,6 +189,10 @@ def esmda_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n_ens:
     size = gen.model.image_shape[1]
     if gen.model.image_shape[1] != gen.model.image_shape[2]:
         raise GenlabError(f"{snapshot}: the ES-MDA demo needs square images, got {tuple(gen.model.image_shape)}")
+    if truth_from not in ("procedural", "held-out"):
+        raise GenlabError(f"truth_from '{truth_from}': expected 'procedural' or 'held-out'")
+    if truth is None and truth_from == "held-out":
+        truth = load_run_data(gen.info.data_config, truth_seed + 1, n_train=1).held_out[truth_seed]
     setup = make_setup(size, truth_seed, wells, n_monitors=n_monitors, truth=truth)
     t0 = time.perf_counter()
     res, prior, post = run_esmda(gen, setup, n_ens, n_assim, seed)
@@ -195,7 +202,7 @@ def esmda_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n_ens:
         "label": run_label(snapshot, gen), "family": gen.info.family, "is_vae": is_vae(gen),
         "n_ens": n_ens, "n_assim": n_assim, "alphas": [float(a) for a in res.alphas],
         "setup": {"truth_seed": truth_seed, "truth": "procedural (seed 10000 + truth_seed)" if truth is None
-                  else "given image", "wells": wells, "well_cells": setup.well_cells.tolist(),
+                  else ("held-out image truth_seed" if truth_from == "held-out" else "given image"), "wells": wells, "well_cells": setup.well_cells.tolist(),
                   "n_monitors": n_monitors, "sd": setup.sd, "d_obs": setup.d_obs.tolist()},
         "history": res.summary(), "seconds": time.perf_counter() - t0,
         "prior_latent": latent_norm_check(_prior_latents(gen, n_ens, seed)),
