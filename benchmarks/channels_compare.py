@@ -87,11 +87,14 @@ def generation_flops(src: str, count: int = 2) -> float:
     return counter.get_total_flops() / count
 
 
-def esmda_summary(run: str, truths: int, n_ens: int, n_assim: int, out_dir: Path) -> dict[str, Any]:
-    """ES-MDA against truths 0..truths−1: prior and posterior numbers averaged over truths, and each history."""
+def esmda_summary(run: str, truths: int, n_ens: int, n_assim: int, out_dir: Path,
+                  truth_from: str = "held-out") -> dict[str, Any]:
+    """ES-MDA against truths 0..truths−1 (held-out images of the run's data, or the unused procedural stream):
+    prior and posterior numbers averaged over truths, and each history."""
     per_truth = []
     for t in range(truths):
-        s = esmda_demo(run, truth_seed=t, n_ens=n_ens, n_assim=n_assim, out_dir=out_dir / f"truth{t}")
+        s = esmda_demo(run, truth_seed=t, n_ens=n_ens, n_assim=n_assim, out_dir=out_dir / f"truth{t}",
+                       truth_from=truth_from)
         per_truth.append({"truth_seed": t, "history": s["history"], "seconds": s["seconds"],
                           "posterior_latent": s["posterior_latent"], "report": s["report"]["markdown"]})
 
@@ -101,7 +104,8 @@ def esmda_summary(run: str, truths: int, n_ens: int, n_assim: int, out_dir: Path
         out.update({k: float(np.mean([r["extras"][k] for r in rows])) for k in ESMDA_EXTRAS})
         return out
 
-    return {"truths": truths, "n_ens": n_ens, "n_assim": n_assim, "prior": mean_at(0), "posterior": mean_at(-1),
+    return {"truths": truths, "truth_from": truth_from, "n_ens": n_ens, "n_assim": n_assim, "prior": mean_at(0),
+            "posterior": mean_at(-1),
             "posterior_sq_norm_per_dim": float(np.mean([p["posterior_latent"]["mean_sq_norm_per_dim"]
                                                         for p in per_truth])),
             "per_truth": per_truth}
@@ -160,7 +164,7 @@ def markdown(result: dict[str, Any], sizes: list[int]) -> str:
                "the peak fraction is generation FLOPs (FlopCounterMode) × realizations/s over it. "
                "Train step: the engine's own optimisation step (fp32, the run's batch size), median of "
                f"{result['step_timing_steps']} steps, every model timed in this run. ES-MDA: "
-               f"{result['esmda_truths']} synthetic truths, {result['esmda_n_ens']} members, "
+               f"{result['esmda_truths']} truths ({result['esmda_truth_from']}), {result['esmda_n_ens']} members, "
                f"{result['esmda_n_assim']} assimilations; numbers are means over truths.")),
         ("table", header, rows),
     ]
@@ -194,6 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--esmda-truths", type=int, default=3, help="0 skips ES-MDA")
     ap.add_argument("--esmda-n-ens", type=int, default=100)
     ap.add_argument("--esmda-n-assim", type=int, default=4)
+    ap.add_argument("--esmda-truth-from", default="held-out", choices=("held-out", "procedural"),
+                    help="truths: held-out images of each run's data (issue 14) or the unused procedural stream")
     ap.add_argument("--report-dir", type=Path, default=None, help="grids, curves and HTML pages (default: a temp dir)")
     ap.add_argument("--out-json", default=str(RESULTS / "channels_compare.json"))
     ap.add_argument("--out-md", default=str(RESULTS / "channels_compare.md"))
@@ -212,13 +218,14 @@ def main(argv: list[str] | None = None) -> None:
         r["train_step"] = {str(s): train_step(config, s, args.threads, args.step_timing_steps) for s in sizes}
         if args.esmda_truths > 0 and r.get("has_latent_code", True):  # diffusion: inpainting, channels_conditioning
             r["esmda"] = esmda_summary(src, args.esmda_truths, args.esmda_n_ens, args.esmda_n_assim,
-                                       report_dir / f"esmda-{r['label']}")
+                                       report_dir / f"esmda-{r['label']}", args.esmda_truth_from)
     result = {"benchmark": "channels_compare", "machine": machine_info(), "threads": args.threads,
               "load_average_start": load, "load_average_end": [round(x, 2) for x in os.getloadavg()],
               "matmul_peak_gflops": round(peak, 2),
               "n": args.n, "seed": args.seed, "data": summary["data"], "step_sizes": sizes,
               "step_timing_steps": args.step_timing_steps, "esmda_truths": args.esmda_truths,
               "esmda_n_ens": args.esmda_n_ens, "esmda_n_assim": args.esmda_n_assim,
+              "esmda_truth_from": args.esmda_truth_from,
               "report_dir": str(report_dir), "runs": without_curves(summary["runs"]),
               "seconds": round(time.time() - t0, 1),
               "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])}

@@ -212,3 +212,9 @@ def test_esmda_truth_from_the_runs_held_out_images(runs, tmp_path, capsys):
                                    "cpu"])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "cli" / "esmda.json").read_text())["setup"]["truth"] == "held-out image truth_seed"
+
+
+def test_compare_benchmark_esmda_uses_held_out_truths(runs, tmp_path):
+    mod = _bench("channels_compare")
+    s = mod.esmda_summary(str(runs["vaegan"]), 1, 6, 1, tmp_path / "e")
+    assert s["truth_from"] == "held-out" and s["n_ens"] == 6 and len(s["per_truth"][0]["history"]) == 2
