@@ -150,16 +150,19 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     trained with them). `data.dataset=channels 'data.options={size: 128}'` reads the real train_images.h5 from the
     data directory (the file source takes no `n`), `'data.options={file: F}'` any LTrace-format file.
 
-    The 128-px step budgets come from 25-step smoke runs (AMD EPYC, 1 thread, fp32; docs/channels.md "Reproducing
-    the 128×128 table" and benchmarks/channels_train_plan.sh, which trains them all in ~3 CPU-hours)."""
+    The 128-px step budgets come from 12-30-step smoke runs (CPU-s per step, AMD EPYC, 1 thread, fp32, load 7-9:
+    vae-dense 1.54, vae-fullconv 1.31, sgan 2.79, vaegan 7.7 at batch 32, diffusion 8.1 at batch 16);
+    benchmarks/channels_train_plan.sh trains the five of the plan in ~3 CPU-hours (docs/channels.md §7)."""
     data64 = {"dataset": "channels-procedural", "options": {"n": 5000, "size": 64}}
     data = {"dataset": "channels-procedural", "options": {"n": 20000, "size": 128}}
     train64 = {"batch_size": 64, "lr": 1e-3, "epochs": 10.0, "precision": "fp32", "ema_decay": 0.999,
                "warmup_steps": 50, "grad_clip": 0.0}
     # 128 px: fixed step budgets (not epochs), one thread, resumable states every 5 minutes
-    train = {**train64, "batch_size": 32, "epochs": 0.0, "max_steps": 3000, "epoch_images": 16000,
+    train = {**train64, "batch_size": 32, "epochs": 0.0, "max_steps": 400, "epoch_images": 16000,
              "threads": 1, "checkpoint_every_min": 5.0, "log_every": 25}
-    vae = {"likelihood": "bernoulli", "base_channels": 16, "kl_warmup_steps": 500}
+    vae64 = {"likelihood": "bernoulli", "base_channels": 16, "kl_warmup_steps": 500}
+    # 128 px: the KL weight reaches 1 after a third of the (short) budgets, so the latent ends fully regularized
+    vae = {**vae64, "kl_warmup_steps": 150}
     # A WGAN-GP step (5 critic phases with the gradient penalty's double backward + 1 generator phase) costs the
     # same for conv_dense and fully_conv: the dense layers (64→4096 in G, 4096→1 in the critic) are under 1 %
     # of the FLOPs, convolutions ~80 % of the time (benchmarks/channels_compare.py times both in one process). The
@@ -167,7 +170,7 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     # on a shared machine train with train.threads=1. GAN steps are slow, so they log every 10 steps.
     gan = {"base_channels": 16}
     gan_train64 = {**train64, "lr": 1e-4, "log_every": 10}
-    gan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 600}
+    gan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 600}  # not in the 3-CPU-hour plan
     # Issue 14's non-collapsing GAN (SGAN-style, Jetchev et al. 2016 / Laloy et al. 2018): fully convolutional with a
     # spatial latent map (4 × 4 × 4 at 128 px, no nn.Linear), hinge loss with a spectrally normalised discriminator
     # (Miyato et al. 2018), one D step per G step and TTUR (D lr 4× G lr, Heusel et al. 2017), Adam (0, 0.9). The
@@ -176,19 +179,21 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     sgan = {"base_channels": 16, "architecture": "fully_conv", "latent_channels": 4, "loss": "hinge",
             "spectral_norm": True, "d_norm": "none", "n_critic": 1, "d_lr_scale": 4.0, "adam_beta1": 0.0,
             "adam_beta2": 0.9}
-    sgan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 3000}
+    sgan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 900}
     # The facies VAE-GAN baseline (Larsen et al. 2016): the fully convolutional VAE (same latent map as above, so
     # ES-MDA runs in the same space) with a spectral-norm discriminator judging reconstructions and prior samples;
     # nearest-neighbour upsampling against the checkerboard texture of GAN-trained decoders.
-    vaegan = {**vae, "architecture": "fully_conv", "latent_channels": 4, "d_base_channels": 16,
-              "upsample": "nearest", "kl_warmup_steps": 300}
-    vaegan_train = {**train, "lr": 5e-4, "log_every": 10, "max_steps": 1500}
+    # Its step is the dearest of the latent models (the discriminator reads real images, reconstructions and prior
+    # samples in both phases): 7.7 CPU-s at batch 32 with transposed convolutions, 10.0 with nearest upsampling,
+    # so transposed convolutions at batch 16.
+    vaegan = {**vae, "architecture": "fully_conv", "latent_channels": 4, "d_base_channels": 16}
+    vaegan_train = {**train, "batch_size": 16, "lr": 5e-4, "log_every": 10, "max_steps": 460}
     out = {
         "channels-vae-dense": {"family": "vae", "data": data,
                                "model": {**vae, "architecture": "conv_dense", "latent_dim": 64}, "train": train},
         "channels-vae-fullconv": {"family": "vae", "data": data,
                                   "model": {**vae, "architecture": "fully_conv", "latent_channels": 4},
-                                  "train": {**train, "max_steps": 3000}},
+                                  "train": {**train, "max_steps": 450}},
         "channels-wgan-dense": {"family": "wgan-gp", "data": data,
                                 "model": {**gan, "architecture": "conv_dense", "latent_dim": 64},
                                 "train": gan_train},
@@ -199,16 +204,17 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
         "channels-vaegan": {"family": "vae-gan", "data": data, "model": dict(vaegan), "train": vaegan_train},
         # Issue 14: pixel-space diffusion on 128×128 binary facies (the LTrace size), unconditional, for realism and
         # for inpainting to wells (genlab.editing_api.inpaint, RePaint). 3.27 M parameters (128→64→32→16→8,
-        # attention at 8×8). fp32 on a CPU without avx512_bf16 ("auto" picks fp32 there); the step budget is what
-        # fits its share of the 3-CPU-hour plan (the earlier figure: ~2.4 s per batch-16 step with bf16 autocast on a
-        # CPU with avx512_bf16).
+        # attention at 8×8). fp32 on a CPU without avx512_bf16 ("auto" picks fp32 there): 8.1 CPU-s per batch-16
+        # step (AMD EPYC, 1 thread, load 7-9), so 650 steps are its ~90 CPU-minutes, half of the 3-CPU-hour plan
+        # (~2.4 s per step with bf16 autocast on a CPU with avx512_bf16). Raise train.max_steps on the resumed
+        # command when there is more time: it is the model most likely to reach the realism goal.
         "channels-diffusion-128": {
             "family": "diffusion", "data": {"dataset": "channels-procedural", "conditional": False,
                                             "options": {"n": 20000, "size": 128}},
             "model": {"base_channels": 32, "channel_mults": [1, 1, 2, 2, 4], "num_res_blocks": 1,
                       "attention_resolutions": [8], "prediction": "v"},
             "train": {"batch_size": 16, "lr": 5e-4, "warmup_steps": 200, "precision": "auto", "epochs": 0.0,
-                      "max_steps": 1500, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
+                      "max_steps": 650, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
                       "checkpoint_every_min": 5.0, "threads": 1},
             "sample": {"num_images": 36, "sampler": "dpmpp-2m", "steps": 20, "guidance": 1.0}},
     }
@@ -218,7 +224,10 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
              "channels-sgan": {**gan_train64, "epochs": 0.0, "max_steps": 1500},
              "channels-vaegan": {**train64, "lr": 5e-4, "log_every": 10}}
     for name, tr in quick.items():
-        out[f"{name}-64"] = {**out[name], "data": data64, "train": dict(tr)}
+        model = dict(out[name]["model"])
+        if "kl_warmup_steps" in model:
+            model["kl_warmup_steps"] = vae64["kl_warmup_steps"]
+        out[f"{name}-64"] = {**out[name], "model": model, "data": data64, "train": dict(tr)}
     return out
 
 
