@@ -169,3 +169,10 @@ def test_instance_noise_anneals_linearly_to_zero():
     assert instance_noise_sigma(50, 0.2, 100) == pytest.approx(0.1)
     assert instance_noise_sigma(500, 0.2, 100) == 0.0
     assert instance_noise_sigma(10, 0.0, 100) == 0.0
+
+
+@pytest.mark.parametrize("cls", [GAN, WGANGP])
+def test_the_mlp_architecture_is_refused_in_one_line(cls):
+    with pytest.raises(GenlabError, match="architecture' = 'mlp' is not supported by the GAN families") as err:
+        build(cls, architecture="mlp")
+    assert "\n" not in str(err.value)

@@ -66,6 +66,9 @@ class GANConfig(ConvNetConfig):
         for name in ("gp_lambda", "r1_gamma", "instance_noise", "d_lr_scale"):
             check_range(family, name, getattr(self, name), 0.0)
         check_range(family, "label_smoothing", self.label_smoothing, 0.0, 0.5)
+        if self.architecture == "mlp":  # the MLP stacks are autoencoder nets; the GAN's generator is convolutional
+            raise GenlabError(f"{family}: option 'architecture' = 'mlp' is not supported by the GAN families; "
+                              "expected 'conv_dense' or 'fully_conv'")
         if self.d_norm == "batch" and (self.gp_lambda > 0 or self.r1_gamma > 0):
             raise GenlabError(f"{family}: d_norm='batch' mixes samples, which breaks the per-sample gradient "
                               "penalty; use 'layer' or 'none'")
