@@ -43,3 +43,24 @@ def fit_generator(model, x, steps: int, lr: float = 3e-3) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
+
+
+def save_facies_snapshot(tmp_path, name: str, model, size: int, sample: dict | None = None):
+    """An untrained binary-facies snapshot (LTrace-like procedural data, `size` px) of `model` in tmp_path/name;
+    small random weights keep the output near p = 0.5 but varied. Returns the run directory."""
+    import torch
+
+    from genlab.checkpoints.snapshot import save_snapshot
+    from genlab.data.codecs import ImageCodec
+
+    torch.manual_seed(0)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    cfg = {"name": name, "data": {"dataset": "channels-procedural", "options": {"n": 40, "size": size, "seed": 1}}}
+    if sample:
+        cfg["sample"] = sample
+    run = tmp_path / name
+    save_snapshot(run / "snapshot.safetensors", model, ImageCodec(1, size, size, levels=2).state(),
+                  extra={"config": cfg, "train_seconds": 12.0, "train_cpu_seconds": 30.0, "images_seen": 600,
+                         "step": 10})
+    return run

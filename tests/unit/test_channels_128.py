@@ -13,15 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from genlab.checkpoints.snapshot import save_snapshot
 from genlab.config.presets import resolve
-from genlab.data.codecs import ImageCodec
 from genlab.data.sources.channels import generate_channels
 from genlab.errors import GenlabError
 from genlab.facies import compare_models, esmda_demo
 from genlab.facies.conditioning import make_setup, stats
 from genlab.facies.evaluation import diversity, uses_linear
 from genlab.models.registry import get_family
+from tests_helpers import save_facies_snapshot
 
 SIZE = 16
 TINY = {"base_channels": 4, "max_channels": 8}
@@ -31,17 +30,7 @@ PRESETS_128 = ["channels-vae-dense", "channels-vae-fullconv", "channels-wgan-den
 
 
 def _snapshot(tmp_path, name, model, sample=None):
-    torch.manual_seed(0)
-    for p in model.parameters():
-        torch.nn.init.normal_(p, std=0.3)
-    cfg = {"name": name, "data": {"dataset": "channels-procedural", "options": {"n": 40, "size": SIZE, "seed": 1}}}
-    if sample:
-        cfg["sample"] = sample
-    run = tmp_path / name
-    save_snapshot(run / "snapshot.safetensors", model, ImageCodec(1, SIZE, SIZE, levels=2).state(),
-                  extra={"config": cfg, "train_seconds": 12.0, "train_cpu_seconds": 30.0, "images_seen": 600,
-                         "step": 10})
-    return run
+    return save_facies_snapshot(tmp_path, name, model, SIZE, sample)
 
 
 @pytest.fixture

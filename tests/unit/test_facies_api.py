@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from genlab.checkpoints.snapshot import save_snapshot
-from genlab.data.codecs import ImageCodec
 from genlab.errors import GenlabError
 from genlab.facies import compare_models, esmda_demo
 from genlab.facies import report as rp
@@ -17,21 +15,14 @@ from genlab.facies.conditioning import make_setup, observe, well_grid
 from genlab.facies.evaluation import load_run_data, uses_linear
 from genlab.models.gan.model import WGANGP
 from genlab.models.vae.model import VAE
+from tests_helpers import save_facies_snapshot
 
 SIZE = 16
 TINY = {"base_channels": 4, "max_channels": 8}
 
 
 def _snapshot(tmp_path, name: str, model: torch.nn.Module, size: int = SIZE):
-    torch.manual_seed(0)
-    for p in model.parameters():  # untrained; small weights keep the output near p = 0.5 but varied
-        torch.nn.init.normal_(p, std=0.3)
-    run = tmp_path / name
-    cfg = {"name": name, "data": {"dataset": "channels-procedural", "options": {"n": 40, "size": size, "seed": 1}}}
-    save_snapshot(run / "snapshot.safetensors", model, ImageCodec(1, size, size, levels=2).state(),
-                  extra={"config": cfg, "train_seconds": 12.0, "train_cpu_seconds": 30.0, "images_seen": 600,
-                         "step": 10})
-    return run
+    return save_facies_snapshot(tmp_path, name, model, size)
 
 
 @pytest.fixture
