@@ -233,12 +233,20 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
              "channels-wgan-fullconv": gan_train64,
              "channels-sgan": {**gan_train64, "epochs": 0.0, "max_steps": 1500},
              "channels-vaegan": {**train64, "lr": 5e-4, "log_every": 10}}
+    return {**out, **_quick_64(out, quick, data64, vae64["kl_warmup_steps"])}
+
+
+def _quick_64(out: dict[str, dict[str, Any]], quick: dict[str, dict[str, Any]], data64: dict[str, Any],
+              kl_warmup_steps: int) -> dict[str, dict[str, Any]]:
+    """`<name>-64` for each name in `quick`: the 128-px preset's model on the 64-px data with the quick training
+    options `quick[name]` (and the 64-px KL warm-up where the model has one)."""
+    result = {}
     for name, tr in quick.items():
         model = dict(out[name]["model"])
         if "kl_warmup_steps" in model:
-            model["kl_warmup_steps"] = vae64["kl_warmup_steps"]
-        out[f"{name}-64"] = {**out[name], "model": model, "data": data64, "train": dict(tr)}
-    return out
+            model["kl_warmup_steps"] = kl_warmup_steps
+        result[f"{name}-64"] = {**out[name], "model": model, "data": data64, "train": dict(tr)}
+    return result
 
 
 def _score_presets() -> dict[str, dict[str, Any]]:
