@@ -108,6 +108,33 @@ def test_options_regularizers_and_losses_run():
     assert torch.isfinite(model("generator", batch(), None)[0])
 
 
+def test_minibatch_std_feature_is_the_group_spread_and_zero_for_identical_samples():
+    from genlab.models.gan.networks import minibatch_std
+
+    h = torch.randn(8, 3, 2, 2)
+    out = minibatch_std(h, 4)  # groups of 4: samples {i, i+2, i+4, i+6}
+    assert out.shape == (8, 4, 2, 2) and torch.equal(out[:, :3], h)
+    groups = h.reshape(4, 2, 3, 2, 2)
+    expected = (groups.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3)).repeat(4)
+    assert torch.allclose(out[:, 3, 0, 0], expected) and torch.equal(out[:, 3], out[:, 3, :1, :1].expand(8, 2, 2))
+    assert minibatch_std(torch.randn(1, 3, 2, 2).expand(8, 3, 2, 2), 4)[:, 3].max() < 1e-3  # collapse: no spread
+    assert minibatch_std(torch.randn(6, 3, 2, 2), 4).shape == (6, 4, 2, 2)  # 6 samples: groups of 3
+
+
+@pytest.mark.parametrize("arch", ["conv_dense", "fully_conv"])
+def test_discriminator_with_minibatch_std_sees_the_batch_spread(arch):
+    model = build(architecture=arch, loss="hinge", spectral_norm=True, d_minibatch_std=4)
+    loss, _ = model("discriminator", batch(8), None)
+    assert torch.isfinite(loss)
+    x = batch(8)
+    same = x[:1].expand(8, *SHAPE)
+    d = model.discriminator
+    with torch.no_grad():  # the first sample's score changes when only the other samples change
+        assert not torch.allclose(d(x)[0], d(torch.cat([x[:1], same[1:]]))[0])
+    with pytest.raises(GenlabError, match="d_minibatch_std"):
+        build(d_minibatch_std=-1)
+
+
 def test_bad_options_raise_one_line_errors():
     with pytest.raises(GenlabError, match="unknown option 'lossy'"):
         build(lossy="ns")

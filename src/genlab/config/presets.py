@@ -160,9 +160,10 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     trained with them). `data.dataset=channels 'data.options={size: 128}'` reads the real train_images.h5 from the
     data directory (the file source takes no `n`), `'data.options={file: F}'` any LTrace-format file.
 
-    The 128-px step budgets come from 12-30-step smoke runs (CPU-s per step, AMD EPYC, 1 thread, fp32, load 7-9:
-    vae-dense 1.54, vae-fullconv 1.31, sgan 2.79, vaegan 7.7 at batch 32, diffusion 8.1 at batch 16);
-    benchmarks/channels_train_plan.sh trains the five of the plan in ~3 CPU-hours (docs/channels.md §7)."""
+    The 128-px step budgets: smoke runs under load 7-9 gave CPU-s per step (AMD EPYC, 1 thread, fp32) vae-dense 1.54,
+    vae-fullconv 1.31, sgan 2.79, vaegan 7.7 at batch 32, diffusion 8.1 at batch 16; with only the two training lanes
+    running (load 2) the first logged steps cost sgan 1.71 and diffusion 2.4, so those two got 1800 steps each
+    instead of 900 / 650. benchmarks/channels_train_plan.sh trains the five in ~2.7 CPU-hours (docs/channels.md §7)."""
     data64 = {"dataset": "channels-procedural", "options": {"n": 5000, "size": 64}}
     data = {"dataset": "channels-procedural", "options": {"n": 20000, "size": 128}}
     train64 = {"batch_size": 64, "lr": 1e-3, "epochs": 10.0, "precision": "fp32", "ema_decay": 0.999,
@@ -187,9 +188,9 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     # earlier WGAN-GP run collapsed after ~110 generator steps: 5 critic steps per G step made G steps 6× dearer,
     # so 12 minutes gave G almost no updates.
     sgan = {"base_channels": 16, "architecture": "fully_conv", "latent_channels": 4, "loss": "hinge",
-            "spectral_norm": True, "d_norm": "none", "n_critic": 1, "d_lr_scale": 4.0, "adam_beta1": 0.0,
-            "adam_beta2": 0.9}
-    sgan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 900}
+            "spectral_norm": True, "d_norm": "none", "d_minibatch_std": 4, "n_critic": 1, "d_lr_scale": 4.0,
+            "adam_beta1": 0.0, "adam_beta2": 0.9}
+    sgan_train = {**train, "lr": 1e-4, "log_every": 10, "max_steps": 1200}
     # The facies VAE-GAN baseline (Larsen et al. 2016): the fully convolutional VAE (same latent map as above, so
     # ES-MDA runs in the same space) with a spectral-norm discriminator judging reconstructions and prior samples;
     # nearest-neighbour upsampling against the checkerboard texture of GAN-trained decoders.
@@ -214,17 +215,16 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
         "channels-vaegan": {"family": "vae-gan", "data": data, "model": dict(vaegan), "train": vaegan_train},
         # Issue 14: pixel-space diffusion on 128×128 binary facies (the LTrace size), unconditional, for realism and
         # for inpainting to wells (genlab.editing_api.inpaint, RePaint). 3.27 M parameters (128→64→32→16→8,
-        # attention at 8×8). fp32 on a CPU without avx512_bf16 ("auto" picks fp32 there): 8.1 CPU-s per batch-16
-        # step (AMD EPYC, 1 thread, load 7-9), so 650 steps are its ~90 CPU-minutes, half of the 3-CPU-hour plan
-        # (~2.4 s per step with bf16 autocast on a CPU with avx512_bf16). Raise train.max_steps on the resumed
-        # command when there is more time: it is the model most likely to reach the realism goal.
+        # attention at 8×8). fp32 on a CPU without avx512_bf16 ("auto" picks fp32 there): 2.4 CPU-s per batch-16
+        # step (AMD EPYC, 1 thread, load 2; 8.1 at load 7-9), so 1800 steps are ~72 CPU-minutes (28,800 images,
+        # 1.4 passes). Raise train.max_steps on the resumed command when there is more time (constant lr).
         "channels-diffusion-128": {
             "family": "diffusion", "data": {"dataset": "channels-procedural", "conditional": False,
                                             "options": {"n": 20000, "size": 128}},
             "model": {"base_channels": 32, "channel_mults": [1, 1, 2, 2, 4], "num_res_blocks": 1,
                       "attention_resolutions": [8], "prediction": "v"},
             "train": {"batch_size": 16, "lr": 5e-4, "warmup_steps": 200, "precision": "auto", "epochs": 0.0,
-                      "max_steps": 650, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
+                      "max_steps": 1800, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
                       "checkpoint_every_min": 5.0, "threads": 1},
             "sample": {"num_images": 36, "sampler": "dpmpp-2m", "steps": 20, "guidance": 1.0}},
     }

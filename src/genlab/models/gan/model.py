@@ -4,7 +4,7 @@ A training step runs the phases "discriminator" (× n_critic) then "generator"; 
 torch's global generator. In the discriminator phase the generator runs under no_grad; in the generator phase the
 discriminator's parameters are frozen while its graph is built, so backward only reaches the generator.
 Options users reach for when a GAN misbehaves: spectral norm, hinge loss, R1, TTUR (``d_lr_scale``), one-sided
-label smoothing, annealed instance noise.
+label smoothing, annealed instance noise, the minibatch-std feature against mode collapse.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class GANConfig(ConvNetConfig):
     latent_dim: int = 64  # conv_dense: size of z
     d_norm: str = "none"  # discriminator normalisation ("layer" for WGAN-GP critics; never "batch" with gp/r1)
     spectral_norm: bool = False  # spectral normalisation of every discriminator layer (Miyato et al. 2018)
+    d_minibatch_std: int = 0  # group size G of D's minibatch-std feature (Karras et al. 2018; 4 there), 0 = off
     loss: str = "ns"  # "ns" | "hinge" | "wasserstein"
     n_critic: int = 1  # discriminator phases per generator phase
     gp_lambda: float = 0.0  # WGAN-GP gradient-penalty weight λ (10 in Gulrajani et al. 2017)
@@ -63,6 +64,7 @@ class GANConfig(ConvNetConfig):
         check_choice(family, "d_norm", self.d_norm, NORMS)
         check_choice(family, "loss", self.loss, GAN_LOSSES)
         check_range(family, "n_critic", self.n_critic, 1, 100)
+        check_range(family, "d_minibatch_std", self.d_minibatch_std, 0, 64)
         for name in ("gp_lambda", "r1_gamma", "instance_noise", "d_lr_scale"):
             check_range(family, name, getattr(self, name), 0.0)
         check_range(family, "label_smoothing", self.label_smoothing, 0.0, 0.5)
@@ -116,7 +118,8 @@ class GAN(LatentGeneration, StepTracking, GenerativeModel):
         self.generator = ImageGenerator(self.image_shape, cfg.architecture, cfg.latent_size(), num_down,
                                    cfg.base_channels, cfg.max_channels, cfg.norm, num_classes, cfg.class_embed_dim)
         self.discriminator = Discriminator(self.image_shape, cfg.architecture, num_down, cfg.base_channels,
-                                           cfg.max_channels, cfg.d_norm, cfg.spectral_norm, num_classes)
+                                           cfg.max_channels, cfg.d_norm, cfg.spectral_norm, num_classes,
+                                           cfg.d_minibatch_std)
 
     # --- what the engine asks ---------------------------------------------------------------------------------
     def param_groups(self) -> dict[str, Iterable[nn.Parameter]]:
