@@ -42,7 +42,7 @@ from common import machine_info
 from genlab.editing_api import inpaint
 from genlab.errors import GenlabError
 from genlab.facies import report as rp
-from genlab.facies.conditioning import make_setup, run_esmda, stats
+from genlab.facies.conditioning import make_setup, run_esmda, stats, well_mask, wells_honoured
 from genlab.facies.evaluation import load_run_data, run_label
 from genlab.inference import find_snapshot, load
 from genlab.metrics.facies import compare_facies, load_facies_feature_net
@@ -56,19 +56,6 @@ REALISM = (("channel fraction mean", "proportion.mean", ".3f"), ("connectivity y
            ("facies Fréchet", "facies_frechet", ".2f"))
 
 
-def well_mask(size: int, cells: np.ndarray) -> torch.Tensor:
-    """(size, size) bool, True = generate: every cell except the well cells."""
-    hole = torch.ones(size, size, dtype=torch.bool)
-    hole[torch.as_tensor(cells[:, 0]), torch.as_tensor(cells[:, 1])] = False
-    return hole
-
-
-def honoured(binary: np.ndarray, setup: Any) -> float:
-    """Share of (member, well) pairs whose facies equals the truth's at that well."""
-    r, c = setup.well_cells[:, 0], setup.well_cells[:, 1]
-    return float((binary[:, r, c] == setup.truth[r, c][None]).mean())
-
-
 def timed(fn):
     c0, w0 = time.process_time(), time.perf_counter()
     out = fn()
@@ -79,7 +66,7 @@ def esmda_one(gen: Any, setup: Any, n_ens: int, n_assim: int, seed: int) -> tupl
     (res, _prior, post), cpu, wall = timed(lambda: run_esmda(gen, setup, n_ens, n_assim, seed))
     binary = post > 0.5
     row = {"history": res.summary(), "cpu_s_per_realization": cpu / n_ens, "wall_s_per_realization": wall / n_ens,
-           "wells_honoured": honoured(binary, setup), **stats(post, setup)}
+           "wells_honoured": wells_honoured(binary, setup), **stats(post, setup)}
     return row, binary
 
 
@@ -92,7 +79,7 @@ def inpaint_one(gen: Any, setup: Any, n_cond: int, args: argparse.Namespace, see
                                            batch_size=args.batch_size))
     binary = res.values[:, 0].numpy().astype(bool)
     row = {"cpu_s_per_realization": cpu / n_cond, "wall_s_per_realization": wall / n_cond, "nfe": res.nfe,
-           "wells_honoured": honoured(binary, setup),
+           "wells_honoured": wells_honoured(binary, setup),
            "wells_agreed_before_paste": res.known_error.get("unpasted_cells_honoured"),
            **stats(binary.astype(np.float64), setup)}
     return row, binary

@@ -54,7 +54,7 @@ from genlab.errors import GenlabError
 from genlab.evaluation import METRICS_FILE, check_evaluate_request, evaluate, evaluate_run, fid_vs_steps
 from genlab.export import QUANTIZATIONS  # int8 ONNX quantizations (issue 19 part 5)
 from genlab.export import export_snapshot as export  # ONNX / torch.export of the sampling network
-from genlab.facies import compare_models, esmda_demo
+from genlab.facies import compare_models, esmda_demo, inpaint_demo
 from genlab.facies import report as facies_report  # comparison/ES-MDA tables as markdown
 from genlab.facies.evaluation import model_summary
 from genlab.fast_inference import BACKENDS as INFERENCE_BACKENDS  # the denoiser run by onnxruntime, int8, bf16
@@ -165,6 +165,7 @@ __all__ = [
     "gives_importance_weights",
     "inference_backend",
     "inpaint",
+    "inpaint_demo",
     "inpaint_display",
     "interpolate",
     "interpolate_noise",

@@ -16,8 +16,8 @@ import torch
 from genlab.config.presets import resolve
 from genlab.data.sources.channels import generate_channels
 from genlab.errors import GenlabError
-from genlab.facies import compare_models, esmda_demo
-from genlab.facies.conditioning import make_setup, stats
+from genlab.facies import compare_models, esmda_demo, inpaint_demo
+from genlab.facies.conditioning import make_setup, stats, well_mask, wells_honoured
 from genlab.facies.evaluation import diversity, uses_linear
 from genlab.models.registry import get_family
 from tests_helpers import save_facies_snapshot
@@ -123,6 +123,47 @@ def test_esmda_takes_a_given_truth_and_refuses_diffusion(runs, tmp_path):
         esmda_demo(runs["diffusion"], n_ens=4, n_assim=1, out_dir=tmp_path / "d", device="cpu")
     perfect = stats(setup.truth[None].astype(np.float64), setup)
     assert perfect["well_facies_match"] == 1.0 and perfect["field_accuracy_vs_truth"] == 1.0
+
+
+def test_inpaint_demo_honours_every_well_of_the_esmda_truth(runs, tmp_path):
+    out = tmp_path / "inp"
+    s = inpaint_demo(runs["diffusion"], truth_seed=1, wells=4, n=3, out_dir=out, steps=3, jump=1, resample=2,
+                     device="cpu", truth_from="held-out")
+    e = esmda_demo(runs["vaegan"], truth_seed=1, wells=4, n_ens=4, n_assim=1, out_dir=tmp_path / "e", device="cpu",
+                   truth_from="held-out")
+    assert s["setup"]["well_cells"] == e["setup"]["well_cells"] and s["setup"]["truth"] == e["setup"]["truth"]
+    assert s["wells_honoured"] == 1.0 and 0.0 <= s["wells_agreed_before_paste"] <= 1.0  # hard conditioning
+    assert s["n"] == 3 and s["nfe"] > 0 and 0.0 <= s["field_accuracy_vs_truth"] <= 1.0
+    assert {"inpaint.json", "inpaint.md", "inpaint.html", "inpaint-realizations.png", "inpaint-wells.png",
+            "inpaint-means.png"} <= {p.name for p in out.iterdir()}
+    assert "well cells honoured" in (out / "inpaint.md").read_text()
+    with pytest.raises(GenlabError, match="ES-MDA"):
+        inpaint_demo(runs["vaegan"], n=2, out_dir=tmp_path / "x", device="cpu")
+    with pytest.raises(GenlabError, match="n = 0"):
+        inpaint_demo(runs["diffusion"], n=0, out_dir=tmp_path / "x", device="cpu")
+
+
+def test_well_mask_and_honoured_share_of_well_cells():
+    setup = make_setup(SIZE, 0, 4)
+    hole = well_mask(SIZE, setup.well_cells)
+    assert hole.shape == (SIZE, SIZE) and int((~hole).sum()) == 4
+    assert not hole[setup.well_cells[0, 0], setup.well_cells[0, 1]]
+    members = np.repeat(setup.truth[None], 2, axis=0).astype(bool)
+    assert wells_honoured(members, setup) == 1.0
+    members[0, setup.well_cells[0, 0], setup.well_cells[0, 1]] ^= True  # one of 8 (member, well) pairs wrong
+    assert wells_honoured(members, setup) == pytest.approx(7 / 8)
+
+
+def test_cli_inpaint_prints_the_honoured_share(runs, tmp_path, capsys):
+    from tests_helpers import run_cli
+
+    code, out, err = run_cli(["channels", "inpaint", str(runs["diffusion"]), "--wells", "4", "-n", "2", "--steps", "3",
+                              "--jump", "1", "--resample", "2", "--device", "cpu", "-o", str(tmp_path / "c")], capsys)
+    assert code == 0, err
+    assert "well cells honoured 1.000" in out and "report:" in out
+    code, out, err = run_cli(["channels", "inpaint", str(runs["vaegan"]), "-n", "2", "--device", "cpu",
+                              "-o", str(tmp_path / "d")], capsys)
+    assert code != 0 and "ES-MDA" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def _bench(name):

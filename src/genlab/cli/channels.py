@@ -1,4 +1,5 @@
-"""`genlab channels ...`: the channel-facies comparison report and the ES-MDA demo (thin: parse, call, print)."""
+"""`genlab channels ...`: the channel-facies comparison report, the ES-MDA demo and inpainting to wells (thin: parse,
+call, print)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import typer
 from genlab.cli import checks
 
 channels_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                           help="Channel facies: compare trained generators side by side; ES-MDA in latent space.")
+                           help="Channel facies: compare trained generators side by side; condition to wells by "
+                           "ES-MDA in latent space or by diffusion inpainting.")
 
 
 @channels_app.command("compare")
@@ -65,4 +67,32 @@ def esmda(
         x = h["extras"]
         typer.echo(f"iteration {h['iteration']}: mismatch {h['mismatch_mean']:.3f}  latent std {h['m_std']:.3f}  "
                    f"well facies match {x['well_facies_match']:.3f}  field accuracy {x['field_accuracy_vs_truth']:.3f}")
+    typer.echo(f"report: {s['report']['html']} and {s['report']['markdown']}")
+
+
+@channels_app.command("inpaint")
+def inpaint(
+    snapshot: str = typer.Argument(..., help="Snapshot file or run directory of a diffusion channel model, e.g. "
+                                   "pretrained:channels-diffusion-128 or runs/channels-diffusion-128."),
+    truth_seed: int = typer.Option(0, min=0, help="Which truth to match (the same truths as `genlab channels esmda`)."),
+    truth_from: str = typer.Option("procedural", help="procedural or held-out (see `genlab channels esmda`)."),
+    wells: int = typer.Option(9, min=1, max=400, help="Facies-logged wells on a regular lattice."),
+    n: int = typer.Option(16, "-n", min=1, max=10_000, help="Conditioned realizations (seeds seed..seed+n-1)."),
+    method: str = typer.Option("repaint", help="repaint (resampling) or replace (the replacement baseline)."),
+    steps: int = typer.Option(50, min=2, max=1000, help="Levels of the sampling grid."),
+    jump: int = typer.Option(5, min=1, max=100, help="RePaint: levels per jump back."),
+    resample: int = typer.Option(5, min=1, max=100, help="RePaint: resamplings per jump."),
+    output: Path = typer.Option(Path("channels-inpaint"), "-o", "--output", help="Directory for the report."),
+    seed: int = typer.Option(0, min=0, help="Realization i uses seed + i."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Condition a diffusion model's realizations to the facies at wells of a synthetic truth by inpainting."""
+    from genlab import api
+
+    checks.output_dir(output)
+    s = api.inpaint_demo(snapshot, truth_seed=truth_seed, wells=wells, n=n, out_dir=output, seed=seed, device=device,
+                         truth_from=truth_from, method=method, steps=steps, jump=jump, resample=resample)
+    typer.echo(f"{s['n']} realizations, {s['nfe']} network evaluations each, {s['seconds']:.1f} s: well cells "
+               f"honoured {s['wells_honoured']:.3f}  field accuracy {s['field_accuracy_vs_truth']:.3f}  "
+               f"pixel std {s['pixel_std_mean']:.3f}  channel fraction {s['channel_fraction']:.3f}")
     typer.echo(f"report: {s['report']['html']} and {s['report']['markdown']}")

@@ -107,6 +107,19 @@ def _stats(probs: np.ndarray, setup: DemoSetup) -> dict[str, float]:
     }
 
 
+def well_mask(size: int, cells: np.ndarray) -> torch.Tensor:
+    """(size, size) bool for inpainting, True = generate: every cell except the well cells (which keep the truth)."""
+    hole = torch.ones(size, size, dtype=torch.bool)
+    hole[torch.as_tensor(cells[:, 0]), torch.as_tensor(cells[:, 1])] = False
+    return hole
+
+
+def wells_honoured(binary: np.ndarray, setup: DemoSetup) -> float:
+    """Share of (member, well) pairs of binary realizations (N, H, W) whose facies equals the truth's at that well."""
+    r, c = setup.well_cells[:, 0], setup.well_cells[:, 1]
+    return float((np.asarray(binary)[:, r, c] == setup.truth[r, c][None]).mean())
+
+
 def latent_decoder(gen: LoadedModel):
     """z (Ne, *latent_shape) → channel probabilities (Ne, H, W) as a float32 CPU tensor."""
     model = gen.model
