@@ -85,13 +85,17 @@ def server(tmp_path_factory, tiny_channel_vae, tiny_vocos, toy_musdb_dir):
         pytest.skip("headless browser test needs Debian's chromium and chromium-driver (apt-get install chromium "
                     "chromium-driver; scripts/setup.sh does it when run as root)")
     pytest.importorskip("selenium", reason="headless browser test needs selenium (pip install -e '.[dev]')")
-    from tests_helpers import save_tiny_diffusion
+    from genlab.models.registry import get_family
+    from tests_helpers import save_facies_snapshot, save_tiny_diffusion
 
     runs = tmp_path_factory.mktemp("web-e2e") / "runs"
     save_tiny_diffusion(runs / "tiny-diffusion" / "snapshot.safetensors")
     for snapshot, run in ((tiny_channel_vae, "tiny-channels"), (tiny_vocos, "audio/tiny-vocos")):
         (runs / run).mkdir(parents=True)
         shutil.copyfile(snapshot, runs / run / "snapshot.safetensors")
+    save_facies_snapshot(runs, "tiny-channels-diffusion", get_family("diffusion")(
+        (1, 16, 16), base_channels=8, channel_mults=[1, 2], attention_resolutions=[8], num_heads=1), 16,
+        {"sampler": "ddim", "steps": 2})
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GENLAB_MALLOC": "default", "OMP_NUM_THREADS": "1",
@@ -261,8 +265,9 @@ def test_channels_tab_generates_realizations_and_runs_esmda(server):
         log_in(d, server, TOKEN)
         open_tab(d, server, "channels")
         snapshot = Select(d.find_element(By.ID, "ch-snapshot"))
-        assert run_options(snapshot) == ["tiny-channels"]  # channel kind only
+        assert run_options(snapshot) == ["tiny-channels", "tiny-channels-diffusion"]  # channel kind only
         snapshot.select_by_value("tiny-channels")
+        assert d.find_element(By.ID, "esmda").is_displayed() and not d.find_element(By.ID, "inpaint").is_displayed()
         assert "vae, 1×16×16, unconditional" in d.find_element(By.ID, "ch-info").text
         set_value(d, "ch-n", "6")
         set_value(d, "ch-seed", "3")
@@ -287,6 +292,31 @@ def test_channels_tab_generates_realizations_and_runs_esmda(server):
                 for r in table.find_elements(By.CSS_SELECTOR, "tr")[1:]]
         assert [r[0] for r in rows] == ["0", "1"]  # the prior and one assimilation
         assert all(float(v) >= 0 for r in rows for v in r[1:])  # mismatch, well match, accuracy, latent std
+        assert not d.find_element(By.ID, "message").text
+        assert not severe_console_messages(d)
+    finally:
+        d.quit()
+
+
+@pytest.mark.slow
+def test_channels_tab_inpaints_a_diffusion_model_to_the_wells(server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    d = chrome()
+    try:
+        log_in(d, server, TOKEN)
+        open_tab(d, server, "channels")
+        Select(d.find_element(By.ID, "ch-snapshot")).select_by_value("tiny-channels-diffusion")
+        assert not d.find_element(By.ID, "esmda").is_displayed()  # no latent code: inpainting instead of ES-MDA
+        for field, value in (("in-n", "3"), ("in-wells", "4"), ("in-steps", "3"), ("in-resample", "1")):
+            set_value(d, field, value)
+        d.find_element(By.ID, "inpaint").click()
+        WebDriverWait(d, 60).until(lambda d: len(loaded_images(d, "#in-images img")) == 3)
+        alts = {i.get_attribute("alt") for i in d.find_elements(By.CSS_SELECTOR, "#in-images img")}
+        assert alts == {"wells", "realizations", "means"}
+        summary = d.find_element(By.ID, "in-summary").text
+        assert summary.startswith("3 realizations, 3 steps, 1 resamplings") and "Well cells honoured 1.000" in summary
         assert not d.find_element(By.ID, "message").text
         assert not severe_console_messages(d)
     finally:
@@ -357,7 +387,8 @@ def test_audio_tab_regenerates_a_track_and_an_upload_into_two_playable_players(s
 
 def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "images") -> None:
     """Generate on a running server and save a screenshot of a tab (used for docs/images/web-*.png): 'images'
-    (a 30-image grid), 'channels' (8 realizations and an ES-MDA run with the page's defaults) or 'audio' (the
+    (a 30-image grid), 'channels' (8 realizations and, with the page's defaults, an ES-MDA run for a latent model or
+    an inpainting run for a diffusion model) or 'audio' (the
     vocals of the first MUSDB18 test track regenerated with the page's defaults, both players loaded)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -386,9 +417,11 @@ def _screenshot(url: str, out: str, snapshot: str | None = None, tab: str = "ima
             set_value(d, f"{prefix}-n", "30" if tab == "images" else "8")
             d.find_element(By.ID, "generate" if tab == "images" else "ch-generate").click()
             WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{grid} img"))
-        if tab == "channels":
-            d.find_element(By.ID, "esmda").click()
-            WebDriverWait(d, 300).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#es-images img"))
+        if tab == "channels":  # a latent model runs ES-MDA, a diffusion model inpaints the same wells
+            button, images = (("esmda", "#es-images img") if d.find_element(By.ID, "esmda").is_displayed()
+                              else ("inpaint", "#in-images img"))
+            d.find_element(By.ID, button).click()
+            WebDriverWait(d, 900).until(lambda d: d.find_elements(By.CSS_SELECTOR, images))
         if d.find_element(By.ID, "message").text:
             raise SystemExit(f"the page reports: {d.find_element(By.ID, 'message').text}")
         d.execute_script("window.scrollTo(0, 0)")  # clicking a button low on the page scrolled it

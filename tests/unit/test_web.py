@@ -23,7 +23,7 @@ from genlab.models.diffusion.samplers import SAMPLER_NAMES
 from genlab.models.registry import get_family
 from genlab.web import create_app
 from genlab.web.jobs import JobQueue, QueueFull
-from tests_helpers import run_cli, save_tiny_diffusion
+from tests_helpers import run_cli, save_facies_snapshot, save_tiny_diffusion
 
 fastapi_testclient = pytest.importorskip("fastapi.testclient")
 STATIC = Path(__file__).resolve().parents[2] / "src" / "genlab" / "web" / "static"
@@ -69,6 +69,9 @@ def roots(tmp_path_factory, tiny_channel_vae, tiny_vocos) -> dict[str, Path]:
     for snapshot, run in ((tiny_channel_vae, "facies"), (tiny_vocos, "audio/vocos")):
         (runs / run).mkdir(parents=True)
         shutil.copyfile(snapshot, runs / run / "snapshot.safetensors")
+    save_facies_snapshot(runs, "facies-diff", get_family("diffusion")(  # conditions to wells by inpainting
+        (1, 16, 16), base_channels=8, channel_mults=[1, 2], attention_resolutions=[8], num_heads=1), 16,
+        {"sampler": "ddim", "steps": 2})
     (runs / "weights.pt").write_bytes(b"\x80\x04K\x01.")  # a pickle: must never be loaded
     (runs / "fake.safetensors").write_bytes(b"not a safetensors file")
     outside = root / "outside"
@@ -114,7 +117,7 @@ def test_snapshot_listing(client, roots):
     resp = client.get("/api/snapshots")
     listed = {s["id"]: s for s in resp.json()["snapshots"]}
     snaps = {k: v for k, v in listed.items() if not k.startswith("pretrained:")}
-    assert set(snaps) == {"diff", "vae", "facies", "audio/vocos"}  # no junk, no states, nothing via the symlink
+    assert set(snaps) == {"diff", "vae", "facies", "facies-diff", "audio/vocos"}  # no junk, states or symlinks
     # the installation's shipped pretrained snapshots are listed beside the runs, marked as such
     assert {k for k in listed if k.startswith("pretrained:")} == {f"pretrained:{n}" for n in pretrained.manifest()}
     assert all(v["source"] == "pretrained" for k, v in listed.items() if k.startswith("pretrained:"))
@@ -167,6 +170,10 @@ def test_generate_png_format(client):
     ("/api/channels/esmda", {"n_ens": 41}, "n_ens = 41: Input should be less than or equal to 40"),
     ("/api/channels/esmda", {"n_assim": 5}, "n_assim = 5: Input should be less than or equal to 4"),
     ("/api/channels/esmda", {"wells": 26}, "less than or equal to 25"),
+    ("/api/channels/inpaint", {"n": 9}, "n = 9: Input should be less than or equal to 8"),
+    ("/api/channels/inpaint", {"steps": 51}, "steps = 51: Input should be less than or equal to 50"),
+    ("/api/channels/inpaint", {"steps": 1}, "steps = 1: Input should be greater than or equal to 2"),
+    ("/api/channels/inpaint", {"resample": 6}, "resample = 6: Input should be less than or equal to 5"),
 ])
 def test_out_of_bounds_parameters_name_the_parameter_and_the_limit(client, path, body, message):
     assert message in _error(client.post(path, json={"snapshot": "diff", **body}), 422)
@@ -227,6 +234,18 @@ def test_esmda_on_a_channel_snapshot(client):
     assert [h["iteration"] for h in body["history"]] == [0, 1] and body["n_ens"] == 4
     assert set(body["images"]) == {"prior", "posterior", "means", "wells"}
     assert Image.open(io.BytesIO(_decode_uri(body["images"]["means"], "image/png"))).size[0] > 16
+
+
+def test_inpainting_a_diffusion_channel_snapshot_to_wells(client):
+    body = client.post("/api/channels/inpaint", json={"snapshot": "facies-diff", "n": 2, "steps": 3, "resample": 1,
+                                                      "wells": 4, "truth_seed": 1}).json()
+    assert body["wells_honoured"] == 1.0 and body["n"] == 2 and body["nfe"] > 0  # hard conditioning
+    assert body["setup"]["wells"] == 4 and body["setup"]["truth_seed"] == 1 and 0 <= body["pixel_std_mean"] <= 0.5
+    assert set(body["images"]) == {"wells", "realizations", "means"}
+    assert Image.open(io.BytesIO(_decode_uri(body["images"]["realizations"], "image/png"))).size[0] > 16
+    assert "ES-MDA" in _error(client.post("/api/channels/inpaint", json={"snapshot": "facies", "n": 1}), 400)
+    assert "needs kind channels" in _error(client.post("/api/channels/inpaint", json={"snapshot": "diff"}), 400)
+    assert "no latent code" in _error(client.post("/api/channels/esmda", json={"snapshot": "facies-diff"}), 400)
 
 
 @pytest.mark.filterwarnings("ignore:.*resampling")

@@ -12,6 +12,7 @@ Endpoints (limits in genlab.web.schemas.LIMITS, also served at /api/config):
     POST /api/generate          images (JSON with per-cell PNGs, or format=png for the grid alone)
     POST /api/interpolate       slerp/lerp strip between two seeds (VAE, GAN, autoencoder; diffusion via DDIM noise)
     POST /api/channels/esmda    ES-MDA conditioning of channel realizations
+    POST /api/channels/inpaint  inpainting of a diffusion channel model's realizations to the same wells
     POST /api/latent/basis      the latent explorer's sliders: principal directions (or chosen dimensions) of a
                                 model's codes, and the image at their centre
     POST /api/latent/decode     the image at given slider positions
@@ -60,6 +61,7 @@ from genlab.web.schemas import (
     AudioRequest,
     EsmdaRequest,
     GenerateRequest,
+    InpaintRequest,
     InterpolateRequest,
     LatentBasisRequest,
     LatentDecodeRequest,
@@ -254,6 +256,11 @@ def _add_job_routes(app: FastAPI, catalog: SnapshotCatalog, jobs: JobQueue, data
     @app.post("/api/channels/esmda")
     async def esmda(req: EsmdaRequest, request: Request) -> dict[str, Any]:
         return await jobs.run(tasks.esmda, catalog, req, job=Job(req.progress_key),
+                              disconnected=request.is_disconnected)
+
+    @app.post("/api/channels/inpaint")
+    async def inpaint(req: InpaintRequest, request: Request) -> dict[str, Any]:
+        return await jobs.run(tasks.inpaint_wells, catalog, req, job=Job(req.progress_key),
                               disconnected=request.is_disconnected)
 
     @app.post("/api/latent/basis")

@@ -28,6 +28,9 @@ LIMITS: dict[str, Any] = {
     "esmda_assimilations": 4,
     "esmda_wells": 25,
     "esmda_truth_seed": 1_000_000,
+    "inpaint_realizations": 8,  # RePaint at 128x128: ~25 steps x 3 resamplings = ~75-250 network calls per realization
+    "inpaint_steps": 50,
+    "inpaint_resample": 5,
     "gl_iters": 100,  # Griffin-Lim iterations (about real time at 100 on one core)
     "upload_bytes": 16 * 1024 * 1024,
     "upload_seconds": 15.0,
@@ -108,6 +111,18 @@ class EsmdaRequest(_Request):
     n_ens: int = Field(24, ge=4, le=LIMITS["esmda_members"])
     n_assim: int = Field(2, ge=1, le=LIMITS["esmda_assimilations"])
     seed: int = Field(0, ge=0, le=MAX_SEED - LIMITS["esmda_members"])
+
+
+class InpaintRequest(_Request):
+    """Inpainting of a diffusion channel model's realizations to the facies at the wells of a synthetic truth (the
+    same truths and wells as ES-MDA)."""
+
+    truth_seed: int = Field(0, ge=0, le=LIMITS["esmda_truth_seed"])
+    wells: int = Field(9, ge=1, le=LIMITS["esmda_wells"])
+    n: int = Field(4, ge=1, le=LIMITS["inpaint_realizations"])
+    steps: int = Field(25, ge=2, le=LIMITS["inpaint_steps"])
+    resample: int = Field(3, ge=1, le=LIMITS["inpaint_resample"])
+    seed: int = Field(0, ge=0, le=MAX_SEED - LIMITS["inpaint_realizations"])
 
 
 class AudioRequest(_Request):

@@ -18,7 +18,7 @@ from genlab import api
 from genlab.errors import GenlabError
 from genlab.web.catalog import SnapshotCatalog, SnapshotInfo
 from genlab.web.jobs import Job
-from genlab.web.schemas import LIMITS, AudioRequest, EsmdaRequest, GenerateRequest, InterpolateRequest
+from genlab.web.schemas import LIMITS, AudioRequest, EsmdaRequest, GenerateRequest, InpaintRequest, InterpolateRequest
 
 
 def png_bytes(images: Any, nrow: int | None = None, padding: int = 2) -> bytes:
@@ -129,6 +129,21 @@ def esmda(catalog: SnapshotCatalog, req: EsmdaRequest, job: Job | None = None) -
     return {"snapshot": info.id, "family": s["family"], "n_ens": s["n_ens"], "n_assim": s["n_assim"],
             "alphas": s["alphas"], "setup": setup, "history": s["history"], "prior_latent": s["prior_latent"],
             "posterior_latent": s["posterior_latent"], "seconds": round(s["seconds"], 3), "images": images}
+
+
+def inpaint_wells(catalog: SnapshotCatalog, req: InpaintRequest, job: Job | None = None) -> dict[str, Any]:
+    info = catalog.resolve(req.snapshot)
+    _require_kind(info, ("channels",), "inpainting to wells")
+    with tempfile.TemporaryDirectory(prefix="genlab-web-inpaint-") as tmp:
+        s = api.inpaint_demo(info.path, truth_seed=req.truth_seed, wells=req.wells, n=req.n, out_dir=tmp,
+                             seed=req.seed, device=catalog.device, steps=req.steps, jump=min(5, req.steps - 1),
+                             resample=req.resample, batch_size=req.n, progress=_progress(job, "inpainting"))
+        images = {k: data_uri((Path(tmp) / name).read_bytes(), "image/png") for k, name in s["assets"].items()}
+    keep = ("family", "n", "method", "steps", "jump", "resample", "nfe", "wells_honoured", "wells_agreed_before_paste",
+            "field_accuracy_vs_truth", "pixel_std_mean", "flow_rmse_log10_rate", "channel_fraction")
+    return {"snapshot": info.id, **{k: s[k] for k in keep},
+            "setup": {k: v for k, v in s["setup"].items() if k != "well_cells"},
+            "seconds": round(s["seconds"], 3), "images": images}
 
 
 # --- audio --------------------------------------------------------------------------------------------------------

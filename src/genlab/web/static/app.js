@@ -202,6 +202,7 @@ async function loadSnapshots() {
       + (data.skipped.length > 3 ? "; …" : ""), "info");
   }
   onImageSnapshot();
+  onChannelSnapshot();
 }
 
 function takes(s, opt) {
@@ -399,6 +400,15 @@ function resetSliders() {
 }
 
 // --- channels ----------------------------------------------------------------------------------------------------
+// Latent models (VAE, VAE-GAN, GAN) condition to wells by ES-MDA in their latent space; diffusion models, which have
+// no latent code, by inpainting the same wells.
+function onChannelSnapshot() {
+  const s = current("ch-snapshot");
+  if (s) $("ch-info").textContent = describe(s);
+  $("es-section").classList.toggle("hidden", Boolean(s) && !s.has_latent);
+  $("in-section").classList.toggle("hidden", !s || s.has_latent);
+}
+
 async function generateChannels(ev) {
   ev.preventDefault();
   await run($("ch-generate"), "Generating…", async (key) => {
@@ -437,6 +447,25 @@ async function runEsmda(ev) {
     const captions = {wells: "truth and logged well cells", prior: "truth (first) and prior realizations",
       posterior: "truth (first) and posterior realizations", means: "truth, prior mean, posterior mean"};
     for (const [key, src] of Object.entries(r.images)) figs.appendChild(cell(src, captions[key] || key, key));
+  });
+}
+
+async function runInpaint(ev) {
+  ev.preventDefault();
+  await run($("inpaint"), "Inpainting…", async (key) => {
+    const req = {snapshot: selected("ch-snapshot", "channel-facies"), progress_key: key,
+      ...formValues($("inpaint-form"))};
+    const r = await postJSON("/api/channels/inpaint", req);
+    $("in-summary").textContent = `${r.n} realizations, ${r.steps} steps, ${r.resample} resamplings (${r.nfe} ` +
+      `network evaluations each), ${r.setup.wells} wells, truth seed ${r.setup.truth_seed}: ${r.seconds.toFixed(1)} s. ` +
+      `Well cells honoured ${fmt(r.wells_honoured)} (the model's own prediction before pasting: ` +
+      `${fmt(r.wells_agreed_before_paste)}), field accuracy vs truth ${fmt(r.field_accuracy_vs_truth)}, ` +
+      `pixel spread ${fmt(r.pixel_std_mean)}.`;
+    const figs = $("in-images");
+    figs.innerHTML = "";
+    const captions = {wells: "truth and logged well cells", realizations: "truth (first) and inpainted realizations",
+      means: "truth and the mean of the realizations"};
+    for (const [k, src] of Object.entries(r.images)) figs.appendChild(cell(src, captions[k] || k, k));
   });
 }
 
@@ -510,11 +539,12 @@ async function init() {
   });
   $("ch-form").addEventListener("submit", generateChannels);
   $("esmda-form").addEventListener("submit", runEsmda);
+  $("inpaint-form").addEventListener("submit", runInpaint);
   $("au-form").addEventListener("submit", regenerateAudio);
   $("img-snapshot").addEventListener("change", onImageSnapshot);
   $("ch-snapshot").addEventListener("change", () => {
     remember("ch-snapshot", "channels");
-    $("ch-info").textContent = describe(current("ch-snapshot"));
+    onChannelSnapshot();
   });
   $("au-snapshot").addEventListener("change", () => {
     remember("au-snapshot", "audio");
