@@ -475,7 +475,7 @@ NB02 = [
 
 NB03 = [
     md(f"""
-    # 03 · Geological channels: conv+dense vs fully convolutional VAEs, latent regularity, ES-MDA
+    # 03 · Geological channels: conv+dense vs fully convolutional VAEs, latent regularity, ES-MDA; the 128×128 diffusion model and inpainting to wells
 
     Seed document 001 (LTrace): binary images of meandering channels (1 = channel, 0 = background) in the
     `train_images.h5` format; a generator with a **regularized latent space**; and the comparison of a
@@ -628,6 +628,52 @@ NB03 = [
                          ("means", "truth, prior mean, posterior mean")]:
         print(caption)
         display(Image(filename=str(WORK / "esmda" / demo["assets"][key])))
+    '''),
+    md("""
+    ## 128×128: the diffusion model, and conditioning to wells by inpainting (issue 14)
+
+    At the LTrace size the VAEs above give branching blobs: a decoder with a pixel-independent likelihood averages
+    where channels may be. `channels-diffusion-128` is a pixel-space denoising diffusion model (v-prediction, a
+    3.3 M-parameter U-Net 128→8 px with attention at 8×8) trained on 20,000 procedural 128×128 images; it samples
+    with DPM-Solver++ in 20 steps. docs/channels.md has its table beside the four latent models
+    (`benchmarks/channels_compare.py`).
+
+    A diffusion model has no latent code for ES-MDA to update. It conditions to wells directly, by **inpainting**:
+    every pixel is generated except the well cells, which keep the truth's facies (RePaint resampling, Lugmayr et
+    al. 2022). The wells are honoured by construction; the question is whether the rest still looks like channels
+    and whether the model itself agrees with the wells (its own prediction before the known cells are pasted).
+    """),
+    code('''
+    if FULL:  # the shipped snapshot (genlab.pretrained_manifest()); N128 realizations against as many real images
+        N128, N_INPAINT, INPAINT, TINY_DIFF = 100, 8, {"steps": 50, "jump": 5, "resample": 5}, []
+    else:  # tiny: the shipped snapshot when installed, else a tiny diffusion model trained on the toy file
+        N128, N_INPAINT, INPAINT = 8, 2, {"steps": 4, "jump": 1, "resample": 1}
+        TINY_DIFF = ["model.base_channels=8", "model.channel_mults=[1,2]", "model.attention_resolutions=[]",
+                     "train.batch_size=8", "train.max_steps=4", "train.epoch_images=16", "train.log_every=1",
+                     "sample.num_images=4", "sample.steps=4", *DATA]
+    diff_src = gl.pretrained_or_train("channels-diffusion-128", "channels-diffusion-128",
+                                      [*TINY_DIFF, f"run_dir={RUNS / 'channels-diffusion-128'}"], progress=FULL)
+    table([{"model": "diffusion", **gl.model_summary(gl.load(diff_src))}],
+          ["model", "architecture", "params_total", "train_steps", "train_seconds"])
+    s128 = gl.compare_models([diff_src], n=N128, out_dir=WORK / "compare128")
+    s128["runs"][0]["label"] = "diffusion"
+    head, rows = gl.facies_report.comparison_table(s128["runs"])
+    display(Markdown(gl.facies_report.to_markdown([("table", head, rows)])))
+    print("held-out real images, then the diffusion model's realizations")
+    display(Image(filename=str(WORK / "compare128" / "real-samples.png")))
+    display(Image(filename=str(WORK / "compare128" / s128["runs"][0]["assets"]["samples"])))
+    '''),
+    code('''
+    inp = gl.inpaint_demo(diff_src, truth_seed=3, wells=9, n=N_INPAINT, out_dir=WORK / "inpaint", **INPAINT)
+    cols = ["n", "nfe", "wells_honoured", "wells_agreed_before_paste", "field_accuracy_vs_truth", "pixel_std_mean",
+            "channel_fraction", "seconds"]
+    table([{k: inp[k] for k in cols}], cols)
+    for key, caption in [("wells", "truth and well cells"), ("realizations", "truth + inpainted realizations"),
+                         ("means", "truth, mean of the inpainted realizations")]:
+        print(caption)
+        display(Image(filename=str(WORK / "inpaint" / inp["assets"][key])))
+    print(f"reproduce: genlab channels inpaint {diff_src} --truth-seed 3 --wells 9 -n {N_INPAINT} "
+          f"--steps {INPAINT['steps']} --jump {INPAINT['jump']} --resample {INPAINT['resample']}")
     '''),
 ]
 
