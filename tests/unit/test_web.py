@@ -132,6 +132,15 @@ def test_snapshot_listing(client, roots):
     assert str(roots["root"]) not in resp.text  # no file system paths leak
 
 
+def test_channel_tab_starts_on_the_128_diffusion_model_when_installed():
+    from genlab.web.catalog import KIND_DEFAULTS, default_snapshots
+
+    listed = [{"id": "facies", "kind": "channels"}, {"id": "pretrained:channels-vae-fullconv", "kind": "channels"},
+              {"id": KIND_DEFAULTS["channels"], "kind": "channels"}]
+    assert default_snapshots(listed) == {"channels": "pretrained:channels-diffusion-128"}
+    assert default_snapshots(listed[:2]) == {"channels": "facies"}  # not installed: the first listed
+
+
 # --- generation ---------------------------------------------------------------------------------------------------
 def test_generate_cells_and_regenerate_one_by_its_seed(client):
     req = {"snapshot": "diff", "n": 4, "seed": 5, "sampler": "ddim", "steps": 2, "guidance": 2.0}

@@ -66,18 +66,22 @@ class SnapshotInfo:
                 "source": "pretrained" if name else "runs"}
 
 
-# Audio snapshots have no FID: the page starts on the universal vocoder of issue 17 (its own waveform beside
-# Griffin-Lim on all four stems, README "Audio"), else on the first one listed.
-AUDIO_DEFAULT = f"{PRETRAINED}musdb-vocos"
+# Kinds without an FID start on a chosen shipped snapshot: audio on the universal vocoder of issue 17 (its own waveform
+# beside Griffin-Lim on all four stems, README "Audio"), channels on the 128×128 diffusion model of issue 14 (the
+# comparison table in docs/channels.md); else on the first one listed.
+KIND_DEFAULTS = {"audio": f"{PRETRAINED}musdb-vocos", "channels": f"{PRETRAINED}channels-diffusion-128"}
+AUDIO_DEFAULT = KIND_DEFAULTS["audio"]
 
 
 def default_snapshots(listed: list[dict[str, Any]]) -> dict[str, str]:
-    """Per kind, the id the page selects first: the pretrained snapshot with the lowest measured FID (the best first
-    impression this installation can give), for audio the shipped universal vocoder, else the first one listed."""
-    best: dict[str, dict[str, Any]] = {s["kind"]: s for s in listed if s["id"] == AUDIO_DEFAULT}
+    """Per kind, the id the page selects first: the kind's entry of KIND_DEFAULTS when installed, else the pretrained
+    snapshot with the lowest measured FID (the best first impression this installation can give), else the first one
+    listed."""
+    chosen = set(KIND_DEFAULTS.values())
+    best: dict[str, dict[str, Any]] = {s["kind"]: s for s in listed if s["id"] in chosen}
     for s in listed:
         current = best.get(s["kind"])
-        if current is not None and current["id"] == AUDIO_DEFAULT:
+        if current is not None and current["id"] in chosen:
             continue
         if current is None or (s.get("fid") is not None and (current.get("fid") is None or s["fid"] < current["fid"])):
             best[s["kind"]] = s
