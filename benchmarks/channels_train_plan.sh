@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Issue 14: train every 128×128 channel generator in ~3 CPU-hours, then measure them (docs/channels.md,
-# "Reproducing the 128×128 table"). Two lanes, one per core, each ~90 CPU-minutes of training:
-#   lane A: channels-diffusion-128                                  (pixel-space DDPM, v-prediction)
-#   lane B: channels-sgan, channels-vaegan, channels-vae-fullconv, channels-vae-dense
+# Issue 14: train every 128×128 channel generator in ~2.3 CPU-hours, then measure them (docs/channels.md,
+# "Reproducing the 128×128 table"). Two lanes, one per core (CPU-min measured on an AMD EPYC, load 2-4):
+#   lane A: channels-diffusion-128 (1800 steps, ~73)                       (pixel-space DDPM, v-prediction)
+#   lane B: channels-sgan (1200, ~35), channels-vaegan (460, ~19), channels-vae-fullconv (450, ~7),
+#           channels-vae-dense (400, ~6)
 # The step budgets are the presets' train.max_steps (src/genlab/config/presets.py, chosen from 25-30-step smoke runs;
 # the table in docs/channels.md). Every run writes a resumable training state every 5 minutes and a snapshot at the
 # end: re-running this script (or one `genlab train` line) resumes where it stopped, and finished runs are skipped.
@@ -10,7 +11,7 @@
 #   bash benchmarks/channels_train_plan.sh            # train (2 lanes), then evaluate
 #   bash benchmarks/channels_train_plan.sh train      # only train
 #   bash benchmarks/channels_train_plan.sh eval       # only the evaluation (needs the five snapshots)
-#   LANES=1 bash benchmarks/channels_train_plan.sh    # one run after another on one core (~3 h wall)
+#   LANES=1 bash benchmarks/channels_train_plan.sh    # one run after another on one core (~2.3 h wall)
 #
 # Environment: RUNS (default runs), GENLAB_DATA_DIR (default ../shared/data), PY (default .venv/bin/python),
 # N (compare samples per model, default 300), NENS (ES-MDA ensemble, default 200), NASSIM (default 4),

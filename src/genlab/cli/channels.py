@@ -4,6 +4,7 @@ call, print)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -43,19 +44,27 @@ def compare(
     typer.echo(f"report: {summary['report']['html']} and {summary['report']['markdown']}")
 
 
+# The synthetic truth and wells, shared by the two conditioning commands (the same truths for both methods).
+TruthSeed = Annotated[int, typer.Option(min=0, help="Which truth to match (index into --truth-from's images; the "
+                                        "same truths for `esmda` and `inpaint`).")]
+TruthFrom = Annotated[str, typer.Option(help="procedural: an image of a procedural stream no preset trains on; "
+                                        "held-out: a held-out image of the run's own data (its validation split, or "
+                                        "procedural images past its training range).")]
+Wells = Annotated[int, typer.Option(min=1, max=400, help="Facies-logged wells on a regular lattice.")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+
+
 @channels_app.command("esmda")
 def esmda(
     snapshot: str = typer.Argument(..., help="Snapshot file or run directory of a VAE or GAN channel generator."),
-    truth_seed: int = typer.Option(0, min=0, help="Which truth to match (index into --truth-from's images)."),
-    truth_from: str = typer.Option("procedural", help="procedural: an image of a procedural stream no preset "
-                                   "trains on; held-out: a held-out image of the run's own data (its validation "
-                                   "split, or procedural images past its training range)."),
-    wells: int = typer.Option(9, min=1, max=400, help="Facies-logged wells on a regular lattice."),
+    truth_seed: TruthSeed = 0,
+    truth_from: TruthFrom = "procedural",
+    wells: Wells = 9,
     n_ens: int = typer.Option(100, min=2, max=10_000, help="Ensemble size."),
     n_assim: int = typer.Option(4, min=1, max=50, help="Number of assimilations (constant alpha = n_assim)."),
     output: Path = typer.Option(Path("channels-esmda"), "-o", "--output", help="Directory for the report."),
     seed: int = typer.Option(0, min=0, help="Prior members use seeds seed..seed+n_ens-1."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    device: Device = "auto",
 ) -> None:
     """Condition realizations to facies at wells and flow-proxy data of a synthetic truth with ES-MDA."""
     from genlab import api
@@ -74,9 +83,9 @@ def esmda(
 def inpaint(
     snapshot: str = typer.Argument(..., help="Snapshot file or run directory of a diffusion channel model, e.g. "
                                    "pretrained:channels-diffusion-128 or runs/channels-diffusion-128."),
-    truth_seed: int = typer.Option(0, min=0, help="Which truth to match (the same truths as `genlab channels esmda`)."),
-    truth_from: str = typer.Option("procedural", help="procedural or held-out (see `genlab channels esmda`)."),
-    wells: int = typer.Option(9, min=1, max=400, help="Facies-logged wells on a regular lattice."),
+    truth_seed: TruthSeed = 0,
+    truth_from: TruthFrom = "procedural",
+    wells: Wells = 9,
     n: int = typer.Option(16, "-n", min=1, max=10_000, help="Conditioned realizations (seeds seed..seed+n-1)."),
     method: str = typer.Option("repaint", help="repaint (resampling) or replace (the replacement baseline)."),
     steps: int = typer.Option(50, min=2, max=1000, help="Levels of the sampling grid."),
@@ -84,7 +93,7 @@ def inpaint(
     resample: int = typer.Option(5, min=1, max=100, help="RePaint: resamplings per jump."),
     output: Path = typer.Option(Path("channels-inpaint"), "-o", "--output", help="Directory for the report."),
     seed: int = typer.Option(0, min=0, help="Realization i uses seed + i."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    device: Device = "auto",
 ) -> None:
     """Condition a diffusion model's realizations to the facies at wells of a synthetic truth by inpainting."""
     from genlab import api
