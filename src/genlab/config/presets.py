@@ -161,9 +161,9 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
     data directory (the file source takes no `n`), `'data.options={file: F}'` any LTrace-format file.
 
     The 128-px step budgets: smoke runs under load 7-9 gave CPU-s per step (AMD EPYC, 1 thread, fp32) vae-dense 1.54,
-    vae-fullconv 1.31, sgan 2.79, vaegan 7.7 at batch 32, diffusion 8.1 at batch 16; with only the two training lanes
-    running (load 2) the first logged steps cost sgan 1.71 and diffusion 2.4, so those two got 1800 steps each
-    instead of 900 / 650. benchmarks/channels_train_plan.sh trains the five in ~2.7 CPU-hours (docs/channels.md §7)."""
+    vae-fullconv 1.31, sgan 2.79, vaegan 7.7 at batch 32, diffusion 8.1 at batch 16 (fp32); on an idle Zen 4 EPYC
+    (load 2) the first logged steps cost sgan 1.71 and diffusion 2.4 (bf16 autocast: precision auto on a CPU with
+    avx512_bf16), so the diffusion model got 1800 steps instead of 650. benchmarks/channels_train_plan.sh trains the five in ~2.7 CPU-hours (docs/channels.md §7)."""
     data64 = {"dataset": "channels-procedural", "options": {"n": 5000, "size": 64}}
     data = {"dataset": "channels-procedural", "options": {"n": 20000, "size": 128}}
     train64 = {"batch_size": 64, "lr": 1e-3, "epochs": 10.0, "precision": "fp32", "ema_decay": 0.999,
@@ -215,9 +215,10 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
         "channels-vaegan": {"family": "vae-gan", "data": data, "model": dict(vaegan), "train": vaegan_train},
         # Issue 14: pixel-space diffusion on 128×128 binary facies (the LTrace size), unconditional, for realism and
         # for inpainting to wells (genlab.editing_api.inpaint, RePaint). 3.27 M parameters (128→64→32→16→8,
-        # attention at 8×8). fp32 on a CPU without avx512_bf16 ("auto" picks fp32 there): 2.4 CPU-s per batch-16
-        # step (AMD EPYC, 1 thread, load 2; 8.1 at load 7-9), so 1800 steps are ~72 CPU-minutes (28,800 images,
-        # 1.4 passes). Raise train.max_steps on the resumed command when there is more time (constant lr).
+        # attention at 8×8). precision "auto": bf16 autocast on a CPU with avx512_bf16, else fp32. The shipped run:
+        # 2.44 CPU-s per batch-16 step with bf16 (AMD EPYC Zen 4 with avx512_bf16, 1 thread, load 2-4), 1800 steps in
+        # 73 CPU-minutes (28,800 images, 1.4 passes); fp32 on an EPYC without it cost 8.1 (under load 7-9). Raise
+        # train.max_steps on the resumed command when there is more time (constant lr).
         "channels-diffusion-128": {
             "family": "diffusion", "data": {"dataset": "channels-procedural", "conditional": False,
                                             "options": {"n": 20000, "size": 128}},
