@@ -126,9 +126,12 @@ def test_prometheus_scrapes_loads_the_rules_and_a_dead_target_trips_service_down
     def targets():
         active = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
         health = {t["labels"]["service"]: t["health"] for t in active}
-        return health if health.get("members") == "up" and health.get("vision") == "down" else None
+        scraped = all(health.get(s, "unknown") != "unknown" for s in ("members", "vision", "observatory"))
+        return health if scraped and health["members"] == "up" and health["vision"] == "down" else None
 
-    health = _until(targets, 30, "members up and the dead target down")
+    # every target scraped at least once ("unknown" until its first scrape: a slow CI machine got there for members
+    # and vision before the observatory), then the live ones up and the dead one down
+    health = _until(targets, 30, "members up, the dead target down, every target scraped")
     assert health["observatory"] == "up"
     groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
     rules = {r["name"]: r for g in groups for r in g["rules"]}
