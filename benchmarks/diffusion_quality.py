@@ -5,10 +5,14 @@ training images against the same test split as the n generated images) and the s
 benchmarks/results/diffusion_quality.json (rewritten after every point, so an interrupted run keeps what it
 measured) and rendered to diffusion_quality.md beside it.
 
-    # a time-to-quality training: genlab train on 1 thread under nice 5 with the allocator setting, recording the
-    # process CPU time (user + system of the training process) beside the wall time
-    python benchmarks/diffusion_quality.py train mnist-ttq mnist-diffusion-quick --run-dir /work/runs/q15/mnist \\
-        --data-dir /work/shared/data -- model.base_channels=32 train.precision=bf16 ...
+    # a time-to-quality training: genlab train on --threads threads (2: both cores of an idle machine) under nice 5
+    # with the allocator setting, recording the process CPU time (user + system of the training process) beside the
+    # wall time; options first, then the results key, the preset and its overrides
+    python benchmarks/diffusion_quality.py train --threads 2 --run-dir /work/runs/q15/mnist --data-dir ../shared/data \\
+        mnist-ttq mnist-diffusion-quick model.base_channels=32 train.max_steps=1800 train.time_limit_min=15 ...
+    # one change at a time (ABLATION), two rows at once on one thread each
+    python benchmarks/diffusion_quality.py ablate --run-root /work/runs/q15/ablation --data-dir ../shared/data \\
+        --rows quick,base32,cosine
     # measure a snapshot: the headline FID (n >= 2000), a guidance sweep and an NFE sweep, one process
     python benchmarks/diffusion_quality.py measure /work/runs/q15/mnist --key mnist --n 2000 --sampler dpmpp-2m \\
         --steps 10 --guidance 1 --guidance-sweep 1,1.25,1.5,2,3 --sweep-n 500 --nfe 5,10,20,50 --nfe-n 200
@@ -24,6 +28,7 @@ process CPU time is not, and with one thread CPU minutes approximate quiet singl
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import resource
@@ -52,13 +57,16 @@ def read_results(path: Path) -> dict[str, Any]:
 
 
 def store(path: Path, section: str, key: str, value: Any) -> None:
-    """results[section][key] = value, written atomically, and the markdown beside it re-rendered."""
-    data = read_results(path)
-    data.setdefault(section, {})[key] = value
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
-    path.with_suffix(".md").write_text(markdown(data))
+    """results[section][key] = value, written atomically, and the markdown beside it re-rendered (under a lock:
+    ablation rows may run as parallel processes)."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = read_results(path)
+        data.setdefault(section, {})[key] = value
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.replace(path)
+        path.with_suffix(".md").write_text(markdown(data))
 
 
 # ---------------------------------------------------------------------------------------------- NFE counting
@@ -153,27 +161,76 @@ def measure(args: argparse.Namespace) -> None:
         say(f"ddpm 1000 steps: FID {row['fid']:.3f} / floor {row['floor_fid']:.3f} (n={args.ddpm_n})")
 
 
-def train(args: argparse.Namespace) -> None:
-    """genlab train on 1 thread, nice 5, allocator setting; records process CPU and wall minutes."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLIBC_TUNABLES": ALLOCATOR}
-    cmd = ["nice", "-n", "5", sys.executable, "-m", "genlab", "train", args.preset, "--run-dir", str(args.run_dir),
-           "-q", *(["--data-dir", str(args.data_dir)] if args.data_dir else []), "train.threads=1", *args.overrides]
+def run_training(preset: str, run_dir: Path, overrides: list[str], threads: int, data_dir: Path | None
+                 ) -> dict[str, Any]:
+    """genlab train on `threads` threads, nice 5, allocator setting; returns the command, exit code and the
+    training process's CPU and wall minutes."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GLIBC_TUNABLES": ALLOCATOR}
+    cmd = ["nice", "-n", "5", sys.executable, "-m", "genlab", "train", preset, "--run-dir", str(run_dir),
+           "-q", *(["--data-dir", str(data_dir)] if data_dir else []), f"train.threads={threads}", *overrides]
     before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     code = subprocess.call(cmd, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    record = {"command": " ".join(["genlab", "train", args.preset, *cmd[cmd.index("--run-dir"):]]),
-              "exit_code": code, "cpu_minutes": round(cpu / 60, 2),
-              "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "machine": machine_info()}
+    return {"command": " ".join(["genlab", "train", preset, *cmd[cmd.index("--run-dir"):]]),
+            "exit_code": code, "cpu_minutes": round(cpu / 60, 2),
+            "wall_minutes": round((time.perf_counter() - t0) / 60, 2), "machine": machine_info()}
+
+
+def train(args: argparse.Namespace) -> None:
+    """A time-to-quality training (run_training), recorded under `training`."""
+    record = run_training(args.preset, args.run_dir, args.overrides, args.threads, args.data_dir)
     store(args.out, "training", args.key, record)
     print(json.dumps(record))
-    if code:
-        sys.exit(code)
+    if record["exit_code"]:
+        sys.exit(record["exit_code"])
+
+
+# One change at a time on MNIST, from the quick preset as it was first shipped towards the time-to-quality recipe
+# (rows with `then` build on that row; the others are alternatives to the row they name). Every row trains the same
+# number of steps at batch 64 and is measured the same way (--sampler/--steps/--guidance/--n).
+ABLATION: dict[str, tuple[str | None, str, list[str]]] = {  # name -> (builds on, change, overrides)
+    "quick": (None, "mnist-diffusion-quick as first shipped (U-Net 24/48/48, v-prediction, constant lr)", []),
+    "base32": ("quick", "U-Net 32/64/64 channels (0.66 M -> 1.16 M parameters)", ["model.base_channels=32"]),
+    "cosine": ("base32", "cosine learning-rate decay to 0 after warm-up", ["train.lr_schedule=cosine"]),
+    "eps": ("cosine", "epsilon-prediction instead of v", ["model.prediction=eps"]),
+    "edm": ("cosine", "EDM preconditioning and loss weighting instead of v", ["model.prediction=edm"]),
+    "bf16": ("cosine", "bf16 autocast instead of fp32", ["train.precision=bf16"]),
+}
+
+
+def ablation_overrides(name: str) -> list[str]:
+    """The overrides of row `name`: its ancestors' then its own."""
+    parent, _, own = ABLATION[name]
+    return [*(ablation_overrides(parent) if parent else []), *own]
+
+
+def ablate(args: argparse.Namespace) -> None:
+    """Train and measure the ABLATION rows named by --rows (default all), in order, each in its own run dir."""
+    torch.set_num_threads(args.threads)
+    for name in args.rows:
+        common = ["train.precision=fp32", f"train.max_steps={args.train_steps}", "train.epoch_images=64000",
+                  "sample.num_images=16"]
+        overrides = [*common, *ablation_overrides(name)]
+        record = run_training("mnist-diffusion-quick", args.run_root / name, overrides, args.threads, args.data_dir)
+        if record["exit_code"]:
+            sys.exit(f"ablation row {name}: training failed (exit {record['exit_code']}); see {args.run_root / name}")
+        path = find_snapshot(args.run_root / name)
+        gen = load(path, device="cpu")
+        real = real_data(gen.info, path=path, data_dir=args.data_dir, max_train=train_pool(None, args.n),
+                         seed=args.seed, device=gen.device)
+        row = point(gen, real, args.n, args.sampler, args.steps, args.guidance, args.seed, args.batch_size)
+        parent, change, _ = ABLATION[name]
+        store(args.out, "ablation", name, {"builds_on": parent, "change": change, "overrides": overrides,
+                                           "training": record, **row})
+        print(json.dumps({"row": name, "fid": row["fid"], "floor": row["floor_fid"],
+                          "cpu_minutes": record["cpu_minutes"]}), flush=True)
 
 
 STEP_CONFIGS = {  # name -> (U-Net base channels, num_res_blocks, precision)
     "base24 fp32": (24, 1, "fp32"), "base24 bf16": (24, 1, "bf16"), "base32 fp32": (32, 1, "fp32"),
-    "base32 bf16": (32, 1, "bf16"), "base48 bf16": (48, 1, "bf16"), "base32x2 bf16": (32, 2, "bf16"),
+    "base32 bf16": (32, 1, "bf16"), "base48 fp32": (48, 1, "fp32"), "base48 bf16": (48, 1, "bf16"),
+    "base32x2 bf16": (32, 2, "bf16"),
 }
 
 
@@ -201,22 +258,27 @@ def step_cost(base: int, res_blocks: int, precision: str, batch: int = 64, steps
 
 
 def steptime(args: argparse.Namespace) -> None:
-    """CPU s/step per STEP_CONFIGS entry, with and without the allocator setting (each in a fresh 1-thread process)."""
+    """CPU and wall s/step per STEP_CONFIGS entry at --batch on --threads threads, with and without the allocator
+    setting (each in a fresh process); stored as step_cost["unet28"] (1 thread, batch 64) or
+    step_cost["unet28-<T>t-b<B>"]."""
     if args.inner:
-        torch.set_num_threads(1)
+        torch.set_num_threads(args.threads)
         base, blocks, precision = STEP_CONFIGS[args.inner]
-        print(json.dumps(step_cost(base, blocks, precision)))
+        print(json.dumps(step_cost(base, blocks, precision, batch=args.batch)))
         return
+    key = "unet28" if (args.threads, args.batch) == (1, 64) else f"unet28-{args.threads}t-b{args.batch}"
     rows = []
     for name in STEP_CONFIGS:
         for allocator in (False, True):
             env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
-            env.update({"OMP_NUM_THREADS": "1", **({"GLIBC_TUNABLES": ALLOCATOR} if allocator else {})})
-            res = subprocess.run([sys.executable, __file__, "steptime", "--inner", name], env=env, check=True,
+            env.update({"OMP_NUM_THREADS": str(args.threads), **({"GLIBC_TUNABLES": ALLOCATOR} if allocator else {})})
+            res = subprocess.run([sys.executable, __file__, "steptime", "--inner", name, "--threads",
+                                  str(args.threads), "--batch", str(args.batch)], env=env, check=True,
                                  capture_output=True, text=True)
-            rows.append({"config": name, "allocator": allocator, **json.loads(res.stdout.strip().splitlines()[-1])})
+            rows.append({"config": name, "allocator": allocator, "threads": args.threads,
+                         **json.loads(res.stdout.strip().splitlines()[-1])})
             print(json.dumps(rows[-1]), flush=True)
-            store(args.out, "step_cost", "unet28", {"rows": rows, "machine": machine_info()})
+            store(args.out, "step_cost", key, {"rows": rows, "machine": machine_info()})
 
 
 # ---------------------------------------------------------------------------------------------- markdown
@@ -249,16 +311,32 @@ def markdown(data: dict[str, Any]) -> str:
         if ref:
             out.append(f"| ddpm (ancestral reference) | 1000 | 1000 | {ref['nfe']} | {ref['n']} | {_f(ref['fid'])} | "
                        f"{_f(ref['floor_fid'])} | {ref['fid_over_floor']:.2f}× | {ref['cpu_s']} |")
-    if "step_cost" in data:
-        out += ["", "## Training step cost (28x28 conditional U-Net, batch 64, 1 thread)", "",
+    if data.get("ablation"):
+        rows = data["ablation"]
+        first = next(iter(rows.values()))
+        steps = first["training"]["command"].split("max_steps=")[1].split()[0]
+        title = (f"## One change at a time (MNIST, {steps} steps at batch 64; {first['sampler']} {first['steps']} "
+                 f"steps, w = {first['guidance']}, NFE {first['nfe']}, n = {first['n']})")
+        out += ["", title, "",
+                "| row | change | builds on | training CPU min | FID | floor (same n) | FID / floor |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {k} | {r['change']} | {r['builds_on'] or '—'} | {r['training']['cpu_minutes']} | {_f(r['fid'])} "
+                f"| {_f(r['floor_fid'])} | {r['fid_over_floor']:.2f}× |" for k, r in rows.items()]
+    for key, block in data.get("step_cost", {}).items():
+        first = block["rows"][0]
+        threads, batch = first.get("threads", 1), first.get("batch", 64)
+        cpu = block.get("machine", {}).get("cpu", "?")
+        title = f"## Training step cost ({key}: 28x28 conditional U-Net, batch {batch}, {threads} thread(s), {cpu})"
+        out += ["", title, "",
                 "| config | params (M) | allocator setting | CPU s / step | wall s / step |", "|---|---|---|---|---|"]
         out += [f"| {r['config']} | {r['params_m']} | {'on' if r['allocator'] else 'off'} | {r['cpu_s_per_step']} | "
-                f"{r['wall_s_per_step']} |" for r in data["step_cost"]["unet28"]["rows"]]
+                f"{r['wall_s_per_step']} |" for r in block["rows"]]
     shown = ("cpu", "cores", "cpu_count", "avx512_bf16")  # "cores": results stored before machine_info was shared
     machines = {json.dumps({k: v for k, v in r.get("machine", {}).items() if k in shown})
                 for section in data.values() for r in section.values() if isinstance(r, dict)}
-    out += ["", "Machine: " + "; ".join(sorted(machines)) + ". Shared by ~8 engineers: wall times are inflated, "
-            "CPU times (1 thread) are not. Floors: n random training images vs the same test split (real_floor)."]
+    out += ["", "Machine: " + "; ".join(sorted(machines)) + ". Each timing's machine, load and thread count are in "
+            "the JSON; on a shared machine wall times are inflated, CPU times are not. Floors: n random training "
+            "images vs the same test split (real_floor)."]
     return "\n".join(out) + "\n"
 
 
@@ -290,9 +368,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("preset")
     t.add_argument("--run-dir", type=Path, required=True)
     t.add_argument("--data-dir", type=Path, default=None)
+    t.add_argument("--threads", type=int, default=1, help="Training threads (the time-to-quality runs use both "
+                   "cores of an otherwise idle machine: 2).")
     t.add_argument("overrides", nargs="*")
+    a = sub.add_parser("ablate", help="One change at a time on MNIST: train each ABLATION row, measure its FID.")
+    a.add_argument("--rows", type=lambda s: s.split(","), default=list(ABLATION),
+                   help=f"Comma-separated rows (default all: {','.join(ABLATION)}).")
+    a.add_argument("--run-root", type=Path, required=True, help="Each row trains in RUN_ROOT/ROW.")
+    a.add_argument("--train-steps", type=int, default=600)
+    a.add_argument("--n", type=int, default=2000)
+    a.add_argument("--sampler", default="unipc")
+    a.add_argument("--steps", type=int, default=10)
+    a.add_argument("--guidance", type=float, default=1.0)
+    a.add_argument("--data-dir", type=Path, default=None)
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--batch-size", type=int, default=250)
+    a.add_argument("--threads", type=int, default=1)
     st = sub.add_parser("steptime", help="CPU seconds per training step: U-Net sizes, fp32/bf16, allocator.")
     st.add_argument("--inner", choices=list(STEP_CONFIGS), help=argparse.SUPPRESS)
+    st.add_argument("--threads", type=int, default=1)
+    st.add_argument("--batch", type=int, default=64)
     sub.add_parser("markdown", help="Re-render the markdown from the JSON.")
     return p.parse_args(argv)
 
@@ -303,6 +398,11 @@ def main(argv: list[str] | None = None) -> None:
         measure(args)
     elif args.cmd == "train":
         train(args)
+    elif args.cmd == "ablate":
+        unknown = [r for r in args.rows if r not in ABLATION]
+        if unknown:
+            sys.exit(f"--rows: unknown row(s) {', '.join(unknown)} (known: {', '.join(ABLATION)})")
+        ablate(args)
     elif args.cmd == "steptime":
         steptime(args)
     else:
