@@ -24,6 +24,20 @@ from genlab.checkpoints.pretrained import MAX_MB, publish, remeasure
 from genlab.errors import GenlabError
 
 
+def parse_sample(pairs: list[str]) -> dict[str, object]:
+    """["sampler=unipc", "steps=5", "guidance=1.5"] -> {"sampler": "unipc", "steps": 5, "guidance": 1.5}."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise GenlabError(f"--sample {pair!r}: expected KEY=VALUE, e.g. --sample guidance=1.5")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("name", help="Pretrained name, e.g. mnist-ddpm.")
@@ -34,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="Only replace the shipped entry's metrics with this JSON (genlab evaluate --json).")
     ap.add_argument("--metrics", type=Path, help="JSON of measured metrics (genlab evaluate --json, a benchmark).")
     ap.add_argument("--note", default="", help="One line on what the model is and how good it is.")
+    ap.add_argument("--sample", action="append", default=[], metavar="KEY=VALUE",
+                    help="A sampling default measured after training, written into the shipped copy's header "
+                         "(repeatable), e.g. --sample sampler=unipc --sample steps=5 --sample guidance=1.5.")
     ap.add_argument("--max-mb", type=float, default=MAX_MB)
     ap.add_argument("--cpu-minutes", type=float, help="Measured process CPU minutes of the training.")
     ap.add_argument("--wall-minutes", type=float, help="Measured wall minutes of the training.")
@@ -49,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
         entry = publish(args.name, args.source, args.command, metrics, args.note, args.max_mb,
-                        cpu_minutes=args.cpu_minutes, wall_minutes=args.wall_minutes)
+                        cpu_minutes=args.cpu_minutes, wall_minutes=args.wall_minutes,
+                        sample=parse_sample(args.sample))
     except (GenlabError, OSError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 import genlab.api as gl
 from genlab.checkpoints import pretrained
+from genlab.checkpoints.snapshot import read_tensors
 from genlab.errors import GenlabError
 from tests_helpers import TINY
 
 SHIPPED = pretrained.manifest()
+
+
+def publish_script():
+    """scripts/publish_pretrained.py as a module (it is a script, not part of the package)."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "publish_pretrained.py"
+    spec = importlib.util.spec_from_file_location("publish_pretrained", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +54,28 @@ def test_publish_then_sample_by_name(tiny_run, manifest_dir):
     assert from_name.equal(from_run)
 
 
+def test_publish_writes_measured_sample_defaults_into_the_shipped_header(tiny_run, manifest_dir):
+    entry = pretrained.publish("tiny-ddpm", tiny_run, "cmd", sample={"sampler": "ddim", "steps": 3})
+    shipped = gl.load("tiny-ddpm")
+    assert shipped.info.sample_settings["sampler"] == "ddim" and shipped.info.sample_settings["steps"] == 3
+    trained = gl.load(tiny_run).info
+    assert shipped.info.config["sample_as_trained"] == trained.config["sample"]
+    assert entry["sha256"] == pretrained.sha256(manifest_dir / "tiny-ddpm.safetensors")
+    source = read_tensors(Path(tiny_run) / "snapshot.safetensors")
+    copied = read_tensors(manifest_dir / "tiny-ddpm.safetensors")
+    assert source.keys() == copied.keys() and all(source[k].equal(copied[k]) for k in source)
+    # `genlab sample` / `evaluate` without options use the new defaults
+    from genlab.cli.checks import resolve_sampling
+    assert {"sampler": "ddim", "steps": 3}.items() <= resolve_sampling(shipped.info).items()
+
+
+def test_publish_script_parses_sample_pairs():
+    assert publish_script().parse_sample(["sampler=unipc", "steps=5", "guidance=1.5"]) == {
+        "sampler": "unipc", "steps": 5, "guidance": 1.5}
+    with pytest.raises(GenlabError, match="expected KEY=VALUE"):
+        publish_script().parse_sample(["guidance"])
+
+
 def test_tampered_or_missing_files_are_refused(tiny_run, manifest_dir):
     pretrained.publish("tiny-ddpm", tiny_run, "genlab train mnist-diffusion-quick")
     path = manifest_dir / "tiny-ddpm.safetensors"
@@ -66,13 +100,7 @@ def test_publish_refuses_big_files_and_bad_names(tiny_run, manifest_dir):
 
 
 def test_the_publish_script_reports_errors_in_one_line(tiny_run, manifest_dir, tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / "publish_pretrained.py"
-    spec = importlib.util.spec_from_file_location("publish_pretrained", script)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = publish_script()
     assert mod.main(["x", str(tmp_path / "nowhere"), "--command", "c"]) == 2
     assert "no finished snapshot to publish" in capsys.readouterr().err
     metrics = tmp_path / "m.json"
@@ -94,13 +122,7 @@ def test_remeasure_replaces_metrics_keeps_the_old_and_refuses_unknown_names(tiny
         pretrained.remeasure("tny", new, "c")
     with pytest.raises(GenlabError, match="metrics are empty"):
         pretrained.remeasure("tiny", {}, "c")
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / "publish_pretrained.py"
-    spec = importlib.util.spec_from_file_location("publish_pretrained", script)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = publish_script()
     assert mod.main(["tiny", "--command", "c"]) == 2  # neither SOURCE nor --remeasure
     assert "either SOURCE" in capsys.readouterr().err
     (tmp_path / "r.json").write_text('{"fid": 3.0, "floor_fid": 0.5, "floor_n": 2000}')

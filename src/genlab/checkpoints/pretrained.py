@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from genlab.checkpoints.snapshot import read_header
+from genlab.checkpoints.snapshot import read_header, write_with_header
 from genlab.errors import GenlabError
 from genlab.utils.io import atomic_path, write_json
 
@@ -50,8 +50,8 @@ def resolve(name: str) -> Path:
 
 
 def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any] | None = None, note: str = "",
-            max_mb: float = MAX_MB, cpu_minutes: float | None = None, wall_minutes: float | None = None
-            ) -> dict[str, Any]:
+            max_mb: float = MAX_MB, cpu_minutes: float | None = None, wall_minutes: float | None = None,
+            sample: dict[str, Any] | None = None) -> dict[str, Any]:
     """Copy a finished run's snapshot (`source`: the run directory or a snapshot file) next to the manifest as
     NAME.safetensors and record it (atomic manifest rewrite).
 
@@ -61,6 +61,9 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
     benchmarks/diffusion_quality.py train); without them train_cpu_minutes is the header's process CPU time
     (train_cpu_seconds) or, for snapshots older than that field, its training time, which is wall-clock step time
     (inflated on a shared machine).
+    sample: sampling defaults measured after training (e.g. {"sampler": "unipc", "steps": 5, "guidance": 1.5}),
+    written into the shipped copy's header (config.sample, which `genlab sample` and the web UI use when no option
+    is given); the run's own settings are kept under config.sample_as_trained. The tensors are unchanged.
     """
     if not name or "/" in name or name.endswith(".safetensors"):
         raise GenlabError(f"pretrained name '{name}': expected a short name such as mnist-ddpm")
@@ -74,8 +77,14 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
     header = read_header(snap)
     header = header if isinstance(header, dict) else {}
     dest = MANIFEST.parent / f"{name}.safetensors"
-    with atomic_path(dest) as tmp:
-        shutil.copyfile(snap, tmp)
+    if sample:
+        config = header.get("config") if isinstance(header.get("config"), dict) else {}
+        trained = config.get("sample") if isinstance(config.get("sample"), dict) else {}
+        header = {**header, "config": {**config, "sample": {**trained, **sample}, "sample_as_trained": trained}}
+        write_with_header(snap, dest, header)
+    else:
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(snap, tmp)
     entry = {
         "file": dest.name,
         "sha256": sha256(dest),

@@ -98,6 +98,15 @@ def tensor_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
         raise GenlabError(f"{path}: unreadable tensor index ({_first_line(e)})") from None
 
 
+def write_with_header(source: str | Path, dest: str | Path, header: dict[str, Any]) -> Path:
+    """Copy the snapshot `source` to `dest` with `header` in place of its own (same tensors), atomically."""
+    tensors = read_tensors(source)
+    dest = Path(dest)
+    with atomic_path(dest) as tmp:
+        save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header)})
+    return dest
+
+
 def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Every tensor of a snapshot file, on the CPU."""
     try:
