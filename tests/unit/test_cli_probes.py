@@ -248,3 +248,18 @@ def test_unknown_sampler_is_refused_before_loading(tiny, tmp_path, capsys, no_ge
     code, _, err = run_cli(["sample", str(tiny["diffusion"]), "--sampler", "no-such", "-o", str(tmp_path / "g.png")],
                            capsys)
     assert "--sampler no-such: expected one of" in one_line_error(code, err)
+
+
+def test_evaluate_takes_temperature_for_latent_families_and_refuses_it_for_diffusion(tiny, capsys, monkeypatch,
+                                                                                       no_generation):
+    code, _, err = run_cli(["evaluate", str(tiny["diffusion"]), "-n", "10", "--temperature", "0.5"], capsys)
+    assert "--temperature: the diffusion family does not take it" in one_line_error(code, err)
+    seen = {}
+
+    def spy_evaluate(source, n, **options):
+        seen.update(options)
+        raise api.GenlabError("stop here: the options were seen")
+
+    monkeypatch.setattr(api, "evaluate", spy_evaluate)
+    code, _, err = run_cli(["evaluate", str(tiny["gan"]), "-n", "10", "--temperature", "0.5", "-q"], capsys)
+    assert "stop here" in one_line_error(code, err) and seen["temperature"] == 0.5

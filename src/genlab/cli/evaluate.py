@@ -96,6 +96,9 @@ def evaluate(
                                      "snapshot's sample settings]."),
     guidance: float | None = typer.Option(None, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none) "
                                           "[default: the snapshot's sample settings]."),
+    temperature: float | None = typer.Option(None, min=0.0, max=10.0, help="Scale of the latent noise (GANs, "
+                                             "VAEs, autoencoders; < 1 trades variety for typicality) [default: the "
+                                             "run's own, else 1]."),
     split: str = typer.Option("test", help="Real reference split: test (default) or train."),
     seed: int = typer.Option(0, min=0, help="Sample i uses seed + i; also seeds the floor and KID subsets."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the full result as JSON here."),
@@ -143,7 +146,7 @@ def evaluate(
         typer.echo(json.dumps(out["rows"], indent=1) if json_out is None else f"wrote {json_out}")
         return
     info = api.snapshot_info(source)
-    options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance)
+    options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, temperature=temperature)
     if every_epoch:
         rows = api.evaluate_run(source, n, True, split=split, progress=typer.echo, **options, **common)
         typer.echo(f"{len(rows)} snapshot(s) measured; lines in {Path(source) / api.METRICS_FILE}")
