@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from common import machine_info
 
-from genlab.editing_api import inpaint
 from genlab.errors import GenlabError
 from genlab.facies import report as rp
-from genlab.facies.conditioning import make_setup, run_esmda, stats, well_mask, wells_honoured
+from genlab.facies.api import inpaint_to_wells
+from genlab.facies.conditioning import make_setup, run_esmda, stats, wells_honoured
 from genlab.facies.evaluation import load_run_data, run_label
 from genlab.inference import find_snapshot, load
 from genlab.metrics.facies import compare_facies, load_facies_feature_net
@@ -72,17 +72,10 @@ def esmda_one(gen: Any, setup: Any, n_ens: int, n_assim: int, seed: int) -> tupl
 
 def inpaint_one(gen: Any, setup: Any, n_cond: int, args: argparse.Namespace, seed: int
                 ) -> tuple[dict[str, Any], np.ndarray]:
-    size = setup.truth.shape[0]
-    images = torch.from_numpy(np.repeat(setup.truth[None, None], n_cond, axis=0))  # facies {0, 1}, uint8
-    res, cpu, wall = timed(lambda: inpaint(gen, images, well_mask(size, setup.well_cells), method=args.method,
-                                           steps=args.steps, jump=args.jump, resample=args.resample, seed=seed,
-                                           batch_size=args.batch_size))
-    binary = res.values[:, 0].numpy().astype(bool)
-    row = {"cpu_s_per_realization": cpu / n_cond, "wall_s_per_realization": wall / n_cond, "nfe": res.nfe,
-           "wells_honoured": wells_honoured(binary, setup),
-           "wells_agreed_before_paste": res.known_error.get("unpasted_cells_honoured"),
-           **stats(binary.astype(np.float64), setup)}
-    return row, binary
+    (row, binary), cpu, wall = timed(lambda: inpaint_to_wells(
+        gen, setup, n_cond, method=args.method, steps=args.steps, jump=args.jump, resample=args.resample, seed=seed,
+        batch_size=args.batch_size))
+    return {"cpu_s_per_realization": cpu / n_cond, "wall_s_per_realization": wall / n_cond, **row}, binary
 
 
 def mean_rows(rows: list[dict[str, Any]]) -> dict[str, float]:

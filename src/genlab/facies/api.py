@@ -136,18 +136,30 @@ def compare_models(run_dirs: Sequence[str | Path], n: int = 500, out_dir: str | 
 
 
 def _ensemble_panels(setup: Any, prior: np.ndarray, post: np.ndarray, out: Path, k: int = 15) -> dict[str, str]:
-    """Grids: truth + k prior members, truth + k posterior members, and [truth, prior mean, posterior mean]."""
-    truth = setup.truth.astype(bool)[None]
-    wells = np.zeros_like(truth)
-    wells[0, setup.well_cells[:, 0], setup.well_cells[:, 1]] = True
-    means = np.concatenate([truth, prior.mean(0, keepdims=True), post.mean(0, keepdims=True)])
+    """Grids: truth + k prior members, truth + k posterior members, [truth, prior mean, posterior mean], and
+    [truth, wells]."""
+    truth, wells = _truth_and_wells(setup, out / "esmda-wells.png")
     return {
         "prior": _save_grid(_u8(np.concatenate([truth, prior[:k] > 0.5])), out / "esmda-prior.png"),
         "posterior": _save_grid(_u8(np.concatenate([truth, post[:k] > 0.5])), out / "esmda-posterior.png"),
-        "means": _save_grid((np.clip(means, 0, 1) * 255).round().astype(np.uint8)[:, None], out / "esmda-means.png",
-                            nrow=3, scale=3),
-        "wells": _save_grid(_u8(np.concatenate([truth, wells])), out / "esmda-wells.png", nrow=2, scale=3),
+        "means": _means_grid([truth, prior.mean(0, keepdims=True), post.mean(0, keepdims=True)],
+                             out / "esmda-means.png"),
+        "wells": wells,
     }
+
+
+def _truth_and_wells(setup: Any, path: Path) -> tuple[np.ndarray, str]:
+    """The truth as a (1, H, W) bool array, and the [truth, well cells] grid saved at `path`."""
+    truth = setup.truth.astype(bool)[None]
+    wells = np.zeros_like(truth)
+    wells[0, setup.well_cells[:, 0], setup.well_cells[:, 1]] = True
+    return truth, _save_grid(_u8(np.concatenate([truth, wells])), path, nrow=2, scale=3)
+
+
+def _means_grid(fields: list[np.ndarray], path: Path) -> str:
+    """One row of (1, H, W) fields in [0, 1] (a truth, ensemble means) as grey levels, saved at `path`."""
+    stacked = np.clip(np.concatenate([f.astype(np.float64) for f in fields]), 0, 1)
+    return _save_grid((stacked * 255).round().astype(np.uint8)[:, None], path, nrow=len(stacked), scale=3)
 
 
 def _prior_latents(gen: Any, n_ens: int, seed: int) -> np.ndarray:
@@ -251,24 +263,18 @@ def inpaint_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n: i
         raise GenlabError(f"{snapshot}: family {gen.info.family} has a latent code; condition it with ES-MDA "
                           "(`genlab channels esmda`); inpainting needs a diffusion snapshot")
     setup, truth_text = _demo_setup(gen, snapshot, "inpainting", truth_seed, wells, n_monitors, truth, truth_from)
-    size = setup.truth.shape[0]
-    images = torch.from_numpy(np.repeat(setup.truth[None, None], n, axis=0))  # facies {0, 1}, uint8
     t0 = time.perf_counter()
-    res = inpaint(gen, images, well_mask(size, setup.well_cells), method=method, steps=steps, jump=jump,
-                  resample=resample, seed=seed, batch_size=batch_size, progress=progress)
+    row, binary = inpaint_to_wells(gen, setup, n, method=method, steps=steps, jump=jump, resample=resample, seed=seed,
+                                   batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - t0
-    binary = res.values[:, 0].cpu().numpy().astype(bool)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
         "label": run_label(snapshot, gen), "family": gen.info.family, "n": n, "method": method, "steps": steps,
-        "jump": jump, "resample": resample, "nfe": res.nfe,
+        "jump": jump, "resample": resample,
         "setup": {"truth_seed": truth_seed, "truth": truth_text, "wells": wells,
                   "well_cells": setup.well_cells.tolist(), "n_monitors": n_monitors},
-        "wells_honoured": wells_honoured(binary, setup),
-        "wells_agreed_before_paste": res.known_error.get("unpasted_cells_honoured"),
-        **stats(binary.astype(np.float64), setup), "seconds": seconds,
-        "assets": _inpaint_panels(setup, binary, out),
+        **row, "seconds": seconds, "assets": _inpaint_panels(setup, binary, out),
     }
     (out / "inpaint.json").write_text(json.dumps(summary, indent=1, default=float))
     md, page = rp.write_page(_inpaint_blocks(summary), out, "inpaint", "channel inpainting to wells")
@@ -276,17 +282,31 @@ def inpaint_demo(snapshot: str | Path, truth_seed: int = 0, wells: int = 9, n: i
     return summary
 
 
+def inpaint_to_wells(gen: Any, setup: Any, n: int, *, method: str = "repaint", steps: int = 50, jump: int = 5,
+                     resample: int = 5, seed: int = 0, batch_size: int = 16, progress: Any = None
+                     ) -> tuple[dict[str, Any], np.ndarray]:
+    """`n` realizations of a loaded diffusion model inpainted around the wells of `setup` (a conditioning set-up of
+    genlab.facies.conditioning): (row, binary) with row = {nfe, wells_honoured, wells_agreed_before_paste, and the
+    field statistics of `stats`} and binary the (n, H, W) realizations. `inpaint_demo` and
+    benchmarks/channels_conditioning.py both condition this way."""
+    size = setup.truth.shape[0]
+    images = torch.from_numpy(np.repeat(setup.truth[None, None], n, axis=0))  # facies {0, 1}, uint8
+    res = inpaint(gen, images, well_mask(size, setup.well_cells), method=method, steps=steps, jump=jump,
+                  resample=resample, seed=seed, batch_size=batch_size, progress=progress)
+    binary = res.values[:, 0].cpu().numpy().astype(bool)
+    row = {"nfe": res.nfe, "wells_honoured": wells_honoured(binary, setup),
+           "wells_agreed_before_paste": res.known_error.get("unpasted_cells_honoured"),
+           **stats(binary.astype(np.float64), setup)}
+    return row, binary
+
+
 def _inpaint_panels(setup: Any, binary: np.ndarray, out: Path, k: int = 15) -> dict[str, str]:
     """Grids: [truth, wells], truth + k conditioned realizations, and [truth, mean of the realizations]."""
-    truth = setup.truth.astype(bool)[None]
-    wells = np.zeros_like(truth)
-    wells[0, setup.well_cells[:, 0], setup.well_cells[:, 1]] = True
-    means = np.concatenate([truth.astype(np.float64), binary.mean(0, keepdims=True)])
+    truth, wells = _truth_and_wells(setup, out / "inpaint-wells.png")
     return {
-        "wells": _save_grid(_u8(np.concatenate([truth, wells])), out / "inpaint-wells.png", nrow=2, scale=3),
+        "wells": wells,
         "realizations": _save_grid(_u8(np.concatenate([truth, binary[:k]])), out / "inpaint-realizations.png"),
-        "means": _save_grid((means * 255).round().astype(np.uint8)[:, None], out / "inpaint-means.png", nrow=2,
-                            scale=3),
+        "means": _means_grid([truth, binary.mean(0, keepdims=True)], out / "inpaint-means.png"),
     }
 
 
