@@ -112,7 +112,9 @@ def point(gen, real, n: int, sampler: str, steps: int, guidance: float, seed: in
     return {"sampler": sampler, "steps": steps, "guidance": guidance,
             "nfe": nfe if nfe is not None else sampler_nfe(sampler, steps) * (2 if guided else 1),
             "n": n, "fid": m["fid"], "floor_fid": floor["fid"], "floor_n": floor["n"],
-            "floor_sampling": floor["sampling"], "fid_over_floor": m["fid"] / floor["fid"],
+            "floor_sampling": floor["sampling"], "floor_draws": floor.get("draws"),
+            "floor_fid_q25": floor.get("fid_q25"), "floor_fid_q75": floor.get("fid_q75"),
+            "fid_over_floor": m["fid"] / floor["fid"],
             "kid_mean": m["kid_mean"], "precision": m["precision"], "recall": m["recall"],
             "label_accuracy": m.get("label_accuracy"), "num_real": m["num_real"],
             "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}
