@@ -64,3 +64,16 @@ def save_facies_snapshot(tmp_path, name: str, model, size: int, sample: dict | N
                   extra={"config": cfg, "train_seconds": 12.0, "train_cpu_seconds": 30.0, "images_seen": 600,
                          "step": 10})
     return run
+
+
+def load_script(path, name: str | None = None):
+    """A script of benchmarks/ or scripts/ (not part of the package) as a module; benchmarks import their
+    common.py, so callers put the script's folder on sys.path first (monkeypatch.syspath_prepend)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(path)
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests_helpers import load_script
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 PURPLE, YELLOW = (68, 1, 84), (253, 231, 37)  # viridis(0), viridis(1)
@@ -16,10 +17,7 @@ PURPLE, YELLOW = (68, 1, 84), (253, 231, 37)  # viridis(0), viridis(1)
 @pytest.fixture
 def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))  # the script imports benchmarks/common.py
-    spec = importlib.util.spec_from_file_location("channels_generator_stats", BENCH / "channels_generator_stats.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(BENCH / "channels_generator_stats.py")
 
 
 def _figure(path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests_helpers import load_script
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture
 def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))  # the script imports benchmarks/common.py
-    spec = importlib.util.spec_from_file_location("diffusion_quality", BENCH / "diffusion_quality.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(BENCH / "diffusion_quality.py")
 
 
 def test_nfe_budget_counts_every_network_call(bench):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,18 +11,14 @@ import genlab.api as gl
 from genlab.checkpoints import pretrained
 from genlab.checkpoints.snapshot import read_tensors
 from genlab.errors import GenlabError
-from tests_helpers import TINY
+from tests_helpers import TINY, load_script
 
 SHIPPED = pretrained.manifest()
 
 
 def publish_script():
     """scripts/publish_pretrained.py as a module (it is a script, not part of the package)."""
-    script = Path(__file__).resolve().parents[2] / "scripts" / "publish_pretrained.py"
-    spec = importlib.util.spec_from_file_location("publish_pretrained", script)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(Path(__file__).resolve().parents[2] / "scripts" / "publish_pretrained.py")
 
 
 @pytest.fixture(scope="module")
