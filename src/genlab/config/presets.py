@@ -213,21 +213,7 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
                                    "train": gan_train},
         "channels-sgan": {"family": "dcgan", "data": data, "model": dict(sgan), "train": sgan_train},
         "channels-vaegan": {"family": "vae-gan", "data": data, "model": dict(vaegan), "train": vaegan_train},
-        # Issue 14: pixel-space diffusion on 128×128 binary facies (the LTrace size), unconditional, for realism and
-        # for inpainting to wells (genlab.editing_api.inpaint, RePaint). 3.27 M parameters (128→64→32→16→8,
-        # attention at 8×8). precision "auto": bf16 autocast on a CPU with avx512_bf16, else fp32. The shipped run:
-        # 2.44 CPU-s per batch-16 step with bf16 (AMD EPYC Zen 4 with avx512_bf16, 1 thread, load 2-4), 1800 steps in
-        # 73 CPU-minutes (28,800 images, 1.4 passes); fp32 on an EPYC without it cost 8.1 (under load 7-9). Raise
-        # train.max_steps on the resumed command when there is more time (constant lr).
-        "channels-diffusion-128": {
-            "family": "diffusion", "data": {"dataset": "channels-procedural", "conditional": False,
-                                            "options": {"n": 20000, "size": 128}},
-            "model": {"base_channels": 32, "channel_mults": [1, 1, 2, 2, 4], "num_res_blocks": 1,
-                      "attention_resolutions": [8], "prediction": "v"},
-            "train": {"batch_size": 16, "lr": 5e-4, "warmup_steps": 200, "precision": "auto", "epochs": 0.0,
-                      "max_steps": 1800, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
-                      "checkpoint_every_min": 5.0, "threads": 1},
-            "sample": {"num_images": 36, "sampler": "dpmpp-2m", "steps": 20, "guidance": 1.0}},
+        "channels-diffusion-128": _channel_diffusion_preset(),
     }
     # the quick 64×64 presets: what the unsuffixed names were before issue 14 (epochs over 5,000 images)
     quick = {"channels-vae-dense": train64, "channels-vae-fullconv": train64, "channels-wgan-dense": gan_train64,
@@ -235,6 +221,24 @@ def _channel_presets() -> dict[str, dict[str, Any]]:
              "channels-sgan": {**gan_train64, "epochs": 0.0, "max_steps": 1500},
              "channels-vaegan": {**train64, "lr": 5e-4, "log_every": 10}}
     return {**out, **_quick_64(out, quick, data64, vae64["kl_warmup_steps"])}
+
+
+def _channel_diffusion_preset() -> dict[str, Any]:
+    """`channels-diffusion-128` (issue 14): pixel-space diffusion on 128×128 binary facies (the LTrace size),
+    unconditional, for realism and for inpainting to wells (genlab.editing_api.inpaint, RePaint). 3.27 M parameters
+    (128→64→32→16→8, attention at 8×8). precision "auto": bf16 autocast on a CPU with avx512_bf16, else fp32. The
+    shipped run: 2.44 CPU-s per batch-16 step with bf16 (AMD EPYC Zen 4 with avx512_bf16, 1 thread, load 2-4), 1800
+    steps in 73 CPU-minutes (28,800 images, 1.4 passes); fp32 on an EPYC without it cost 8.1 (under load 7-9). Raise
+    train.max_steps on the resumed command when there is more time (constant lr)."""
+    return {
+        "family": "diffusion", "data": {"dataset": "channels-procedural", "conditional": False,
+                                        "options": {"n": 20000, "size": 128}},
+        "model": {"base_channels": 32, "channel_mults": [1, 1, 2, 2, 4], "num_res_blocks": 1,
+                  "attention_resolutions": [8], "prediction": "v"},
+        "train": {"batch_size": 16, "lr": 5e-4, "warmup_steps": 200, "precision": "auto", "epochs": 0.0,
+                  "max_steps": 1800, "epoch_images": 16000, "ema_decay": 0.999, "log_every": 25,
+                  "checkpoint_every_min": 5.0, "threads": 1},
+        "sample": {"num_images": 36, "sampler": "dpmpp-2m", "steps": 20, "guidance": 1.0}}
 
 
 def _quick_64(out: dict[str, dict[str, Any]], quick: dict[str, dict[str, Any]], data64: dict[str, Any],
