@@ -210,17 +210,19 @@ def ablation_overrides(name: str) -> list[str]:
 def ablate(args: argparse.Namespace) -> None:
     """Train and measure the ABLATION rows named by --rows (default all), in order, each in its own run dir."""
     torch.set_num_threads(args.threads)
+    common = ["train.precision=fp32", f"train.max_steps={args.train_steps}", "train.epoch_images=64000",
+              "sample.num_images=16"]
+    real = None  # every row is MNIST: the real features are extracted once
     for name in args.rows:
-        common = ["train.precision=fp32", f"train.max_steps={args.train_steps}", "train.epoch_images=64000",
-                  "sample.num_images=16"]
         overrides = [*common, *ablation_overrides(name)]
         record = run_training("mnist-diffusion-quick", args.run_root / name, overrides, args.threads, args.data_dir)
         if record["exit_code"]:
             sys.exit(f"ablation row {name}: training failed (exit {record['exit_code']}); see {args.run_root / name}")
         path = find_snapshot(args.run_root / name)
         gen = load(path, device="cpu")
-        real = real_data(gen.info, path=path, data_dir=args.data_dir, max_train=train_pool(None, args.n),
-                         seed=args.seed, device=gen.device)
+        if real is None:
+            real = real_data(gen.info, path=path, data_dir=args.data_dir, max_train=train_pool(None, args.n),
+                             seed=args.seed, device=gen.device)
         row = point(gen, real, args.n, args.sampler, args.steps, args.guidance, args.seed, args.batch_size)
         parent, change, _ = ABLATION[name]
         store(args.out, "ablation", name, {"builds_on": parent, "change": change, "overrides": overrides,
