@@ -240,12 +240,14 @@ EVAL_SAMPLING = {"sampler": "dpmpp-2m", "steps": 20}
 def sampling_options(gen: LoadedModel, sampler: str | None = None, steps: int | None = None,
                      guidance: float | None = None, **extra: Any) -> dict[str, Any]:
     """The sampling options an evaluation runs with: the ones given (a one-line GenlabError for one the family does
-    not take, e.g. steps for a GAN), else EVAL_SAMPLING, and for guidance the run's own sample.guidance (what its
-    grids show) or 1; only the options the family takes. `extra`: the family's other options (e.g. eta, order,
+    not take, e.g. steps for a GAN), else EVAL_SAMPLING, and for guidance (and its interval) the run's own
+    sample settings (what its grids show) or 1; only the options the family takes. `extra`: the family's other options (e.g. eta, order,
     grid), used as given; unset (None) ones keep the sampler's defaults."""
     given = gen.sampling_options({"sampler": sampler, "steps": steps, "guidance": guidance, **extra})
     takes = gen.capabilities.sampling_options
-    defaults = {**EVAL_SAMPLING, "guidance": float(gen.info.sample_settings.get("guidance", 1.0))}
+    own = gen.info.sample_settings
+    defaults = {**EVAL_SAMPLING, "guidance": float(own.get("guidance", 1.0)),
+                "guidance_interval": own.get("guidance_interval")}
     chosen = {k: given.get(k, v) for k, v in defaults.items() if k in takes}
     return chosen | {k: v for k, v in given.items() if k in extra}
 

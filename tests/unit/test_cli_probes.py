@@ -80,6 +80,8 @@ def test_output_under_a_file_is_refused(tiny, tmp_path, capsys, no_generation):
     (["--seed", str(2**31 - 2), "-n", "4"], "exceeds 2147483647"),
     (["--nrow", "-3"], "--nrow"),
     (["--threads", "0"], "--threads"),
+    (["--guidance-interval", "5,0.3"], "--guidance-interval '5,0.3': expected 0 <= LO < HI"),
+    (["--guidance-interval", "x"], "--guidance-interval 'x': expected two noise levels"),
 ])
 def test_out_of_range_options_are_one_line(tiny, tmp_path, capsys, no_generation, args, message):
     code, _, err = run_cli(["sample", str(tiny["diffusion"]), "-o", str(tmp_path / "g.png"), *args], capsys)
@@ -94,7 +96,8 @@ def test_cuda_without_cuda_is_one_line(tiny, tmp_path, capsys, no_generation):
     assert "cuda" in one_line_error(code, err).lower()
 
 
-@pytest.mark.parametrize("option", [["--steps", "5"], ["--guidance", "3"], ["--sampler", "ddim"], ["--eta", "0.5"]])
+@pytest.mark.parametrize("option", [["--steps", "5"], ["--guidance", "3"], ["--sampler", "ddim"], ["--eta", "0.5"],
+                                    ["--guidance-interval", "0.3,5"]])
 def test_options_a_gan_does_not_take_are_refused_not_dropped(tiny, tmp_path, capsys, no_generation, option):
     code, _, err = run_cli(["sample", str(tiny["gan"]), "-o", str(tmp_path / "g.png"), *option], capsys)
     assert f"{option[0]}: the dcgan family does not take it" in one_line_error(code, err)
@@ -132,6 +135,9 @@ def test_guidance_defaults_to_the_snapshots_own_sample_settings(tiny, tmp_path, 
     code, out, err = run_cli(["sample", str(tiny["guided"]), "-n", "2", "-o", str(tmp_path / "g.png"), "-q",
                               "--guidance", "1"], capsys)
     assert code == 0 and seen["guidance"] == 1.0  # an explicit value wins
+    code, out, err = run_cli(["sample", str(tiny["guided"]), "-n", "2", "-o", str(tmp_path / "g.png"), "-q",
+                              "--guidance-interval", "0.3,5"], capsys)
+    assert code == 0 and seen["guidance_interval"] == (0.3, 5.0), err
 
 
 def test_sample_shows_progress_for_small_requests(tiny, tmp_path, capsys):

@@ -34,6 +34,7 @@ from genlab.errors import GenlabError
     ("sample.steps=0", "≥ 1"),
     ("sample.num_images=-4", "≥ 1"),
     ("sample.guidance=-1", "≥ 0"),
+    ("sample.guidance_interval=5,1", "0 <= LO < HI"),
 ])
 def test_out_of_range_values_are_refused(override, expected):
     key, value = override.split("=")
@@ -46,8 +47,9 @@ def test_out_of_range_values_are_refused(override, expected):
 
 def test_values_in_range_pass_and_every_preset_resolves():
     cfg = resolve("mnist-vae", ["train.lr=1e-3", "train.ema_decay=0", "data.limit=0", "train.threads=1",
-                                "train.epochs=0.5", "train.betas=[0.5,0.9]"])
+                                "train.epochs=0.5", "train.betas=[0.5,0.9]", "sample.guidance_interval=0.3,5"])
     assert cfg.train.lr == 1e-3 and cfg.train.ema_decay == 0.0 and cfg.train.betas == [0.5, 0.9]
+    assert cfg.sample.guidance_interval == "0.3,5"
     for name in preset_names():
         resolve(name)
 

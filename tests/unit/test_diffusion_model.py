@@ -80,6 +80,20 @@ def test_guidance_one_is_conditional_and_zero_is_unconditional():
     assert not torch.allclose(guided, cond, atol=1e-3)
 
 
+def test_guidance_interval_bounds_where_guidance_applies():
+    m = _perturbed(Diffusion((1, 8, 8), num_classes=3, **TINY))
+    labels, seeds = torch.tensor([0, 2]), [3, 4]
+    guided = m.generate(seeds, labels, steps=4, guidance=3.0)
+    assert torch.equal(m.generate(seeds, labels, steps=4, guidance=3.0, guidance_interval=(0, float("inf"))), guided)
+    cond = m.generate(seeds, labels, steps=4, guidance=1.0)
+    empty = m.generate(seeds, labels, steps=4, guidance=3.0, guidance_interval="1e6,1e7")  # no step's noise level
+    assert torch.equal(empty, cond)
+    part = m.generate(seeds, labels, steps=4, guidance=3.0, guidance_interval="0.5,5")
+    assert not torch.allclose(part, guided, atol=1e-4) and not torch.allclose(part, cond, atol=1e-4)
+    with pytest.raises(GenlabError, match="guidance_interval '5,1'"):
+        m.generate(seeds, labels, steps=4, guidance=3.0, guidance_interval="5,1")
+
+
 def test_bad_options_raise_one_line_errors():
     with pytest.raises(GenlabError, match="unknown option"):
         Diffusion((1, 8, 8), base_chanels=8)

@@ -78,6 +78,29 @@ def test_classifier_free_guidance(prediction):
     assert torch.allclose(guided_eps, uncond[1] + 3 * (cond[1] - uncond[1]), atol=1e-4)
 
 
+def test_guidance_interval_guides_only_inside_and_skips_the_second_pass_outside():
+    # sigma/alpha at t = 100, 500, 900 of the cosine schedule: about 0.16, 1.0, 6.3
+    x, labels = torch.randn(3, 1, 4, 4), torch.tensor([0, 1, 2])
+    t = torch.tensor([100, 500, 900])
+    full = obj.Denoiser(FakeBackbone(), AB, "v", labels, guidance=3.0)(x, t)
+    cond = obj.Denoiser(FakeBackbone(), AB, "v", labels, guidance=1.0)(x, t)
+    mixed = obj.Denoiser(FakeBackbone(), AB, "v", labels, guidance=3.0, guidance_interval=(0.5, 2.0))
+    out = mixed(x, t)
+    assert torch.allclose(out[1], full[1]) and torch.allclose(out[[0, 2]], cond[[0, 2]])
+    assert not torch.allclose(full[0], cond[0])  # the interval made a difference
+    outside = obj.Denoiser(FakeBackbone(), AB, "v", labels[[0]], guidance=3.0, guidance_interval="0.5,2")
+    assert torch.allclose(outside(x[[0]], t[[0]]), cond[[0]]) and outside.backbone.batch_sizes == [1]  # one pass
+    everywhere = obj.Denoiser(FakeBackbone(), AB, "v", labels, guidance=3.0, guidance_interval=(0, float("inf")))
+    assert torch.allclose(everywhere(x, t), full)
+
+
+@pytest.mark.parametrize("bad", ["2,1", "-1,3", "1", "a,b", (1.0, 2.0, 3.0)])
+def test_guidance_interval_refuses_bad_values_in_one_line(bad):
+    with pytest.raises(GenlabError, match="guidance_interval .*expected") as err:
+        obj.check_guidance_interval(bad)
+    assert "\n" not in str(err.value)
+
+
 def test_clip_x0_keeps_x0_in_range_and_eps_consistent():
     x, t = 5 * torch.randn(2, 1, 4, 4), torch.tensor([10, 900])
     x0, eps = obj.Denoiser(FakeBackbone(), AB, "eps", clip_x0=True).predict(x, t)

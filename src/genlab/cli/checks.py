@@ -74,6 +74,19 @@ def sampling_options(given: dict[str, object], takes: tuple[str, ...], family: s
     return set_here
 
 
+GUIDANCE_INTERVAL_HELP = ("Guide only at noise levels sigma/alpha in (LO, HI], e.g. 0.3,5: one network call per step "
+                          "elsewhere (Kynkäänniemi et al. 2024) [default: the snapshot's sample settings, else all].")
+
+
+def guidance_interval(value: str | None) -> tuple[float, float] | None:
+    """--guidance-interval LO,HI checked before anything loads (the model checks it the same way)."""
+    from genlab.models.diffusion.objective import check_guidance_interval
+    try:
+        return check_guidance_interval(value)
+    except GenlabError as err:
+        raise GenlabError(f"--{err}".replace("--guidance_interval", "--guidance-interval", 1)) from None
+
+
 def resolve_sampling(info: Any, **given: Any) -> dict[str, Any]:
     """The sampling options to use: those given (refused when the family does not take them), else the snapshot's own
     sample settings — the ones its training grids used, so `sample`, `evaluate` and the web share one default."""

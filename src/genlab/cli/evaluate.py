@@ -96,6 +96,8 @@ def evaluate(
                                      "snapshot's sample settings]."),
     guidance: float | None = typer.Option(None, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none) "
                                           "[default: the snapshot's sample settings]."),
+    guidance_interval: str | None = typer.Option(None, "--guidance-interval", metavar="LO,HI",
+                                                 help=checks.GUIDANCE_INTERVAL_HELP),
     temperature: float | None = typer.Option(None, min=0.0, max=10.0, help="Scale of the latent noise (GANs, "
                                              "VAEs, autoencoders; < 1 trades variety for typicality) [default: the "
                                              "run's own, else 1]."),
@@ -146,7 +148,8 @@ def evaluate(
         typer.echo(json.dumps(out["rows"], indent=1) if json_out is None else f"wrote {json_out}")
         return
     info = api.snapshot_info(source)
-    options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, temperature=temperature)
+    options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, temperature=temperature,
+                                      guidance_interval=checks.guidance_interval(guidance_interval))
     if every_epoch:
         rows = api.evaluate_run(source, n, True, split=split, progress=typer.echo, **options, **common)
         typer.echo(f"{len(rows)} snapshot(s) measured; lines in {Path(source) / api.METRICS_FILE}")

@@ -71,6 +71,8 @@ def sample(
                                            "models) [default: classes cycle 0..K-1]."),
     guidance: float | None = typer.Option(None, min=0.0, max=20.0, help="Classifier-free guidance weight (1 = none; "
                                           "conditional diffusion) [default: the snapshot's sample settings]."),
+    guidance_interval: str | None = typer.Option(None, "--guidance-interval", metavar="LO,HI",
+                                                 help=checks.GUIDANCE_INTERVAL_HELP),
     eta: float | None = typer.Option(None, min=0.0, max=1.0, help="Fresh noise per step of ddim and the ancestral/SDE "
                                      "samplers (0 = deterministic, 1 = DDPM's) [default: ddim 0, the others 1]."),
     order: int | None = typer.Option(None, min=1, max=3, help="Order of the unipc sampler [default: 2]."),
@@ -112,7 +114,7 @@ def sample(
         api.set_threads(threads)
     info = api.snapshot_info(source)
     options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, eta=eta, order=order,
-                                      grid=grid, classifier=classifier, classifier_scale=classifier_scale,
+                                      grid=grid, guidance_interval=checks.guidance_interval(guidance_interval), classifier=classifier, classifier_scale=classifier_scale,
                                       classifier_class=classifier_class, temperature=temperature)
     if backend != "torch" or onnx_file is not None:  # the fast CPU inference backends (issue 19 part 5)
         api.check_inference_backend(backend, onnx_file)

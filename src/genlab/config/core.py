@@ -80,6 +80,7 @@ class SampleConfig:
     eta: float | None = None  # fresh noise of ddim / ancestral / SDE samplers (None: the sampler's default)
     order: int | None = None  # unipc's order (None: 2)
     grid: str = "trailing"  # noise-level grid: trailing | karras
+    guidance_interval: str | None = None  # "LO,HI": guide only at noise levels sigma/alpha in (LO, HI] (None: all)
 
 
 @dataclass
@@ -167,6 +168,14 @@ def _range(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool
     return _number(lo, hi, lo_open, hi_open), _interval(lo, hi, lo_open, hi_open)
 
 
+def _guidance_interval(v: Any) -> bool:
+    from genlab.models.diffusion.objective import check_guidance_interval
+    try:
+        return check_guidance_interval(v) is not None
+    except GenlabError:
+        return False
+
+
 def _betas(v: Any) -> bool:
     return isinstance(v, list) and len(v) == 2 and all(_number(0, 1, hi_open=True)(b) for b in v)
 
@@ -209,6 +218,8 @@ VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sample.eta": (lambda v: v is None or _number(0, 1)(v), "a number in [0, 1] (or null: the sampler's default)"),
     "sample.order": (lambda v: v is None or v in (1, 2, 3), "1, 2 or 3 (or null: 2)"),
     "sample.grid": (lambda v: v in ("trailing", "karras"), "trailing or karras"),
+    "sample.guidance_interval": (lambda v: v is None or _guidance_interval(v),
+                                 "LO,HI noise levels sigma/alpha with 0 <= LO < HI (or null: guide at every level)"),
     "data.augment": (lambda v: isinstance(v, list) and all(n in AUGMENTATIONS for n in v),
                      "a list of augmentation names: " + ", ".join(AUGMENTATIONS)),
 }

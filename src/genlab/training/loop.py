@@ -318,7 +318,7 @@ class Trainer:
         k = self.model.num_classes
         labels = torch.arange(s.num_images, device=self.device) % k if k > 0 else None
         asked = {"sampler": s.sampler, "steps": s.steps, "guidance": s.guidance, "eta": s.eta, "order": s.order,
-                 "grid": s.grid}  # the grid uses what the family takes
+                 "grid": s.grid, "guidance_interval": s.guidance_interval}  # the grid uses what the family takes
         kwargs = {k: v for k, v in asked.items() if k in model.sampling_options and v is not None}
         was_training = model.training
         model.eval()

@@ -91,7 +91,7 @@ def sampling_options(info: SnapshotInfo, **given: Any) -> dict[str, Any]:
         if name not in takes:
             raise GenlabError(f"{name}: the {info.family} family does not take it (it takes "
                               f"{', '.join(takes) or 'no sampling options'})")
-    defaults = {k: v for k, v in info.header.sample_settings.items() if k in takes and k in given}
+    defaults = {k: v for k, v in info.header.sample_settings.items() if k in takes and v is not None}
     return {**defaults, **chosen}
 
 

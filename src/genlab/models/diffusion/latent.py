@@ -64,7 +64,7 @@ class LatentDiffusion(Diffusion):
     family = "latent-diffusion"
     Config = LatentDiffusionConfig
     # classifier guidance needs a classifier of noisy *images*; the diffusion here runs on latents
-    sampling_options = ("sampler", "steps", "guidance", "eta", "order", "grid")
+    sampling_options = ("sampler", "steps", "guidance", "eta", "order", "grid", "guidance_interval")
     latent_kind = "noise"
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
@@ -136,10 +136,10 @@ class LatentDiffusion(Diffusion):
         return super().forward(phase, self.to_latent(x), y)
 
     # --- inference ----------------------------------------------------------------------------------------------
-    def denoiser(self, labels: Tensor | None = None, guidance: float = 1.0, clip_x0: bool = False
-                 ) -> objective.Denoiser:
+    def denoiser(self, labels: Tensor | None = None, guidance: float = 1.0, clip_x0: bool = False,
+                 guidance_interval: tuple[float, float] | str | None = None) -> objective.Denoiser:
         """As `Diffusion.denoiser`, without clipping x0 to [-1, 1] (latents are not images) unless asked."""
-        return super().denoiser(labels, guidance, clip_x0)
+        return super().denoiser(labels, guidance, clip_x0, guidance_interval)
 
     def _finish(self, x0: Tensor) -> Tensor:
         return self.from_latent(x0)

@@ -68,7 +68,7 @@ class Diffusion(GenerativeModel):
     family = "diffusion"
     Config = DiffusionConfig
     sampling_options = ("sampler", "steps", "guidance", "eta", "order", "grid", "classifier", "classifier_scale",
-                        "classifier_class")
+                        "classifier_class", "guidance_interval")
     latent_kind = "noise"  # DDIM (eta = 0) maps a seed's x_T to its image deterministically
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
@@ -104,16 +104,16 @@ class Diffusion(GenerativeModel):
         return torch.where(drop, torch.full_like(y, self.num_classes), y)
 
     # --- inference ----------------------------------------------------------------------------------------------
-    def denoiser(self, labels: Tensor | None = None, guidance: float = 1.0, clip_x0: bool = True
-                 ) -> objective.Denoiser:
+    def denoiser(self, labels: Tensor | None = None, guidance: float = 1.0, clip_x0: bool = True,
+                 guidance_interval: tuple[float, float] | str | None = None) -> objective.Denoiser:
         """The `Denoiser` (x_t, t) -> x0_hat of this model for a batch with `labels` (N,) or None."""
         return objective.Denoiser(self.unet, self.alphas_cumprod, self.cfg.prediction, labels, guidance, clip_x0,
-                                  null_label=self.num_classes)
+                                  null_label=self.num_classes, guidance_interval=guidance_interval)
 
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, sampler: str = "ddim", steps: int = 50,
                  guidance: float = 1.0, eta: float | None = None, order: int | None = None, grid: str = "trailing",
-                 classifier: str | None = None, classifier_scale: float | None = None,
+                 guidance_interval: tuple[float, float] | str | None = None, classifier: str | None = None, classifier_scale: float | None = None,
                  classifier_class: int | None = None, callback: Callable[[dict], None] | None = None,
                  batch_size: int | None = None) -> Tensor:
         """One image per seed, (N, C, H, W) in [-1, 1]; image i depends only on seeds[i] (and labels[i]).
@@ -121,8 +121,9 @@ class Diffusion(GenerativeModel):
         sampler: a name in samplers.SAMPLERS; steps: noise levels visited (denoiser calls for most samplers);
         grid: "trailing" or "karras" (generation.GRIDS); eta: fresh noise of ddim and the ancestral/SDE samplers
         (None = the sampler's default; 0 is accepted by every sampler); order: unipc's order;
-        guidance: classifier-free guidance weight w (1 = conditional, 0 = unconditional); labels (N,) long or
-        None (null class); classifier, classifier_scale, classifier_class: classifier guidance with a file from
+        guidance: classifier-free guidance weight w (1 = conditional, 0 = unconditional); guidance_interval:
+        (lo, hi) or "LO,HI": guide only at noise levels sigma/alpha in (lo, hi], one network call per step elsewhere
+        (objective.Denoiser); labels (N,) long or None (null class); classifier, classifier_scale, classifier_class: classifier guidance with a file from
         `genlab train-classifier` (generation.classifier_guided); batch_size: images per forward pass (default:
         all); callback: per step and batch.
         """
@@ -132,7 +133,8 @@ class Diffusion(GenerativeModel):
         opts = sampler_options(sampler, sample_fn, eta, order)
         labels = self._check_labels(labels, len(seeds))
         timesteps = timestep_grid(grid, steps, self.alphas_cumprod)
-        guide = {"classifier": classifier, "scale": classifier_scale, "target": classifier_class}
+        guide = {"classifier": classifier, "scale": classifier_scale, "target": classifier_class,
+                 "interval": objective.check_guidance_interval(guidance_interval)}
         size = batch_size or max(len(seeds), 1)
         was_training = self.training
         self.eval()
@@ -164,7 +166,8 @@ class Diffusion(GenerativeModel):
         gens = sample_generators(seeds)
         x_T = randn_like_per_sample(gens, self.noise_shape).to(device)
         labels = None if labels is None else labels.to(device)
-        denoise = classifier_guided(self.denoiser(labels, guidance), guide["classifier"], guide["scale"],
+        denoise = classifier_guided(self.denoiser(labels, guidance, guidance_interval=guide["interval"]),
+                                    guide["classifier"], guide["scale"],
                                     guide["target"], seeds, labels, self.alphas_cumprod)
         x0 = sample_fn(denoise, x_T, timesteps, self.alphas_cumprod, generators=gens, callback=callback, **opts)
         return self._finish(x0)
