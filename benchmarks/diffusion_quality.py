@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import math
 import os
 import resource
 import subprocess
@@ -41,8 +42,10 @@ from typing import Any
 import torch
 from common import machine_info
 
+from genlab.errors import GenlabError
 from genlab.evaluation import _evaluate_loaded, real_data, sampling_options, train_pool
 from genlab.inference import find_snapshot, load
+from genlab.models.diffusion.objective import check_guidance_interval
 from genlab.models.diffusion.samplers import SAMPLERS
 from genlab.models.diffusion.schedules import sampling_timesteps
 
@@ -71,26 +74,32 @@ def store(path: Path, section: str, key: str, value: Any) -> None:
 
 # ---------------------------------------------------------------------------------------------- NFE counting
 
-def sampler_nfe(sampler: str, steps: int, num_train_steps: int = 1000) -> int:
-    """Denoiser calls of `sampler` with `steps` timesteps, counted on a zero denoiser (one image, 1x1 pixel)."""
+def sampler_nfe(sampler: str, steps: int, num_train_steps: int = 1000, guided: bool = False,
+                interval: tuple[float, float] | None = None) -> int:
+    """Network calls of `sampler` with `steps` timesteps, counted on a zero denoiser (one image, 1x1 pixel): one per
+    denoiser call, two when guided (classifier-free guidance's conditional + unconditional pass) at a noise level
+    sigma/alpha inside `interval` (everywhere when None)."""
+    from genlab.models.diffusion.schedules import make_alphas_cumprod
+    ab = make_alphas_cumprod("cosine", num_train_steps)
     calls = [0]
 
     def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        calls[0] += 1
+        level = float(((1 - ab[t[0]]) / ab[t[0]]).sqrt())
+        calls[0] += 2 if guided and (interval is None or interval[0] < level <= interval[1]) else 1
         return torch.zeros_like(x)
 
-    from genlab.models.diffusion.schedules import make_alphas_cumprod
-    ab = make_alphas_cumprod("cosine", num_train_steps)
     SAMPLERS[sampler](denoise, torch.randn(1, 1, 1, 1), sampling_timesteps(steps, num_train_steps), ab,
                       generators=[torch.Generator().manual_seed(0)])
     return calls[0]
 
 
-def steps_for_nfe(sampler: str, nfe: int, guided: bool, num_train_steps: int = 1000) -> tuple[int, int] | None:
-    """(steps, actual NFE) with the most steps whose NFE (x2 when guided) is <= nfe; None if even 1 step exceeds."""
+def steps_for_nfe(sampler: str, nfe: int, guided: bool, num_train_steps: int = 1000,
+                  interval: tuple[float, float] | None = None) -> tuple[int, int] | None:
+    """(steps, actual NFE) with the most steps whose NFE (guided calls count twice) is <= nfe; None if even 1 step
+    exceeds."""
     best = None
     for steps in range(1, nfe + 1):
-        cost = sampler_nfe(sampler, steps, num_train_steps) * (2 if guided else 1)
+        cost = sampler_nfe(sampler, steps, num_train_steps, guided, interval)
         if cost <= nfe:
             best = (steps, cost)
         elif best is not None:
@@ -101,16 +110,17 @@ def steps_for_nfe(sampler: str, nfe: int, guided: bool, num_train_steps: int = 1
 # ---------------------------------------------------------------------------------------------- measuring
 
 def point(gen, real, n: int, sampler: str, steps: int, guidance: float, seed: int, batch_size: int,
-          nfe: int | None = None) -> dict[str, Any]:
-    options = sampling_options(gen, sampler, steps, guidance)
+          interval: tuple[float, float] | None = None) -> dict[str, Any]:
+    """FID and the rest of one sampling setting at n; NFE is what the network was really called per image."""
+    # no interval = guidance at every noise level, whatever the snapshot's own sample settings say
+    options = sampling_options(gen, sampler, steps, guidance, guidance_interval=interval or (0.0, math.inf))
     c0, t0 = time.process_time(), time.perf_counter()
     result = _evaluate_loaded(gen, real, n=n, options=options, split="test", seed=seed, batch_size=batch_size,
                               progress=None)
     m = result["metrics"]
     floor = m["floor"]
-    guided = bool(gen.num_classes) and guidance not in (0.0, 1.0)
     return {"sampler": sampler, "steps": steps, "guidance": guidance,
-            "nfe": nfe if nfe is not None else sampler_nfe(sampler, steps) * (2 if guided else 1),
+            **({"guidance_interval": list(interval)} if interval else {}), "nfe": result["nfe"],
             "n": n, "fid": m["fid"], "floor_fid": floor["fid"], "floor_n": floor["n"],
             "floor_sampling": floor["sampling"], "floor_draws": floor.get("draws"),
             "floor_fid_q25": floor.get("fid_q25"), "floor_fid_q75": floor.get("fid_q75"),
@@ -132,7 +142,8 @@ def measure(args: argparse.Namespace) -> None:
              "command": " ".join([Path(sys.executable).name, *sys.argv])}
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else (lambda s: None)
     if args.n:
-        row = point(gen, real, args.n, args.sampler, args.steps, args.guidance, args.seed, args.batch_size)
+        row = point(gen, real, args.n, args.sampler, args.steps, args.guidance, args.seed, args.batch_size,
+                    args.guidance_interval)
         store(args.out, "headline", args.key, {**facts, **row})
         say(f"{args.key}: FID {row['fid']:.3f} floor {row['floor_fid']:.3f} (n={args.n}) = {row['fid_over_floor']:.2f}x")
     if args.guidance_sweep:
@@ -148,17 +159,27 @@ def measure(args: argparse.Namespace) -> None:
         guided = bool(gen.num_classes) and args.guidance not in (0.0, 1.0)
         for sampler in samplers:
             for target in args.nfe:
-                chosen = steps_for_nfe(sampler, target, guided)
+                chosen = steps_for_nfe(sampler, target, guided, interval=args.guidance_interval)
                 if chosen is None:
                     continue
                 steps, nfe = chosen
                 rows.append({"target_nfe": target, **point(gen, real, args.nfe_n, sampler, steps, args.guidance,
-                                                            args.seed, args.batch_size, nfe)})
+                                                            args.seed, args.batch_size, args.guidance_interval)})
                 store(args.out, "nfe", args.key, {**facts, "rows": rows})
                 say(f"{sampler} NFE {nfe} ({steps} steps): FID {rows[-1]['fid']:.3f} / floor "
                     f"{rows[-1]['floor_fid']:.3f}")
+    if args.interval_sweep:
+        rows = []
+        for interval in args.interval_sweep:
+            for steps in args.interval_steps or [args.steps]:
+                rows.append(point(gen, real, args.sweep_n, args.sampler, steps, args.guidance, args.seed,
+                                  args.batch_size, interval))
+                store(args.out, "interval", args.key, {**facts, "rows": rows})
+                say(f"interval {interval}, {steps} steps (NFE {rows[-1]['nfe']}): FID {rows[-1]['fid']:.3f} / floor "
+                    f"{rows[-1]['floor_fid']:.3f} (n={args.sweep_n})")
     if args.ddpm_n:
-        row = point(gen, real, args.ddpm_n, "ddpm", 1000, args.guidance, args.seed, args.batch_size)
+        row = point(gen, real, args.ddpm_n, "ddpm", 1000, args.guidance, args.seed, args.batch_size,
+                    args.guidance_interval)
         store(args.out, "ddpm_1000", args.key, {**facts, **row})
         say(f"ddpm 1000 steps: FID {row['fid']:.3f} / floor {row['floor_fid']:.3f} (n={args.ddpm_n})")
 
@@ -198,6 +219,8 @@ ABLATION: dict[str, tuple[str | None, str, list[str]]] = {  # name -> (builds on
     "eps": ("cosine", "epsilon-prediction instead of v", ["model.prediction=eps"]),
     "edm": ("cosine", "EDM preconditioning and loss weighting instead of v", ["model.prediction=edm"]),
     "bf16": ("cosine", "bf16 autocast instead of fp32", ["train.precision=bf16"]),
+    "edm-const": ("base32", "EDM preconditioning and loss weighting instead of v (constant lr)", ["model.prediction=edm"]),
+    "minsnr": ("base32", "min-SNR-5 loss weighting (Hang et al. 2023) of the v loss", ["model.min_snr_gamma=5"]),
 }
 
 
@@ -285,10 +308,42 @@ def steptime(args: argparse.Namespace) -> None:
             store(args.out, "step_cost", key, {"rows": rows, "machine": machine_info()})
 
 
+# ---------------------------------------------------------------------------------------------- publishing
+
+HEADLINE_FIELDS = ("fid", "floor_fid", "floor_n", "floor_sampling", "fid_over_floor", "floor_fid_q25",
+                   "floor_fid_q75", "floor_draws", "kid_mean", "precision", "recall", "label_accuracy", "sampler",
+                   "steps", "guidance", "guidance_interval", "nfe", "num_real", "feature_net", "dataset", "command")
+SWEEP_FIELDS = ("guidance", "guidance_interval", "sampler", "steps", "nfe", "n", "fid", "floor_fid",
+                "fid_over_floor")
+
+
+def manifest_metrics(data: dict[str, Any], headline: str, sweeps: list[str]) -> dict[str, Any]:
+    """The metrics a manifest entry carries: the headline row (n = `samples`, its floor at the same n) and, under
+    "guidance_sweep", every row of the named guidance / interval sweeps and headline rows (one model, same seeds).
+    KeyError names a key found in no section."""
+    head = data["headline"][headline]
+    out = {k: head[k] for k in HEADLINE_FIELDS if k in head} | {"samples": head["n"]}
+    rows = []
+    for key in sweeps:
+        found = [data[sec][key]["rows"] for sec in ("guidance", "interval") if key in data.get(sec, {})]
+        found += [[data["headline"][key]]] if key in data.get("headline", {}) else []
+        if not found:
+            raise KeyError(key)
+        rows += [{k: r[k] for k in SWEEP_FIELDS if k in r} for block in found for r in block]
+    if rows:
+        out["guidance_sweep"] = {"note": "same seeds for every row; FID / floor at the row's n", "rows": rows}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- markdown
 
 def _f(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if isinstance(x, (int, float)) else "—"
+
+
+def _interval(row: dict[str, Any]) -> str:
+    lo_hi = row.get("guidance_interval")
+    return f" in sigma/alpha ({lo_hi[0]}, {lo_hi[1]}]" if lo_hi else ""
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -296,7 +351,8 @@ def markdown(data: dict[str, Any]) -> str:
     for key, r in data.get("headline", {}).items():
         out.append(f"- **{key}**: FID {_f(r['fid'])} vs floor {_f(r['floor_fid'])} (n = {r['n']}, floor n = "
                    f"{r['floor_n']} random training images, same test split) = {r['fid_over_floor']:.2f}× floor; "
-                   f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}, NFE {r['nfe']}; step {r['step']}.")
+                   f"{r['sampler']} {r['steps']} steps, guidance {r['guidance']}"
+                   f"{_interval(r)}, NFE {r['nfe']}; step {r['step']}.")
     for key, r in data.get("training", {}).items():
         out.append(f"- training **{key}**: {r['cpu_minutes']} CPU min, {r['wall_minutes']} wall min; `{r['command']}`")
     for key, block in data.get("guidance", {}).items():
@@ -315,6 +371,12 @@ def markdown(data: dict[str, Any]) -> str:
         if ref:
             out.append(f"| ddpm (ancestral reference) | 1000 | 1000 | {ref['nfe']} | {ref['n']} | {_f(ref['fid'])} | "
                        f"{_f(ref['floor_fid'])} | {ref['fid_over_floor']:.2f}× | {ref['cpu_s']} |")
+    for key, block in data.get("interval", {}).items():
+        head = "| guidance interval (sigma/alpha) | sampler | steps | w | NFE | n | FID | floor (same n) | FID / floor |"
+        out += ["", f"## FID vs guidance interval — {key}", "", head, "|" + "---|" * 9]
+        out += [f"| ({r['guidance_interval'][0]}, {r['guidance_interval'][1]}] | {r['sampler']} | {r['steps']} | "
+                f"{r['guidance']} | {r['nfe']} | {r['n']} | {_f(r['fid'])} | {_f(r['floor_fid'])} | "
+                f"{r['fid_over_floor']:.2f}× |" for r in block["rows"]]
     if data.get("ablation"):
         rows = data["ablation"]
         first = next(iter(rows.values()))
@@ -344,6 +406,16 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def interval_arg(text: str) -> tuple[float, float]:
+    try:
+        interval = check_guidance_interval(text)
+    except GenlabError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if interval is None:
+        raise argparse.ArgumentTypeError("expected LO,HI")
+    return interval
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=RESULTS, help="Results JSON (merged; markdown written beside it).")
@@ -358,6 +430,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--guidance-sweep", type=lambda s: [float(x) for x in s.split(",")], default=[])
     m.add_argument("--sweep-n", type=int, default=500)
     m.add_argument("--sweep-steps", type=int, default=0, help="Steps of the guidance sweep (default --steps).")
+    m.add_argument("--guidance-interval", type=interval_arg, default=None, metavar="LO,HI",
+                   help="Guide only at noise levels sigma/alpha in (LO, HI] (every measurement of this call).")
+    m.add_argument("--interval-sweep", type=lambda s: [interval_arg(x) for x in s.split(";")], default=[],
+                   metavar="LO,HI;LO,HI", help="Guidance intervals to measure at --sweep-n, each at --interval-steps.")
+    m.add_argument("--interval-steps", type=lambda s: [int(x) for x in s.split(",")], default=[],
+                   help="Sampler steps of the interval sweep (default --steps).")
     m.add_argument("--nfe", type=lambda s: [int(x) for x in s.split(",")], default=[])
     m.add_argument("--samplers", type=lambda s: s.split(","), default=["all"])
     m.add_argument("--nfe-n", type=int, default=200)
@@ -392,6 +470,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     st.add_argument("--inner", choices=list(STEP_CONFIGS), help=argparse.SUPPRESS)
     st.add_argument("--threads", type=int, default=1)
     st.add_argument("--batch", type=int, default=64)
+    mm = sub.add_parser("metrics", help="The manifest metrics of a snapshot to publish: a headline row and the "
+                        "sweep rows of the same model, as JSON for scripts/publish_pretrained.py --metrics.")
+    mm.add_argument("--headline", required=True, help="Key of the headline row in the results file.")
+    mm.add_argument("--sweeps", type=lambda s: s.split(","), default=[],
+                    help="Comma-separated guidance / guidance-interval sweep keys and headline keys to list.")
+    mm.add_argument("-o", "--output", type=Path, required=True, help="JSON file to write.")
     sub.add_parser("markdown", help="Re-render the markdown from the JSON.")
     return p.parse_args(argv)
 
@@ -409,6 +493,12 @@ def main(argv: list[str] | None = None) -> None:
         ablate(args)
     elif args.cmd == "steptime":
         steptime(args)
+    elif args.cmd == "metrics":
+        try:
+            out = manifest_metrics(read_results(args.out), args.headline, args.sweeps)
+        except KeyError as err:
+            sys.exit(f"metrics: no results under {err} in {args.out}")
+        args.output.write_text(json.dumps(out, indent=1) + "\n")
     else:
         args.out.with_suffix(".md").write_text(markdown(read_results(args.out)))
 

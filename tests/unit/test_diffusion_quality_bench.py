@@ -27,6 +27,11 @@ def test_nfe_budget_counts_every_network_call(bench):
     steps, nfe = bench.steps_for_nfe("heun", 10, guided=False)
     assert nfe <= 10 and bench.sampler_nfe("heun", steps) == nfe > steps  # Heun calls twice on most steps
     assert bench.steps_for_nfe("heun", 1, guided=True) is None
+    # guidance limited to sigma/alpha in (0.3, 5]: of the 10 ddim levels of the cosine schedule (sigma/alpha 2e4,
+    # 6.4, 3.1, ..., 0.34, 0.17) the first two and the last cost one call, the other seven two
+    assert bench.sampler_nfe("ddim", 10, guided=True, interval=(0.3, 5.0)) == 17
+    steps, nfe = bench.steps_for_nfe("ddim", 10, guided=True, interval=(0.3, 5.0))
+    assert steps > 5 and nfe <= 10
 
 
 def test_ablation_rows_change_one_thing_each(bench):
@@ -57,3 +62,20 @@ def test_parallel_writers_keep_every_result(tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert set(json.loads(out.read_text())["training"]) == {f"{t}{i}" for t in "ab" for i in range(15)}
     assert out.with_suffix(".md").exists()
+
+
+def test_manifest_metrics_take_the_headline_and_the_named_sweeps(bench):
+    row = {"fid": 0.8, "floor_fid": 0.6, "floor_n": 2000, "fid_over_floor": 0.8 / 0.6, "n": 2000, "sampler": "unipc",
+           "steps": 6, "guidance": 1.3, "guidance_interval": [0.3, 5.0], "nfe": 10.0, "wall_s": 60.0, "step": 2157,
+           "label_accuracy": 0.98, "precision": 0.8, "recall": 0.8}
+    sweep = [{**row, "n": 1000, "guidance": w, "fid": f} for w, f in ((1.1, 1.0), (1.5, 1.4))]
+    data = {"headline": {"m": row}, "guidance": {"m-g": {"rows": sweep}}, "interval": {"m-i": {"rows": [row]}}}
+    out = bench.manifest_metrics(data, "m", ["m-g", "m-i"])
+    assert out["samples"] == 2000 and out["guidance_interval"] == [0.3, 5.0] and "wall_s" not in out
+    assert [r["guidance"] for r in out["guidance_sweep"]["rows"]] == [1.1, 1.5, 1.3]
+    assert out["guidance_sweep"]["rows"][0]["n"] == 1000  # each row keeps its own n
+    with pytest.raises(KeyError, match="nope"):
+        bench.manifest_metrics(data, "m", ["nope"])
+    md = bench.markdown(data)
+    assert "## FID vs guidance interval — m-i" in md and "| (0.3, 5.0] | unipc | 6 | 1.3 | 10.0 |" in md
+    assert "guidance 1.3 in sigma/alpha (0.3, 5.0], NFE 10.0" in md
