@@ -252,3 +252,16 @@ def api(platform):
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def rabbit():
+    """A channel to the real RabbitMQ; the run's job queues are deleted when the module is done."""
+    from gymchain.common.messaging import rabbit
+
+    connection = rabbit.connect()
+    channel = connection.channel()
+    yield rabbit, channel
+    for kind in ("report-generation", "video-analysis", "assistant-reply", "retraining"):
+        rabbit.delete_queues(channel, kind)
+    connection.close()

@@ -5,21 +5,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from conftest import bearer
-
-
-@pytest.fixture(scope="module")
-def rabbit():
-    from gymchain.common.messaging import rabbit
-
-    connection = rabbit.connect()
-    channel = connection.channel()
-    yield rabbit, channel
-    for kind in ("report-generation", "video-analysis", "assistant-reply", "retraining"):
-        rabbit.delete_queues(channel, kind)
-    connection.close()
 
 
 def queued_job_ids(rabbit_module, channel, kind: str) -> list[str]:

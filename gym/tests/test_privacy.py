@@ -1,12 +1,18 @@
 """LGPD: personal data encrypted in the table yet readable through the API, audit rows for reads and changes,
-consent, export and erasure."""
+consent, export and erasure (including what the assistant, vision and analytics services keep about a member)."""
 
 from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import text
 
-from conftest import PASSWORD, bearer, valid_cpf
+from conftest import PASSWORD, bearer, login, valid_cpf
+
+TEST_EXPERIMENT = "lgpd-erasure-test"  # not rec-strategy, whose readout other tests check
 
 
 def raw_member(member_id: int) -> dict:
@@ -25,21 +31,26 @@ def audit_actions(member_id: int) -> list[tuple[str, str]]:
             {"m": member_id})]
 
 
-@pytest.fixture
-def fresh_member(api, tokens, world):
-    """A member registered through the API by manager1, with a login of their own."""
-    body = {"unit_id": world.units[0], "full_name": "Daniela Prado", "email": "daniela.prado@example.com",
-            "cpf": valid_cpf(987654321), "phone": "+55 11 98888-7777", "birth_date": "1992-03-04"}
+def register(api, tokens, body: dict) -> dict:
+    """A member registered through the API by manager1, with a login of their own (``_body``: what was sent)."""
     response = api.post("/api/members/members", json=body, headers=bearer(tokens["manager1"]))
     if response.status_code == 409:  # created by an earlier test of this run
         found = api.get("/api/members/members", params={"email": body["email"]}, headers=bearer(tokens["manager1"]))
         return found.json()[0] | {"_body": body}
     assert response.status_code == 201, response.text
     member = response.json()
-    login = {"email": body["email"], "password": PASSWORD, "role": "member", "unit_id": world.units[0],
+    login = {"email": body["email"], "password": PASSWORD, "role": "member", "unit_id": body["unit_id"],
              "member_id": member["id"]}
     assert api.post("/api/auth/users", json=login, headers=bearer(tokens["manager1"])).status_code == 201
     return member | {"_body": body}
+
+
+@pytest.fixture
+def fresh_member(api, tokens, world):
+    """Daniela, registered by manager1, with a login of her own."""
+    return register(api, tokens, {
+        "unit_id": world.units[0], "full_name": "Daniela Prado", "email": "daniela.prado@example.com",
+        "cpf": valid_cpf(987654321), "phone": "+55 11 98888-7777", "birth_date": "1992-03-04"})
 
 
 def test_pii_is_ciphertext_in_the_table_and_clear_through_the_api(api, tokens, fresh_member):
@@ -140,3 +151,124 @@ def test_export_then_erasure(api, tokens, world, fresh_member):
     assert relogin.status_code == 401
     assert ("erase", "member") in audit_actions(member_id)
     assert api.post(f"/api/members/members/{member_id}/erase", headers=bearer(tokens["admin"])).status_code == 409
+
+
+def other_services_data(api, tokens, world, member: dict) -> dict:
+    """A member's data in the assistant, vision and analytics services, written the way those services write it:
+    a conversation and a training profile through the API; a posture job queued through the API whose result is
+    stored by the vision worker's own writers; an A/B exposure logged by the analytics code, and its outcome from
+    a booking of the recommended class (through the API, after a contract)."""
+    from gymchain.common.db import get_engine
+    from gymchain.common.docstore import get_collection
+    from gymchain.common.messaging.rabbit import jobs_collection_status
+    from gymchain.ml import abtest
+    from gymchain.vision.schemas import VideoJob
+    from gymchain.vision.worker import persist
+
+    token = bearer(login(api.base_url, member["_body"]["email"])["access_token"])
+    conversation = api.post("/api/assistant/conversations", json={"title": "Joelho"}, headers=token).json()
+    sent = api.post(f"/api/assistant/conversations/{conversation['_id']}/messages",
+                    json={"text": "Meu joelho dói no agachamento"}, headers=token)
+    assert sent.status_code == 202, sent.text
+    profile = api.put("/api/assistant/profile", json={"goal": "strength", "days_per_week": 3}, headers=token)
+    assert profile.status_code == 200, profile.text
+    consent = api.put(f"/api/members/members/{member['id']}/consent", json={"camera_consent": True}, headers=token)
+    assert consent.status_code == 200, consent.text
+    body = {"unit_id": world.units[0], "area_id": world.areas[world.units[0]][0], "member_id": member["id"],
+            "source_uri": "file:///clips/squat.npz", "tasks": ["posture", "equipment_misuse"]}
+    queued = api.post("/api/vision/jobs/video-analysis", json=body, headers=bearer(tokens["trainer1"]))
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["job_id"]
+    result = {"tasks": body["tasks"], "posture": {
+        "exercise": "squat", "rep_count": 2, "reps": [{"rep": 1, "errors": []}, {"rep": 2, "errors": ["knees_in"]}],
+        "alerts": [{"rule": "unsafe_lift", "severity": "high", "source": "rule", "at_s": 3.5}]}}
+    experiment = dataclasses.replace(abtest.EXPERIMENTS["rec-strategy"], name=TEST_EXPERIMENT)
+    with get_engine().begin() as conn:
+        result["stored"] = persist(conn, job_id, VideoJob(**body), result, {})
+        abtest.log_exposure(conn, experiment, member["id"], world.units[0], "model", datetime.now(UTC),
+                            {"items": ["class:yoga c1"]})
+    jobs_collection_status(get_collection("jobs"))(job_id, "done", {"attempts": 1, "result": result})
+    contract = api.post("/api/members/contracts", json={"member_id": member["id"], "plan_id": world.plan_id,
+                                                        "starts_on": date.today().isoformat()},
+                        headers=bearer(tokens["manager1"]))
+    assert contract.status_code == 201, contract.text
+    booked = api.post("/api/members/bookings", json={"class_id": world.classes["c1"]}, headers=token)
+    assert booked.status_code == 201, booked.text  # the recommended class: the experiment's outcome
+    with get_engine().begin() as conn:
+        abtest.record_booked_recommended(conn, experiment)
+    return {"token": token, "job": job_id}
+
+
+def score_batch(unit_id: int, member_ids: list[int]) -> None:
+    """A batch churn-scoring run over the members, written by the analytics worker's own writer."""
+    import pandas as pd
+
+    from gymchain.common.db import get_engine
+    from gymchain.ml.batch import write_scores
+
+    frame = pd.DataFrame({"score": [0.7] * len(member_ids)}, index=member_ids)
+    write_scores(get_engine(), uuid.uuid4().hex, unit_id, 1, frame,
+                 [[{"feature": "days_since_last_visit", "value": 40}]] * len(member_ids))
+
+
+def data_left(member_id: int, job_id: str) -> dict:
+    """What the other services' stores still hold about a member, read straight from the stores."""
+    from gymchain.common.db import get_engine
+    from gymchain.common.docstore import get_collection
+
+    with get_engine().connect() as conn:
+        rows = {table: conn.execute(text(f"SELECT count(*) FROM {table} WHERE member_id = :m"),
+                                    {"m": member_id}).scalar_one()
+                for table in ("assistant_profiles", "ml_scores", "ab_exposures", "ab_outcomes")}
+    documents = {name: get_collection(name).count_documents({"member_id": member_id})
+                 for name in ("assistant_conversations", "vision_events")}
+    job = get_collection("jobs").find_one({"_id": job_id})
+    return rows | documents | {"jobs": get_collection("jobs").count_documents({"payload.member_id": member_id}),
+                               "job_reps": len(job["result"]["posture"].get("reps", []))}
+
+
+def test_erasure_covers_assistant_vision_and_analytics_data(api, tokens, world, rabbit):
+    from gymchain.common.db import get_engine
+    from gymchain.common.docstore import get_collection
+
+    erased, kept = (register(api, tokens, {"unit_id": world.units[0], "full_name": name, "email": email,
+                                           "cpf": valid_cpf(cpf)})
+                    for name, email, cpf in (("Eduardo Nunes", "eduardo.nunes@example.com", 876543210),
+                                             ("Fernanda Reis", "fernanda.reis@example.com", 765432109)))
+    seeded = {m["id"]: other_services_data(api, tokens, world, m) for m in (erased, kept)}
+    score_batch(world.units[0], list(seeded))
+    everything = {"assistant_profiles": 1, "ml_scores": 1, "ab_exposures": 1, "ab_outcomes": 1,
+                  "assistant_conversations": 1, "vision_events": 1, "jobs": 1, "job_reps": 2}
+    assert [data_left(m, seeded[m]["job"]) for m in seeded] == [everything, everything]
+
+    answer = api.post(f"/api/members/members/{erased['id']}/erase", headers=seeded[erased["id"]]["token"])
+    assert answer.status_code == 200, answer.text
+    assert data_left(erased["id"], seeded[erased["id"]]["job"]) == dict.fromkeys(everything, 0)
+    assert data_left(kept["id"], seeded[kept["id"]]["job"]) == everything
+    # what is left of the erased member's posture job is about no one: counts and the misuse alert
+    job_id = seeded[erased["id"]]["job"]
+    job = get_collection("jobs").find_one({"_id": job_id})
+    assert job["result"]["posture"]["rep_count"] == 2 and "member_id" not in job["payload"]
+    assert {d["kind"] for d in get_collection("vision_events").find({"job_id": job_id})} == {"video_summary",
+                                                                                            "misuse_alert"}
+    with get_engine().connect() as conn:  # the append-only stream never carried the member: nothing to tombstone
+        events = conn.execute(text("SELECT payload FROM outbox_events WHERE payload->>'job_id' = :j"),
+                              {"j": job_id}).scalars().all()
+        details = conn.execute(text("SELECT detail FROM audit_log WHERE action = 'erase' AND subject_type = "
+                                    "'member' AND subject_id = :m ORDER BY id"), {"m": erased["id"]}).scalars().all()
+    assert len(events) == 2 and all("member_id" not in e for e in events)
+    # through the API too (the erased member's access token lives on until it expires)
+    erased_token, kept_token = seeded[erased["id"]]["token"], seeded[kept["id"]]["token"]
+    assert api.get("/api/assistant/conversations", headers=erased_token).json() == []
+    assert api.get("/api/assistant/profile", headers=erased_token).status_code == 404
+    assert len(api.get("/api/assistant/conversations", headers=kept_token).json()) == 1
+    # one audit row per service, then the members service's own with what each service erased
+    assert [d.get("service") for d in details] == ["assistant", "vision", "analytics", None]
+    assert details[-1]["elsewhere"] == {
+        "assistant": {"assistant_conversations": 1, "assistant_profiles": 1},
+        "vision": {"vision_events": 1, "jobs": 1},
+        "analytics": {"ml_scores": 1, "ab_outcomes": 1, "ab_exposures": 1}}
+    # a service's erasure is idempotent: a retry after a failure finds nothing left
+    again = api.delete(f"/api/analytics/members/{erased['id']}/personal-data", headers=bearer(tokens["admin"]))
+    assert again.status_code == 200 and again.json()["erased"] == {"ml_scores": 0, "ab_outcomes": 0,
+                                                                    "ab_exposures": 0}

@@ -101,6 +101,7 @@ TABLE = [
     ("GET", "/api/analytics/experiments/readout", None, "DDAAA"),
     ("GET", "/api/analytics/jobs", None, "AAAAA"),
     ("GET", "/api/analytics/jobs/{job}", None, "AAAAA"),
+    ("DELETE", "/api/analytics/members/{x_member}/personal-data", None, "DDDDA"),
     ("POST", "/api/vision/jobs/video-analysis", lambda c: {"unit_id": c["u1"], "area_id": c["area1"],
                                                            "source_uri": "file:///clips/a.mp4",
                                                            "tasks": ["people_count"]}, "DAADA"),
@@ -108,6 +109,7 @@ TABLE = [
     ("GET", "/api/vision/jobs", None, "AAAAA"),
     ("GET", "/api/vision/jobs/{job}", None, "AAAAA"),
     ("GET", "/api/vision/jobs/{job}/report", None, "AAAAA"),
+    ("DELETE", "/api/vision/members/{x_member}/personal-data", None, "DDDDA"),
     ("POST", "/api/assistant/conversations", {"title": "Treino"}, "ADDDD"),
     ("GET", "/api/assistant/conversations", None, "ADDDD"),
     ("GET", "/api/assistant/conversations/{job}", None, "ADDDD"),
@@ -118,6 +120,7 @@ TABLE = [
     ("GET", "/api/assistant/escalations?unit_id={u1}", None, "DAADA"),
     ("GET", "/api/assistant/jobs", None, "AAAAA"),
     ("GET", "/api/assistant/jobs/{job}", None, "AAAAA"),
+    ("DELETE", "/api/assistant/members/{x_member}/personal-data", None, "DDDDA"),
 ]
 PUBLIC = [("POST", "/api/auth/token"), ("POST", "/api/auth/refresh"), ("POST", "/api/auth/logout")] + [
     ("GET", f"/api/{s}/health") for s in ("auth", "members", "analytics", "vision", "assistant")]

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Path, Query
 from sqlalchemy.orm import Session
 
-from gymchain.common import jobs
+from gymchain.common import erasure, jobs
 from gymchain.common.db import get_session
 from gymchain.common.errors import Conflict, NotFound, Unavailable
 from gymchain.common.http import create_app
@@ -34,6 +34,18 @@ model; `GET /experiments/readout`). Drift alerts of the churn model: `GET /drift
 
 app = create_app("analytics", DESCRIPTION)
 app.include_router(jobs.job_router("analytics"))
+MEMBER_TABLES = ("ml_scores", "ab_outcomes", "ab_exposures")  # rows keyed by a member id
+
+
+def erase_member(conn: sa.Connection, member_id: int) -> dict[str, int]:
+    """LGPD erasure: the member's batch churn scores (with their SHAP reasons) and A/B exposures and outcomes.
+    Churn risk, recommendations and segments are computed at request time from tables that leave erased members
+    out (a unit's segments are cached in the process for up to ``timetable.CACHE_SECONDS``)."""
+    return {table: conn.execute(sa.text(f"DELETE FROM {table} WHERE member_id = :m"), {"m": member_id}).rowcount
+            for table in MEMBER_TABLES}
+
+
+app.include_router(erasure.erasure_router("analytics", erase_member, "churn scores and A/B test records"))
 app.include_router(recommendations.router)
 app.include_router(mlops.router)
 app.include_router(timetable.router)

@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from gymchain.common import jobs
+from gymchain.common import erasure, jobs
 from gymchain.common.db import get_session
 from gymchain.common.errors import NotFound, Unavailable
 from gymchain.common.http import create_app
@@ -100,6 +100,17 @@ def conversations(conn):
     from gymchain.common.docstore import get_collection
 
     return get_collection(COLLECTION, bind=conn)
+
+
+def erase_member(conn, member_id: int) -> dict[str, int]:
+    """LGPD erasure: the member's conversations (their escalations with them) and training profile."""
+    from .service import delete_profile
+
+    return {COLLECTION: conversations(conn).delete_many({"member_id": member_id}).deleted_count,
+            "assistant_profiles": delete_profile(conn, member_id)}
+
+
+app.include_router(erasure.erasure_router("assistant", erase_member, "assistant conversations and training profile"))
 
 
 def own_conversation(db: Session, principal: Principal, conversation_id: str) -> dict:

@@ -47,3 +47,7 @@ def save_profile(conn, member_id: int, profile: Profile) -> None:
                       "days_per_week = :d, minutes_per_session = :n, updated_at = now()"),
                  {"m": member_id, "g": profile.goal, "l": profile.level, "d": profile.days_per_week,
                   "n": profile.minutes_per_session})
+
+
+def delete_profile(conn, member_id: int) -> int:
+    return conn.execute(text("DELETE FROM assistant_profiles WHERE member_id = :m"), {"m": member_id}).rowcount

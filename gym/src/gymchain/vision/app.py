@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
-from gymchain.common import jobs
+from gymchain.common import erasure, jobs
 from gymchain.common.db import get_session
 from gymchain.common.errors import Conflict, NotFound, Unavailable
 from gymchain.common.http import create_app
@@ -33,6 +33,20 @@ app = create_app("vision", DESCRIPTION)
 app.include_router(jobs.job_router("vision"))
 DB = Annotated[Session, Depends(get_session)]
 StaffCaller = Annotated[Principal, Depends(require_roles(TRAINER, MANAGER, ADMIN))]
+
+
+def erase_member(conn, member_id: int) -> dict[str, int]:
+    """LGPD erasure: the member's posture feedback is deleted; their posture jobs keep the counts and misuse alerts
+    (about no one, as in misuse-only monitoring) but lose the member id and the per-rep feedback."""
+    from gymchain.common.docstore import get_collection
+
+    feedback = get_collection("vision_events", bind=conn).delete_many({"member_id": member_id})
+    posture_jobs = jobs._collection(conn).update_many({"service": "vision", "payload.member_id": member_id},
+                                                      {"$unset": {"payload.member_id": "", "result.posture.reps": ""}})
+    return {"vision_events": feedback.deleted_count, "jobs": posture_jobs.modified_count}
+
+
+app.include_router(erasure.erasure_router("vision", erase_member, "posture feedback and posture jobs"))
 
 
 def member_consents(member_id: int, request: Request) -> bool:

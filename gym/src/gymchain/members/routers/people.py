@@ -9,7 +9,7 @@ import httpx
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
-from gymchain.common import audit
+from gymchain.common import audit, erasure
 from gymchain.common.errors import BadRequest, Conflict, Forbidden, Unavailable
 from gymchain.common.security.rbac import ADMIN, MEMBER, scoped_unit
 from gymchain.common.settings import get_settings
@@ -160,27 +160,41 @@ def export(member: Annotated[Member, Depends(managed_member)], principal: Caller
     return document
 
 
-def erase_login(member_id: int, request: Request) -> None:
-    """Ask the auth service to erase the member's login with the caller's own token (HTTP, not an import)."""
+# the other services' erasures, the login last: if one fails, the member can still log in and retry (each erasure
+# is idempotent); service -> (path, answers that mean done; auth's 404 = the member had no login)
+ERASURES = {service: (erasure.PATH, (200,)) for service in ("assistant", "vision", "analytics")} | {
+    "auth": ("/users/by-member/{member_id}", (204, 404))}
+
+
+def erase_elsewhere(member_id: int, request: Request) -> dict[str, dict]:
+    """Ask every other service holding the member's data to erase it, with the caller's own token (HTTP, not an
+    import); returns what each one erased. Any failure stops the erasure before the member is anonymised."""
     headers = {"Authorization": request.headers.get("Authorization", ""),
                "X-Request-ID": getattr(request.state, "request_id", "")}
-    try:
-        response = httpx.delete(f"{get_settings().auth_url}/users/by-member/{member_id}", headers=headers,
-                                timeout=10)
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"auth service unreachable, nothing was erased ({type(exc).__name__})") from None
-    if response.status_code not in (204, 404):
-        raise Unavailable(f"auth service refused to erase the login ({response.status_code}); nothing was erased")
+    urls = get_settings().service_urls()
+    erased = {}
+    for service, (path, done) in ERASURES.items():
+        try:
+            response = httpx.delete(urls[service] + path.format(member_id=member_id), headers=headers, timeout=10)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{service} service unreachable, the member was not erased "
+                              f"({type(exc).__name__})") from None
+        if response.status_code not in done:
+            raise Unavailable(f"{service} service refused to erase the member's data ({response.status_code}); "
+                              "the member was not erased")
+        if response.status_code == 200:
+            erased[service] = response.json()["erased"]
+    return erased
 
 
 @router.post("/members/{member_id}/erase", response_model=MemberOut, tags=["privacy"],
-             summary="LGPD erasure: anonymise the member, cancel future bookings, delete notes and login "
-                     "(the member themself, admin)")
+             summary="LGPD erasure: anonymise the member, cancel future bookings, delete notes, assistant "
+                     "conversations, posture feedback, churn scores and login (the member themself, admin)")
 def erase(member_id: MemberId, principal: Caller, db: DB, rid: RequestId, request: Request) -> MemberOut:
     member = member_for(principal, db, member_id, staff_roles=(ADMIN,))
     if member.status == "erased":
         raise Conflict(f"member {member.id} was already erased")
-    erase_login(member.id, request)
+    elsewhere = erase_elsewhere(member.id, request)
     future = db.scalars(select(Booking.id).join(ClassSession, ClassSession.id == Booking.class_id).where(
         Booking.member_id == member.id, Booking.status != "cancelled",
         ClassSession.starts_at > datetime.now(UTC))).all()
@@ -190,7 +204,7 @@ def erase(member_id: MemberId, principal: Caller, db: DB, rid: RequestId, reques
     people.anonymise(member)
     removed_notes = notes.delete_notes(member.id, bind=db.connection())
     people.audit_member(db, principal, "erase", [member], rid,
-                        {"cancelled_bookings": len(future), "deleted_notes": removed_notes})
+                        {"cancelled_bookings": len(future), "deleted_notes": removed_notes, "elsewhere": elsewhere})
     db.commit()
     return people.member_out(member)
 
