@@ -80,9 +80,9 @@ GUIDANCE_INTERVAL_HELP = ("Guide only at noise levels sigma/alpha in (LO, HI], e
 
 def guidance_interval(value: str | None) -> tuple[float, float] | None:
     """--guidance-interval LO,HI checked before anything loads (the model checks it the same way)."""
-    from genlab.models.diffusion.objective import check_guidance_interval
+    from genlab import api
     try:
-        return check_guidance_interval(value)
+        return api.check_guidance_interval(value)
     except GenlabError as err:
         raise GenlabError(f"--{err}".replace("--guidance_interval", "--guidance-interval", 1)) from None
 
