@@ -77,10 +77,16 @@ def publish(name: str, source: str | Path, command: str, metrics: dict[str, Any]
     header = read_header(snap)
     header = header if isinstance(header, dict) else {}
     dest = MANIFEST.parent / f"{name}.safetensors"
-    if sample:
-        config = header.get("config") if isinstance(header.get("config"), dict) else {}
+    config = header.get("config") if isinstance(header.get("config"), dict) else {}
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    if sample or data.get("data_dir"):
+        # the trainer's data folder is a path on its machine: a shipped snapshot finds its data the user's way
+        # (--data-dir, GENLAB_DATA_DIR), never in a folder that exists only where it was trained
         trained = config.get("sample") if isinstance(config.get("sample"), dict) else {}
-        header = {**header, "config": {**config, "sample": {**trained, **sample}, "sample_as_trained": trained}}
+        config = {**config, "data": {**data, "data_dir": None}}
+        if sample:
+            config = {**config, "sample": {**trained, **sample}, "sample_as_trained": trained}
+        header = {**header, "config": config}
         write_with_header(snap, dest, header)
     else:
         with atomic_path(dest) as tmp:
