@@ -241,7 +241,8 @@ def sampling_options(gen: LoadedModel, sampler: str | None = None, steps: int | 
                      guidance: float | None = None, **extra: Any) -> dict[str, Any]:
     """The sampling options an evaluation runs with: the ones given (a one-line GenlabError for one the family does
     not take, e.g. steps for a GAN), else EVAL_SAMPLING, and for guidance (and its interval) the run's own
-    sample settings (what its grids show) or 1; only the options the family takes. `extra`: the family's other options (e.g. eta, order,
+    sample settings (what its grids show) or 1; only the options the family takes. `extra`: the family's other
+    options (e.g. eta, order,
     grid), used as given; unset (None) ones keep the sampler's defaults."""
     given = gen.sampling_options({"sampler": sampler, "steps": steps, "guidance": guidance, **extra})
     takes = gen.capabilities.sampling_options

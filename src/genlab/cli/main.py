@@ -114,7 +114,8 @@ def sample(
         api.set_threads(threads)
     info = api.snapshot_info(source)
     options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, eta=eta, order=order,
-                                      grid=grid, guidance_interval=checks.guidance_interval(guidance_interval), classifier=classifier, classifier_scale=classifier_scale,
+                                      grid=grid, guidance_interval=checks.guidance_interval(guidance_interval),
+                                      classifier=classifier, classifier_scale=classifier_scale,
                                       classifier_class=classifier_class, temperature=temperature)
     if backend != "torch" or onnx_file is not None:  # the fast CPU inference backends (issue 19 part 5)
         api.check_inference_backend(backend, onnx_file)

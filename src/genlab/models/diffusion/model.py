@@ -113,7 +113,8 @@ class Diffusion(GenerativeModel):
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, sampler: str = "ddim", steps: int = 50,
                  guidance: float = 1.0, eta: float | None = None, order: int | None = None, grid: str = "trailing",
-                 guidance_interval: tuple[float, float] | str | None = None, classifier: str | None = None, classifier_scale: float | None = None,
+                 guidance_interval: tuple[float, float] | str | None = None, classifier: str | None = None,
+                 classifier_scale: float | None = None,
                  classifier_class: int | None = None, callback: Callable[[dict], None] | None = None,
                  batch_size: int | None = None) -> Tensor:
         """One image per seed, (N, C, H, W) in [-1, 1]; image i depends only on seeds[i] (and labels[i]).
@@ -123,7 +124,8 @@ class Diffusion(GenerativeModel):
         (None = the sampler's default; 0 is accepted by every sampler); order: unipc's order;
         guidance: classifier-free guidance weight w (1 = conditional, 0 = unconditional); guidance_interval:
         (lo, hi) or "LO,HI": guide only at noise levels sigma/alpha in (lo, hi], one network call per step elsewhere
-        (objective.Denoiser); labels (N,) long or None (null class); classifier, classifier_scale, classifier_class: classifier guidance with a file from
+        (objective.Denoiser); labels (N,) long or None (null class); classifier, classifier_scale, classifier_class:
+        classifier guidance with a file from
         `genlab train-classifier` (generation.classifier_guided); batch_size: images per forward pass (default:
         all); callback: per step and batch.
         """
