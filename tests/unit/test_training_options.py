@@ -153,3 +153,36 @@ def test_training_with_augmentation_and_resuming_an_older_config(tiny_data_dir, 
     old["train"].pop("activation_checkpointing")
     assert config_difference(old, {**new, "data": {**new["data"], "augment": []}}) is None  # added keys at default
     assert "data.augment" in config_difference(old, new)
+
+
+def test_extra_emas_are_kept_written_beside_each_snapshot_and_resumed(tiny_data_dir, tmp_path):
+    """train.ema_extra: every decay is its own average of the same weights (the main EMA unchanged), written as
+    ema-<decay>/<snapshot name> beside the final and epoch snapshots, loadable, and carried through a resume."""
+    run = tmp_path / "emas"
+    args = overrides(tiny_data_dir, run, *AE_TINY, "train.ema_decay=0.9", "train.ema_extra=[0.5,0.99]",
+                     "train.ema_warmup=false", "train.max_steps=2", "train.epoch_images=32")
+    result = api.train("mnist-ae", args, progress=False)
+    assert result.step == 2
+    for decay in (0.5, 0.99):
+        path = run / f"ema-{decay:g}" / "snapshot.safetensors"
+        assert api.read_header(path)["ema_decay"] == decay
+        assert api.load(path).info.step == 2
+    assert sorted(p.name for p in (run / "snapshots").glob("epoch-*.safetensors")) == ["epoch-0001.safetensors"]
+    assert (run / "snapshots" / "ema-0.99" / "epoch-0001.safetensors").is_file()
+    t = Trainer(api.resolve_config("mnist-ae", [*args, "train.max_steps=3"]), progress=False)
+    assert t.try_resume()
+    # the three averages differ (0.5 follows the weights closely, 0.99 barely leaves the start), and each matches
+    # the file written for it
+    weights = {d: e.model.state_dict() for d, e in [(0.9, t.ema), *t.ema_extra.items()]}
+    key = max((n for n, _ in t.model.named_parameters()),
+              key=lambda n: float((weights[0.5][n] - weights[0.99][n]).abs().max()))
+    assert not torch.equal(weights[0.5][key], weights[0.99][key])
+    assert not torch.equal(weights[0.5][key], weights[0.9][key])
+    saved = api.load(run / "ema-0.5" / "snapshot.safetensors").model.state_dict()
+    assert all(torch.equal(saved[k], v) for k, v in weights[0.5].items() if k in saved)
+
+
+@pytest.mark.parametrize("value", ["[1.0]", "[0.9,0.9]", "0.9", "[0]"])
+def test_bad_extra_ema_decays_are_refused_in_one_line(value):
+    with pytest.raises(GenlabError, match="train.ema_extra"):
+        api.resolve_config("mnist-ae", [f"train.ema_extra={value}"])

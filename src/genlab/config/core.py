@@ -52,6 +52,8 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global grad norm per group (0 = off)
     ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
     ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on
+    ema_extra: list[float] = field(default_factory=list)  # more EMA decays kept beside ema_decay, for choosing the
+    # averaging length after training by measurement: each snapshot gets a sibling <stem>.ema-<decay>.safetensors
     accum_steps: int = 1  # gradient accumulation: batch_size is split into this many micro-batches
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast); auto = bf16 where the hardware has native bf16;
     # fp16 adds a GradScaler (for CUDA GPUs without bf16; it runs on a CPU too, slowly)
@@ -200,6 +202,9 @@ VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.init": (lambda v: v in INITS, "one of " + ", ".join(INITS)),
     "train.grad_clip": _range(0),  # 0 = off
     "train.ema_decay": _range(0, 1, hi_open=True),  # 0 = off; 1 would freeze the EMA at the initial weights
+    "train.ema_extra": (lambda v: isinstance(v, list) and len(v) <= 8 and len(set(v)) == len(v)
+                        and all(isinstance(d, (int, float)) and 0 < d < 1 for d in v),
+                        "a list of up to 8 distinct decays in (0, 1), e.g. [0.995, 0.9995]"),
     "train.accum_steps": _range(1),
     "train.precision": (lambda v: v in ("auto", "fp32", "bf16", "fp16"), "one of auto, fp32, bf16, fp16"),
     "train.seed": _range(0, MAX_SEED),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -32,3 +33,9 @@ class EMA:
         torch._foreach_lerp_(ema_params, params, 1.0 - decay)
         for eb, b in zip(self.model.buffers(), model.buffers()):
             eb.copy_(b)
+
+
+def ema_sibling(snapshot: Path, decay: float) -> Path:
+    """Where `train.ema_extra`'s average with `decay` is written for `snapshot`: the same name in a folder
+    ema-<decay> beside it (a folder, so globs such as snapshots/epoch-*.safetensors keep finding the main ones)."""
+    return snapshot.parent / f"ema-{decay:g}" / snapshot.name

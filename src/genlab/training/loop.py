@@ -37,7 +37,7 @@ from genlab.report.model_card import write_model_card
 from genlab.training.batches import BatchOrder
 from genlab.training.device import pick_device, resolve_precision
 from genlab.training.distributed import DistInfo, barrier, broadcast_flag, init_distributed
-from genlab.training.ema import EMA
+from genlab.training.ema import EMA, ema_sibling
 from genlab.training.init_from import init_from
 from genlab.training.scalars import ScalarLog
 from genlab.training.schedules import Plateau, init_weights, lr_factor
@@ -114,6 +114,8 @@ class Trainer:
         if cfg.train.activation_checkpointing:
             self._enable_checkpointing()
         self.ema = EMA(self.model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema_decay > 0 else None
+        # train.ema_extra: further averages of the same weights, written beside every snapshot (post-hoc choice)
+        self.ema_extra = {float(d): EMA(self.model, d, cfg.train.ema_warmup) for d in cfg.train.ema_extra}
         self.init_source = self._warm_start()  # train.init_from: another snapshot's weights (not on resume)
         self.optimizers, self.schedulers = self._make_optimizers()
         self.order = BatchOrder(len(self.data), cfg.train.seed)
@@ -201,6 +203,7 @@ class Trainer:
             "step": self.step, "images_seen": self.images_seen, "train_seconds": self.train_seconds,
             "train_cpu_seconds": self.train_cpu_seconds, "epochs_done": self.epochs_done, "config": self.cfg.to_dict(),
             "model": self.model.state_dict(), "ema": self.ema.model.state_dict() if self.ema else None,
+            "ema_extra": {str(d): e.model.state_dict() for d, e in self.ema_extra.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "lr_plateaus": {k: p.state_dict() for k, p in self.plateaus.items()},
@@ -224,6 +227,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         if self.ema and state["ema"] is not None:
             self.ema.model.load_state_dict(state["ema"])
+        for d, e in self.ema_extra.items():  # the config matched, so the state holds every decay asked for
+            e.model.load_state_dict(state["ema_extra"][str(d)])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
         for k, s in self.schedulers.items():
@@ -297,6 +302,8 @@ class Trainer:
         self.step += 1
         if self.ema:
             self.ema.update(self.model, self.step)
+        for e in self.ema_extra.values():
+            e.update(self.model, self.step)
         return logs
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -335,6 +342,9 @@ class Trainer:
                  "config": self.cfg.to_dict(), "dataset": self.cfg.data.dataset}
         save_snapshot(path, model, self.codec.state(), weights="ema" if self.ema else "raw", extra=extra)
         write_model_card(path, command=shlex.join(sys.argv))  # README-style card beside it: <stem>.md
+        for d, e in self.ema_extra.items():
+            save_snapshot(ema_sibling(path, d), e.model, self.codec.state(), weights="ema",
+                          extra={**extra, "ema_decay": d})
         return path
 
     def fit_density(self, images: int = 5000) -> dict[str, float]:
