@@ -135,6 +135,21 @@ def test_discriminator_with_minibatch_std_sees_the_batch_spread(arch):
         build(d_minibatch_std=-1)
 
 
+def test_generator_with_fewer_stages_has_a_larger_latent_map_and_the_same_discriminator():
+    """g_num_down < num_down: G starts from a larger latent map (more independent positions, as in Laloy et al.
+    2018), D keeps its depth; images keep their shape and a GAN step runs."""
+    base = build(architecture="fully_conv", num_down=2)
+    wide = build(architecture="fully_conv", num_down=2, g_num_down=1)
+    assert base.latent_shape == (2, 4, 4) and wide.latent_shape == (2, 8, 8)
+    assert [p.shape for p in wide.discriminator.parameters()] == [p.shape for p in base.discriminator.parameters()]
+    assert wide.generate([0, 1]).shape == (2, *SHAPE)
+    for phase in wide.phases(0):
+        loss, _ = wide(phase, batch(), None)
+        assert torch.isfinite(loss)
+    with pytest.raises(GenlabError, match="g_num_down"):
+        build(g_num_down=9)
+
+
 def test_bad_options_raise_one_line_errors():
     with pytest.raises(GenlabError, match="unknown option 'lossy'"):
         build(lossy="ns")

@@ -48,6 +48,8 @@ class GANConfig(ConvNetConfig):
     d_norm: str = "none"  # discriminator normalisation ("layer" for WGAN-GP critics; never "batch" with gp/r1)
     spectral_norm: bool = False  # spectral normalisation of every discriminator layer (Miyato et al. 2018)
     d_minibatch_std: int = 0  # group size G of D's minibatch-std feature (Karras et al. 2018; 4 there), 0 = off
+    g_num_down: int = 0  # the generator's stride-2 stages, when fewer than D's num_down: a larger latent map for
+    # fully_conv (e.g. 16×16 positions at 128 px with 3, as in Laloy et al. 2018's SGAN); 0 = the same as num_down
     loss: str = "ns"  # "ns" | "hinge" | "wasserstein"
     n_critic: int = 1  # discriminator phases per generator phase
     gp_lambda: float = 0.0  # WGAN-GP gradient-penalty weight λ (10 in Gulrajani et al. 2017)
@@ -65,6 +67,7 @@ class GANConfig(ConvNetConfig):
         check_choice(family, "loss", self.loss, GAN_LOSSES)
         check_range(family, "n_critic", self.n_critic, 1, 100)
         check_range(family, "d_minibatch_std", self.d_minibatch_std, 0, 64)
+        check_range(family, "g_num_down", self.g_num_down, 0, 8)
         for name in ("gp_lambda", "r1_gamma", "instance_noise", "d_lr_scale"):
             check_range(family, name, getattr(self, name), 0.0)
         check_range(family, "label_smoothing", self.label_smoothing, 0.0, 0.5)
@@ -114,8 +117,9 @@ class GAN(LatentGeneration, StepTracking, GenerativeModel):
         super().__init__(image_shape, num_classes, **hparams)
         cfg = self._resolve_config(hparams)
         num_down = cfg.resolved_num_down(self.image_shape)
-        self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, num_down, cfg.latent_size())
-        self.generator = ImageGenerator(self.image_shape, cfg.architecture, cfg.latent_size(), num_down,
+        g_down = cfg.g_num_down or num_down
+        self.latent_shape = latent_shape_for(cfg.architecture, self.image_shape, g_down, cfg.latent_size())
+        self.generator = ImageGenerator(self.image_shape, cfg.architecture, cfg.latent_size(), g_down,
                                    cfg.base_channels, cfg.max_channels, cfg.norm, num_classes, cfg.class_embed_dim)
         self.discriminator = Discriminator(self.image_shape, cfg.architecture, num_down, cfg.base_channels,
                                            cfg.max_channels, cfg.d_norm, cfg.spectral_norm, num_classes,
