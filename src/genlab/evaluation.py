@@ -240,7 +240,7 @@ EVAL_SAMPLING = {"sampler": "dpmpp-2m", "steps": 20}
 def sampling_options(gen: LoadedModel, sampler: str | None = None, steps: int | None = None,
                      guidance: float | None = None, **extra: Any) -> dict[str, Any]:
     """The sampling options an evaluation runs with: the ones given (a one-line GenlabError for one the family does
-    not take, e.g. steps for a GAN), else EVAL_SAMPLING, and for guidance (and its interval) the run's own
+    not take, e.g. steps for a GAN), else EVAL_SAMPLING, and for guidance (its interval, autoguide) the run's own
     sample settings (what its grids show) or 1; only the options the family takes. `extra`: the family's other
     options (e.g. eta, order,
     grid), used as given; unset (None) ones keep the sampler's defaults."""
@@ -248,7 +248,7 @@ def sampling_options(gen: LoadedModel, sampler: str | None = None, steps: int | 
     takes = gen.capabilities.sampling_options
     own = gen.info.sample_settings
     defaults = {**EVAL_SAMPLING, "guidance": float(own.get("guidance", 1.0)),
-                "guidance_interval": own.get("guidance_interval")}
+                "guidance_interval": own.get("guidance_interval"), "autoguide": own.get("autoguide")}
     chosen = {k: given.get(k, v) for k, v in defaults.items() if k in takes}
     return chosen | {k: v for k, v in given.items() if k in extra}
 
@@ -274,8 +274,8 @@ class NetworkCallCounter:
     weighted by its batch size, so classifier-free guidance's doubled batch counts twice and a 2nd-order step's two
     calls count as two. A decoder called once at the end (latent models) adds 1."""
 
-    def __init__(self, model: torch.nn.Module):
-        self.model = model
+    def __init__(self, model: torch.nn.Module, *others: torch.nn.Module | None):
+        self.models = [model, *(m for m in others if m is not None)]  # others: e.g. the autoguide model
         self.images = 0
         self._handles: list[Any] = []
 
@@ -284,7 +284,7 @@ class NetworkCallCounter:
         self.images += int(first.shape[0]) if isinstance(first, Tensor) and first.dim() > 0 else 1
 
     def __enter__(self) -> Self:
-        self._handles = [child.register_forward_pre_hook(self._hook) for child in self.model.children()]
+        self._handles = [child.register_forward_pre_hook(self._hook) for m in self.models for child in m.children()]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -302,7 +302,8 @@ def _evaluate_loaded(gen: LoadedModel, real: RealData, *, n: int, options: dict[
     per_image_steps = int(options.get("steps", 1))
     total = math.ceil(n / batch_size) * per_image_steps + 1
     t0 = time.time()
-    with NetworkCallCounter(gen.model) as calls:
+    weak = options.get("autoguide")
+    with NetworkCallCounter(gen.model, weak if isinstance(weak, torch.nn.Module) else None) as calls:
         fake, labels = _sample(gen, n, seed, options, batch_size,
                                (lambda d, _t: progress(d, total)) if progress else None, real.kind)
     t1 = time.time()

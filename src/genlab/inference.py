@@ -354,6 +354,7 @@ class LoadedModel:
     snapshot: Snapshot
     codec: Any
     device: torch.device
+    _guides: dict[str, GenerativeModel] = field(default_factory=dict, repr=False)  # autoguide models, loaded once
 
     @property
     def model(self) -> GenerativeModel:
@@ -378,8 +379,18 @@ class LoadedModel:
 
     def sampling_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """`options` minus the unset (None) ones; a one-line GenlabError for one the family does not take (e.g.
-        steps or guidance for a GAN)."""
-        return type(self.model).check_sampling_options(options)
+        steps or guidance for a GAN). An `autoguide` given as a snapshot (file, run directory or pretrained name)
+        is loaded here, once, on this model's device; "none" drops it (overriding a snapshot's own setting)."""
+        opts = type(self.model).check_sampling_options(options)
+        weak = opts.get("autoguide")
+        if isinstance(weak, (str, Path)):
+            if str(weak).lower() in ("", "none"):
+                del opts["autoguide"]
+            else:
+                if str(weak) not in self._guides:
+                    self._guides[str(weak)] = load(weak, device=str(self.device)).model
+                opts["autoguide"] = self._guides[str(weak)]
+        return opts
 
     def generate_model_space(self, seeds: Sequence[int], labels: Tensor | None = None, *, batch_size: int = 256,
                              precision: str = "auto", progress: Progress | None = None,

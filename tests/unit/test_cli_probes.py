@@ -269,3 +269,22 @@ def test_evaluate_takes_temperature_for_latent_families_and_refuses_it_for_diffu
     monkeypatch.setattr(api, "evaluate", spy_evaluate)
     code, _, err = run_cli(["evaluate", str(tiny["gan"]), "-n", "10", "--temperature", "0.5", "-q"], capsys)
     assert "stop here" in one_line_error(code, err) and seen["temperature"] == 0.5
+
+
+def test_autoguide_takes_a_snapshot_checks_it_and_none_turns_it_off(tiny, tmp_path, capsys):
+    """--autoguide SNAPSHOT: guidance pulls away from that model (Karras et al. 2024). Guided by itself, the pull is
+    zero, so any w gives the plain conditional images; a model that cannot guide (other classes) is one line."""
+    gen = api.load(tiny["guided"], device="cpu")
+    plain = gen.generate(4, guidance=1.0, steps=2)
+    assert torch.equal(gen.generate(4, guidance=3.0, steps=2, autoguide=str(tiny["guided"])), plain)
+    assert torch.equal(gen.generate(4, guidance=1.0, steps=2, autoguide="none"), plain)
+    out = tmp_path / "g.png"
+    unconditional = save_tiny_diffusion(tmp_path / "unconditional.safetensors", num_classes=0)
+    code, _, err = run_cli(["sample", str(tiny["guided"]), "-n", "2", "-o", str(out), "-q",
+                            "--autoguide", str(unconditional)], capsys)
+    assert "autoguide: the guiding model's classes is 0, this model's 10" in one_line_error(code, err)
+    code, _, err = run_cli(["sample", str(tiny["guided"]), "-n", "2", "-o", str(out), "-q", "--autoguide",
+                            str(tiny["guided"])], capsys)
+    assert code == 0 and out.is_file(), err
+    code, _, err = run_cli(["sample", str(tiny["gan"]), "-n", "2", "-o", str(out), "--autoguide", "x"], capsys)
+    assert "--autoguide: the dcgan family does not take it" in one_line_error(code, err)

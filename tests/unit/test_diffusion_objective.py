@@ -94,6 +94,31 @@ def test_guidance_interval_guides_only_inside_and_skips_the_second_pass_outside(
     assert torch.allclose(everywhere(x, t), full)
 
 
+class WeakBackbone(FakeBackbone):
+    """A 'worse' network: the same label shift, half the image term (so strong - weak = 0.05 x)."""
+
+    def __call__(self, x, cond, labels):
+        return super().__call__(x, cond, labels) - 0.05 * x
+
+
+@pytest.mark.parametrize("labels", [torch.tensor([0, 2]), None])
+def test_autoguidance_extrapolates_away_from_the_weaker_model_with_the_same_labels(labels):
+    """Karras et al. 2024: weak + w (strong - weak) in output space (so in x0 and eps), both networks given the
+    batch's own labels (never the null class), one pass each; works without labels (unconditional models)."""
+    x, t = torch.randn(2, 1, 4, 4), torch.tensor([300, 700])
+    strong, weak = FakeBackbone(), WeakBackbone()
+    guided = obj.Denoiser(strong, AB, "edm", labels, guidance=2.5, autoguide=weak)
+    out_x0, out_eps = guided.predict(x, t)
+    plain = obj.Denoiser(FakeBackbone(), AB, "edm", labels, guidance=1.0).predict(x, t)
+    base = obj.Denoiser(WeakBackbone(), AB, "edm", labels, guidance=1.0).predict(x, t)
+    assert torch.allclose(out_x0, base[0] + 2.5 * (plain[0] - base[0]), atol=1e-5)
+    assert torch.allclose(out_eps, base[1] + 2.5 * (plain[1] - base[1]), atol=1e-4)
+    assert not torch.allclose(out_x0, plain[0])
+    assert strong.batch_sizes == [2] and weak.batch_sizes == [2]  # labels kept: no null-class pass
+    one = obj.Denoiser(FakeBackbone(), AB, "edm", labels, guidance=1.0, autoguide=WeakBackbone())
+    assert torch.allclose(one(x, t), plain[0]) and one.autoguide.batch_sizes == []  # w = 1: the weak net idles
+
+
 @pytest.mark.parametrize("bad", ["2,1", "-1,3", "1", "a,b", (1.0, 2.0, 3.0)])
 def test_guidance_interval_refuses_bad_values_in_one_line(bad):
     with pytest.raises(GenlabError, match="guidance_interval .*expected") as err:

@@ -77,6 +77,10 @@ def sampling_options(given: dict[str, object], takes: tuple[str, ...], family: s
 GUIDANCE_INTERVAL_HELP = ("Guide only at noise levels sigma/alpha in (LO, HI], e.g. 0.3,5: one network call per step "
                           "elsewhere (Kynkäänniemi et al. 2024) [default: the snapshot's sample settings, else all].")
 
+AUTOGUIDE_HELP = ("Autoguidance (Karras et al. 2024): a weaker snapshot of the same model (an earlier one of its run) "
+                  "that guidance pulls away from instead of the unconditional output; none = off [default: the "
+                  "snapshot's sample settings].")
+
 
 def guidance_interval(value: str | None) -> tuple[float, float] | None:
     """--guidance-interval LO,HI checked before anything loads (the model checks it the same way)."""

@@ -98,6 +98,7 @@ def evaluate(
                                           "[default: the snapshot's sample settings]."),
     guidance_interval: str | None = typer.Option(None, "--guidance-interval", metavar="LO,HI",
                                                  help=checks.GUIDANCE_INTERVAL_HELP),
+    autoguide: str | None = typer.Option(None, "--autoguide", metavar="SNAPSHOT", help=checks.AUTOGUIDE_HELP),
     temperature: float | None = typer.Option(None, min=0.0, max=10.0, help="Scale of the latent noise (GANs, "
                                              "VAEs, autoencoders; < 1 trades variety for typicality) [default: the "
                                              "run's own, else 1]."),
@@ -149,7 +150,8 @@ def evaluate(
         return
     info = api.snapshot_info(source)
     options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, temperature=temperature,
-                                      guidance_interval=checks.guidance_interval(guidance_interval))
+                                      guidance_interval=checks.guidance_interval(guidance_interval),
+                                      autoguide=autoguide)
     if every_epoch:
         rows = api.evaluate_run(source, n, True, split=split, progress=typer.echo, **options, **common)
         typer.echo(f"{len(rows)} snapshot(s) measured; lines in {Path(source) / api.METRICS_FILE}")

@@ -73,6 +73,7 @@ def sample(
                                           "conditional diffusion) [default: the snapshot's sample settings]."),
     guidance_interval: str | None = typer.Option(None, "--guidance-interval", metavar="LO,HI",
                                                  help=checks.GUIDANCE_INTERVAL_HELP),
+    autoguide: str | None = typer.Option(None, "--autoguide", metavar="SNAPSHOT", help=checks.AUTOGUIDE_HELP),
     eta: float | None = typer.Option(None, min=0.0, max=1.0, help="Fresh noise per step of ddim and the ancestral/SDE "
                                      "samplers (0 = deterministic, 1 = DDPM's) [default: ddim 0, the others 1]."),
     order: int | None = typer.Option(None, min=1, max=3, help="Order of the unipc sampler [default: 2]."),
@@ -115,6 +116,7 @@ def sample(
     info = api.snapshot_info(source)
     options = checks.resolve_sampling(info, sampler=sampler, steps=steps, guidance=guidance, eta=eta, order=order,
                                       grid=grid, guidance_interval=checks.guidance_interval(guidance_interval),
+                                      autoguide=autoguide,
                                       classifier=classifier, classifier_scale=classifier_scale,
                                       classifier_class=classifier_class, temperature=temperature)
     if backend != "torch" or onnx_file is not None:  # the fast CPU inference backends (issue 19 part 5)

@@ -68,7 +68,7 @@ class Diffusion(GenerativeModel):
     family = "diffusion"
     Config = DiffusionConfig
     sampling_options = ("sampler", "steps", "guidance", "eta", "order", "grid", "classifier", "classifier_scale",
-                        "classifier_class", "guidance_interval")
+                        "classifier_class", "guidance_interval", "autoguide")
     latent_kind = "noise"  # DDIM (eta = 0) maps a seed's x_T to its image deterministically
 
     def __init__(self, image_shape: Sequence[int], num_classes: int = 0, **hparams: Any):
@@ -105,10 +105,28 @@ class Diffusion(GenerativeModel):
 
     # --- inference ----------------------------------------------------------------------------------------------
     def denoiser(self, labels: Tensor | None = None, guidance: float = 1.0, clip_x0: bool = True,
-                 guidance_interval: tuple[float, float] | str | None = None) -> objective.Denoiser:
-        """The `Denoiser` (x_t, t) -> x0_hat of this model for a batch with `labels` (N,) or None."""
+                 guidance_interval: tuple[float, float] | str | None = None,
+                 autoguide: Diffusion | None = None) -> objective.Denoiser:
+        """The `Denoiser` (x_t, t) -> x0_hat of this model for a batch with `labels` (N,) or None; `autoguide`: a
+        weaker model of the same kind that guidance pulls away from (`check_autoguide`)."""
         return objective.Denoiser(self.unet, self.alphas_cumprod, self.cfg.prediction, labels, guidance, clip_x0,
-                                  null_label=self.num_classes, guidance_interval=guidance_interval)
+                                  null_label=self.num_classes, guidance_interval=guidance_interval,
+                                  autoguide=None if autoguide is None else autoguide.unet)
+
+    def check_autoguide(self, weak: object) -> Diffusion:
+        """`weak` if it can guide this model (Karras et al. 2024): a model of this family with the same sample
+        shape, classes, parameterisation and noise schedule; else a one-line GenlabError naming what differs."""
+        if not isinstance(weak, Diffusion) or weak.family != self.family:
+            got = getattr(weak, "family", type(weak).__name__)
+            raise GenlabError(f"autoguide: expected a {self.family} model, got {got}")
+        for what, a, b in (("sample shape", weak.noise_shape, self.noise_shape),
+                           ("classes", weak.num_classes, self.num_classes),
+                           ("prediction", weak.cfg.prediction, self.cfg.prediction),
+                           ("schedule", (weak.cfg.schedule, weak.cfg.num_train_steps),
+                            (self.cfg.schedule, self.cfg.num_train_steps))):
+            if a != b:
+                raise GenlabError(f"autoguide: the guiding model's {what} is {a}, this model's {b}; they must match")
+        return weak
 
     @torch.no_grad()
     def generate(self, seeds: Sequence[int], labels: Tensor | None = None, sampler: str = "ddim", steps: int = 50,
@@ -116,7 +134,7 @@ class Diffusion(GenerativeModel):
                  guidance_interval: tuple[float, float] | str | None = None, classifier: str | None = None,
                  classifier_scale: float | None = None,
                  classifier_class: int | None = None, callback: Callable[[dict], None] | None = None,
-                 batch_size: int | None = None) -> Tensor:
+                 batch_size: int | None = None, autoguide: Diffusion | None = None) -> Tensor:
         """One image per seed, (N, C, H, W) in [-1, 1]; image i depends only on seeds[i] (and labels[i]).
 
         sampler: a name in samplers.SAMPLERS; steps: noise levels visited (denoiser calls for most samplers);
@@ -126,8 +144,9 @@ class Diffusion(GenerativeModel):
         (lo, hi) or "LO,HI": guide only at noise levels sigma/alpha in (lo, hi], one network call per step elsewhere
         (objective.Denoiser); labels (N,) long or None (null class); classifier, classifier_scale, classifier_class:
         classifier guidance with a file from
-        `genlab train-classifier` (generation.classifier_guided); batch_size: images per forward pass (default:
-        all); callback: per step and batch.
+        `genlab train-classifier` (generation.classifier_guided); autoguide: a weaker model of the same kind
+        (`check_autoguide`) that guidance w pulls away from instead of the unconditional output (autoguidance,
+        Karras et al. 2024); batch_size: images per forward pass (default: all); callback: per step and batch.
         """
         sample_fn, seeds = get_sampler(sampler), [int(s) for s in seeds]
         if eta == 0 and "eta" not in inspect.signature(sample_fn).parameters:
@@ -136,7 +155,8 @@ class Diffusion(GenerativeModel):
         labels = self._check_labels(labels, len(seeds))
         timesteps = timestep_grid(grid, steps, self.alphas_cumprod)
         guide = {"classifier": classifier, "scale": classifier_scale, "target": classifier_class,
-                 "interval": objective.check_guidance_interval(guidance_interval)}
+                 "interval": objective.check_guidance_interval(guidance_interval),
+                 "autoguide": None if autoguide is None else self.check_autoguide(autoguide)}
         size = batch_size or max(len(seeds), 1)
         was_training = self.training
         self.eval()
@@ -168,7 +188,11 @@ class Diffusion(GenerativeModel):
         gens = sample_generators(seeds)
         x_T = randn_like_per_sample(gens, self.noise_shape).to(device)
         labels = None if labels is None else labels.to(device)
-        denoise = classifier_guided(self.denoiser(labels, guidance, guidance_interval=guide["interval"]),
+        weak = guide["autoguide"]
+        if weak is not None:
+            weak.eval()
+        denoise = classifier_guided(self.denoiser(labels, guidance, guidance_interval=guide["interval"],
+                                                  autoguide=weak),
                                     guide["classifier"], guide["scale"],
                                     guide["target"], seeds, labels, self.alphas_cumprod)
         x0 = sample_fn(denoise, x_T, timesteps, self.alphas_cumprod, generators=gens, callback=callback, **opts)

@@ -169,6 +169,11 @@ class Denoiser:
         guidance_interval: (lo, hi) or None: guidance only where the noise level sigma/alpha (EDM's sigma) lies in
             (lo, hi]; elsewhere the plain conditional output, one backbone pass instead of two (Kynkäänniemi et al.
             2024, "Applying guidance in a limited interval improves sample and distribution quality").
+        autoguide: the backbone of a weaker model of the same parameterisation and schedule (an earlier snapshot
+            of the same run, or a smaller network), or None. With it, guidance w pulls away from the weaker
+            model instead of the unconditional one: ``weak + w * (strong - weak)``, both with the batch's labels
+            (Karras et al. 2024, "Guiding a diffusion model with a bad version of itself"); it needs no labels, so
+            unconditional models can be guided too. Two passes per guided step, as for classifier-free guidance.
     """
 
     def __init__(
@@ -181,6 +186,7 @@ class Denoiser:
         clip_x0: bool = False,
         null_label: int | None = None,
         guidance_interval: tuple[float, float] | None = None,
+        autoguide: Callable[..., Tensor] | nn.Module | None = None,
     ):
         self.backbone = backbone
         self.alphas_cumprod = alphas_cumprod
@@ -190,25 +196,30 @@ class Denoiser:
         self.guidance = float(guidance)
         self.clip_x0 = clip_x0
         self.null_label = getattr(backbone, "num_classes", None) if null_label is None else int(null_label)
-        if labels is not None and guidance not in (0.0, 1.0) and self.null_label is None:
+        if labels is not None and guidance not in (0.0, 1.0) and self.null_label is None and autoguide is None:
             raise ValueError("Denoiser: guidance needs null_label (backbone has no num_classes attribute)")
         self.guidance_interval = check_guidance_interval(guidance_interval)
+        self.autoguide = autoguide
 
     def _output(self, x_t: Tensor, t: Tensor) -> Tensor:
         """Backbone output in prediction space, with classifier-free guidance applied."""
         alpha, sigma = alpha_sigma(self.alphas_cumprod, t, x_t.ndim, x_t.dtype, x_t.device)
         cond = backbone_cond(self.prediction, t, self.num_train_steps, alpha, sigma).to(x_t.device)
         x_t = backbone_in(self.prediction, x_t, alpha, sigma)
-        if self.labels is None or self.guidance == 0.0:
+        if self.autoguide is None and (self.labels is None or self.guidance == 0.0):
             return self.backbone(x_t, cond, None)
         inside = self._guided(alpha, sigma)  # (N,) bool or None (= every sample)
         if self.guidance == 1.0 or (inside is not None and not bool(inside.any())):
             return self.backbone(x_t, cond, self.labels)
-        n = x_t.shape[0]
-        null = torch.full_like(self.labels, self.null_label)
-        out = self.backbone(torch.cat([x_t, x_t]), torch.cat([cond, cond]), torch.cat([self.labels, null]))
-        out_cond, out_uncond = out[:n], out[n:]
-        guided = out_uncond + self.guidance * (out_cond - out_uncond)
+        if self.autoguide is not None:  # the weaker model's output is what guidance pulls away from
+            out_cond = self.backbone(x_t, cond, self.labels)
+            out_base = self.autoguide(x_t, cond, self.labels)
+        else:  # classifier-free: the conditional and unconditional passes as one batch of 2N
+            n = x_t.shape[0]
+            null = torch.full_like(self.labels, self.null_label)
+            out = self.backbone(torch.cat([x_t, x_t]), torch.cat([cond, cond]), torch.cat([self.labels, null]))
+            out_cond, out_base = out[:n], out[n:]
+        guided = out_base + self.guidance * (out_cond - out_base)
         if inside is None or bool(inside.all()):
             return guided
         return torch.where(inside.to(guided.device).reshape(-1, *([1] * (guided.ndim - 1))), guided, out_cond)
