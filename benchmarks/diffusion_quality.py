@@ -110,17 +110,25 @@ def steps_for_nfe(sampler: str, nfe: int, guided: bool, num_train_steps: int = 1
 # ---------------------------------------------------------------------------------------------- measuring
 
 def point(gen, real, n: int, sampler: str, steps: int, guidance: float, seed: int, batch_size: int,
-          interval: tuple[float, float] | None = None) -> dict[str, Any]:
-    """FID and the rest of one sampling setting at n; NFE is what the network was really called per image."""
+          interval: tuple[float, float] | None = None, autoguide: Any = None, grid: str | None = None
+          ) -> dict[str, Any]:
+    """FID and the rest of one sampling setting at n; NFE is what the network was really called per image.
+    autoguide: a loaded weaker model that guidance pulls away from (instead of the unconditional output)."""
     # no interval = guidance at every noise level, whatever the snapshot's own sample settings say
-    options = sampling_options(gen, sampler, steps, guidance, guidance_interval=interval or (0.0, math.inf))
+    options = sampling_options(gen, sampler, steps, guidance, guidance_interval=interval or (0.0, math.inf),
+                               grid=grid)
+    if "autoguide" in gen.capabilities.sampling_options:  # none unless asked, whatever the snapshot's settings say
+        options["autoguide"] = autoguide.model if autoguide is not None else "none"
     c0, t0 = time.process_time(), time.perf_counter()
     result = _evaluate_loaded(gen, real, n=n, options=options, split="test", seed=seed, batch_size=batch_size,
                               progress=None)
     m = result["metrics"]
     floor = m["floor"]
     return {"sampler": sampler, "steps": steps, "guidance": guidance,
-            **({"guidance_interval": list(interval)} if interval else {}), "nfe": result["nfe"],
+            **({"guidance_interval": list(interval)} if interval else {}), **({"grid": grid} if grid else {}),
+            **({"autoguide_step": autoguide.info.step, "autoguide_images_seen": autoguide.info.images_seen}
+               if autoguide else {}),
+            "nfe": result["nfe"],
             "n": n, "fid": m["fid"], "floor_fid": floor["fid"], "floor_n": floor["n"],
             "floor_sampling": floor["sampling"], "floor_draws": floor.get("draws"),
             "floor_fid_q25": floor.get("fid_q25"), "floor_fid_q75": floor.get("fid_q75"),
@@ -134,27 +142,32 @@ def measure(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     path = find_snapshot(args.snapshot)
     gen = load(path, device="cpu")
+    weak = load(find_snapshot(args.autoguide), device="cpu") if args.autoguide else None
     n_max = max([args.n or 0, args.sweep_n or 0, args.nfe_n or 0, 2])
     real = real_data(gen.info, path=path, data_dir=args.data_dir, max_train=train_pool(None, n_max), seed=args.seed,
                      device=gen.device)
     facts = {"snapshot": str(path), "dataset": real.dataset, "step": gen.info.step,
              "images_seen": gen.info.images_seen, "feature_net": real.net_info, "machine": machine_info(),
-             "command": " ".join([Path(sys.executable).name, *sys.argv])}
+             "command": " ".join([Path(sys.executable).name, *sys.argv]),
+             **({"autoguide": str(find_snapshot(args.autoguide))} if weak else {})}
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else (lambda s: None)
     if args.n:
         row = point(gen, real, args.n, args.sampler, args.steps, args.guidance, args.seed, args.batch_size,
-                    args.guidance_interval)
+                    args.guidance_interval, weak, args.grid)
         store(args.out, "headline", args.key, {**facts, **row})
         say(f"{args.key}: FID {row['fid']:.3f} floor {row['floor_fid']:.3f} (n={args.n}) = {row['fid_over_floor']:.2f}x")
     if args.guidance_sweep:
         rows = []
         for g in args.guidance_sweep:
             rows.append(point(gen, real, args.sweep_n, args.sampler, args.sweep_steps or args.steps, g, args.seed,
-                              args.batch_size))
+                              args.batch_size, args.guidance_interval, weak, args.grid))
             store(args.out, "guidance", args.key, {**facts, "rows": rows})
             say(f"guidance {g}: FID {rows[-1]['fid']:.3f} / floor {rows[-1]['floor_fid']:.3f} (n={args.sweep_n})")
     if args.nfe:
-        rows = []
+        # rows of other NFE targets measured before on the same snapshot stay (a later run can add a column)
+        before = read_results(args.out).get("nfe", {}).get(args.key, {})
+        same = {k: before.get(k) for k in ("snapshot", "step")} == {k: facts[k] for k in ("snapshot", "step")}
+        rows = [r for r in before.get("rows", []) if same and r["target_nfe"] not in args.nfe]
         samplers = list(SAMPLERS) if args.samplers == ["all"] else args.samplers
         guided = bool(gen.num_classes) and args.guidance not in (0.0, 1.0)
         for sampler in samplers:
@@ -164,7 +177,8 @@ def measure(args: argparse.Namespace) -> None:
                     continue
                 steps, nfe = chosen
                 rows.append({"target_nfe": target, **point(gen, real, args.nfe_n, sampler, steps, args.guidance,
-                                                            args.seed, args.batch_size, args.guidance_interval)})
+                                                            args.seed, args.batch_size, args.guidance_interval,
+                                                            weak)})
                 store(args.out, "nfe", args.key, {**facts, "rows": rows})
                 say(f"{sampler} NFE {nfe} ({steps} steps): FID {rows[-1]['fid']:.3f} / floor "
                     f"{rows[-1]['floor_fid']:.3f}")
@@ -173,13 +187,13 @@ def measure(args: argparse.Namespace) -> None:
         for interval in args.interval_sweep:
             for steps in args.interval_steps or [args.steps]:
                 rows.append(point(gen, real, args.sweep_n, args.sampler, steps, args.guidance, args.seed,
-                                  args.batch_size, interval))
+                                  args.batch_size, interval, weak))
                 store(args.out, "interval", args.key, {**facts, "rows": rows})
                 say(f"interval {interval}, {steps} steps (NFE {rows[-1]['nfe']}): FID {rows[-1]['fid']:.3f} / floor "
                     f"{rows[-1]['floor_fid']:.3f} (n={args.sweep_n})")
     if args.ddpm_n:
         row = point(gen, real, args.ddpm_n, "ddpm", 1000, args.guidance, args.seed, args.batch_size,
-                    args.guidance_interval)
+                    args.guidance_interval, weak)
         store(args.out, "ddpm_1000", args.key, {**facts, **row})
         say(f"ddpm 1000 steps: FID {row['fid']:.3f} / floor {row['floor_fid']:.3f} (n={args.ddpm_n})")
 
@@ -342,8 +356,12 @@ def _f(x: Any, digits: int = 3) -> str:
 
 
 def _interval(row: dict[str, Any]) -> str:
+    """How a point was guided beyond w: its interval, its autoguide model's step, its grid ("" if plain)."""
     lo_hi = row.get("guidance_interval")
-    return f" in sigma/alpha ({lo_hi[0]}, {lo_hi[1]}]" if lo_hi else ""
+    out = f" in sigma/alpha ({lo_hi[0]}, {lo_hi[1]}]" if lo_hi else ""
+    if row.get("autoguide_step") is not None:
+        out += f", autoguided by the step-{row['autoguide_step']} snapshot"
+    return out + (f", {row['grid']} grid" if row.get("grid") else "")
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -359,8 +377,8 @@ def markdown(data: dict[str, Any]) -> str:
         head = ("| guidance | sampler | steps | NFE | n | FID | floor (same n) | FID / floor | label acc. | precision "
                 "| recall |")
         out += ["", f"## FID vs guidance — {key}", "", head, "|" + "---|" * 11]
-        out += [f"| {r['guidance']} | {r['sampler']} | {r['steps']} | {r['nfe']} | {r['n']} | {_f(r['fid'])} | "
-                f"{_f(r['floor_fid'])} | {r['fid_over_floor']:.2f}× | {_f(r['label_accuracy'])} | "
+        out += [f"| {r['guidance']}{_interval(r)} | {r['sampler']} | {r['steps']} | {r['nfe']} | {r['n']} | "
+                f"{_f(r['fid'])} | {_f(r['floor_fid'])} | {r['fid_over_floor']:.2f}× | {_f(r['label_accuracy'])} | "
                 f"{_f(r['precision'], 2)} | {_f(r['recall'], 2)} |" for r in block["rows"]]
     for key, block in data.get("nfe", {}).items():
         head = "| sampler | target NFE | steps | NFE | n | FID | floor | FID / floor | CPU s |"
@@ -436,6 +454,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    metavar="LO,HI;LO,HI", help="Guidance intervals to measure at --sweep-n, each at --interval-steps.")
     m.add_argument("--interval-steps", type=lambda s: [int(x) for x in s.split(",")], default=[],
                    help="Sampler steps of the interval sweep (default --steps).")
+    m.add_argument("--grid", default=None, choices=["trailing", "karras"],
+                   help="Noise-level grid of the headline and guidance-sweep points [default: trailing].")
+    m.add_argument("--autoguide", default=None, metavar="SNAPSHOT",
+                   help="Guide with this weaker snapshot (an earlier one of the same run) instead of the unconditional "
+                        "output: autoguidance, Karras et al. 2024. Applies to every measured point.")
     m.add_argument("--nfe", type=lambda s: [int(x) for x in s.split(",")], default=[])
     m.add_argument("--samplers", type=lambda s: s.split(","), default=["all"])
     m.add_argument("--nfe-n", type=int, default=200)
