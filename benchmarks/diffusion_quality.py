@@ -326,9 +326,10 @@ def steptime(args: argparse.Namespace) -> None:
 
 HEADLINE_FIELDS = ("fid", "floor_fid", "floor_n", "floor_sampling", "fid_over_floor", "floor_fid_q25",
                    "floor_fid_q75", "floor_draws", "kid_mean", "precision", "recall", "label_accuracy", "sampler",
-                   "steps", "guidance", "guidance_interval", "nfe", "num_real", "feature_net", "dataset", "command")
-SWEEP_FIELDS = ("guidance", "guidance_interval", "sampler", "steps", "nfe", "n", "fid", "floor_fid",
-                "fid_over_floor")
+                   "steps", "guidance", "guidance_interval", "autoguide", "autoguide_step", "grid", "nfe", "num_real",
+                   "feature_net", "dataset", "command")
+SWEEP_FIELDS = ("guidance", "guidance_interval", "autoguide_step", "grid", "sampler", "steps", "nfe", "n", "fid",
+                "floor_fid", "fid_over_floor")
 
 
 def manifest_metrics(data: dict[str, Any], headline: str, sweeps: list[str]) -> dict[str, Any]:

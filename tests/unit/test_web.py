@@ -123,7 +123,7 @@ def test_snapshot_listing(client, roots):
     assert all(v["source"] == "pretrained" for k, v in listed.items() if k.startswith("pretrained:"))
     assert snaps["diff"]["kind"] == "image" and snaps["diff"]["num_classes"] == 10
     assert snaps["diff"]["sampling_options"] == ["sampler", "steps", "guidance", "eta", "order", "grid", "classifier",
-                                                 "classifier_scale", "classifier_class", "guidance_interval"]
+                                                 "classifier_scale", "classifier_class", "guidance_interval", "autoguide"]
     assert snaps["diff"]["step"] == 1
     assert snaps["diff"]["class_names"][:3] == ["0", "1", "2"] and not snaps["diff"]["has_latent"]
     assert snaps["vae"]["has_latent"] and snaps["vae"]["sampling_options"] == ["temperature"]
