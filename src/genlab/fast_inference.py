@@ -199,11 +199,13 @@ def inference_backend(gen, name: str = "onnxruntime", workdir: str | os.PathLike
 def sample(gen, backend: Backend | Runner, seeds: Sequence[int], labels: Tensor | None = None, *,
            sampler: str = "unipc", steps: int = 5, guidance: float = 1.0, grid: str = "trailing",
            eta: float | None = None, order: int | None = None, batch_size: int = 256,
-           progress: Callable[[int, int], None] | None = None) -> Tensor:
+           progress: Callable[[int, int], None] | None = None,
+           guidance_interval: tuple[float, float] | str | None = None) -> Tensor:
     """Samples in model space (N, C, H, W) in [-1, 1] with the network run by `backend`.
 
     As `Diffusion.generate`: sample i depends only on seeds[i] (and labels[i]); labels (N,) long or None (the
-    null class); guidance w, sampler, steps, grid, eta, order as there. progress(done, total) after each batch.
+    null class); guidance w, guidance_interval, sampler, steps, grid, eta, order as there. progress(done, total)
+    after each batch.
     """
     model = _pixel_diffusion(gen)
     seeds = [int(s) for s in seeds]
@@ -212,6 +214,7 @@ def sample(gen, backend: Backend | Runner, seeds: Sequence[int], labels: Tensor 
         eta = None
     opts = sampler_options(sampler, sample_fn, eta, order)
     timesteps = timestep_grid(grid, steps, model.alphas_cumprod)
+    interval = objective.check_guidance_interval(guidance_interval)
     if labels is not None:
         labels = torch.as_tensor(labels, dtype=torch.long).flatten()
         if labels.numel() != len(seeds):
@@ -225,14 +228,15 @@ def sample(gen, backend: Backend | Runner, seeds: Sequence[int], labels: Tensor 
         x_T = randn_like_per_sample(gens, model.image_shape)
         lab = None if labels is None else labels[lo:lo + batch_size]
         denoise = objective.Denoiser(backend, model.alphas_cumprod, model.cfg.prediction, lab, guidance,
-                                     clip_x0=True, null_label=model.num_classes)
+                                     clip_x0=True, null_label=model.num_classes, guidance_interval=interval)
         out.append(sample_fn(denoise, x_T, timesteps, model.alphas_cumprod, generators=gens, **opts).clamp(-1, 1))
         if progress:
             progress(min(lo + batch_size, len(seeds)), len(seeds))
     return torch.cat(out) if out else torch.empty(0, *model.image_shape)
 
 
-SAMPLE_OPTIONS = ("sampler", "steps", "guidance", "grid", "eta", "order", "batch_size", "progress")
+SAMPLE_OPTIONS = ("sampler", "steps", "guidance", "guidance_interval", "grid", "eta", "order", "batch_size",
+                  "progress")
 
 
 def generate_with_backend(gen, backend: Backend | str, n: int = 64, *, seed: int = 0,
@@ -247,8 +251,9 @@ def generate_with_backend(gen, backend: Backend | str, n: int = 64, *, seed: int
     options = {k: v for k, v in options.items() if not (k == "autoguide" and str(v).lower() == "none")}
     other = sorted(k for k, v in options.items() if k not in SAMPLE_OPTIONS and v is not None)
     if other:
+        hint = "; the snapshot's own settings use it: pass --autoguide none" if other[0] == "autoguide" else ""
         raise GenlabError(f"option {other[0]}: not available with an inference backend (it takes "
-                          f"{', '.join(SAMPLE_OPTIONS)})")
+                          f"{', '.join(SAMPLE_OPTIONS)}){hint}")
     options = {k: v for k, v in options.items() if k in SAMPLE_OPTIONS and v is not None}
     if isinstance(backend, str):
         backend = inference_backend(gen, backend)

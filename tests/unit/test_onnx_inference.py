@@ -75,6 +75,14 @@ def test_torch_backend_is_exactly_generate(gen):
     assert torch.equal(got, want)
 
 
+def test_backends_guide_in_an_interval_exactly_as_generate(gen):
+    seeds, labels = [3, 4, 5, 6], torch.tensor([0, 1, 2, 0])
+    want = gen.generate_model_space(seeds, labels, **SAMPLING, guidance_interval=(0.5, 1000.0))
+    got = sample(gen, inference_backend(gen, "torch"), seeds, labels, **SAMPLING, guidance_interval="0.5,1000")
+    assert torch.equal(got, want)
+    assert not torch.equal(got, sample(gen, inference_backend(gen, "torch"), seeds, labels, **SAMPLING))
+
+
 def test_onnx_samples_match_pytorch_samples(gen, workdir):
     want = generate_with_backend(gen, "torch", 5, seed=7, display=False, **SAMPLING)
     got = generate_with_backend(gen, inference_backend(gen, "onnxruntime", workdir), 5, seed=7, display=False,
