@@ -137,9 +137,10 @@ class LatentDiffusion(Diffusion):
 
     # --- inference ----------------------------------------------------------------------------------------------
     def denoiser(self, labels: Tensor | None = None, guidance: float = 1.0, clip_x0: bool = False,
-                 guidance_interval: tuple[float, float] | str | None = None) -> objective.Denoiser:
+                 guidance_interval: tuple[float, float] | str | None = None,
+                 autoguide: Diffusion | None = None) -> objective.Denoiser:
         """As `Diffusion.denoiser`, without clipping x0 to [-1, 1] (latents are not images) unless asked."""
-        return super().denoiser(labels, guidance, clip_x0, guidance_interval)
+        return super().denoiser(labels, guidance, clip_x0, guidance_interval, autoguide)
 
     def _finish(self, x0: Tensor) -> Tensor:
         return self.from_latent(x0)
