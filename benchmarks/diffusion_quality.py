@@ -142,14 +142,15 @@ def measure(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     path = find_snapshot(args.snapshot)
     gen = load(path, device="cpu")
-    weak = load(find_snapshot(args.autoguide), device="cpu") if args.autoguide else None
+    weak_path = find_snapshot(args.autoguide) if args.autoguide else None
+    weak = load(weak_path, device="cpu") if weak_path else None
     n_max = max([args.n or 0, args.sweep_n or 0, args.nfe_n or 0, 2])
     real = real_data(gen.info, path=path, data_dir=args.data_dir, max_train=train_pool(None, n_max), seed=args.seed,
                      device=gen.device)
     facts = {"snapshot": str(path), "dataset": real.dataset, "step": gen.info.step,
              "images_seen": gen.info.images_seen, "feature_net": real.net_info, "machine": machine_info(),
              "command": " ".join([Path(sys.executable).name, *sys.argv]),
-             **({"autoguide": str(find_snapshot(args.autoguide))} if weak else {})}
+             **({"autoguide": str(weak_path)} if weak_path else {})}
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if not args.quiet else (lambda s: None)
     if args.n:
         row = point(gen, real, args.n, args.sampler, args.steps, args.guidance, args.seed, args.batch_size,

@@ -248,7 +248,7 @@ def generate_with_backend(gen, backend: Backend | str, n: int = 64, *, seed: int
     (sampler, steps, guidance, grid, eta, order, batch_size, progress)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise GenlabError(f"number of samples n = {n!r}: expected an integer >= 0")
-    options = {k: v for k, v in options.items() if not (k == "autoguide" and str(v).lower() == "none")}
+    options = {k: v for k, v in options.items() if not (k == "autoguide" and objective.autoguide_off(v))}
     other = sorted(k for k, v in options.items() if k not in SAMPLE_OPTIONS and v is not None)
     if other:
         hint = "; the snapshot's own settings use it: pass --autoguide none" if other[0] == "autoguide" else ""

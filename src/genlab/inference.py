@@ -33,6 +33,7 @@ from genlab.data.registry import class_names as dataset_class_names
 from genlab.device import pick_device, resolve_precision
 from genlab.errors import GenlabError
 from genlab.models.base import Capabilities, GenerativeModel
+from genlab.models.diffusion.objective import autoguide_off
 from genlab.models.registry import get_family
 
 __all__ = ["MAX_PARAMETERS", "MAX_SEED", "MIN_SCHEMA_VERSION", "Generator", "LoadedModel", "Snapshot",
@@ -384,7 +385,7 @@ class LoadedModel:
         opts = type(self.model).check_sampling_options(options)
         weak = opts.get("autoguide")
         if isinstance(weak, (str, Path)):
-            if str(weak).lower() in ("", "none"):
+            if autoguide_off(weak):
                 del opts["autoguide"]
             else:
                 if str(weak) not in self._guides:

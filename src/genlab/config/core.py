@@ -53,7 +53,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA of the weights used for sampling (0 = off)
     ema_warmup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)) early on
     ema_extra: list[float] = field(default_factory=list)  # more EMA decays kept beside ema_decay, for choosing the
-    # averaging length after training by measurement: each snapshot gets a sibling <stem>.ema-<decay>.safetensors
+    # averaging length after training by measurement: each snapshot also written as ema-<decay>/<its name>
     accum_steps: int = 1  # gradient accumulation: batch_size is split into this many micro-batches
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast); auto = bf16 where the hardware has native bf16;
     # fp16 adds a GradScaler (for CUDA GPUs without bf16; it runs on a CPU too, slowly)

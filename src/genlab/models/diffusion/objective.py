@@ -54,6 +54,12 @@ def check_guidance_interval(value: object) -> tuple[float, float] | None:
     return lo, hi
 
 
+def autoguide_off(value: object) -> bool:
+    """True for the values that switch autoguidance off where a snapshot's settings would turn it on: "none" (any
+    case) or an empty string, as typed on the command line (`--autoguide none`)."""
+    return isinstance(value, str) and value.strip().lower() in ("", "none")
+
+
 def alpha_sigma(alphas_cumprod: Tensor, t: Tensor, ndim: int = 4, dtype=torch.float32, device=None
                 ) -> tuple[Tensor, Tensor]:
     """alpha = sqrt(alpha_bar[t]), sigma = sqrt(1 - alpha_bar[t]) for t (N,) long, shaped (N, 1, ..., 1).
