@@ -16,8 +16,9 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def save_tiny_diffusion(path, num_classes: int = 10, step: int = 1):
-    """An untrained tiny class-conditional MNIST-shaped diffusion snapshot (TINY's sizes) at `path`; returns it."""
+def save_tiny_diffusion(path, num_classes: int = 10, step: int = 1, sample: dict | None = None):
+    """An untrained tiny class-conditional MNIST-shaped diffusion snapshot (TINY's sizes) at `path`, with `sample`
+    as its config's sample settings; returns it."""
     import torch
 
     from genlab.checkpoints.snapshot import save_snapshot
@@ -28,7 +29,8 @@ def save_tiny_diffusion(path, num_classes: int = 10, step: int = 1):
     model = get_family("diffusion")((1, 28, 28), num_classes=num_classes, base_channels=8, channel_mults=[1, 2],
                                     attention_resolutions=[14], num_heads=1)
     return save_snapshot(path, model, ImageCodec(1, 28, 28).state(),
-                         extra={"config": {"data": {"dataset": "mnist"}}, "step": step})
+                         extra={"config": {"data": {"dataset": "mnist"}, **({"sample": sample} if sample else {})},
+                                "step": step})
 
 
 def fit_generator(model, x, steps: int, lr: float = 3e-3) -> None:

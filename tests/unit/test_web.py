@@ -221,6 +221,27 @@ def test_absolute_path_of_a_real_snapshot_is_refused(client, roots):
         client.post("/api/generate", json={"snapshot": path, "n": 1}), 400)
 
 
+def test_a_snapshot_named_autoguide_is_loaded_only_from_the_roots(roots, tmp_path):
+    """An uploaded snapshot's header may name any file as its autoguide; the server loads it only when it is a
+    pretrained name or a snapshot inside the runs directory, else a one-line 400 naming the guide."""
+    runs = tmp_path / "runs"
+    save_tiny_diffusion(runs / "guide" / "snapshot.safetensors")
+    outside = str(roots["outside"] / "snapshot.safetensors")
+    for name, guide in (("inside", "guide"), ("abs", outside), ("up", "../outside/snapshot.safetensors")):
+        save_tiny_diffusion(runs / name / "snapshot.safetensors", sample={"sampler": "ddim", "steps": 1,
+                                                                          "guidance": 1.5, "autoguide": guide})
+    app = create_app(runs, workers=1, queue=4, device="cpu", token=TOKEN)
+    with fastapi_testclient.TestClient(app, raise_server_exceptions=False, headers=AUTH) as c:
+        ok = c.post("/api/generate", json={"snapshot": "inside", "n": 2, "class_label": 1}).json()
+        assert ok["options"]["autoguide"] == "guide" and len(ok["cells"]) == 2  # no server path in the answer
+        for name in ("abs", "up"):
+            msg = _error(c.post("/api/generate", json={"snapshot": name, "n": 1}), 400)
+            assert msg.startswith(f"snapshot '{name}': its autoguide '") and "outside/snapshot.safetensors' is " \
+                "neither a pretrained name nor a snapshot inside the runs directory" in msg
+        off = c.post("/api/generate", json={"snapshot": "abs", "n": 1, "class_label": 0, "steps": 1})
+        assert off.status_code == 400  # a request cannot switch a header's guide off yet: still refused, not read
+
+
 def test_only_safetensors_snapshots_are_loaded(client):
     assert "only .safetensors snapshots are loaded" in _error(
         client.post("/api/generate", json={"snapshot": "weights.pt", "n": 1}), 400)

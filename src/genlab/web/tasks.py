@@ -16,7 +16,7 @@ from PIL import Image
 
 from genlab import api
 from genlab.errors import GenlabError
-from genlab.web.catalog import SnapshotCatalog, SnapshotInfo
+from genlab.web.catalog import PRETRAINED, SnapshotCatalog, SnapshotInfo
 from genlab.web.jobs import Job
 from genlab.web.schemas import LIMITS, AudioRequest, EsmdaRequest, GenerateRequest, InpaintRequest, InterpolateRequest
 
@@ -69,7 +69,8 @@ def generate(catalog: SnapshotCatalog, req: GenerateRequest, job: Job | None = N
     options = sampling_options(info, sampler=req.sampler, steps=req.steps, guidance=req.guidance)
     gen = catalog.load(info)
     t0 = time.perf_counter()
-    images = gen.generate(seeds=seeds, labels=labels, progress=_progress(job, "step"), **options)
+    images = gen.generate(seeds=seeds, labels=labels, progress=_progress(job, "step"),
+                          **confined_guide(catalog, info, options))
     seconds = time.perf_counter() - t0
     cycling = labels is not None and req.class_label is None and len(seeds) > info.num_classes
     nrow = info.num_classes if cycling else math.ceil(math.sqrt(len(seeds)))  # one column per class when cycling
@@ -93,6 +94,23 @@ def sampling_options(info: SnapshotInfo, **given: Any) -> dict[str, Any]:
                               f"{', '.join(takes) or 'no sampling options'})")
     defaults = {k: v for k, v in info.header.sample_settings.items() if k in takes and v is not None}
     return {**defaults, **chosen}
+
+
+def confined_guide(catalog: SnapshotCatalog, info: SnapshotInfo, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with a snapshot-named autoguide (its header's `sample.autoguide`: a pretrained name or a path)
+    replaced by the guide's file when it is a pretrained name or a snapshot inside the runs directory (a path
+    relative to it); anything else is a 400 naming the guide — an uploaded snapshot's header must not make the server
+    read files outside its roots. "none" passes through (autoguidance off)."""
+    weak = options.get("autoguide")
+    if not isinstance(weak, str) or weak.strip().lower() in ("", "none"):
+        return options
+    sid = PRETRAINED + weak if weak in api.pretrained_manifest() else weak
+    try:
+        guide = catalog.resolve(sid)
+    except GenlabError:
+        raise GenlabError(f"snapshot '{info.id}': its autoguide '{weak:.80}' is neither a pretrained name nor a "
+                          "snapshot inside the runs directory") from None
+    return {**options, "autoguide": str(guide.path)}
 
 
 def interpolate(catalog: SnapshotCatalog, req: InterpolateRequest, job: Job | None = None) -> dict[str, Any]:
