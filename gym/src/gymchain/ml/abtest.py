@@ -74,18 +74,6 @@ def log_exposure(conn, experiment: Experiment, member_id: int, unit_id: int | No
          "details": json.dumps(details or {})})
 
 
-def log_outcome(conn, experiment: Experiment, member_id: int, at: datetime, outcome: str | None = None,
-                details: dict | None = None) -> None:
-    """The first time an exposed member reached the outcome (ignored for members never exposed)."""
-    conn.execute(sa.text("""
-        INSERT INTO ab_outcomes (experiment, member_id, outcome, occurred_at, details)
-        SELECT :e, :m, :o, :at, CAST(:details AS jsonb) FROM ab_exposures
-        WHERE experiment = :e AND member_id = :m AND first_exposed_at <= :at
-        ON CONFLICT DO NOTHING"""),
-        {"e": experiment.name, "m": member_id, "o": outcome or experiment.outcome, "at": at,
-         "details": json.dumps(details or {})})
-
-
 def record_booked_recommended(conn, experiment: Experiment) -> int:
     """Outcome rows from the platform's bookings: a recommended class booked within the window; returns rows added."""
     result = conn.execute(sa.text("""
