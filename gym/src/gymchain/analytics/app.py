@@ -45,7 +45,15 @@ def erase_member(conn: sa.Connection, member_id: int) -> dict[str, int]:
             for table in MEMBER_TABLES}
 
 
-app.include_router(erasure.erasure_router("analytics", erase_member, "churn scores and A/B test records"))
+def export_member(conn: sa.Connection, member_id: int) -> dict[str, list[dict]]:
+    """LGPD access: the member's batch churn scores (with their SHAP reasons) and A/B exposures and outcomes."""
+    return {table: erasure.rows(conn, f"SELECT * FROM {table} WHERE member_id = :m ORDER BY {order}", member_id)
+            for table, order in zip(MEMBER_TABLES, ("scored_at, id", "occurred_at, experiment",
+                                                    "first_exposed_at, experiment"), strict=True)}
+
+
+app.include_router(erasure.personal_data_router("analytics", covers="churn scores and A/B test records",
+                                                exporter=export_member, eraser=erase_member))
 app.include_router(recommendations.router)
 app.include_router(mlops.router)
 app.include_router(timetable.router)

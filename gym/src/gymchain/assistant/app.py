@@ -110,7 +110,15 @@ def erase_member(conn, member_id: int) -> dict[str, int]:
             "assistant_profiles": delete_profile(conn, member_id)}
 
 
-app.include_router(erasure.erasure_router("assistant", erase_member, "assistant conversations and training profile"))
+def export_member(conn, member_id: int) -> dict[str, list[dict]]:
+    """LGPD access: the member's conversations (messages and escalations included) and training profile."""
+    return {COLLECTION: list(conversations(conn).find({"member_id": member_id}).sort("created_at", 1)),
+            "assistant_profiles": erasure.rows(conn, "SELECT * FROM assistant_profiles WHERE member_id = :m",
+                                               member_id)}
+
+
+app.include_router(erasure.personal_data_router("assistant", covers="assistant conversations and training profile",
+                                                exporter=export_member, eraser=erase_member))
 
 
 def own_conversation(db: Session, principal: Principal, conversation_id: str) -> dict:

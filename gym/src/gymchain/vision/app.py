@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 import httpx
@@ -27,26 +31,73 @@ landmarks → joint angles → rep rules) and raises equipment-misuse alerts (ru
 Results: the job (`GET /jobs/{id}`), a report a trainer reads (`GET /jobs/{id}/report`), documents in
 `vision_events` (`GET /events`), occupancy/flow time series and `vision` stream events. Posture feedback for a
 member needs that member's camera consent (LGPD), checked at intake and again by the worker; frames are not stored
-unless the worker is configured to. Method and measured accuracy on synthetic data: gym/docs/vision.md."""
+unless the worker is configured to (then a member's export lists those of their posture jobs and their erasure
+deletes them). Method and measured accuracy on synthetic data: gym/docs/vision.md."""
 
 app = create_app("vision", DESCRIPTION)
 app.include_router(jobs.job_router("vision"))
 DB = Annotated[Session, Depends(get_session)]
 StaffCaller = Annotated[Principal, Depends(require_roles(TRAINER, MANAGER, ADMIN))]
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def member_jobs(conn, member_id: int) -> list[dict]:
+    """The member's posture jobs (those whose payload names the member), oldest first."""
+    return list(jobs._collection(conn).find({"service": "vision", "payload.member_id": member_id})
+                .sort("created_at", 1))
+
+
+def saved_frames(job_id: str) -> list[Path]:
+    """The annotated frames the worker kept for a job (``GYM_VISION_STORE_FRAMES=true``) under
+    ``GYM_VISION_FRAMES_DIR/<job id>/``, which this service must share with the worker to export and erase them."""
+    from gymchain.vision.config import get_vision_settings
+
+    if not JOB_ID.fullmatch(job_id):  # ids are uuid hex: never a path outside the frames directory
+        return []
+    directory = get_vision_settings().frames_dir / job_id
+    return sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+
+
+def export_member(conn, member_id: int) -> dict[str, list[dict]]:
+    """LGPD access: the member's posture feedback, their posture jobs, and the frames kept for those jobs listed by
+    name, time and size (the images themselves stay on the server's disk)."""
+    from gymchain.common.docstore import get_collection
+
+    posture_jobs = member_jobs(conn, member_id)
+    frames = [{"job_id": job["_id"], "name": frame.name, "size_bytes": stat.st_size,
+               "saved_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat()}
+              for job in posture_jobs for frame in saved_frames(job["_id"]) for stat in (frame.stat(),)]
+    return {"vision_events": list(get_collection("vision_events", bind=conn).find({"member_id": member_id})
+                                  .sort("at", 1)),
+            "jobs": [{k: v for k, v in job.items() if k not in ("requested_by", "requested_role")}
+                     for job in posture_jobs],
+            "frames": frames}
 
 
 def erase_member(conn, member_id: int) -> dict[str, int]:
-    """LGPD erasure: the member's posture feedback is deleted; their posture jobs keep the counts and misuse alerts
-    (about no one, as in misuse-only monitoring) but lose the member id and the per-rep feedback."""
+    """LGPD erasure: the member's posture feedback and the frames kept for their posture jobs are deleted; their
+    posture jobs keep the counts and misuse alerts (about no one, as in misuse-only monitoring) but lose the member
+    id and the per-rep feedback. The frames go first: once the jobs lose the member id nothing links them to the
+    member, and a failure after the files are gone leaves the jobs to be found again by a retry."""
     from gymchain.common.docstore import get_collection
 
+    deleted_frames = 0
+    for job in member_jobs(conn, member_id):
+        frames = saved_frames(job["_id"])
+        for frame in frames:
+            frame.unlink(missing_ok=True)
+        deleted_frames += len(frames)
+        if frames:
+            with contextlib.suppress(OSError):  # not empty: something other than frames, left alone
+                frames[0].parent.rmdir()
     feedback = get_collection("vision_events", bind=conn).delete_many({"member_id": member_id})
     posture_jobs = jobs._collection(conn).update_many({"service": "vision", "payload.member_id": member_id},
                                                       {"$unset": {"payload.member_id": "", "result.posture.reps": ""}})
-    return {"vision_events": feedback.deleted_count, "jobs": posture_jobs.modified_count}
+    return {"vision_events": feedback.deleted_count, "jobs": posture_jobs.modified_count, "frames": deleted_frames}
 
 
-app.include_router(erasure.erasure_router("vision", erase_member, "posture feedback and posture jobs"))
+app.include_router(erasure.personal_data_router("vision", covers="posture feedback, posture jobs and saved frames",
+                                                exporter=export_member, eraser=erase_member))
 
 
 def member_consents(member_id: int, request: Request) -> bool:
