@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +34,7 @@ TEST_ENV = {
     "GYM_KAFKA_TOPIC_SUFFIX": f".t{RUN_ID}",
     "GYM_RATE_LIMIT_PER_MINUTE": "100000",
     "GYM_LOGIN_RATE_LIMIT_PER_MINUTE": "100000",
+    "GYM_VISION_FRAMES_DIR": str(Path(tempfile.gettempdir()) / f"gym_test_frames_{RUN_ID}"),  # not gym/var
 }
 os.environ.update(TEST_ENV)  # before anything reads the settings
 SERVICES = tuple(n for n in ("auth", "members", "analytics", "vision", "assistant")
@@ -70,6 +73,7 @@ def database_url():
 
         get_engine().dispose()
         drop_database(DB_NAME)
+        shutil.rmtree(TEST_ENV["GYM_VISION_FRAMES_DIR"], ignore_errors=True)
 
 
 def start_uvicorn(module: str, port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen:

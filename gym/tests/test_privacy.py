@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 
-from conftest import PASSWORD, bearer, login, valid_cpf
+from conftest import PASSWORD, bearer, free_port, login, start_uvicorn, stop_processes, valid_cpf, wait_healthy
 
 TEST_EXPERIMENT = "lgpd-erasure-test"  # not rec-strategy, whose readout other tests check
 
@@ -187,7 +189,8 @@ def other_services_data(api, tokens, world, member: dict) -> dict:
         result["stored"] = persist(conn, job_id, VideoJob(**body), result, {})
         abtest.log_exposure(conn, experiment, member["id"], world.units[0], "model", datetime.now(UTC),
                             {"items": ["class:yoga c1"]})
-    jobs_collection_status(get_collection("jobs"))(job_id, "done", {"attempts": 1, "result": result})
+    jobs_collection_status(get_collection("jobs"))(job_id, "done", {"attempts": 1, "result": result | {
+        "frames_stored": keep_frames(job_id, 2)}})
     contract = api.post("/api/members/contracts", json={"member_id": member["id"], "plan_id": world.plan_id,
                                                         "starts_on": date.today().isoformat()},
                         headers=bearer(tokens["manager1"]))
@@ -197,6 +200,22 @@ def other_services_data(api, tokens, world, member: dict) -> dict:
     with get_engine().begin() as conn:
         abtest.record_booked_recommended(conn, experiment)
     return {"token": token, "job": job_id}
+
+
+def frames_dir(job_id: str) -> Path:
+    from gymchain.vision.config import get_vision_settings
+
+    return get_vision_settings().frames_dir / job_id  # the run's GYM_VISION_FRAMES_DIR (conftest), as the services'
+
+
+def keep_frames(job_id: str, count: int) -> int:
+    """Frames the vision worker keeps with GYM_VISION_STORE_FRAMES=true: one JPEG per sample under <job id>/ (its
+    ``frame_keeper`` draws them with OpenCV, which is in the worker's own venv; the bytes do not matter here)."""
+    directory = frames_dir(job_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        (directory / f"frame-{index:06d}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG \xff\xd9")
+    return count
 
 
 def score_batch(unit_id: int, member_ids: list[int]) -> None:
@@ -223,8 +242,10 @@ def data_left(member_id: int, job_id: str) -> dict:
     documents = {name: get_collection(name).count_documents({"member_id": member_id})
                  for name in ("assistant_conversations", "vision_events")}
     job = get_collection("jobs").find_one({"_id": job_id})
+    frames = frames_dir(job_id)
     return rows | documents | {"jobs": get_collection("jobs").count_documents({"payload.member_id": member_id}),
-                               "job_reps": len(job["result"]["posture"].get("reps", []))}
+                               "job_reps": len(job["result"]["posture"].get("reps", [])),
+                               "frames": len(list(frames.iterdir())) if frames.is_dir() else 0}
 
 
 def test_erasure_covers_assistant_vision_and_analytics_data(api, tokens, world, rabbit):
@@ -238,7 +259,7 @@ def test_erasure_covers_assistant_vision_and_analytics_data(api, tokens, world, 
     seeded = {m["id"]: other_services_data(api, tokens, world, m) for m in (erased, kept)}
     score_batch(world.units[0], list(seeded))
     everything = {"assistant_profiles": 1, "ml_scores": 1, "ab_exposures": 1, "ab_outcomes": 1,
-                  "assistant_conversations": 1, "vision_events": 1, "jobs": 1, "job_reps": 2}
+                  "assistant_conversations": 1, "vision_events": 1, "jobs": 1, "job_reps": 2, "frames": 2}
     assert [data_left(m, seeded[m]["job"]) for m in seeded] == [everything, everything]
 
     answer = api.post(f"/api/members/members/{erased['id']}/erase", headers=seeded[erased["id"]]["token"])
@@ -249,6 +270,7 @@ def test_erasure_covers_assistant_vision_and_analytics_data(api, tokens, world, 
     job_id = seeded[erased["id"]]["job"]
     job = get_collection("jobs").find_one({"_id": job_id})
     assert job["result"]["posture"]["rep_count"] == 2 and "member_id" not in job["payload"]
+    assert not frames_dir(job_id).exists()  # the frames kept for the member's job went with it
     assert {d["kind"] for d in get_collection("vision_events").find({"job_id": job_id})} == {"video_summary",
                                                                                             "misuse_alert"}
     with get_engine().connect() as conn:  # the append-only stream never carried the member: nothing to tombstone
@@ -266,9 +288,109 @@ def test_erasure_covers_assistant_vision_and_analytics_data(api, tokens, world, 
     assert [d.get("service") for d in details] == ["assistant", "vision", "analytics", None]
     assert details[-1]["elsewhere"] == {
         "assistant": {"assistant_conversations": 1, "assistant_profiles": 1},
-        "vision": {"vision_events": 1, "jobs": 1},
+        "vision": {"vision_events": 1, "jobs": 1, "frames": 2},
         "analytics": {"ml_scores": 1, "ab_outcomes": 1, "ab_exposures": 1}}
     # a service's erasure is idempotent: a retry after a failure finds nothing left
     again = api.delete(f"/api/analytics/members/{erased['id']}/personal-data", headers=bearer(tokens["admin"]))
     assert again.status_code == 200 and again.json()["erased"] == {"ml_scores": 0, "ab_outcomes": 0,
                                                                     "ab_exposures": 0}
+
+
+SERVICES_ELSEWHERE = ("assistant", "vision", "analytics")
+
+
+def test_export_covers_assistant_vision_and_analytics_data(api, tokens, world, rabbit):
+    from gymchain.common.db import get_engine
+
+    exported, other = (register(api, tokens, {"unit_id": world.units[0], "full_name": name, "email": email,
+                                              "cpf": valid_cpf(cpf)})
+                       for name, email, cpf in (("Gabriel Lima", "gabriel.lima@example.com", 654321098),
+                                                ("Helena Souza", "helena.souza@example.com", 543210987)))
+    seeded = {m["id"]: other_services_data(api, tokens, world, m) for m in (exported, other)}
+    score_batch(world.units[0], list(seeded))
+    member_id, job_id, token = exported["id"], seeded[exported["id"]]["job"], seeded[exported["id"]]["token"]
+
+    answer = api.get(f"/api/members/members/{member_id}/export", headers=token)
+    assert answer.status_code == 200, answer.text
+    document = answer.json()
+    assistant, vision, analytics = (document[s] for s in SERVICES_ELSEWHERE)
+    [conversation] = assistant["assistant_conversations"]
+    assert conversation["title"] == "Joelho" and conversation["member_id"] == member_id
+    assert [m["text"] for m in conversation["messages"] if m.get("role") == "member"] == [
+        "Meu joelho dói no agachamento"]
+    [profile] = assistant["assistant_profiles"]
+    assert profile["goal"] == "strength" and profile["days_per_week"] == 3
+    [feedback] = vision["vision_events"]
+    assert feedback["kind"] == "posture_feedback" and feedback["rep_count"] == 2 and len(feedback["reps"]) == 2
+    [job] = vision["jobs"]
+    assert job["_id"] == job_id and job["payload"]["member_id"] == member_id and "requested_by" not in job
+    assert [(f["job_id"], f["name"]) for f in vision["frames"]] == [(job_id, "frame-000000.jpg"),
+                                                                     (job_id, "frame-000001.jpg")]
+    assert all(set(f) == {"job_id", "name", "size_bytes", "saved_at"} for f in vision["frames"])  # no image bytes
+    [score] = analytics["ml_scores"]
+    assert score["score"] == 0.7 and score["details"] == {"reasons": [{"feature": "days_since_last_visit",
+                                                                        "value": 40}]}
+    assert [e["experiment"] for e in analytics["ab_exposures"]] == [TEST_EXPERIMENT]
+    assert [o["experiment"] for o in analytics["ab_outcomes"]] == [TEST_EXPERIMENT]
+    records = [r for service in SERVICES_ELSEWHERE for store, rs in document[service].items() if store != "frames"
+               for r in rs]
+    assert {r["member_id"] for r in records if "member_id" in r} == {member_id}  # nothing of the other member
+
+    # a manager of the member's unit and an admin may export too (the services check the unit themselves)
+    for role in ("manager1", "admin"):
+        by_staff = api.get(f"/api/members/members/{member_id}/export", headers=bearer(tokens[role]))
+        assert by_staff.status_code == 200, by_staff.text
+        assert {s: {k: len(v) for k, v in by_staff.json()[s].items()} for s in SERVICES_ELSEWHERE} == {
+            s: {k: len(v) for k, v in document[s].items()} for s in SERVICES_ELSEWHERE}
+    # another member, and a manager of another unit, may not: at the members service nor at each service
+    other_token = seeded[other["id"]]["token"]
+    for headers in (other_token, bearer(tokens["manager2"]), bearer(tokens["trainer1"])):
+        assert api.get(f"/api/members/members/{member_id}/export", headers=headers).status_code == 403
+    for service in SERVICES_ELSEWHERE:
+        for headers in (other_token, bearer(tokens["manager2"]), bearer(tokens["trainer1"])):
+            refused = api.get(f"/api/{service}/members/{member_id}/personal-data", headers=headers)
+            assert refused.status_code == 403, f"{service}: {refused.status_code} {refused.text}"
+    # every service audits the export in its own row, the members service with what each one gave
+    with get_engine().connect() as conn:
+        details = conn.execute(text("SELECT detail FROM audit_log WHERE action = 'export' AND subject_type = "
+                                    "'member' AND subject_id = :m ORDER BY id"), {"m": member_id}).scalars().all()
+    assert [d.get("service") for d in details[:4]] == ["assistant", "vision", "analytics", None]
+    assert details[0] == {"service": "assistant", "assistant_conversations": 1, "assistant_profiles": 1}
+    assert details[3]["elsewhere"] == {
+        "assistant": {"assistant_conversations": 1, "assistant_profiles": 1},
+        "vision": {"vision_events": 1, "jobs": 1, "frames": 2},
+        "analytics": {"ml_scores": 1, "ab_outcomes": 1, "ab_exposures": 1}}
+
+    # after the erasure the other services have nothing left to export about the member; the other one keeps hers
+    assert api.post(f"/api/members/members/{member_id}/erase", headers=token).status_code == 200
+    after = api.get(f"/api/members/members/{member_id}/export", headers=bearer(tokens["admin"]))
+    assert after.status_code == 200, after.text
+    assert {s: {k: len(v) for k, v in after.json()[s].items()} for s in SERVICES_ELSEWHERE} == {
+        "assistant": {"assistant_conversations": 0, "assistant_profiles": 0},
+        "vision": {"vision_events": 0, "jobs": 0, "frames": 0},
+        "analytics": {"ml_scores": 0, "ab_outcomes": 0, "ab_exposures": 0}}
+    kept = api.get(f"/api/members/members/{other['id']}/export", headers=other_token).json()
+    assert {s: {k: len(v) for k, v in kept[s].items()} for s in SERVICES_ELSEWHERE} == details[3]["elsewhere"]
+
+
+def test_export_is_503_naming_a_service_that_is_unreachable_or_refuses(platform, tokens, world, tmp_path):
+    """Never a partial export: a members service whose vision is down (a closed port), and one whose analytics
+    answers 404 (the auth service stands in for it), both refuse with one line naming the service."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    procs = {}
+    for broken, url in (("vision", closed), ("analytics", platform.services["auth"])):
+        port = free_port()
+        procs[broken] = (f"http://127.0.0.1:{port}", start_uvicorn(
+            "gymchain.members.app", port, platform.env | {f"GYM_{broken.upper()}_URL": url}, tmp_path))
+    try:
+        for broken, (url, proc) in procs.items():
+            wait_healthy(url, proc)
+            for role in ("member1", "admin"):
+                answer = httpx.get(f"{url}/members/{world.members['member1']}/export",
+                                   headers=bearer(tokens[role]), timeout=30)
+                assert answer.status_code == 503, answer.text
+                detail = answer.json()["detail"]
+                assert detail.startswith(f"{broken} service ") and "\n" not in detail
+                assert "exported" in detail
+    finally:
+        stop_processes([proc for _, proc in procs.values()])

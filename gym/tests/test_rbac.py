@@ -101,6 +101,7 @@ TABLE = [
     ("GET", "/api/analytics/experiments/readout", None, "DDAAA"),
     ("GET", "/api/analytics/jobs", None, "AAAAA"),
     ("GET", "/api/analytics/jobs/{job}", None, "AAAAA"),
+    ("GET", "/api/analytics/members/{m1}/personal-data", None, "ADADA"),
     ("DELETE", "/api/analytics/members/{x_member}/personal-data", None, "DDDDA"),
     ("POST", "/api/vision/jobs/video-analysis", lambda c: {"unit_id": c["u1"], "area_id": c["area1"],
                                                            "source_uri": "file:///clips/a.mp4",
@@ -109,6 +110,7 @@ TABLE = [
     ("GET", "/api/vision/jobs", None, "AAAAA"),
     ("GET", "/api/vision/jobs/{job}", None, "AAAAA"),
     ("GET", "/api/vision/jobs/{job}/report", None, "AAAAA"),
+    ("GET", "/api/vision/members/{m1}/personal-data", None, "ADADA"),
     ("DELETE", "/api/vision/members/{x_member}/personal-data", None, "DDDDA"),
     ("POST", "/api/assistant/conversations", {"title": "Treino"}, "ADDDD"),
     ("GET", "/api/assistant/conversations", None, "ADDDD"),
@@ -120,6 +122,7 @@ TABLE = [
     ("GET", "/api/assistant/escalations?unit_id={u1}", None, "DAADA"),
     ("GET", "/api/assistant/jobs", None, "AAAAA"),
     ("GET", "/api/assistant/jobs/{job}", None, "AAAAA"),
+    ("GET", "/api/assistant/members/{m1}/personal-data", None, "ADADA"),
     ("DELETE", "/api/assistant/members/{x_member}/personal-data", None, "DDDDA"),
 ]
 PUBLIC = [("POST", "/api/auth/token"), ("POST", "/api/auth/refresh"), ("POST", "/api/auth/logout")] + [

@@ -137,9 +137,46 @@ def add_note(member_id: MemberId, body: NoteCreate, principal: Staff, db: DB, ri
     return note
 
 
+# the services keeping member-linked data of their own, asked for it by the export and to erase it by the erasure
+ELSEWHERE = ("assistant", "vision", "analytics")
+
+
+def forwarded_headers(request: Request) -> dict[str, str]:
+    """The caller's own token (the other service authorises again) and the request id (one trace)."""
+    return {"Authorization": request.headers.get("Authorization", ""),
+            "X-Request-ID": getattr(request.state, "request_id", "")}
+
+
+def export_elsewhere(member_id: int, request: Request) -> dict[str, dict]:
+    """Ask every other service holding the member's data for it, with the caller's own token (HTTP, not an import):
+    service -> store -> records. Any failure stops the export: no partial export is ever returned."""
+    headers = forwarded_headers(request)
+    urls = get_settings().service_urls()
+    exported = {}
+    for service in ELSEWHERE:
+        try:
+            response = httpx.get(urls[service] + erasure.PATH.format(member_id=member_id), headers=headers,
+                                 timeout=10)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{service} service unreachable, the member's data was not exported "
+                              f"({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise Unavailable(f"{service} service refused to export the member's data ({response.status_code}); "
+                              "nothing was exported")
+        try:
+            exported[service] = dict(response.json()["data"])
+        except (ValueError, KeyError, TypeError):
+            raise Unavailable(f"{service} service answered the export without its data; nothing was "
+                              "exported") from None
+    return exported
+
+
 @router.get("/members/{member_id}/export", tags=["privacy"],
-            summary="LGPD data export: everything held about a member, as JSON (the member, manager, admin)")
-def export(member: Annotated[Member, Depends(managed_member)], principal: Caller, db: DB, rid: RequestId) -> dict:
+            summary="LGPD data export: everything held about a member, as JSON, including what the assistant, "
+                    "vision and analytics services keep (the member, manager, admin)")
+def export(member: Annotated[Member, Depends(managed_member)], principal: Caller, db: DB, rid: RequestId,
+           request: Request) -> dict:
+    elsewhere = export_elsewhere(member.id, request)
     contracts = db.scalars(select(Contract).where(Contract.member_id == member.id).order_by(Contract.id))
     bookings = db.execute(select(Booking, ClassSession).join(ClassSession, ClassSession.id == Booking.class_id)
                           .where(Booking.member_id == member.id).order_by(Booking.id)).all()
@@ -154,23 +191,23 @@ def export(member: Annotated[Member, Depends(managed_member)], principal: Caller
         "visits": [v.model_dump(mode="json") for v in checkin_service.visits(db, member.id, 100_000, 0)],
         "notes": [n.model_dump(mode="json") for n in notes.list_notes(member.id, 10_000)],
         "audit_trail": people.audit_rows(db, member.id),
-    }
-    people.audit_member(db, principal, "export", [member], rid)
+    } | elsewhere
+    people.audit_member(db, principal, "export", [member], rid, {"elsewhere": {
+        service: {store: len(records) for store, records in data.items()} for service, data in elsewhere.items()}})
     db.commit()
     return document
 
 
 # the other services' erasures, the login last: if one fails, the member can still log in and retry (each erasure
 # is idempotent); service -> (path, answers that mean done; auth's 404 = the member had no login)
-ERASURES = {service: (erasure.PATH, (200,)) for service in ("assistant", "vision", "analytics")} | {
+ERASURES = {service: (erasure.PATH, (200,)) for service in ELSEWHERE} | {
     "auth": ("/users/by-member/{member_id}", (204, 404))}
 
 
 def erase_elsewhere(member_id: int, request: Request) -> dict[str, dict]:
     """Ask every other service holding the member's data to erase it, with the caller's own token (HTTP, not an
     import); returns what each one erased. Any failure stops the erasure before the member is anonymised."""
-    headers = {"Authorization": request.headers.get("Authorization", ""),
-               "X-Request-ID": getattr(request.state, "request_id", "")}
+    headers = forwarded_headers(request)
     urls = get_settings().service_urls()
     erased = {}
     for service, (path, done) in ERASURES.items():
