@@ -155,6 +155,18 @@ def test_training_with_augmentation_and_resuming_an_older_config(tiny_data_dir, 
     assert "data.augment" in config_difference(old, new)
 
 
+def test_resuming_a_run_started_before_a_model_option_existed():
+    """A model option added to a family after a run started (here the GAN's g_num_down) is not a config change when
+    it is at the family's default; set to anything else it is."""
+    new = api.resolve_config("channels-sgan-64").to_dict()
+    old = copy.deepcopy(new)
+    old["model"].pop("g_num_down")
+    assert new["model"]["g_num_down"] == 0 and config_difference(old, new) is None
+    changed = {**new, "model": {**new["model"], "g_num_down": 2}}
+    assert config_difference(old, changed) == "model.g_num_down: None in the run, 2 now"
+    assert config_difference(old, {**new, "family": "wgan-gp"}).startswith("family: 'dcgan' in the run")
+
+
 def test_extra_emas_are_kept_written_beside_each_snapshot_and_resumed(tiny_data_dir, tmp_path):
     """train.ema_extra: every decay is its own average of the same weights (the main EMA unchanged), written as
     ema-<decay>/<snapshot name> beside the final and epoch snapshots, loadable, and carried through a resume."""

@@ -106,6 +106,15 @@ def _model_config_class(family: str) -> type:
     return get_family(family).Config
 
 
+def default_config(family: str | None = None) -> dict[str, Any]:
+    """RunConfig's defaults as a plain dict, with `family`'s model options at their defaults under "model" (None:
+    no model part) — what a run started before an option existed would have used."""
+    out = {k: v for k, v in RunConfig().to_dict().items() if k != "model"}
+    if family:
+        out["model"] = json.loads(json.dumps(dataclasses.asdict(_model_config_class(family)())))
+    return out
+
+
 def _all_keys(obj: Any, prefix: str = "") -> list[str]:
     keys = []
     for f in dataclasses.fields(obj):

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from genlab.checkpoints.snapshot import save_snapshot
 from genlab.checkpoints.state import load_state, rng_state, save_state, set_rng_state, state_paths
-from genlab.config.core import RunConfig
+from genlab.config.core import RunConfig, default_config
 from genlab.data.augment import augment
 from genlab.errors import GenlabError, TrainingDiverged
 from genlab.metrics.perceptual import attach_perceptual
@@ -79,7 +79,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """First config key (not allowed to change on resume) whose value differs, described; else None."""
     a, b = _flatten(old), _flatten(new)
-    defaults = _flatten({k: v for k, v in RunConfig().to_dict().items() if k != "model"})
+    defaults = _flatten(default_config(new.get("family") if new.get("family") == old.get("family") else None))
     for key in sorted(set(a) | set(b)):
         if key not in a and key in defaults and b.get(key) == defaults[key]:
             continue  # a key added to genlab after the run started, left at its default: the same run
