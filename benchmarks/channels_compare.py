@@ -162,8 +162,10 @@ def markdown(result: dict[str, Any], sizes: list[int]) -> str:
                "direction along which more reference images are spanned). "
                f"Matmul peak: {result['matmul_peak_gflops']} GFLOP/s (fp32 1024² products on the same threads); "
                "the peak fraction is generation FLOPs (FlopCounterMode) × realizations/s over it. "
-               "Train step: the engine's own optimisation step (fp32, the run's batch size), median of "
-               f"{result['step_timing_steps']} steps, every model timed in this run. ES-MDA: "
+               + ("Train step: the engine's own optimisation step (fp32, the run's batch size), median of "
+                  f"{result['step_timing_steps']} steps, every model timed in this run. "
+                  if result["step_timing_steps"] else "Train step: not timed (--step-timing-steps 0). ")
+               + "ES-MDA: "
                f"{result['esmda_truths']} truths ({result['esmda_truth_from']}), {result['esmda_n_ens']} members, "
                f"{result['esmda_n_assim']} assimilations; numbers are means over truths.")),
         ("table", header, rows),
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads for every timing in this run")
     ap.add_argument("--step-sizes", default="", help="image sides for the train-step benchmark (default: the run's)")
-    ap.add_argument("--step-timing-steps", type=int, default=3)
+    ap.add_argument("--step-timing-steps", type=int, default=3, help="0 skips the train-step timing")
     ap.add_argument("--esmda-truths", type=int, default=3, help="0 skips ES-MDA")
     ap.add_argument("--esmda-n-ens", type=int, default=100)
     ap.add_argument("--esmda-n-assim", type=int, default=4)
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out-json", default=str(RESULTS / "channels_compare.json"))
     ap.add_argument("--out-md", default=str(RESULTS / "channels_compare.md"))
     args = ap.parse_args(argv)
+    if args.step_timing_steps < 0:
+        ap.error(f"--step-timing-steps {args.step_timing_steps}: expected 0 (skip) or more steps")
     torch.set_num_threads(args.threads)
     t0, load = time.time(), [round(x, 2) for x in os.getloadavg()]
     report_dir = args.report_dir or Path(tempfile.mkdtemp(prefix="channels-compare-"))
@@ -215,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         r["generation_gflop"] = generation_flops(src) / 1e9
         r["matmul_peak_fraction"] = r["generation_gflop"] * r["realizations_per_s"] / peak
         config = api.load(api.find_snapshot(src), device="cpu").header["config"]
-        r["train_step"] = {str(s): train_step(config, s, args.threads, args.step_timing_steps) for s in sizes}
+        r["train_step"] = {str(s): train_step(config, s, args.threads, args.step_timing_steps) for s in sizes} \
+            if args.step_timing_steps > 0 else {}
         if args.esmda_truths > 0 and r.get("has_latent_code", True):  # diffusion: inpainting, channels_conditioning
             r["esmda"] = esmda_summary(src, args.esmda_truths, args.esmda_n_ens, args.esmda_n_assim,
                                        report_dir / f"esmda-{r['label']}", args.esmda_truth_from)
@@ -231,7 +236,8 @@ def main(argv: list[str] | None = None) -> None:
               "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])}
     doc = json.dumps(result, indent=2, default=float)  # numpy scalars -> float
     print(doc, flush=True)
-    for path, text in ((args.out_json, doc + "\n"), (args.out_md, markdown(result, sizes))):
+    timed = sizes if args.step_timing_steps else []
+    for path, text in ((args.out_json, doc + "\n"), (args.out_md, markdown(result, timed))):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, text)
