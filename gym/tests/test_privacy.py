@@ -248,16 +248,23 @@ def data_left(member_id: int, job_id: str) -> dict:
                                "frames": len(list(frames.iterdir())) if frames.is_dir() else 0}
 
 
+def members_with_data(api, tokens, world, people) -> tuple[list[dict], dict[int, dict]]:
+    """Register (name, email, cpf digits) members in the first unit, give each data in assistant, vision and
+    analytics (other_services_data) and a churn score; returns the members and what was seeded per member id."""
+    members = [register(api, tokens, {"unit_id": world.units[0], "full_name": name, "email": email,
+                                      "cpf": valid_cpf(cpf)}) for name, email, cpf in people]
+    seeded = {m["id"]: other_services_data(api, tokens, world, m) for m in members}
+    score_batch(world.units[0], list(seeded))
+    return members, seeded
+
+
 def test_erasure_covers_assistant_vision_and_analytics_data(api, tokens, world, rabbit):
     from gymchain.common.db import get_engine
     from gymchain.common.docstore import get_collection
 
-    erased, kept = (register(api, tokens, {"unit_id": world.units[0], "full_name": name, "email": email,
-                                           "cpf": valid_cpf(cpf)})
-                    for name, email, cpf in (("Eduardo Nunes", "eduardo.nunes@example.com", 876543210),
-                                             ("Fernanda Reis", "fernanda.reis@example.com", 765432109)))
-    seeded = {m["id"]: other_services_data(api, tokens, world, m) for m in (erased, kept)}
-    score_batch(world.units[0], list(seeded))
+    (erased, kept), seeded = members_with_data(api, tokens, world, (
+        ("Eduardo Nunes", "eduardo.nunes@example.com", 876543210),
+        ("Fernanda Reis", "fernanda.reis@example.com", 765432109)))
     everything = {"assistant_profiles": 1, "ml_scores": 1, "ab_exposures": 1, "ab_outcomes": 1,
                   "assistant_conversations": 1, "vision_events": 1, "jobs": 1, "job_reps": 2, "frames": 2}
     assert [data_left(m, seeded[m]["job"]) for m in seeded] == [everything, everything]
@@ -302,12 +309,9 @@ SERVICES_ELSEWHERE = ("assistant", "vision", "analytics")
 def test_export_covers_assistant_vision_and_analytics_data(api, tokens, world, rabbit):
     from gymchain.common.db import get_engine
 
-    exported, other = (register(api, tokens, {"unit_id": world.units[0], "full_name": name, "email": email,
-                                              "cpf": valid_cpf(cpf)})
-                       for name, email, cpf in (("Gabriel Lima", "gabriel.lima@example.com", 654321098),
-                                                ("Helena Souza", "helena.souza@example.com", 543210987)))
-    seeded = {m["id"]: other_services_data(api, tokens, world, m) for m in (exported, other)}
-    score_batch(world.units[0], list(seeded))
+    (exported, other), seeded = members_with_data(api, tokens, world, (
+        ("Gabriel Lima", "gabriel.lima@example.com", 654321098),
+        ("Helena Souza", "helena.souza@example.com", 543210987)))
     member_id, job_id, token = exported["id"], seeded[exported["id"]]["job"], seeded[exported["id"]]["token"]
 
     answer = api.get(f"/api/members/members/{member_id}/export", headers=token)
