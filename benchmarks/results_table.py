@@ -78,6 +78,7 @@ def run_settings(run: Path) -> dict[str, Any]:
     sample = (header.get("config") or {}).get("sample", {})
     return {"family": header.get("family"), "dataset": header.get("dataset"),
             "guidance": float(sample.get("guidance", 1.0)), "train_minutes": (header.get("train_seconds") or 0) / 60,
+            "train_cpu_minutes": (header["train_cpu_seconds"] / 60 if header.get("train_cpu_seconds") else None),
             "step": header.get("step"), "images_seen": header.get("images_seen")}
 
 
@@ -100,6 +101,11 @@ def main_row(run: Path, args: argparse.Namespace, facts: dict[str, Any]) -> dict
             "num_real": m["num_real"], "sampler": result["sampler"], "steps": result["steps"], "nfe": result["nfe"],
             "generate_seconds": result["generate_seconds"], "metric_seconds": result["metric_seconds"],
             "feature_net_sha256": (result["feature_net"] or {}).get("sha256")}
+
+
+def _cpu_minutes(row: dict[str, Any]) -> str:
+    """The training process's CPU minutes, or "—" for snapshots written before they were recorded."""
+    return f"{row['train_cpu_minutes']:.1f}" if row.get("train_cpu_minutes") else "—"
 
 
 def nfe_sweep(run: Path, args: argparse.Namespace, facts: dict[str, Any], row: dict[str, Any], budget: Budget
@@ -167,7 +173,7 @@ def markdown(rows: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]], args
              command: str, started: str) -> str:
     """The README table, the FID-vs-NFE tables, ours beside the anchors, and the command, as markdown."""
     lines = [("| run | family | dataset | FID | floor FID (IQR) | floor drawn | KID ×10³ | floor KID ×10³ | IS | "
-              "precision | recall | samples | sampler | steps (NFE) | CPU train min |"), "|" + "---|" * 15]
+              "precision | recall | samples | sampler | steps (NFE) | train min (wall / process CPU) |"), "|" + "---|" * 15]
     for r in rows:
         steps = f"{r['steps']} ({r['nfe']})" if r["steps"] else "1 (1)"
         iqr = (f" ({_f(r['floor_fid_q25'])}–{_f(r['floor_fid_q75'])})"
@@ -175,7 +181,8 @@ def markdown(rows: list[dict[str, Any]], sweeps: dict[str, dict[str, Any]], args
         lines.append(f"| {r['run']} | {r['family']} | {r['dataset']} | {_f(r['fid'])} | {_f(r['floor_fid'])}{iqr} | "
                      f"{r.get('floor_sampling', 'random')} | {_f(r['kid'] * 1e3)} | {_f(r['floor_kid'] * 1e3)} | "
                      f"{_f(r['is'])} | {_f(r['precision'], 2)} | {_f(r['recall'], 2)} | {r['samples']} | "
-                     f"{r['sampler'] or '—'} | {steps} | {r['train_minutes']:.1f} |")
+                     f"{r['sampler'] or '—'} | {steps} | {r['train_minutes']:.1f} / "
+                     f"{_cpu_minutes(r)} |")
     lines += ["", (f"Features: genlab's shipped domain classifier per dataset (128-d embedding; sha256 in the JSON). "
               f"n={args.n} generated vs the full test split; floor = n={args.n} training images drawn at random vs the "
               "same test split (genlab.metrics.image.real_floor, as in `genlab evaluate`): its FID is the median of "
