@@ -214,13 +214,13 @@ def main(argv: list[str] | None = None) -> None:
     summary = compare_models(args.runs, n=args.n, out_dir=report_dir, seed=args.seed, device="cpu",
                              reference=args.reference)
     sizes = [int(s) for s in args.step_sizes.split(",") if s] or [summary["runs"][0]["image_shape"][1]]
+    timed = sizes if args.step_timing_steps else []  # --step-timing-steps 0: no train-step timing
     peak = matmul_peak_gflops()
     for src, r in zip(args.runs, summary["runs"]):
         r["generation_gflop"] = generation_flops(src) / 1e9
         r["matmul_peak_fraction"] = r["generation_gflop"] * r["realizations_per_s"] / peak
         config = api.load(api.find_snapshot(src), device="cpu").header["config"]
-        r["train_step"] = {str(s): train_step(config, s, args.threads, args.step_timing_steps) for s in sizes} \
-            if args.step_timing_steps > 0 else {}
+        r["train_step"] = {str(s): train_step(config, s, args.threads, args.step_timing_steps) for s in timed}
         if args.esmda_truths > 0 and r.get("has_latent_code", True):  # diffusion: inpainting, channels_conditioning
             r["esmda"] = esmda_summary(src, args.esmda_truths, args.esmda_n_ens, args.esmda_n_assim,
                                        report_dir / f"esmda-{r['label']}", args.esmda_truth_from)
@@ -236,7 +236,6 @@ def main(argv: list[str] | None = None) -> None:
               "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])}
     doc = json.dumps(result, indent=2, default=float)  # numpy scalars -> float
     print(doc, flush=True)
-    timed = sizes if args.step_timing_steps else []
     for path, text in ((args.out_json, doc + "\n"), (args.out_md, markdown(result, timed))):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

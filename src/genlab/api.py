@@ -87,7 +87,10 @@ from genlab.metrics.image import FLOOR_DRAWS, floor_text  # the floor: median FI
 from genlab.metrics.inception import load_inception
 from genlab.models.autoencoder.regularizers import corrupt  # the DAE's input corruptions
 from genlab.models.base import Capabilities
-from genlab.models.diffusion.objective import check_guidance_interval  # "LO,HI" -> (lo, hi), one-line errors
+from genlab.models.diffusion.objective import (  # "LO,HI" -> (lo, hi), one-line errors; "none" = no autoguide
+    autoguide_off,
+    check_guidance_interval,
+)
 from genlab.models.diffusion.samplers import SAMPLER_NAMES as SAMPLERS
 from genlab.models.registry import family_capabilities, family_names
 from genlab.pretrained_api import (
@@ -129,6 +132,7 @@ __all__ = [
     "anomaly_scores",
     "arithmetic",
     "attention_maps",
+    "autoguide_off",
     "baseline_estimates",
     "binarize_seeded",
     "check_evaluate_request",

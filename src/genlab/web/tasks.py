@@ -102,7 +102,7 @@ def confined_guide(catalog: SnapshotCatalog, info: SnapshotInfo, options: dict[s
     relative to it); anything else is a 400 naming the guide — an uploaded snapshot's header must not make the server
     read files outside its roots. "none" passes through (autoguidance off)."""
     weak = options.get("autoguide")
-    if not isinstance(weak, str) or weak.strip().lower() in ("", "none"):
+    if not isinstance(weak, str) or api.autoguide_off(weak):
         return options
     sid = PRETRAINED + weak if weak in api.pretrained_manifest() else weak
     try:
